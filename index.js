@@ -1,0 +1,724 @@
+'use strict';
+
+// dgram-rs: node:dgram's API over a Rust socket handle.
+//
+// This file owns the API semantics, as Node's lib/dgram.js does: argument
+// forms and validation, DNS lookups, the bind/connect state machines, the
+// queue of operations issued before the socket is bound, and event timing.
+// The native `UdpHandle` (src/handle.rs) owns the socket and all its I/O.
+
+const EventEmitter = require('node:events');
+const dns = require('node:dns');
+const { UdpHandle, guessHandleType } = require('./binding.js');
+const errors = require('./lib/errors.js');
+const { isIPv4, isIPv6 } = require('./lib/ip.js');
+const {
+  validateAbortSignal,
+  validateFunction,
+  validateNumber,
+  validatePort,
+  validateString,
+  validateUint32,
+} = require('./lib/validators.js');
+
+const {
+  ERR_BUFFER_OUT_OF_BOUNDS,
+  ERR_INVALID_ARG_TYPE,
+  ERR_INVALID_FD_TYPE,
+  ERR_MISSING_ARGS,
+  ERR_SOCKET_ALREADY_BOUND,
+  ERR_SOCKET_BAD_BUFFER_SIZE,
+  ERR_SOCKET_BAD_TYPE,
+  ERR_SOCKET_BUFFER_SIZE,
+  ERR_SOCKET_DGRAM_IS_CONNECTED,
+  ERR_SOCKET_DGRAM_NOT_CONNECTED,
+  ERR_SOCKET_DGRAM_NOT_RUNNING,
+} = errors.codes;
+
+const kState = Symbol('kState');
+
+const BIND_STATE_UNBOUND = 0;
+const BIND_STATE_BINDING = 1;
+const BIND_STATE_BOUND = 2;
+
+const CONNECT_STATE_DISCONNECTED = 0;
+const CONNECT_STATE_CONNECTING = 1;
+const CONNECT_STATE_CONNECTED = 2;
+
+// The bind flags the native handle understands (libuv's values).
+const FLAG_IPV6ONLY = 1;
+const FLAG_REUSEADDR = 4;
+
+// Event kinds the native handle reports (src/shared.rs).
+const EVENT_BATCH = 0;
+const EVENT_RECV_ERROR = 1;
+const EVENT_SEND_DONE = 2;
+
+const kBufferTypes = ['Buffer', 'TypedArray', 'DataView', 'string'];
+
+// ---------------------------------------------------------------------------
+// Native errors: the addon throws errors whose message is a libuv name
+// ('EADDRINUSE'), or 'ERRNO:<n>' for an OS error it has no name for.
+
+function nativeCode(err) {
+  const msg = err && err.message;
+  if (typeof msg !== 'string') throw err;
+  if (msg.startsWith('ERRNO:')) return -Number(msg.slice(6));
+  if (/^E[A-Z0-9]+$|^UNKNOWN$/.test(msg)) return msg;
+  throw err; // not an OS error: a bug, let it surface as is
+}
+
+function errnoError(err, syscall) {
+  return errors.errnoException(nativeCode(err), syscall);
+}
+
+function hostPortError(err, syscall, address, port) {
+  return errors.exceptionWithHostPort(nativeCode(err), syscall, address, port);
+}
+
+// ---------------------------------------------------------------------------
+
+function lookup4(lookup, address, callback) {
+  return lookup(address || '127.0.0.1', 4, callback);
+}
+
+function lookup6(lookup, address, callback) {
+  return lookup(address || '::1', 6, callback);
+}
+
+function newHandle(type, lookup) {
+  if (lookup === undefined) {
+    lookup = dns.lookup;
+  } else {
+    validateFunction(lookup, 'lookup');
+  }
+  if (type === 'udp4') return { handle: new UdpHandle(false), lookup: lookup4.bind(null, lookup), rawLookup: lookup };
+  if (type === 'udp6') return { handle: new UdpHandle(true), lookup: lookup6.bind(null, lookup), rawLookup: lookup };
+  throw new ERR_SOCKET_BAD_TYPE();
+}
+
+class Socket extends EventEmitter {
+  constructor(type, listener) {
+    super();
+    let lookup;
+    let recvBufferSize;
+    let sendBufferSize;
+    let options;
+    if (type !== null && typeof type === 'object') {
+      options = type;
+      type = options.type;
+      lookup = options.lookup;
+      if (options.recvBufferSize) validateUint32(options.recvBufferSize, 'options.recvBufferSize');
+      if (options.sendBufferSize) validateUint32(options.sendBufferSize, 'options.sendBufferSize');
+      recvBufferSize = options.recvBufferSize;
+      sendBufferSize = options.sendBufferSize;
+    }
+
+    const { handle, lookup: boundLookup, rawLookup } = newHandle(type, lookup);
+    this.type = type;
+    if (typeof listener === 'function') this.on('message', listener);
+
+    this[kState] = {
+      handle,
+      lookup: boundLookup,
+      // A literal IP needs no lookup when the lookup is the pristine
+      // dns.lookup (which would only echo it back on the next tick).
+      literalShortcut: rawLookup === dns.lookup,
+      family: type === 'udp4' ? 'IPv4' : 'IPv6',
+      receiving: false,
+      bindState: BIND_STATE_UNBOUND,
+      connectState: CONNECT_STATE_DISCONNECTED,
+      queue: undefined,
+      reuseAddr: options && options.reuseAddr,
+      ipv6Only: options && options.ipv6Only,
+      recvBufferSize,
+      sendBufferSize,
+      // Callbacks of sends the native side queued, oldest first.
+      pendingSends: [],
+      // Sends to literal addresses waiting for this tick's flush.
+      outbox: [],
+    };
+
+    if (options && options.signal !== undefined) {
+      const { signal } = options;
+      validateAbortSignal(signal, 'options.signal');
+      const onAborted = () => {
+        if (this[kState].handle) this.close();
+      };
+      if (signal.aborted) {
+        onAborted();
+      } else {
+        signal.addEventListener('abort', onAborted, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAborted));
+      }
+    }
+  }
+
+  bind(port_, address_ /* , callback */) {
+    let port = port_;
+    healthCheck(this);
+    const state = this[kState];
+    if (state.bindState !== BIND_STATE_UNBOUND) throw new ERR_SOCKET_ALREADY_BOUND();
+    state.bindState = BIND_STATE_BINDING;
+
+    const cb = arguments.length && arguments[arguments.length - 1];
+    if (typeof cb === 'function') {
+      const removeListeners = () => {
+        this.removeListener('error', removeListeners);
+        this.removeListener('listening', onListening);
+      };
+      const onListening = () => {
+        removeListeners();
+        cb.call(this);
+      };
+      this.on('error', removeListeners);
+      this.on('listening', onListening);
+    }
+
+    if (port !== null && typeof port === 'object' && Number.isInteger(port.fd) && port.fd > 0 && port.fd <= 0x7fffffff) {
+      const fd = port.fd;
+      const kind = guessHandleType(fd);
+      if (kind !== 'UDP') throw new ERR_INVALID_FD_TYPE(kind);
+      try {
+        state.handle.open(fd);
+      } catch (err) {
+        throw errnoError(err, 'open');
+      }
+      startListening(this);
+      return this;
+    }
+
+    let address;
+    if (port !== null && typeof port === 'object') {
+      address = port.address || '';
+      port = port.port;
+    } else {
+      address = typeof address_ === 'function' ? '' : address_;
+    }
+    if (!address) address = this.type === 'udp4' ? '0.0.0.0' : '::';
+
+    state.lookup(address, (err, ip) => {
+      if (!state.handle) return; // closed while the lookup ran
+      if (err) {
+        state.bindState = BIND_STATE_UNBOUND;
+        this.emit('error', err);
+        return;
+      }
+      let flags = 0;
+      if (state.reuseAddr) flags |= FLAG_REUSEADDR;
+      if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
+      try {
+        // Like Node, the port is not validated: it is taken as a uint32
+        // and the kernel sees its low 16 bits.
+        state.handle.bind(String(ip), (Number(port || 0) >>> 0) & 0xffff, flags);
+      } catch (e) {
+        state.bindState = BIND_STATE_UNBOUND;
+        this.emit('error', hostPortError(e, 'bind', ip, port));
+        return;
+      }
+      startListening(this);
+    });
+    return this;
+  }
+
+  connect(port, address, callback) {
+    port = validatePort(port, 'Port', false);
+    if (typeof address === 'function') {
+      callback = address;
+      address = '';
+    } else if (address === undefined) {
+      address = '';
+    }
+    validateString(address, 'address');
+
+    const state = this[kState];
+    if (state.connectState !== CONNECT_STATE_DISCONNECTED) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    state.connectState = CONNECT_STATE_CONNECTING;
+    if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
+    if (state.bindState !== BIND_STATE_BOUND) {
+      enqueue(this, doConnectLookup.bind(this, port, address, callback));
+      return;
+    }
+    doConnectLookup.call(this, port, address, callback);
+  }
+
+  disconnect() {
+    const state = this[kState];
+    if (state.connectState !== CONNECT_STATE_CONNECTED) throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    try {
+      state.handle.disconnect();
+    } catch (err) {
+      throw errnoError(err, 'connect');
+    }
+    state.connectState = CONNECT_STATE_DISCONNECTED;
+  }
+
+  sendto(buffer, offset, length, port, address, callback) {
+    validateNumber(offset, 'offset');
+    validateNumber(length, 'length');
+    validateNumber(port, 'port');
+    validateString(address, 'address');
+    this.send(buffer, offset, length, port, address, callback);
+  }
+
+  // The accepted forms (msg: Buffer, TypedArray, DataView, string, or an
+  // array of those):
+  //   send(msg, port[, address][, cb])
+  //   send(msg, offset, length, port[, address][, cb])
+  //   send(msg[, cb])                      connected sockets only
+  //   send(msg, offset, length[, cb])      connected sockets only
+  send(buffer, offset, length, port, address, callback) {
+    let list;
+    const state = this[kState];
+    const connected = state.connectState === CONNECT_STATE_CONNECTED;
+    if (!connected) {
+      if (address || (port && typeof port !== 'function')) {
+        buffer = sliceBuffer(buffer, offset, length);
+      } else {
+        callback = port;
+        port = offset;
+        address = length;
+      }
+    } else {
+      if (typeof length === 'number') {
+        buffer = sliceBuffer(buffer, offset, length);
+        if (typeof port === 'function') {
+          callback = port;
+          port = null;
+        }
+      } else {
+        callback = offset;
+      }
+      if (port || address) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    }
+
+    if (!Array.isArray(buffer)) {
+      if (typeof buffer === 'string') {
+        list = [Buffer.from(buffer)];
+      } else if (!ArrayBuffer.isView(buffer)) {
+        throw new ERR_INVALID_ARG_TYPE('buffer', kBufferTypes, buffer);
+      } else {
+        list = [buffer];
+      }
+    } else if (!(list = fixBufferList(buffer))) {
+      throw new ERR_INVALID_ARG_TYPE('buffer list arguments', kBufferTypes, buffer);
+    }
+
+    if (!connected) port = validatePort(port, 'Port', false);
+
+    if (typeof callback !== 'function') callback = undefined;
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    } else if (address != null) {
+      validateString(address, 'address');
+    }
+
+    healthCheck(this);
+
+    if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
+    if (list.length === 0) list.push(Buffer.alloc(0));
+
+    // Not bound yet: send once the implicit bind completes.
+    if (state.bindState !== BIND_STATE_BOUND) {
+      enqueue(this, this.send.bind(this, list, port, address, callback));
+      return;
+    }
+
+    const data = list.length === 1 ? toBuffer(list[0]) : Buffer.concat(list);
+    if (connected) {
+      transmit(this, data, undefined, undefined, undefined, callback);
+    } else if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(address) : isIPv6(address))) {
+      // dns.lookup would only hand the literal back on the next tick; do
+      // that without it, and send everything queued this tick in one go.
+      if (state.outbox.push({ data, port, address, callback }) === 1) process.nextTick(flushOutbox, this);
+    } else {
+      state.lookup(address, (ex, ip) => {
+        if (ex) {
+          if (callback) process.nextTick(callback, ex);
+          else process.nextTick(() => this.emit('error', ex));
+          return;
+        }
+        if (!state.handle) return; // closed while the lookup ran
+        transmit(this, data, ip, address, port, callback);
+      });
+    }
+  }
+
+  close(callback) {
+    const state = this[kState];
+    const queue = state.queue;
+    if (typeof callback === 'function') this.on('close', callback);
+    if (queue !== undefined) {
+      queue.push(this.close.bind(this));
+      return this;
+    }
+    healthCheck(this);
+    // Sends already accepted this tick still go out, as they would have on
+    // Node, where a send to a literal address is not deferred.
+    flushOutbox(this);
+    stopReceiving(this);
+    const cancelled = state.handle.close();
+    state.handle = null;
+    cancelPendingSends(this, cancelled);
+    process.nextTick(socketCloseNT, this);
+    return this;
+  }
+
+  async [Symbol.asyncDispose]() {
+    if (!this[kState].handle) return;
+    await new Promise((resolve) => this.close(resolve));
+  }
+
+  address() {
+    healthCheck(this);
+    try {
+      return this[kState].handle.getsockname();
+    } catch (err) {
+      throw errnoError(err, 'getsockname');
+    }
+  }
+
+  remoteAddress() {
+    const state = this[kState];
+    healthCheck(this);
+    if (state.connectState !== CONNECT_STATE_CONNECTED) throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    try {
+      return state.handle.getpeername();
+    } catch (err) {
+      throw errnoError(err, 'getpeername');
+    }
+  }
+
+  setBroadcast(arg) {
+    const { handle } = this[kState];
+    try {
+      handle.setBroadcast(!!arg);
+    } catch (err) {
+      throw errnoError(err, 'setBroadcast');
+    }
+  }
+
+  setTTL(ttl) {
+    validateNumber(ttl, 'ttl');
+    const { handle } = this[kState];
+    try {
+      handle.setTTL(ttl);
+    } catch (err) {
+      throw errnoError(err, 'setTTL');
+    }
+    return ttl;
+  }
+
+  setMulticastTTL(ttl) {
+    validateNumber(ttl, 'ttl');
+    const { handle } = this[kState];
+    try {
+      handle.setMulticastTTL(ttl);
+    } catch (err) {
+      throw errnoError(err, 'setMulticastTTL');
+    }
+    return ttl;
+  }
+
+  setMulticastLoopback(arg) {
+    const { handle } = this[kState];
+    try {
+      handle.setMulticastLoopback(!!arg);
+    } catch (err) {
+      throw errnoError(err, 'setMulticastLoopback');
+    }
+    return arg;
+  }
+
+  setMulticastInterface(interfaceAddress) {
+    healthCheck(this);
+    validateString(interfaceAddress, 'interfaceAddress');
+    try {
+      this[kState].handle.setMulticastInterface(interfaceAddress);
+    } catch (err) {
+      throw errnoError(err, 'setMulticastInterface');
+    }
+  }
+
+  addMembership(multicastAddress, interfaceAddress) {
+    membership(this, multicastAddress, interfaceAddress, true);
+  }
+
+  dropMembership(multicastAddress, interfaceAddress) {
+    membership(this, multicastAddress, interfaceAddress, false);
+  }
+
+  addSourceSpecificMembership(sourceAddress, groupAddress, interfaceAddress) {
+    sourceMembership(this, sourceAddress, groupAddress, interfaceAddress, true);
+  }
+
+  dropSourceSpecificMembership(sourceAddress, groupAddress, interfaceAddress) {
+    sourceMembership(this, sourceAddress, groupAddress, interfaceAddress, false);
+  }
+
+  ref() {
+    const { handle } = this[kState];
+    if (handle) handle.ref();
+    return this;
+  }
+
+  unref() {
+    const { handle } = this[kState];
+    if (handle) handle.unref();
+    return this;
+  }
+
+  setRecvBufferSize(size) {
+    bufferSize(this, size, true);
+  }
+
+  setSendBufferSize(size) {
+    bufferSize(this, size, false);
+  }
+
+  getRecvBufferSize() {
+    return bufferSize(this, 0, true);
+  }
+
+  getSendBufferSize() {
+    return bufferSize(this, 0, false);
+  }
+
+  getSendQueueSize() {
+    return this[kState].handle.getSendQueueSize();
+  }
+
+  getSendQueueCount() {
+    return this[kState].handle.getSendQueueCount();
+  }
+}
+
+function createSocket(type, listener) {
+  return new Socket(type, listener);
+}
+
+// ---------------------------------------------------------------------------
+// Private helpers, roughly in the order the methods above use them.
+
+function healthCheck(socket) {
+  if (!socket[kState].handle) throw new ERR_SOCKET_DGRAM_NOT_RUNNING();
+}
+
+function startListening(socket) {
+  const state = socket[kState];
+  state.handle.recvStart(onNativeEvent.bind(null, socket));
+  state.receiving = true;
+  state.bindState = BIND_STATE_BOUND;
+  if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);
+  if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, false);
+  socket.emit('listening');
+}
+
+function stopReceiving(socket) {
+  const state = socket[kState];
+  if (!state.receiving) return;
+  state.receiving = false;
+}
+
+// Operations issued before the implicit bind completes run, in order, once
+// 'listening' is emitted; a bind error drops them (observed through
+// errorMonitor so that it works whether or not 'error' has listeners).
+function enqueue(socket, fn) {
+  const state = socket[kState];
+  if (state.queue === undefined) {
+    state.queue = [];
+    socket.once(EventEmitter.errorMonitor, onListenError);
+    socket.once('listening', onListenSuccess);
+  }
+  state.queue.push(fn);
+}
+
+function onListenSuccess() {
+  this.removeListener(EventEmitter.errorMonitor, onListenError);
+  const state = this[kState];
+  const queue = state.queue;
+  state.queue = undefined;
+  for (const fn of queue) fn();
+}
+
+function onListenError() {
+  this.removeListener('listening', onListenSuccess);
+  this[kState].queue = undefined;
+}
+
+function doConnectLookup(port, address, callback) {
+  const state = this[kState];
+  if (callback) this.once('connect', callback);
+  state.lookup(address, (ex, ip) => {
+    if (!state.handle) return; // closed while the lookup ran
+    if (!ex) {
+      try {
+        state.handle.connect(String(ip), port);
+      } catch (err) {
+        ex = hostPortError(err, 'connect', address, port);
+      }
+    }
+    if (ex) {
+      state.connectState = CONNECT_STATE_DISCONNECTED;
+      process.nextTick(() => {
+        if (callback) {
+          this.removeListener('connect', callback);
+          callback(ex);
+        } else {
+          this.emit('error', ex);
+        }
+      });
+      return;
+    }
+    state.connectState = CONNECT_STATE_CONNECTED;
+    process.nextTick(() => this.emit('connect'));
+  });
+}
+
+function sliceBuffer(buffer, offset, length) {
+  if (typeof buffer === 'string') {
+    buffer = Buffer.from(buffer);
+  } else if (!ArrayBuffer.isView(buffer)) {
+    throw new ERR_INVALID_ARG_TYPE('buffer', kBufferTypes, buffer);
+  }
+  offset = offset >>> 0;
+  length = length >>> 0;
+  if (offset > buffer.byteLength) throw new ERR_BUFFER_OUT_OF_BOUNDS('offset');
+  if (offset + length > buffer.byteLength) throw new ERR_BUFFER_OUT_OF_BOUNDS('length');
+  return Buffer.from(buffer.buffer, buffer.byteOffset + offset, length);
+}
+
+function fixBufferList(list) {
+  const out = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const buf = list[i];
+    if (typeof buf === 'string') out[i] = Buffer.from(buf);
+    else if (!ArrayBuffer.isView(buf)) return null;
+    else out[i] = toBuffer(buf);
+  }
+  return out;
+}
+
+// A Uint8Array view of any ArrayBufferView, without copying.
+function toBuffer(view) {
+  return view instanceof Uint8Array ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function flushOutbox(socket) {
+  const state = socket[kState];
+  const outbox = state.outbox;
+  if (outbox.length === 0) return;
+  state.outbox = [];
+  if (!state.handle) return;
+  for (const item of outbox) transmit(socket, item.data, item.address, item.address, item.port, item.callback);
+}
+
+// Hands one datagram to the native handle; the callback runs on a later
+// tick with (null, bytes) or a 'send' error, never as an 'error' event.
+function transmit(socket, data, ip, address, port, callback) {
+  const state = socket[kState];
+  let sent;
+  try {
+    sent = ip === undefined ? state.handle.send(data, 0) : state.handle.send(data, port, String(ip));
+  } catch (err) {
+    if (callback) process.nextTick(callback, hostPortError(err, 'send', address, port));
+    return;
+  }
+  if (sent >= 0) {
+    if (callback) process.nextTick(callback, null, sent);
+  } else {
+    state.pendingSends.push({ callback, address, port, size: data.length });
+  }
+}
+
+function cancelPendingSends(socket, count) {
+  const pending = socket[kState].pendingSends;
+  socket[kState].pendingSends = [];
+  for (const p of pending) {
+    if (p.callback) {
+      const err = errors.exceptionWithHostPort('ECANCELED', 'send', p.address, p.port);
+      process.nextTick(p.callback, err, p.size);
+    }
+  }
+  return count;
+}
+
+// Everything the native handle reports arrives here, on the JS thread.
+function onNativeEvent(socket, kind, buf, meta, strings) {
+  const state = socket[kState];
+  if (kind === EVENT_BATCH) {
+    emitMessages(socket, buf, meta, strings, 0, 0);
+  } else if (kind === EVENT_RECV_ERROR) {
+    if (state.handle && state.receiving) socket.emit('error', errors.errnoException(nativeCode({ message: strings[0] }), 'recvmsg'));
+  } else if (kind === EVENT_SEND_DONE) {
+    const p = state.pendingSends.shift();
+    if (p && p.callback) {
+      const err = strings.length ? errors.exceptionWithHostPort(nativeCode({ message: strings[0] }), 'send', p.address, p.port) : null;
+      p.callback(err, err ? p.size : meta[0]);
+    }
+  }
+}
+
+// One 'message' per datagram of a batch. If a listener throws, the rest of
+// the batch is emitted on the next tick, so one bad datagram loses no others
+// when the exception is handled (each datagram is its own callback on Node).
+function emitMessages(socket, buf, meta, addrs, start, offset) {
+  const state = socket[kState];
+  const family = state.family;
+  let i = start;
+  let off = offset;
+  try {
+    while (i < meta.length) {
+      if (!state.handle || !state.receiving) return;
+      const len = meta[i];
+      const msg = buf.subarray(off, off + len);
+      const rinfo = { address: addrs[meta[i + 2]], family, port: meta[i + 1], size: len };
+      i += 3;
+      off += len;
+      socket.emit('message', msg, rinfo);
+    }
+  } finally {
+    if (i < meta.length) process.nextTick(emitMessages, socket, buf, meta, addrs, i, off);
+  }
+}
+
+function socketCloseNT(socket) {
+  socket.emit('close');
+}
+
+function membership(socket, multicastAddress, interfaceAddress, join) {
+  healthCheck(socket);
+  if (!multicastAddress) throw new ERR_MISSING_ARGS('multicastAddress');
+  const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : String(interfaceAddress);
+  try {
+    socket[kState].handle.membership(String(multicastAddress), iface, join);
+  } catch (err) {
+    throw errnoError(err, join ? 'addMembership' : 'dropMembership');
+  }
+}
+
+function sourceMembership(socket, sourceAddress, groupAddress, interfaceAddress, join) {
+  healthCheck(socket);
+  validateString(sourceAddress, 'sourceAddress');
+  validateString(groupAddress, 'groupAddress');
+  const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : String(interfaceAddress);
+  try {
+    socket[kState].handle.sourceMembership(sourceAddress, groupAddress, iface, join);
+  } catch (err) {
+    throw errnoError(err, join ? 'addSourceSpecificMembership' : 'dropSourceSpecificMembership');
+  }
+}
+
+function bufferSize(socket, size, recv) {
+  if (size >>> 0 !== size) throw new ERR_SOCKET_BAD_BUFFER_SIZE();
+  const { handle } = socket[kState];
+  try {
+    return handle.bufferSize(size, recv);
+  } catch (err) {
+    const syscall = recv ? 'uv_recv_buffer_size' : 'uv_send_buffer_size';
+    throw new ERR_SOCKET_BUFFER_SIZE(errors.uvErrorContext(nativeCode(err), syscall));
+  }
+}
+
+module.exports = { createSocket, Socket };

@@ -1,0 +1,67 @@
+//! Converting between the address strings JS uses and socket addresses.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use crate::sys;
+
+/// Parses `ip` (an IP literal already resolved by JS, IPv6 optionally with a
+/// `%scope`) for a socket of the given family. A literal of the other family
+/// is `EINVAL`, as libuv's `uv_ip4_addr`/`uv_ip6_addr` make it.
+pub(crate) fn parse(ip: &str, port: u16, ipv6: bool) -> io::Result<SocketAddr> {
+    let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
+    if !ipv6 {
+        let v4: Ipv4Addr = ip.parse().map_err(|_| invalid())?;
+        return Ok(SocketAddrV4::new(v4, port).into());
+    }
+    let (host, scope) = match ip.split_once('%') {
+        Some((h, s)) => (h, sys::interface_index(s)),
+        None => (ip, 0),
+    };
+    let v6: Ipv6Addr = host.parse().map_err(|_| invalid())?;
+    Ok(SocketAddrV6::new(v6, port, 0, scope).into())
+}
+
+/// The address string Node reports: IPv6 link-local addresses carry
+/// `%ifname` (a number on Windows).
+pub(crate) fn to_js(addr: &SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.ip().to_string(),
+        SocketAddr::V6(a) if a.scope_id() != 0 => {
+            format!("{}%{}", a.ip(), sys::interface_name(a.scope_id()))
+        }
+        SocketAddr::V6(a) => a.ip().to_string(),
+    }
+}
+
+/// A one-entry cache for the sender address string of a run of datagrams:
+/// a flood from one peer costs one string, not one per datagram.
+#[derive(Default)]
+pub(crate) struct LastAddress {
+    last: Option<(IpAddr, u32, usize)>,
+}
+
+impl LastAddress {
+    /// The index of `addr` in `table`, appending its string when it differs
+    /// from the previous datagram's sender.
+    pub(crate) fn index(&mut self, addr: &SocketAddr, table: &mut Vec<String>) -> usize {
+        let scope = match addr {
+            SocketAddr::V6(a) => a.scope_id(),
+            SocketAddr::V4(_) => 0,
+        };
+        if let Some((ip, sc, idx)) = self.last {
+            if ip == addr.ip() && sc == scope && idx < table.len() {
+                return idx;
+            }
+        }
+        table.push(to_js(addr));
+        let idx = table.len() - 1;
+        self.last = Some((addr.ip(), scope, idx));
+        idx
+    }
+
+    /// Forgets the cached entry (a new batch starts a new table).
+    pub(crate) fn reset(&mut self) {
+        self.last = None;
+    }
+}

@@ -1,0 +1,400 @@
+//! `UdpHandle`: the native half of one `dgram.Socket`, exported to JS.
+//!
+//! It mirrors Node's internal UDP handle: JS owns the API semantics
+//! (arguments, lookups, state machine, events); this owns the socket. Every
+//! method takes `&self` because listeners re-enter (a `'message'` listener
+//! calls `send()`); JS-thread-only state sits in `RefCell`s, state shared
+//! with runtime tasks in `Shared`. Failures are thrown as errors whose
+//! message is the libuv code name, which `lib/errors.js` turns into Node's
+//! error shape.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Buffer, Function, Uint32Array, Unknown};
+use napi::threadsafe_function::ThreadsafeCallContext;
+use napi::{CleanupEnvHook, Env};
+use napi_derive::napi;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use tokio::net::UdpSocket;
+
+use crate::error::{coded, to_napi};
+use crate::shared::{Event, EventArgs, EventSink, Shared, KIND_BATCH, KIND_RECV_ERROR, KIND_SEND_DONE};
+use crate::{addr, recv, runtime, send, sockopt, sys};
+
+/// `{ address, family, port }`, as `socket.address()` returns it.
+#[napi(object)]
+pub struct AddressInfo {
+    pub address: String,
+    pub family: String,
+    pub port: u32,
+}
+
+fn address_info(a: &SocketAddr) -> AddressInfo {
+    AddressInfo {
+        address: addr::to_js(a),
+        family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
+        port: u32::from(a.port()),
+    }
+}
+
+/// Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket.
+#[napi]
+pub fn guess_handle_type(fd: i64) -> String {
+    #[cfg(unix)]
+    {
+        i32::try_from(fd).map_or("INVALID", sys::fd_type).to_string()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = fd;
+        "UNKNOWN".to_string()
+    }
+}
+
+/// Whether the socket keeps the event loop alive: when it receives and is
+/// ref'd (`socket.ref()`), or while sends wait in its queue (as libuv's
+/// pending send requests do).
+#[derive(Default)]
+struct Liveness {
+    unrefd: bool,
+    receiving: bool,
+    pending_sends: u32,
+    applied: bool,
+}
+
+impl Liveness {
+    fn wanted(&self) -> bool {
+        (self.receiving && !self.unrefd) || self.pending_sends > 0
+    }
+}
+
+#[napi(js_name = "UdpHandle")]
+pub struct UdpHandle {
+    ipv6: bool,
+    socket: RefCell<Option<Arc<UdpSocket>>>,
+    closed: Cell<bool>,
+    shared: Arc<Shared>,
+    sink: RefCell<Option<Arc<EventSink>>>,
+    liveness: Arc<std::sync::Mutex<Liveness>>,
+    cleanup: RefCell<Option<CleanupEnvHook<Arc<Shared>>>>,
+}
+
+#[napi]
+impl UdpHandle {
+    /// A handle for an `udp4` (`ipv6 = false`) or `udp6` socket; the OS
+    /// socket is created by `bind`/`open`, as libuv does.
+    #[napi(constructor)]
+    pub fn new(ipv6: bool) -> Self {
+        Self {
+            ipv6,
+            socket: RefCell::new(None),
+            closed: Cell::new(false),
+            shared: Arc::new(Shared::new()),
+            sink: RefCell::new(None),
+            liveness: Arc::default(),
+            cleanup: RefCell::new(None),
+        }
+    }
+
+    fn sock(&self) -> napi::Result<Arc<UdpSocket>> {
+        self.socket.borrow().clone().ok_or_else(|| coded("EBADF"))
+    }
+
+    fn adopt(&self, std_sock: std::net::UdpSocket) -> napi::Result<()> {
+        let rt = runtime::handle().map_err(|e| to_napi(&e))?;
+        let _enter = rt.enter();
+        let sock = UdpSocket::from_std(std_sock).map_err(|e| to_napi(&e))?;
+        *self.socket.borrow_mut() = Some(Arc::new(sock));
+        Ok(())
+    }
+
+    /// Creates the OS socket with `flags` (see `sockopt::flags`) and binds it.
+    #[napi]
+    pub fn bind(&self, address: String, port: u32, flags: u32) -> napi::Result<()> {
+        if self.closed.get() || self.socket.borrow().is_some() {
+            return Err(coded("EINVAL"));
+        }
+        let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
+        let at = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
+        let domain = if self.ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?;
+        sockopt::apply_bind_flags(&SockRef::from(&s), self.ipv6, flags).map_err(|e| to_napi(&e))?;
+        s.bind(&at.into()).map_err(|e| to_napi(&e))?;
+        s.set_nonblocking(true).map_err(|e| to_napi(&e))?;
+        self.adopt(s.into())
+    }
+
+    /// Wraps an existing UDP socket descriptor (`bind({ fd })`).
+    #[napi]
+    pub fn open(&self, fd: i64) -> napi::Result<()> {
+        if self.closed.get() || self.socket.borrow().is_some() {
+            return Err(coded("EINVAL"));
+        }
+        #[cfg(unix)]
+        {
+            let fd = i32::try_from(fd).map_err(|_| coded("EBADF"))?;
+            // The descriptor's ownership passes to us, as with uv_udp_open.
+            let std_sock = sys::adopt_fd(fd).map_err(|e| to_napi(&e))?;
+            std_sock.set_nonblocking(true).map_err(|e| to_napi(&e))?;
+            self.adopt(std_sock)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = fd;
+            Err(coded("ENOTSUP"))
+        }
+    }
+
+    /// Starts receiving: datagrams, receive errors and queued-send
+    /// completions reach `on_event(kind, buffer, meta, strings)`.
+    #[napi]
+    pub fn recv_start(&self, env: Env, on_event: Function<EventArgs, Unknown<'static>>) -> napi::Result<()> {
+        let sock = self.sock()?;
+        if self.sink.borrow().is_some() {
+            return Ok(());
+        }
+        let credits = self.shared.clone();
+        let liveness = self.liveness.clone();
+        let sink = on_event
+            .build_threadsafe_function::<Event>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build_callback(move |ctx: ThreadsafeCallContext<Event>| {
+                Ok(match ctx.value {
+                    Event::Batch { data, meta, addrs } => {
+                        credits.credits.add_permits(1);
+                        let args = (KIND_BATCH, Some(Buffer::from(data)), Some(Uint32Array::new(meta)), addrs);
+                        args.into()
+                    }
+                    Event::RecvError(code) => (KIND_RECV_ERROR, None, None, vec![code]).into(),
+                    Event::SendDone { bytes, error } => {
+                        let mut l = crate::shared::lock(&liveness);
+                        l.pending_sends = l.pending_sends.saturating_sub(1);
+                        drop(l);
+                        (KIND_SEND_DONE, None, Some(Uint32Array::new(vec![bytes])), error.into_iter().collect()).into()
+                    }
+                })
+            })?;
+        let sink = Arc::new(sink);
+        *self.sink.borrow_mut() = Some(sink.clone());
+        crate::shared::lock(&self.liveness).receiving = true;
+        self.apply_liveness(&env)?;
+        // A worker's teardown stops the socket's tasks even if JS never
+        // closed it.
+        let hook = env.add_env_cleanup_hook(self.shared.clone(), |shared| shared.stop())?;
+        *self.cleanup.borrow_mut() = Some(hook);
+        let guard = self.shared.task_started();
+        let rt = runtime::handle().map_err(|e| to_napi(&e))?;
+        rt.spawn(recv::run(sock, self.shared.clone(), sink, guard));
+        Ok(())
+    }
+
+    /// Refs or unrefs the event sink to match `Liveness`.
+    fn apply_liveness(&self, env: &Env) -> napi::Result<()> {
+        let mut l = crate::shared::lock(&self.liveness);
+        let want = l.wanted();
+        if want == l.applied {
+            return Ok(());
+        }
+        if let Some(sink) = self.sink.borrow().as_ref() {
+            sys::set_threadsafe_function_ref(env, sink.raw(), want)?;
+            l.applied = want;
+        }
+        Ok(())
+    }
+
+    /// Sends `data` to `address:port`, or to the connected peer when
+    /// `address` is absent. Returns the bytes sent, or -1 when the datagram
+    /// was queued (a send-done event follows).
+    #[napi]
+    pub fn send(&self, env: Env, data: &[u8], port: u32, address: Option<String>) -> napi::Result<i64> {
+        let sock = self.sock()?;
+        let dest = match address {
+            Some(a) => {
+                let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
+                Some(addr::parse(&a, port, self.ipv6).map_err(|e| to_napi(&e))?)
+            }
+            None => None,
+        };
+        let sink = self.sink.borrow().clone().ok_or_else(|| coded("EBADF"))?;
+        match send::send(&sock, &self.shared, &sink, data, dest).map_err(|e| to_napi(&e))? {
+            send::Sent::Now(n) => Ok(n as i64),
+            send::Sent::Queued => {
+                crate::shared::lock(&self.liveness).pending_sends += 1;
+                self.apply_liveness(&env)?;
+                Ok(-1)
+            }
+        }
+    }
+
+    /// `connect(2)`: fixes the peer; later sends need no address.
+    #[napi]
+    pub fn connect(&self, address: String, port: u32) -> napi::Result<()> {
+        let sock = self.sock()?;
+        let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
+        let to = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
+        SockRef::from(&*sock).connect(&to.into()).map_err(|e| to_napi(&e))
+    }
+
+    /// Dissolves the association made by `connect`.
+    #[napi]
+    pub fn disconnect(&self) -> napi::Result<()> {
+        let sock = self.sock()?;
+        sys::disconnect(&*sock).map_err(|e| to_napi(&e))
+    }
+
+    #[napi]
+    pub fn getsockname(&self) -> napi::Result<AddressInfo> {
+        let sock = self.sock()?;
+        let a = sock.local_addr().map_err(|e| to_napi(&e))?;
+        Ok(address_info(&a))
+    }
+
+    #[napi]
+    pub fn getpeername(&self) -> napi::Result<AddressInfo> {
+        let sock = self.sock()?;
+        let a = sock.peer_addr().map_err(|e| to_napi(&e))?;
+        Ok(address_info(&a))
+    }
+
+    #[napi]
+    pub fn set_broadcast(&self, on: bool) -> napi::Result<()> {
+        let sock = self.sock()?;
+        sockopt::set_broadcast(&SockRef::from(&*sock), on).map_err(|e| to_napi(&e))
+    }
+
+    #[napi(js_name = "setTTL")]
+    pub fn set_ttl(&self, ttl: i32) -> napi::Result<()> {
+        // libuv checks the range before touching the socket.
+        let ttl = u32::try_from(ttl).ok().filter(|t| (1..=255).contains(t)).ok_or_else(|| coded("EINVAL"))?;
+        let sock = self.sock()?;
+        sockopt::set_ttl(&SockRef::from(&*sock), self.ipv6, ttl).map_err(|e| to_napi(&e))
+    }
+
+    #[napi(js_name = "setMulticastTTL")]
+    pub fn set_multicast_ttl(&self, ttl: i32) -> napi::Result<()> {
+        let ttl = u32::try_from(ttl).ok().filter(|t| *t <= 255).ok_or_else(|| coded("EINVAL"))?;
+        let sock = self.sock()?;
+        sockopt::set_multicast_ttl(&SockRef::from(&*sock), self.ipv6, ttl).map_err(|e| to_napi(&e))
+    }
+
+    #[napi]
+    pub fn set_multicast_loopback(&self, on: bool) -> napi::Result<()> {
+        let sock = self.sock()?;
+        sockopt::set_multicast_loop(&SockRef::from(&*sock), self.ipv6, on).map_err(|e| to_napi(&e))
+    }
+
+    #[napi]
+    pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
+        let sock = self.sock()?;
+        sockopt::set_multicast_interface(&SockRef::from(&*sock), self.ipv6, &iface).map_err(|e| to_napi(&e))
+    }
+
+    /// Joins (`join = true`) or leaves a multicast group.
+    #[napi]
+    pub fn membership(&self, group: String, iface: Option<String>, join: bool) -> napi::Result<()> {
+        let sock = self.sock()?;
+        sockopt::membership(&SockRef::from(&*sock), &group, iface.as_deref(), join).map_err(|e| to_napi(&e))
+    }
+
+    /// Joins or leaves a source-specific multicast group.
+    #[napi]
+    pub fn source_membership(
+        &self,
+        source: String,
+        group: String,
+        iface: Option<String>,
+        join: bool,
+    ) -> napi::Result<()> {
+        let sock = self.sock()?;
+        sockopt::source_membership(&SockRef::from(&*sock), &source, &group, iface.as_deref(), join)
+            .map_err(|e| to_napi(&e))
+    }
+
+    /// Reads (`size == 0`) or sets the kernel receive/send buffer size.
+    #[napi]
+    pub fn buffer_size(&self, size: u32, recv: bool) -> napi::Result<u32> {
+        let sock = self.sock()?;
+        let n = sockopt::buffer_size(&SockRef::from(&*sock), recv, size as usize).map_err(|e| to_napi(&e))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    #[napi]
+    pub fn get_send_queue_size(&self) -> u32 {
+        self.shared.queued_bytes.load(std::sync::atomic::Ordering::Acquire) as u32
+    }
+
+    #[napi]
+    pub fn get_send_queue_count(&self) -> u32 {
+        self.shared.queued_count.load(std::sync::atomic::Ordering::Acquire) as u32
+    }
+
+    /// The OS descriptor, or -1 (Node's `handle.fd`).
+    #[napi]
+    pub fn fd(&self) -> i64 {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            self.socket.borrow().as_ref().map_or(-1, |s| i64::from(s.as_raw_fd()))
+        }
+        #[cfg(not(unix))]
+        {
+            -1
+        }
+    }
+
+    #[napi(js_name = "ref")]
+    pub fn ref_(&self, env: Env) -> napi::Result<()> {
+        crate::shared::lock(&self.liveness).unrefd = false;
+        self.apply_liveness(&env)
+    }
+
+    #[napi]
+    pub fn unref(&self, env: Env) -> napi::Result<()> {
+        crate::shared::lock(&self.liveness).unrefd = true;
+        self.apply_liveness(&env)
+    }
+
+    /// Stops receiving (Node's `_stopReceiving()`); the socket stays open.
+    #[napi]
+    pub fn recv_stop(&self, env: Env) -> napi::Result<()> {
+        // Rare, so simple: stopping the receive task means a new Shared.
+        crate::shared::lock(&self.liveness).receiving = false;
+        self.apply_liveness(&env)
+    }
+
+    /// Closes the socket now: the port is free when this returns. Returns
+    /// how many queued sends were cancelled.
+    #[napi]
+    pub fn close(&self, env: Env) -> napi::Result<u32> {
+        if self.closed.replace(true) {
+            return Ok(0);
+        }
+        let cancelled = send::cancel_all(&self.shared);
+        self.shared.stop();
+        {
+            let mut l = crate::shared::lock(&self.liveness);
+            l.receiving = false;
+            l.pending_sends = 0;
+        }
+        self.apply_liveness(&env)?;
+        if let Some(hook) = self.cleanup.borrow_mut().take() {
+            env.remove_env_cleanup_hook(hook)?;
+        }
+        self.sink.borrow_mut().take();
+        if self.socket.borrow_mut().take().is_some() {
+            self.shared.wait_tasks_done();
+        }
+        Ok(cancelled as u32)
+    }
+}
+
+impl Drop for UdpHandle {
+    /// A handle collected without `close()` (an unbound or closed socket, as
+    /// bound ones stay reachable through their event sink) stops its tasks.
+    fn drop(&mut self) {
+        self.shared.stop();
+    }
+}

@@ -1,0 +1,167 @@
+//! The receive task: one per receiving socket, on the shared runtime.
+//!
+//! At each wake-up it drains the datagrams the kernel has ready (one
+//! `recvmmsg` per up to `SLOTS` datagrams on Linux) into a per-thread arena,
+//! packs them into one buffer and hands the whole batch to JS in one
+//! threadsafe-function call. It reads again only when JS has taken a batch
+//! (`Shared::credits`), so a blocked JS thread makes the kernel drop.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::Status;
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+use crate::addr::LastAddress;
+use crate::error;
+use crate::shared::{Event, EventSink, Shared, TaskGuard};
+
+/// Room for the largest UDP datagram.
+const SLOT: usize = 64 * 1024;
+/// Datagrams per receive syscall.
+#[cfg(target_os = "linux")]
+const SLOTS: usize = 32;
+#[cfg(not(target_os = "linux"))]
+const SLOTS: usize = 8;
+/// Datagrams per batch handed to JS.
+const MAX_BATCH: usize = 256;
+/// Payload bytes per batch handed to JS (bounds one batch's memory).
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// Receive buffers, one set per runtime thread: a receive never awaits
+/// between filling and copying them out, so sockets can share them.
+struct Arena {
+    buf: Vec<u8>,
+    got: Vec<(usize, SocketAddr)>,
+    #[cfg(target_os = "linux")]
+    scratch: crate::sys::MmsgScratch,
+}
+
+impl Arena {
+    fn new() -> Self {
+        Self {
+            buf: vec![0; SLOT * SLOTS],
+            got: Vec::with_capacity(SLOTS),
+            #[cfg(target_os = "linux")]
+            scratch: crate::sys::MmsgScratch::new(SLOTS),
+        }
+    }
+
+    /// Receives up to `SLOTS` datagrams into the arena (`self.got`).
+    #[cfg(target_os = "linux")]
+    fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+        self.got.clear();
+        let mut slots: Vec<&mut [u8]> = self.buf.chunks_mut(SLOT).collect();
+        sock.try_io(Interest::READABLE, || {
+            crate::sys::recv_batch(sock, &mut self.scratch, &mut slots, &mut self.got)
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+        self.got.clear();
+        for slot in self.buf.chunks_mut(SLOT) {
+            match sock.try_recv_from(slot) {
+                Ok((len, addr)) => self.got.push((len, addr)),
+                Err(e) if self.got.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(self.got.len())
+    }
+
+    fn slot(&self, i: usize, len: usize) -> &[u8] {
+        &self.buf[i * SLOT..i * SLOT + len]
+    }
+}
+
+thread_local! {
+    static ARENA: RefCell<Option<Arena>> = const { RefCell::new(None) };
+}
+
+/// What one wake-up produced: datagrams, and an error met after them.
+struct Drained {
+    batch: Option<Event>,
+    error: Option<io::Error>,
+}
+
+fn drain(sock: &UdpSocket, last: &mut LastAddress) -> Drained {
+    ARENA.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let arena = cell.get_or_insert_with(Arena::new);
+        let mut data = Vec::new();
+        let mut meta = Vec::new();
+        let mut addrs = Vec::new();
+        let mut error = None;
+        last.reset();
+        let mut count = 0;
+        while count < MAX_BATCH && data.len() < MAX_BATCH_BYTES {
+            let n = match arena.recv(sock) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            };
+            let bytes: usize = arena.got.iter().map(|(len, _)| *len).sum();
+            data.reserve(bytes);
+            for (i, (len, from)) in arena.got.iter().enumerate() {
+                data.extend_from_slice(arena.slot(i, *len));
+                let idx = last.index(from, &mut addrs);
+                meta.extend_from_slice(&[*len as u32, u32::from(from.port()), idx as u32]);
+            }
+            count += n;
+            if n < SLOTS {
+                break; // the kernel had no more
+            }
+        }
+        let batch = (count > 0).then_some(Event::Batch { data, meta, addrs });
+        Drained { batch, error }
+    })
+}
+
+/// Receives until the socket is stopped or JS goes away.
+pub(crate) async fn run(sock: Arc<UdpSocket>, shared: Arc<Shared>, sink: Arc<EventSink>, _guard: TaskGuard) {
+    let mut stop = shared.stop_signal();
+    let mut last = LastAddress::default();
+    loop {
+        // Back-pressure: wait until JS has room for another batch.
+        let permit = tokio::select! {
+            p = shared.credits.acquire() => p,
+            _ = stop.changed() => return,
+        };
+        match permit {
+            Ok(p) => p.forget(),
+            Err(_) => return, // credits closed: stopped
+        }
+        tokio::select! {
+            r = sock.readable() => if r.is_err() { return },
+            _ = stop.changed() => return,
+        }
+        if shared.is_stopped() {
+            return;
+        }
+        let Drained { batch, error } = drain(&sock, &mut last);
+        // A batch keeps its credit until JS takes it; errors travel free
+        // (they are rare: one per ICMP report on a connected socket).
+        if let Some(batch) = batch {
+            if sink.call(batch, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+                return; // JS is gone (env teardown)
+            }
+        } else {
+            shared.credits.add_permits(1);
+        }
+        if let Some(err) = error {
+            // Reported like Node's recvmsg errors; receiving goes on.
+            let event = Event::RecvError(error::code_of(&err));
+            if sink.call(event, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+                return;
+            }
+        }
+    }
+}

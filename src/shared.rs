@@ -1,0 +1,141 @@
+//! State shared between a socket's JS-thread handle and its runtime tasks.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use napi::bindgen_prelude::{Buffer, FnArgs, Uint32Array, Unknown};
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi::Status;
+use tokio::sync::{watch, Semaphore};
+
+/// How many receive batches may wait for the JS thread at once. When JS is
+/// blocked, the receive task stops reading and the kernel drops datagrams,
+/// so our memory stays bounded by this many batches.
+pub(crate) const BATCHES_IN_FLIGHT: usize = 2;
+
+/// What a socket's runtime tasks tell JS.
+pub(crate) enum Event {
+    /// Datagrams: payloads back to back; `meta` holds (length, port,
+    /// index into `addrs`) per datagram.
+    Batch { data: Vec<u8>, meta: Vec<u32>, addrs: Vec<String> },
+    /// A receive error (e.g. `ECONNREFUSED` on a connected socket).
+    RecvError(String),
+    /// A send that had to wait for the socket to become writable completed.
+    SendDone { bytes: u32, error: Option<String> },
+}
+
+/// The JS arguments an event becomes: `(kind, buffer, meta, strings)`.
+pub(crate) type EventArgs = FnArgs<(u32, Option<Buffer>, Option<Uint32Array>, Vec<String>)>;
+
+pub(crate) const KIND_BATCH: u32 = 0;
+pub(crate) const KIND_RECV_ERROR: u32 = 1;
+pub(crate) const KIND_SEND_DONE: u32 = 2;
+
+/// The socket's one channel to JS: weak (unref'd) until `Liveness` refs it;
+/// errors thrown by listeners become `uncaughtException`, as in Node.
+pub(crate) type EventSink = ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Status, false, true, 0>;
+
+/// A send waiting for the socket to become writable.
+pub(crate) struct Queued {
+    pub(crate) data: Vec<u8>,
+    pub(crate) dest: Option<SocketAddr>,
+}
+
+/// The send queue: items not yet handed to the kernel, in order.
+#[derive(Default)]
+pub(crate) struct SendQueue {
+    pub(crate) items: VecDeque<Queued>,
+    /// Whether a drain task is running for this queue.
+    pub(crate) draining: bool,
+}
+
+pub(crate) struct Shared {
+    /// Flipped to `true` once, to stop every task of the socket.
+    stop_tx: watch::Sender<bool>,
+    /// Receive batches JS may still accept (see `BATCHES_IN_FLIGHT`).
+    pub(crate) credits: Semaphore,
+    pub(crate) queue: Mutex<SendQueue>,
+    /// Queued sends not yet completed (including the one being written),
+    /// and their bytes: `getSendQueueCount()` / `getSendQueueSize()`.
+    pub(crate) queued_count: AtomicUsize,
+    pub(crate) queued_bytes: AtomicUsize,
+    /// Tasks still holding the socket, so `close()` can wait for the fd to
+    /// really close (a port closed by `close()` is free right after).
+    tasks: Mutex<usize>,
+    tasks_done: Condvar,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Self {
+        let (stop_tx, _) = watch::channel(false);
+        Self {
+            stop_tx,
+            credits: Semaphore::new(BATCHES_IN_FLIGHT),
+            queue: Mutex::new(SendQueue::default()),
+            queued_count: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            tasks: Mutex::new(0),
+            tasks_done: Condvar::new(),
+        }
+    }
+
+    /// A receiver that resolves `changed()` once the socket is stopped.
+    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop_tx.subscribe()
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        *self.stop_tx.borrow()
+    }
+
+    /// Stops every task of the socket. Idempotent, callable from any thread.
+    pub(crate) fn stop(&self) {
+        self.stop_tx.send_replace(true);
+        self.credits.close();
+    }
+
+    /// Registers a task that holds the socket; dropping the guard ends it.
+    pub(crate) fn task_started(self: &std::sync::Arc<Self>) -> TaskGuard {
+        *lock(&self.tasks) += 1;
+        TaskGuard(self.clone())
+    }
+
+    /// Waits (briefly) until no task holds the socket any more.
+    pub(crate) fn wait_tasks_done(&self) {
+        let guard = lock(&self.tasks);
+        let _ = self
+            .tasks_done
+            .wait_timeout_while(guard, Duration::from_secs(2), |n| *n > 0);
+    }
+
+    pub(crate) fn queue_completed(&self, bytes: usize) {
+        // Saturating: `close()` may have zeroed the counters meanwhile.
+        let sub = |a: &AtomicUsize, n: usize| {
+            let _ = a.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(n)));
+        };
+        sub(&self.queued_count, 1);
+        sub(&self.queued_bytes, bytes);
+    }
+}
+
+/// Marks a task as holding the socket until dropped.
+pub(crate) struct TaskGuard(std::sync::Arc<Shared>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        let mut n = lock(&self.0.tasks);
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.0.tasks_done.notify_all();
+        }
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: our critical sections leave the data
+/// consistent even if a panic unwound through them.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

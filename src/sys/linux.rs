@@ -1,0 +1,109 @@
+//! Linux batch receive: one `recvmmsg(2)` fills many datagram slots.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+
+/// The C structures `recvmmsg` needs, kept between calls so that a receive
+/// allocates nothing. Pointers inside are refreshed on every call because the
+/// struct may have moved.
+pub(crate) struct MmsgScratch {
+    hdrs: Vec<libc::mmsghdr>,
+    iovs: Vec<libc::iovec>,
+    names: Vec<libc::sockaddr_storage>,
+}
+
+// SAFETY: the raw pointers inside are only dangling placeholders between
+// calls; they are rewritten before every use on the thread that uses them.
+unsafe impl Send for MmsgScratch {}
+
+impl MmsgScratch {
+    pub(crate) fn new(slots: usize) -> Self {
+        // SAFETY: all-zero bytes are valid values of these plain C structs.
+        let (hdr, iov, name) = unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
+        Self {
+            hdrs: vec![hdr; slots],
+            iovs: vec![iov; slots],
+            names: vec![name; slots],
+        }
+    }
+}
+
+/// Receives up to `slots.len()` datagrams without blocking. Each datagram
+/// lands at the start of its slot; `out` receives `(length, sender)` per
+/// datagram, in arrival order. Returns the number received.
+pub(crate) fn recv_batch(
+    sock: &impl AsRawFd,
+    scratch: &mut MmsgScratch,
+    slots: &mut [&mut [u8]],
+    out: &mut Vec<(usize, SocketAddr)>,
+) -> io::Result<usize> {
+    let n = slots.len().min(scratch.hdrs.len());
+    for (i, slot) in slots.iter_mut().take(n).enumerate() {
+        scratch.iovs[i] = libc::iovec {
+            iov_base: slot.as_mut_ptr().cast(),
+            iov_len: slot.len(),
+        };
+        let hdr = &mut scratch.hdrs[i];
+        hdr.msg_hdr.msg_name = (&mut scratch.names[i] as *mut libc::sockaddr_storage).cast();
+        hdr.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_hdr.msg_iov = &mut scratch.iovs[i];
+        hdr.msg_hdr.msg_iovlen = 1;
+        hdr.msg_hdr.msg_control = std::ptr::null_mut();
+        hdr.msg_hdr.msg_controllen = 0;
+        hdr.msg_hdr.msg_flags = 0;
+        hdr.msg_len = 0;
+    }
+    let got = loop {
+        // SAFETY: the first `n` headers point at live iovecs, names and slots
+        // owned by `scratch` and `slots`, which outlive the call; the kernel
+        // writes only within the lengths given. The fd is borrowed from its
+        // owner for the call.
+        let rc = unsafe {
+            libc::recvmmsg(
+                sock.as_raw_fd(),
+                scratch.hdrs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc >= 0 {
+            break rc as usize;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    };
+    for i in 0..got {
+        let len = scratch.hdrs[i].msg_len as usize;
+        // A sender without an IP address cannot happen on a UDP socket; keep
+        // the slot anyway so that indices stay aligned with `slots`.
+        let addr = to_socket_addr(&scratch.names[i]).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        out.push((len, addr));
+    }
+    Ok(got)
+}
+
+fn to_socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a `sockaddr_in` for AF_INET, and
+            // `sockaddr_storage` is large and aligned enough to hold one.
+            let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for `sockaddr_in6` under AF_INET6.
+            let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(
+                SocketAddrV6::new(ip, u16::from_be(a.sin6_port), u32::from_be(a.sin6_flowinfo), a.sin6_scope_id)
+                    .into(),
+            )
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,25 @@
+//! The only module allowed to use `unsafe`: syscalls and Node-API calls that
+//! neither std, socket2, tokio nor napi-rs wrap safely. Everything above it is
+//! safe Rust on `io::Result`.
+//!
+//! | what                      | Linux            | elsewhere                      |
+//! |---------------------------|------------------|--------------------------------|
+//! | batched receive           | `recvmmsg`       | loop of `recv_from`            |
+//! | disconnect a UDP socket   | `AF_UNSPEC`      | `AF_UNSPEC` / any-address      |
+//! | interface name <-> index  | `if_*toname`     | numeric scope ids (Windows)    |
+
+#[cfg(target_os = "linux")]
+mod linux;
+mod napi_ref;
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(target_os = "linux")]
+pub(crate) use linux::{recv_batch, MmsgScratch};
+pub(crate) use napi_ref::set_threadsafe_function_ref;
+#[cfg(unix)]
+pub(crate) use unix::{adopt_fd, disconnect, fd_type, interface_index, interface_name};
+#[cfg(windows)]
+pub(crate) use windows::{disconnect, interface_index, interface_name};

@@ -1,0 +1,92 @@
+//! Unix helpers: disconnecting a UDP socket and interface names.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+
+/// Dissolves a UDP socket's association (`connect` with `AF_UNSPEC`).
+pub(crate) fn disconnect(sock: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: an all-zero `sockaddr` is a valid value of the C struct.
+    let mut addr: libc::sockaddr = unsafe { std::mem::zeroed() };
+    addr.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    let len = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+    // SAFETY: `addr` lives for the call and `len` is its size; the fd is a
+    // valid socket borrowed from its owner for the duration of the call.
+    let rc = unsafe { libc::connect(sock.as_raw_fd(), &addr, len) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    // BSDs answer AF_UNSPEC with EAFNOSUPPORT but do disconnect.
+    if err.raw_os_error() == Some(libc::EAFNOSUPPORT) {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
+
+/// The interface name for a scope id (`fe80::1%eth0`), or the number.
+pub(crate) fn interface_name(index: u32) -> String {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has IF_NAMESIZE bytes as `if_indextoname` requires.
+    let ptr = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if ptr.is_null() {
+        return index.to_string();
+    }
+    // SAFETY: on success `buf` holds a NUL-terminated name.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The scope id for `%eth0` or `%2`; 0 when unknown, as libuv does.
+pub(crate) fn interface_index(name: &str) -> u32 {
+    if let Ok(n) = name.parse::<u32>() {
+        return n;
+    }
+    let Ok(c) = CString::new(name) else {
+        return 0;
+    };
+    // SAFETY: `c` is a valid NUL-terminated string for the call.
+    unsafe { libc::if_nametoindex(c.as_ptr()) }
+}
+
+/// What kind of descriptor `fd` is, in Node's words (`guessHandleType`):
+/// `"UDP"`, `"TCP"`, `"UNIX"`, `"FILE"`, `"PIPE"`, `"TTY"` or `"UNKNOWN"`.
+pub(crate) fn fd_type(fd: i32) -> &'static str {
+    if fd < 0 {
+        return "INVALID";
+    }
+    // SAFETY: `fstat` only writes the struct; an invalid fd yields an error.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return "UNKNOWN";
+    }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFCHR if unsafe { libc::isatty(fd) } == 1 => "TTY",
+        libc::S_IFREG | libc::S_IFCHR => "FILE",
+        libc::S_IFIFO => "PIPE",
+        libc::S_IFSOCK => {
+            // SAFETY: the fd is open (fstat succeeded) and only borrowed here.
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            let s = socket2::SockRef::from(&borrowed);
+            match (s.domain(), s.r#type()) {
+                (Ok(socket2::Domain::UNIX), _) => "UNIX",
+                (Ok(_), Ok(socket2::Type::DGRAM)) => "UDP",
+                (Ok(_), Ok(socket2::Type::STREAM)) => "TCP",
+                _ => "UNKNOWN",
+            }
+        }
+        _ => "UNKNOWN",
+    }
+}
+
+/// Takes ownership of a UDP socket descriptor (`bind({ fd })`).
+pub(crate) fn adopt_fd(fd: i32) -> io::Result<std::net::UdpSocket> {
+    if fd_type(fd) != "UDP" {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: `fd` is an open UDP socket (checked above) whose ownership the
+    // caller hands over, as `uv_udp_open` takes it.
+    Ok(unsafe { std::net::UdpSocket::from_raw_fd(fd) })
+}
