@@ -50,7 +50,7 @@ export declare class UdpHandle {
   getSendQueueSize(): number
   getSendQueueCount(): number
   /** The OS descriptor, or -1 (Node's `handle.fd`). */
-  fd(): number
+  get fd(): number
   ref(): void
   unref(): void
   /** Stops receiving (Node's `_stopReceiving()`); the socket stays open. */

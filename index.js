@@ -9,6 +9,7 @@
 
 const EventEmitter = require('node:events');
 const dns = require('node:dns');
+const { deprecate } = require('node:util');
 const { UdpHandle, guessHandleType } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
@@ -48,6 +49,7 @@ const CONNECT_STATE_CONNECTED = 2;
 // The bind flags the native handle understands (libuv's values).
 const FLAG_IPV6ONLY = 1;
 const FLAG_REUSEADDR = 4;
+const FLAG_REUSEPORT = 8;
 
 // Event kinds the native handle reports (src/shared.rs).
 const EVENT_BATCH = 0;
@@ -130,6 +132,7 @@ class Socket extends EventEmitter {
       connectState: CONNECT_STATE_DISCONNECTED,
       queue: undefined,
       reuseAddr: options && options.reuseAddr,
+      reusePort: options && options.reusePort,
       ipv6Only: options && options.ipv6Only,
       recvBufferSize,
       sendBufferSize,
@@ -189,11 +192,14 @@ class Socket extends EventEmitter {
     }
 
     let address;
+    let exclusive;
     if (port !== null && typeof port === 'object') {
       address = port.address || '';
+      exclusive = !!port.exclusive;
       port = port.port;
     } else {
       address = typeof address_ === 'function' ? '' : address_;
+      exclusive = false;
     }
     if (!address) address = this.type === 'udp4' ? '0.0.0.0' : '::';
 
@@ -207,6 +213,12 @@ class Socket extends EventEmitter {
       let flags = 0;
       if (state.reuseAddr) flags |= FLAG_REUSEADDR;
       if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
+      if (state.reusePort) flags |= FLAG_REUSEPORT;
+      // In a cluster worker, Node has the primary share one socket among
+      // the workers for non-exclusive binds. We bind in the worker, with
+      // SO_REUSEADDR and SO_REUSEPORT, so that every worker can bind the
+      // same port and the kernel spreads datagrams over them.
+      else if (!exclusive && isClusterWorker()) flags |= FLAG_REUSEADDR | FLAG_REUSEPORT;
       try {
         // Like Node, the port is not validated: it is taken as a uint32
         // and the kernel sees its low 16 bits.
@@ -365,11 +377,6 @@ class Socket extends EventEmitter {
     return this;
   }
 
-  async [Symbol.asyncDispose]() {
-    if (!this[kState].handle) return;
-    await new Promise((resolve) => this.close(resolve));
-  }
-
   address() {
     healthCheck(this);
     try {
@@ -494,6 +501,41 @@ class Socket extends EventEmitter {
   }
 }
 
+if (typeof Symbol.asyncDispose === 'symbol') {
+  Socket.prototype[Symbol.asyncDispose] = async function () {
+    if (!this[kState].handle) return;
+    await new Promise((resolve) => this.close(resolve));
+  };
+}
+
+// Node's private fields, deprecated (DEP0112) but still used by libraries.
+function defineDeprecatedField(name, key) {
+  const msg = `Socket.prototype.${name} is deprecated`;
+  Object.defineProperty(Socket.prototype, name, {
+    get: deprecate(function () {
+      return this[kState][key];
+    }, msg, 'DEP0112'),
+    set: deprecate(function (value) {
+      this[kState][key] = value;
+    }, msg, 'DEP0112'),
+    configurable: true,
+    enumerable: false,
+  });
+}
+defineDeprecatedField('_handle', 'handle');
+defineDeprecatedField('_receiving', 'receiving');
+defineDeprecatedField('_bindState', 'bindState');
+defineDeprecatedField('_queue', 'queue');
+defineDeprecatedField('_reuseAddr', 'reuseAddr');
+
+Socket.prototype._healthCheck = deprecate(function () {
+  healthCheck(this);
+}, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112');
+
+Socket.prototype._stopReceiving = deprecate(function () {
+  stopReceiving(this);
+}, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+
 function createSocket(type, listener) {
   return new Socket(type, listener);
 }
@@ -518,7 +560,13 @@ function startListening(socket) {
 function stopReceiving(socket) {
   const state = socket[kState];
   if (!state.receiving) return;
+  state.handle.recvStop();
   state.receiving = false;
+}
+
+// Loaded lazily: most programs never touch cluster.
+function isClusterWorker() {
+  return require('node:cluster').isWorker;
 }
 
 // Operations issued before the implicit bind completes run, in order, once

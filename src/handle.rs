@@ -292,10 +292,21 @@ impl UdpHandle {
         sockopt::set_multicast_interface(&SockRef::from(&*sock), self.ipv6, &iface).map_err(|e| to_napi(&e))
     }
 
+    /// The socket for a membership call: like libuv, an unbound socket is
+    /// bound to the any-address (port 0, `SO_REUSEADDR`) first, without
+    /// receiving; a later `bind()` then fails with `EINVAL`, as on Node.
+    fn sock_or_implicit_bind(&self) -> napi::Result<Arc<UdpSocket>> {
+        if self.socket.borrow().is_none() && !self.closed.get() {
+            let any = if self.ipv6 { "::" } else { "0.0.0.0" };
+            self.bind(any.to_string(), 0, sockopt::flags::REUSE_ADDR)?;
+        }
+        self.sock()
+    }
+
     /// Joins (`join = true`) or leaves a multicast group.
     #[napi]
     pub fn membership(&self, group: String, iface: Option<String>, join: bool) -> napi::Result<()> {
-        let sock = self.sock()?;
+        let sock = self.sock_or_implicit_bind()?;
         sockopt::membership(&SockRef::from(&*sock), &group, iface.as_deref(), join).map_err(|e| to_napi(&e))
     }
 
@@ -308,7 +319,7 @@ impl UdpHandle {
         iface: Option<String>,
         join: bool,
     ) -> napi::Result<()> {
-        let sock = self.sock()?;
+        let sock = self.sock_or_implicit_bind()?;
         sockopt::source_membership(&SockRef::from(&*sock), &source, &group, iface.as_deref(), join)
             .map_err(|e| to_napi(&e))
     }
@@ -332,7 +343,7 @@ impl UdpHandle {
     }
 
     /// The OS descriptor, or -1 (Node's `handle.fd`).
-    #[napi]
+    #[napi(getter)]
     pub fn fd(&self) -> i64 {
         #[cfg(unix)]
         {
@@ -384,11 +395,26 @@ impl UdpHandle {
             env.remove_env_cleanup_hook(hook)?;
         }
         self.sink.borrow_mut().take();
-        if self.socket.borrow_mut().take().is_some() {
-            self.shared.wait_tasks_done();
+        if let Some(sock) = self.socket.borrow_mut().take() {
+            release_socket(&sock, &self.shared);
         }
         Ok(cancelled as u32)
     }
+}
+
+/// Makes sure the OS socket is closed when `close()` returns (its port free
+/// for the next bind), without waiting for the runtime tasks that hold it.
+#[cfg(unix)]
+fn release_socket(sock: &UdpSocket, shared: &Shared) {
+    if sys::release_now(sock).is_err() {
+        shared.wait_tasks_done();
+    }
+}
+
+/// Elsewhere: wait (briefly) for the tasks to drop the socket.
+#[cfg(not(unix))]
+fn release_socket(_sock: &UdpSocket, shared: &Shared) {
+    shared.wait_tasks_done();
 }
 
 impl Drop for UdpHandle {

@@ -20,6 +20,6 @@ mod windows;
 pub(crate) use linux::{recv_batch, MmsgScratch};
 pub(crate) use napi_ref::set_threadsafe_function_ref;
 #[cfg(unix)]
-pub(crate) use unix::{adopt_fd, disconnect, fd_type, interface_index, interface_name};
+pub(crate) use unix::{adopt_fd, disconnect, fd_type, interface_index, interface_name, release_now};
 #[cfg(windows)]
 pub(crate) use windows::{disconnect, interface_index, interface_name};

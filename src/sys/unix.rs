@@ -90,3 +90,30 @@ pub(crate) fn adopt_fd(fd: i32) -> io::Result<std::net::UdpSocket> {
     // caller hands over, as `uv_udp_open` takes it.
     Ok(unsafe { std::net::UdpSocket::from_raw_fd(fd) })
 }
+
+/// Closes the socket behind `sock`'s descriptor now, even though runtime
+/// tasks may still hold the descriptor: an unbound placeholder socket is
+/// `dup2`'d over it, which drops the descriptor's reference to the real
+/// socket (so its port is free at once, as after Node's synchronous close)
+/// and leaves the tasks a harmless descriptor to close when they finish.
+pub(crate) fn release_now(sock: &impl AsRawFd) -> io::Result<()> {
+    let fd = sock.as_raw_fd();
+    // SAFETY: plain syscalls on descriptors we own: `placeholder` is ours
+    // until closed below, and `fd` stays owned by `sock`, which now refers
+    // to the placeholder's socket instead.
+    unsafe {
+        let placeholder = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        if placeholder < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let rc = libc::dup2(placeholder, fd);
+        let err = io::Error::last_os_error();
+        libc::close(placeholder);
+        if rc < 0 {
+            return Err(err);
+        }
+        // dup2 clears close-on-exec; restore it.
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    Ok(())
+}
