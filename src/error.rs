@@ -122,9 +122,15 @@ mod tests {
 
     #[test]
     fn names_os_errors_like_libuv() {
-        assert_eq!(code_of(&io::Error::from_raw_os_error(libc::EADDRINUSE)), "EADDRINUSE");
+        assert_eq!(
+            code_of(&io::Error::from_raw_os_error(libc::EADDRINUSE)),
+            "EADDRINUSE"
+        );
         assert_eq!(code_of(&io::Error::from_raw_os_error(libc::EBADF)), "EBADF");
         assert_eq!(code_of(&io::Error::from_raw_os_error(4095)), "ERRNO:4095");
-        assert_eq!(code_of(&io::Error::from(io::ErrorKind::InvalidInput)), "EINVAL");
+        assert_eq!(
+            code_of(&io::Error::from(io::ErrorKind::InvalidInput)),
+            "EINVAL"
+        );
     }
 }

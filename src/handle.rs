@@ -17,10 +17,12 @@ use napi::threadsafe_function::ThreadsafeCallContext;
 use napi::{CleanupEnvHook, Env};
 use napi_derive::napi;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use tokio::net::UdpSocket;
 
 use crate::error::{coded, to_napi};
-use crate::shared::{Event, EventArgs, EventSink, Shared, KIND_BATCH, KIND_RECV_ERROR, KIND_SEND_DONE};
+use crate::io::IoSocket;
+use crate::shared::{
+    Event, EventArgs, EventSink, Shared, KIND_BATCH, KIND_RECV_ERROR, KIND_SEND_DONE,
+};
 use crate::{addr, recv, runtime, send, sockopt, sys};
 
 /// `{ address, family, port }`, as `socket.address()` returns it.
@@ -44,7 +46,9 @@ fn address_info(a: &SocketAddr) -> AddressInfo {
 pub fn guess_handle_type(fd: i64) -> String {
     #[cfg(unix)]
     {
-        i32::try_from(fd).map_or("INVALID", sys::fd_type).to_string()
+        i32::try_from(fd)
+            .map_or("INVALID", sys::fd_type)
+            .to_string()
     }
     #[cfg(not(unix))]
     {
@@ -73,7 +77,7 @@ impl Liveness {
 #[napi(js_name = "UdpHandle")]
 pub struct UdpHandle {
     ipv6: bool,
-    socket: RefCell<Option<Arc<UdpSocket>>>,
+    socket: RefCell<Option<Arc<IoSocket>>>,
     closed: Cell<bool>,
     shared: Arc<Shared>,
     sink: RefCell<Option<Arc<EventSink>>>,
@@ -98,14 +102,14 @@ impl UdpHandle {
         }
     }
 
-    fn sock(&self) -> napi::Result<Arc<UdpSocket>> {
+    fn sock(&self) -> napi::Result<Arc<IoSocket>> {
         self.socket.borrow().clone().ok_or_else(|| coded("EBADF"))
     }
 
     fn adopt(&self, std_sock: std::net::UdpSocket) -> napi::Result<()> {
         let rt = runtime::handle().map_err(|e| to_napi(&e))?;
         let _enter = rt.enter();
-        let sock = UdpSocket::from_std(std_sock).map_err(|e| to_napi(&e))?;
+        let sock = IoSocket::new(std_sock).map_err(|e| to_napi(&e))?;
         *self.socket.borrow_mut() = Some(Arc::new(sock));
         Ok(())
     }
@@ -118,7 +122,11 @@ impl UdpHandle {
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
         let at = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
-        let domain = if self.ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+        let domain = if self.ipv6 {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
         let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?;
         sockopt::apply_bind_flags(&SockRef::from(&s), self.ipv6, flags).map_err(|e| to_napi(&e))?;
         s.bind(&at.into()).map_err(|e| to_napi(&e))?;
@@ -150,7 +158,11 @@ impl UdpHandle {
     /// Starts receiving: datagrams, receive errors and queued-send
     /// completions reach `on_event(kind, buffer, meta, strings)`.
     #[napi]
-    pub fn recv_start(&self, env: Env, on_event: Function<EventArgs, Unknown<'static>>) -> napi::Result<()> {
+    pub fn recv_start(
+        &self,
+        env: Env,
+        on_event: Function<EventArgs, Unknown<'static>>,
+    ) -> napi::Result<()> {
         let sock = self.sock()?;
         if self.sink.borrow().is_some() {
             return Ok(());
@@ -165,7 +177,12 @@ impl UdpHandle {
                 Ok(match ctx.value {
                     Event::Batch { data, meta, addrs } => {
                         credits.credits.add_permits(1);
-                        let args = (KIND_BATCH, Some(Buffer::from(data)), Some(Uint32Array::new(meta)), addrs);
+                        let args = (
+                            KIND_BATCH,
+                            Some(Buffer::from(data)),
+                            Some(Uint32Array::new(meta)),
+                            addrs,
+                        );
                         args.into()
                     }
                     Event::RecvError(code) => (KIND_RECV_ERROR, None, None, vec![code]).into(),
@@ -173,7 +190,13 @@ impl UdpHandle {
                         let mut l = crate::shared::lock(&liveness);
                         l.pending_sends = l.pending_sends.saturating_sub(1);
                         drop(l);
-                        (KIND_SEND_DONE, None, Some(Uint32Array::new(vec![bytes])), error.into_iter().collect()).into()
+                        (
+                            KIND_SEND_DONE,
+                            None,
+                            Some(Uint32Array::new(vec![bytes])),
+                            error.into_iter().collect(),
+                        )
+                            .into()
                     }
                 })
             })?;
@@ -209,7 +232,13 @@ impl UdpHandle {
     /// `address` is absent. Returns the bytes sent, or -1 when the datagram
     /// was queued (a send-done event follows).
     #[napi]
-    pub fn send(&self, env: Env, data: &[u8], port: u32, address: Option<String>) -> napi::Result<i64> {
+    pub fn send(
+        &self,
+        env: Env,
+        data: &[u8],
+        port: u32,
+        address: Option<String>,
+    ) -> napi::Result<i64> {
         let sock = self.sock()?;
         let dest = match address {
             Some(a) => {
@@ -235,14 +264,14 @@ impl UdpHandle {
         let sock = self.sock()?;
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
         let to = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
-        SockRef::from(&*sock).connect(&to.into()).map_err(|e| to_napi(&e))
+        sock.sock().connect(&to.into()).map_err(|e| to_napi(&e))
     }
 
     /// Dissolves the association made by `connect`.
     #[napi]
     pub fn disconnect(&self) -> napi::Result<()> {
         let sock = self.sock()?;
-        sys::disconnect(&*sock).map_err(|e| to_napi(&e))
+        sys::disconnect(&*sock.sock()).map_err(|e| to_napi(&e))
     }
 
     #[napi]
@@ -262,40 +291,46 @@ impl UdpHandle {
     #[napi]
     pub fn set_broadcast(&self, on: bool) -> napi::Result<()> {
         let sock = self.sock()?;
-        sockopt::set_broadcast(&SockRef::from(&*sock), on).map_err(|e| to_napi(&e))
+        sockopt::set_broadcast(&sock.sock(), on).map_err(|e| to_napi(&e))
     }
 
     #[napi(js_name = "setTTL")]
     pub fn set_ttl(&self, ttl: i32) -> napi::Result<()> {
         // libuv checks the range before touching the socket.
-        let ttl = u32::try_from(ttl).ok().filter(|t| (1..=255).contains(t)).ok_or_else(|| coded("EINVAL"))?;
+        let ttl = u32::try_from(ttl)
+            .ok()
+            .filter(|t| (1..=255).contains(t))
+            .ok_or_else(|| coded("EINVAL"))?;
         let sock = self.sock()?;
-        sockopt::set_ttl(&SockRef::from(&*sock), self.ipv6, ttl).map_err(|e| to_napi(&e))
+        sockopt::set_ttl(&sock.sock(), self.ipv6, ttl).map_err(|e| to_napi(&e))
     }
 
     #[napi(js_name = "setMulticastTTL")]
     pub fn set_multicast_ttl(&self, ttl: i32) -> napi::Result<()> {
-        let ttl = u32::try_from(ttl).ok().filter(|t| *t <= 255).ok_or_else(|| coded("EINVAL"))?;
+        let ttl = u32::try_from(ttl)
+            .ok()
+            .filter(|t| *t <= 255)
+            .ok_or_else(|| coded("EINVAL"))?;
         let sock = self.sock()?;
-        sockopt::set_multicast_ttl(&SockRef::from(&*sock), self.ipv6, ttl).map_err(|e| to_napi(&e))
+        sockopt::set_multicast_ttl(&sock.sock(), self.ipv6, ttl).map_err(|e| to_napi(&e))
     }
 
     #[napi]
     pub fn set_multicast_loopback(&self, on: bool) -> napi::Result<()> {
         let sock = self.sock()?;
-        sockopt::set_multicast_loop(&SockRef::from(&*sock), self.ipv6, on).map_err(|e| to_napi(&e))
+        sockopt::set_multicast_loop(&sock.sock(), self.ipv6, on).map_err(|e| to_napi(&e))
     }
 
     #[napi]
     pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
         let sock = self.sock()?;
-        sockopt::set_multicast_interface(&SockRef::from(&*sock), self.ipv6, &iface).map_err(|e| to_napi(&e))
+        sockopt::set_multicast_interface(&sock.sock(), self.ipv6, &iface).map_err(|e| to_napi(&e))
     }
 
     /// The socket for a membership call: like libuv, an unbound socket is
     /// bound to the any-address (port 0, `SO_REUSEADDR`) first, without
     /// receiving; a later `bind()` then fails with `EINVAL`, as on Node.
-    fn sock_or_implicit_bind(&self) -> napi::Result<Arc<UdpSocket>> {
+    fn sock_or_implicit_bind(&self) -> napi::Result<Arc<IoSocket>> {
         if self.socket.borrow().is_none() && !self.closed.get() {
             let any = if self.ipv6 { "::" } else { "0.0.0.0" };
             self.bind(any.to_string(), 0, sockopt::flags::REUSE_ADDR)?;
@@ -307,7 +342,7 @@ impl UdpHandle {
     #[napi]
     pub fn membership(&self, group: String, iface: Option<String>, join: bool) -> napi::Result<()> {
         let sock = self.sock_or_implicit_bind()?;
-        sockopt::membership(&SockRef::from(&*sock), &group, iface.as_deref(), join).map_err(|e| to_napi(&e))
+        sockopt::membership(&sock.sock(), &group, iface.as_deref(), join).map_err(|e| to_napi(&e))
     }
 
     /// Joins or leaves a source-specific multicast group.
@@ -320,7 +355,7 @@ impl UdpHandle {
         join: bool,
     ) -> napi::Result<()> {
         let sock = self.sock_or_implicit_bind()?;
-        sockopt::source_membership(&SockRef::from(&*sock), &source, &group, iface.as_deref(), join)
+        sockopt::source_membership(&sock.sock(), &source, &group, iface.as_deref(), join)
             .map_err(|e| to_napi(&e))
     }
 
@@ -328,18 +363,22 @@ impl UdpHandle {
     #[napi]
     pub fn buffer_size(&self, size: u32, recv: bool) -> napi::Result<u32> {
         let sock = self.sock()?;
-        let n = sockopt::buffer_size(&SockRef::from(&*sock), recv, size as usize).map_err(|e| to_napi(&e))?;
+        let n = sockopt::buffer_size(&sock.sock(), recv, size as usize).map_err(|e| to_napi(&e))?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     #[napi]
     pub fn get_send_queue_size(&self) -> u32 {
-        self.shared.queued_bytes.load(std::sync::atomic::Ordering::Acquire) as u32
+        self.shared
+            .queued_bytes
+            .load(std::sync::atomic::Ordering::Acquire) as u32
     }
 
     #[napi]
     pub fn get_send_queue_count(&self) -> u32 {
-        self.shared.queued_count.load(std::sync::atomic::Ordering::Acquire) as u32
+        self.shared
+            .queued_count
+            .load(std::sync::atomic::Ordering::Acquire) as u32
     }
 
     /// The OS descriptor, or -1 (Node's `handle.fd`).
@@ -348,7 +387,10 @@ impl UdpHandle {
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
-            self.socket.borrow().as_ref().map_or(-1, |s| i64::from(s.as_raw_fd()))
+            self.socket
+                .borrow()
+                .as_ref()
+                .map_or(-1, |s| i64::from(s.as_raw_fd()))
         }
         #[cfg(not(unix))]
         {
@@ -405,7 +447,7 @@ impl UdpHandle {
 /// Makes sure the OS socket is closed when `close()` returns (its port free
 /// for the next bind), without waiting for the runtime tasks that hold it.
 #[cfg(unix)]
-fn release_socket(sock: &UdpSocket, shared: &Shared) {
+fn release_socket(sock: &IoSocket, shared: &Shared) {
     if sys::release_now(sock).is_err() {
         shared.wait_tasks_done();
     }
@@ -413,7 +455,7 @@ fn release_socket(sock: &UdpSocket, shared: &Shared) {
 
 /// Elsewhere: wait (briefly) for the tasks to drop the socket.
 #[cfg(not(unix))]
-fn release_socket(_sock: &UdpSocket, shared: &Shared) {
+fn release_socket(_sock: &IoSocket, shared: &Shared) {
     shared.wait_tasks_done();
 }
 

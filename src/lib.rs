@@ -12,6 +12,7 @@
 mod addr;
 mod error;
 mod handle;
+mod io;
 mod recv;
 mod runtime;
 mod send;

@@ -13,11 +13,10 @@ use std::sync::Arc;
 
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Status;
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
 
 use crate::addr::LastAddress;
 use crate::error;
+use crate::io::IoSocket;
 use crate::shared::{Event, EventSink, Shared, TaskGuard};
 
 /// Room for the largest UDP datagram.
@@ -53,19 +52,17 @@ impl Arena {
 
     /// Receives up to `SLOTS` datagrams into the arena (`self.got`).
     #[cfg(target_os = "linux")]
-    fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+    fn recv(&mut self, sock: &IoSocket) -> io::Result<usize> {
         self.got.clear();
         let mut slots: Vec<&mut [u8]> = self.buf.chunks_mut(SLOT).collect();
-        sock.try_io(Interest::READABLE, || {
-            crate::sys::recv_batch(sock, &mut self.scratch, &mut slots, &mut self.got)
-        })
+        sock.try_read(|s| crate::sys::recv_batch(&*s, &mut self.scratch, &mut slots, &mut self.got))
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+    fn recv(&mut self, sock: &IoSocket) -> io::Result<usize> {
         self.got.clear();
         for slot in self.buf.chunks_mut(SLOT) {
-            match sock.try_recv_from(slot) {
+            match sock.try_read(|s| crate::sys::recv_from(&s, slot)) {
                 Ok((len, addr)) => self.got.push((len, addr)),
                 Err(e) if self.got.is_empty() => return Err(e),
                 Err(_) => break,
@@ -89,7 +86,7 @@ struct Drained {
     error: Option<io::Error>,
 }
 
-fn drain(sock: &UdpSocket, last: &mut LastAddress) -> Drained {
+fn drain(sock: &IoSocket, last: &mut LastAddress) -> Drained {
     ARENA.with(|cell| {
         let mut cell = cell.borrow_mut();
         let arena = cell.get_or_insert_with(Arena::new);
@@ -126,7 +123,12 @@ fn drain(sock: &UdpSocket, last: &mut LastAddress) -> Drained {
 }
 
 /// Receives until the socket is stopped or JS goes away.
-pub(crate) async fn run(sock: Arc<UdpSocket>, shared: Arc<Shared>, sink: Arc<EventSink>, _guard: TaskGuard) {
+pub(crate) async fn run(
+    sock: Arc<IoSocket>,
+    shared: Arc<Shared>,
+    sink: Arc<EventSink>,
+    _guard: TaskGuard,
+) {
     let mut stop = shared.stop_signal();
     let mut last = LastAddress::default();
     loop {

@@ -8,11 +8,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use socket2::{SockAddr, SockRef};
-use tokio::net::UdpSocket;
+use socket2::SockAddr;
 
 use crate::error;
-use crate::shared::{lock, Event, EventSink, Queued, Shared};
+use crate::io::IoSocket;
+use crate::shared::{lock, Event, EventSink, Queued, Shared, TaskGuard};
 
 /// What `send` did with a datagram.
 pub(crate) enum Sent {
@@ -23,8 +23,8 @@ pub(crate) enum Sent {
 }
 
 /// One non-blocking send, retried on `EINTR`.
-fn try_send(sock: &UdpSocket, data: &[u8], dest: Option<&SockAddr>) -> io::Result<usize> {
-    let s = SockRef::from(sock);
+fn try_send(sock: &IoSocket, data: &[u8], dest: Option<&SockAddr>) -> io::Result<usize> {
+    let s = sock.sock();
     loop {
         let r = match dest {
             Some(a) => s.send_to(data, a),
@@ -39,7 +39,7 @@ fn try_send(sock: &UdpSocket, data: &[u8], dest: Option<&SockAddr>) -> io::Resul
 
 /// Sends now if possible, else queues (keeping order with earlier sends).
 pub(crate) fn send(
-    sock: &Arc<UdpSocket>,
+    sock: &Arc<IoSocket>,
     shared: &Arc<Shared>,
     sink: &Arc<EventSink>,
     data: &[u8],
@@ -66,43 +66,63 @@ pub(crate) fn send(
     if start {
         let guard = shared.task_started();
         let rt = crate::runtime::handle()?;
-        rt.spawn(drain(sock.clone(), shared.clone(), sink.clone(), guard));
+        let (sock, shared, sink) = (sock.clone(), shared.clone(), sink.clone());
+        #[cfg(unix)]
+        rt.spawn_blocking(move || drain(sock, shared, sink, guard));
+        #[cfg(not(unix))]
+        rt.spawn(drain(sock, shared, sink, guard));
     }
     Ok(Sent::Queued)
 }
 
-/// Writes queued datagrams in order as the socket becomes writable.
-async fn drain(sock: Arc<UdpSocket>, shared: Arc<Shared>, sink: Arc<EventSink>, _guard: crate::shared::TaskGuard) {
+/// Takes the next queued datagram, or marks the queue idle.
+fn next_queued(shared: &Shared) -> Option<Queued> {
+    let mut q = lock(&shared.queue);
+    let item = q.items.pop_front();
+    if item.is_none() {
+        q.draining = false;
+    }
+    item
+}
+
+/// Reports one completed queued send to JS; false when JS is gone.
+fn report(shared: &Shared, sink: &EventSink, len: usize, result: io::Result<usize>) -> bool {
+    shared.queue_completed(len);
+    let event = match result {
+        Ok(n) => Event::SendDone {
+            bytes: n as u32,
+            error: None,
+        },
+        Err(e) => Event::SendDone {
+            bytes: len as u32,
+            error: Some(error::code_of(&e)),
+        },
+    };
+    sink.call(event, ThreadsafeFunctionCallMode::NonBlocking) == napi::Status::Ok
+}
+
+/// Writes queued datagrams in order as the socket becomes writable (on a
+/// blocking thread, see `io.rs` for why).
+#[cfg(unix)]
+fn drain(sock: Arc<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>, _guard: TaskGuard) {
+    while let Some(item) = next_queued(&shared) {
+        let dest = item.dest.map(SockAddr::from);
+        let result = sock.send_waiting(&item.data, dest.as_ref(), || shared.is_stopped());
+        if shared.is_stopped() || !report(&shared, &sink, item.data.len(), result) {
+            return;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn drain(sock: Arc<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>, _guard: TaskGuard) {
     let mut stop = shared.stop_signal();
-    loop {
-        let item = {
-            let mut q = lock(&shared.queue);
-            match q.items.pop_front() {
-                Some(item) => item,
-                None => {
-                    q.draining = false;
-                    return;
-                }
-            }
-        };
+    while let Some(item) = next_queued(&shared) {
         let result = tokio::select! {
-            r = async {
-                match item.dest {
-                    Some(to) => sock.send_to(&item.data, to).await,
-                    None => sock.send(&item.data).await,
-                }
-            } => r,
+            r = sock.send_async(&item.data, item.dest) => r,
             _ = stop.changed() => return,
         };
-        shared.queue_completed(item.data.len());
-        let event = match result {
-            Ok(n) => Event::SendDone { bytes: n as u32, error: None },
-            Err(e) => Event::SendDone {
-                bytes: item.data.len() as u32,
-                error: Some(error::code_of(&e)),
-            },
-        };
-        if sink.call(event, ThreadsafeFunctionCallMode::NonBlocking) != napi::Status::Ok {
+        if !report(&shared, &sink, item.data.len(), result) {
             return;
         }
     }

@@ -20,7 +20,11 @@ pub(crate) const BATCHES_IN_FLIGHT: usize = 2;
 pub(crate) enum Event {
     /// Datagrams: payloads back to back; `meta` holds (length, port,
     /// index into `addrs`) per datagram.
-    Batch { data: Vec<u8>, meta: Vec<u32>, addrs: Vec<String> },
+    Batch {
+        data: Vec<u8>,
+        meta: Vec<u32>,
+        addrs: Vec<String>,
+    },
     /// A receive error (e.g. `ECONNREFUSED` on a connected socket).
     RecvError(String),
     /// A send that had to wait for the socket to become writable completed.
@@ -36,7 +40,8 @@ pub(crate) const KIND_SEND_DONE: u32 = 2;
 
 /// The socket's one channel to JS: weak (unref'd) until `Liveness` refs it;
 /// errors thrown by listeners become `uncaughtException`, as in Node.
-pub(crate) type EventSink = ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Status, false, true, 0>;
+pub(crate) type EventSink =
+    ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Status, false, true, 0>;
 
 /// A send waiting for the socket to become writable.
 pub(crate) struct Queued {
@@ -114,7 +119,9 @@ impl Shared {
     pub(crate) fn queue_completed(&self, bytes: usize) {
         // Saturating: `close()` may have zeroed the counters meanwhile.
         let sub = |a: &AtomicUsize, n: usize| {
-            let _ = a.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(n)));
+            let _ = a.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            });
         };
         sub(&self.queued_count, 1);
         sub(&self.queued_bytes, bytes);

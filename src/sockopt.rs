@@ -74,7 +74,11 @@ pub(crate) fn set_multicast_interface(s: &SockRef<'_>, ipv6: bool, iface: &str) 
     if ipv6 {
         let (host, scope) = iface.split_once('%').unwrap_or((iface, ""));
         host.parse::<Ipv6Addr>().map_err(|_| invalid())?;
-        let index = if scope.is_empty() { 0 } else { sys::interface_index(scope) };
+        let index = if scope.is_empty() {
+            0
+        } else {
+            sys::interface_index(scope)
+        };
         s.set_multicast_if_v6(index)
     } else {
         let ip: Ipv4Addr = iface.parse().map_err(|_| invalid())?;
@@ -84,7 +88,12 @@ pub(crate) fn set_multicast_interface(s: &SockRef<'_>, ipv6: bool, iface: &str) 
 
 /// Joins (`join`) or leaves a multicast group, optionally on the interface
 /// with the given address (IPv4) or scope (IPv6).
-pub(crate) fn membership(s: &SockRef<'_>, group: &str, iface: Option<&str>, join: bool) -> io::Result<()> {
+pub(crate) fn membership(
+    s: &SockRef<'_>,
+    group: &str,
+    iface: Option<&str>,
+    join: bool,
+) -> io::Result<()> {
     let (host, _) = group.split_once('%').unwrap_or((group, ""));
     match host.parse::<IpAddr>().map_err(|_| invalid())? {
         IpAddr::V4(g) => {

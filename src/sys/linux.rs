@@ -20,7 +20,8 @@ unsafe impl Send for MmsgScratch {}
 impl MmsgScratch {
     pub(crate) fn new(slots: usize) -> Self {
         // SAFETY: all-zero bytes are valid values of these plain C structs.
-        let (hdr, iov, name) = unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
+        let (hdr, iov, name) =
+            unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
         Self {
             hdrs: vec![hdr; slots],
             iovs: vec![iov; slots],
@@ -80,7 +81,8 @@ pub(crate) fn recv_batch(
         let len = scratch.hdrs[i].msg_len as usize;
         // A sender without an IP address cannot happen on a UDP socket; keep
         // the slot anyway so that indices stay aligned with `slots`.
-        let addr = to_socket_addr(&scratch.names[i]).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let addr = to_socket_addr(&scratch.names[i])
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         out.push((len, addr));
     }
     Ok(got)
@@ -91,17 +93,25 @@ fn to_socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a `sockaddr_in` for AF_INET, and
             // `sockaddr_storage` is large and aligned enough to hold one.
-            let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let a =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
             Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
         }
         libc::AF_INET6 => {
             // SAFETY: as above, for `sockaddr_in6` under AF_INET6.
-            let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let a = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
             let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
             Some(
-                SocketAddrV6::new(ip, u16::from_be(a.sin6_port), u32::from_be(a.sin6_flowinfo), a.sin6_scope_id)
-                    .into(),
+                SocketAddrV6::new(
+                    ip,
+                    u16::from_be(a.sin6_port),
+                    u32::from_be(a.sin6_flowinfo),
+                    a.sin6_scope_id,
+                )
+                .into(),
             )
         }
         _ => None,

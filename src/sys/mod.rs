@@ -8,6 +8,8 @@
 //! | disconnect a UDP socket   | `AF_UNSPEC`      | `AF_UNSPEC` / any-address      |
 //! | interface name <-> index  | `if_*toname`     | numeric scope ids (Windows)    |
 
+#[cfg(not(target_os = "linux"))]
+mod fallback;
 #[cfg(target_os = "linux")]
 mod linux;
 mod napi_ref;
@@ -16,10 +18,15 @@ mod unix;
 #[cfg(windows)]
 mod windows;
 
+#[cfg(not(target_os = "linux"))]
+pub(crate) use fallback::recv_from;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{recv_batch, MmsgScratch};
 pub(crate) use napi_ref::set_threadsafe_function_ref;
 #[cfg(unix)]
-pub(crate) use unix::{adopt_fd, disconnect, fd_type, interface_index, interface_name, release_now};
+pub(crate) use unix::{
+    adopt_fd, disconnect, fd_type, interface_index, interface_name, register_readable, release_now,
+    wait_writable,
+};
 #[cfg(windows)]
 pub(crate) use windows::{disconnect, interface_index, interface_name};

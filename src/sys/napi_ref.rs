@@ -27,6 +27,9 @@ pub(crate) fn set_threadsafe_function_ref(
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(napi::Error::new(Status::from(status), "threadsafe function ref"))
+        Err(napi::Error::new(
+            Status::from(status),
+            "threadsafe function ref",
+        ))
     }
 }

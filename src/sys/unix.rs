@@ -117,3 +117,37 @@ pub(crate) fn release_now(sock: &impl AsRawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Waits up to `timeout_ms` for the socket to have room to send.
+pub(crate) fn wait_writable(sock: &impl AsRawFd, timeout_ms: i32) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is one valid pollfd that lives for the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// Registers a socket with the current runtime for readability only.
+pub(crate) fn register_readable(
+    sock: std::net::UdpSocket,
+) -> io::Result<tokio::io::unix::AsyncFd<std::net::UdpSocket>> {
+    // SAFETY: tokio asks that the descriptor stay open and refer to the same
+    // socket while registered. It stays open for the AsyncFd's whole life
+    // (the AsyncFd owns it). The one exception is `release_now`, which
+    // swaps a placeholder socket in at `close()`: the descriptor number is
+    // still ours, so it cannot be reused by another registration; the
+    // kernel drops the old socket's epoll entry when that socket closes;
+    // and tokio's final deregistration of the placeholder fails harmlessly
+    // (ENOENT, which tokio ignores). No readiness is awaited after it.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)
+}

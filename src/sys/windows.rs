@@ -4,12 +4,13 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Windows dissolves a UDP association by connecting to the any-address.
-pub(crate) fn disconnect(sock: &tokio::net::UdpSocket) -> io::Result<()> {
-    let any: SocketAddr = match sock.local_addr()? {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+pub(crate) fn disconnect(sock: &socket2::Socket) -> io::Result<()> {
+    let any: SocketAddr = if sock.local_addr()?.is_ipv6() {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
     };
-    socket2::SockRef::from(sock).connect(&any.into())
+    sock.connect(&any.into())
 }
 
 /// Windows reports scope ids as numbers (`fe80::1%2`), as Node does there.

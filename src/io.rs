@@ -1,0 +1,118 @@
+//! The socket as the runtime sees it.
+//!
+//! On Unix the socket is registered for readability only (`AsyncFd`):
+//! tokio's `UdpSocket` also asks for edge-triggered writability, and every
+//! datagram sent then wakes the runtime thread when the kernel frees its
+//! buffer, one wake-up per send. Sends that must wait (rare: a full socket
+//! buffer) wait on a blocking thread with `poll(POLLOUT)` instead.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::SockRef;
+use tokio::io::Interest;
+
+#[cfg(unix)]
+pub(crate) struct IoSocket(tokio::io::unix::AsyncFd<std::net::UdpSocket>);
+
+#[cfg(not(unix))]
+pub(crate) struct IoSocket(tokio::net::UdpSocket);
+
+impl IoSocket {
+    /// Registers a non-blocking socket with the current runtime.
+    pub(crate) fn new(sock: std::net::UdpSocket) -> io::Result<Self> {
+        #[cfg(unix)]
+        return crate::sys::register_readable(sock).map(Self);
+        #[cfg(not(unix))]
+        return tokio::net::UdpSocket::from_std(sock).map(Self);
+    }
+
+    /// The socket, for option calls and non-blocking syscalls.
+    pub(crate) fn sock(&self) -> SockRef<'_> {
+        #[cfg(unix)]
+        return SockRef::from(self.0.get_ref());
+        #[cfg(not(unix))]
+        return SockRef::from(&self.0);
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock()
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock()
+            .peer_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+    }
+
+    /// Waits until the socket may have datagrams to read.
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        self.0.readable().await.map(drop)
+    }
+
+    /// Runs a non-blocking receive; `WouldBlock` clears the readiness.
+    pub(crate) fn try_read<R>(
+        &self,
+        f: impl FnOnce(SockRef<'_>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        #[cfg(unix)]
+        return self.0.try_io(Interest::READABLE, |s| f(SockRef::from(s)));
+        #[cfg(not(unix))]
+        return self
+            .0
+            .try_io(Interest::READABLE, || f(SockRef::from(&self.0)));
+    }
+
+    /// Sends one datagram, waiting for buffer space; gives up (returning
+    /// `Interrupted`) once `stopped()` says so. Called from the send drain.
+    #[cfg(unix)]
+    pub(crate) fn send_waiting(
+        &self,
+        data: &[u8],
+        dest: Option<&socket2::SockAddr>,
+        stopped: impl Fn() -> bool,
+    ) -> io::Result<usize> {
+        loop {
+            let r = match dest {
+                Some(a) => self.sock().send_to(data, a),
+                None => self.sock().send(data),
+            };
+            match r {
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::Interrupted =>
+                {
+                    if stopped() {
+                        return Err(io::Error::from(io::ErrorKind::Interrupted));
+                    }
+                    crate::sys::wait_writable(&*self.sock(), 50)?;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Sends one datagram, awaiting buffer space.
+    #[cfg(not(unix))]
+    pub(crate) async fn send_async(
+        &self,
+        data: &[u8],
+        dest: Option<SocketAddr>,
+    ) -> io::Result<usize> {
+        match dest {
+            Some(a) => self.0.send_to(data, a).await,
+            None => self.0.send(data).await,
+        }
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for IoSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
