@@ -30,6 +30,13 @@ export declare class UdpHandle {
    * was queued (a send-done event follows).
    */
   send(data: Uint8Array, port: number, address?: string | undefined | null): number
+  /**
+   * Sends `data[i]` to `addresses[i]:ports[i]` for every i, in order (see
+   * `send::send_many`). `results[i]` is the bytes sent, -1 when queued
+   * (a send-done event follows), or -2 on failure, whose code is the next
+   * entry of `errors`.
+   */
+  sendMany(data: Array<Uint8Array>, ports: Array<number>, addresses: Array<string>): SendManyResult
   /** `connect(2)`: fixes the peer; later sends need no address. */
   connect(address: string, port: number): void
   /** Dissolves the association made by `connect`. */
@@ -71,3 +78,9 @@ export interface AddressInfo {
 
 /** Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket. */
 export declare function guessHandleType(fd: number): string
+
+/** What `sendMany` did with each datagram. */
+export interface SendManyResult {
+  results: Array<number>
+  errors: Array<string>
+}

@@ -653,13 +653,51 @@ function toBuffer(view) {
   return view instanceof Uint8Array ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
 
+// Sends queued this tick to literal addresses go out in one native call,
+// which can coalesce them (UDP GSO, see src/send.rs).
 function flushOutbox(socket) {
   const state = socket[kState];
   const outbox = state.outbox;
   if (outbox.length === 0) return;
   state.outbox = [];
   if (!state.handle) return;
-  for (const item of outbox) transmit(socket, item.data, item.address, item.address, item.port, item.callback);
+  if (outbox.length === 1) {
+    const item = outbox[0];
+    transmit(socket, item.data, item.address, item.address, item.port, item.callback);
+    return;
+  }
+  const n = outbox.length;
+  const data = new Array(n);
+  const ports = new Array(n);
+  const addresses = new Array(n);
+  for (let i = 0; i < n; i++) {
+    data[i] = outbox[i].data;
+    ports[i] = outbox[i].port;
+    addresses[i] = outbox[i].address;
+  }
+  let result;
+  try {
+    result = state.handle.sendMany(data, ports, addresses);
+  } catch (err) {
+    for (const item of outbox) {
+      if (item.callback) process.nextTick(item.callback, hostPortError(err, 'send', item.address, item.port));
+    }
+    return;
+  }
+  const { results, errors: codes } = result;
+  let e = 0;
+  for (let i = 0; i < n; i++) {
+    const item = outbox[i];
+    const r = results[i];
+    if (r >= 0) {
+      if (item.callback) process.nextTick(item.callback, null, r);
+    } else if (r === -1) {
+      state.pendingSends.push({ callback: item.callback, address: item.address, port: item.port, size: item.data.length });
+    } else {
+      const code = codes[e++];
+      if (item.callback) process.nextTick(item.callback, errors.exceptionWithHostPort(nativeCode({ message: code }), 'send', item.address, item.port));
+    }
+  }
 }
 
 // Hands one datagram to the native handle; the callback runs on a later

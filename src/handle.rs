@@ -41,6 +41,13 @@ fn address_info(a: &SocketAddr) -> AddressInfo {
     }
 }
 
+/// What `sendMany` did with each datagram.
+#[napi(object)]
+pub struct SendManyResult {
+    pub results: Vec<i64>,
+    pub errors: Vec<String>,
+}
+
 /// Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket.
 #[napi]
 pub fn guess_handle_type(fd: i64) -> String {
@@ -256,6 +263,70 @@ impl UdpHandle {
                 Ok(-1)
             }
         }
+    }
+
+    /// Sends `data[i]` to `addresses[i]:ports[i]` for every i, in order (see
+    /// `send::send_many`). `results[i]` is the bytes sent, -1 when queued
+    /// (a send-done event follows), or -2 on failure, whose code is the next
+    /// entry of `errors`.
+    #[napi]
+    pub fn send_many(
+        &self,
+        env: Env,
+        data: Vec<&[u8]>,
+        ports: Vec<u32>,
+        addresses: Vec<String>,
+    ) -> napi::Result<SendManyResult> {
+        let sock = self.sock()?;
+        let sink = self.sink.borrow().clone().ok_or_else(|| coded("EBADF"))?;
+        let mut results = vec![0i64; data.len()];
+        let mut errors = Vec::new();
+        // Items whose address does not parse fail alone; the rest are sent.
+        let mut items = Vec::with_capacity(data.len());
+        let mut index = Vec::with_capacity(data.len());
+        for (i, d) in data.iter().enumerate() {
+            let port = ports.get(i).copied().unwrap_or(0);
+            let parsed = match (addresses.get(i), u16::try_from(port)) {
+                (Some(a), Ok(p)) => addr::parse(a, p, self.ipv6),
+                _ => Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
+            };
+            match parsed {
+                Ok(to) => {
+                    items.push((*d, Some(to)));
+                    index.push(i);
+                }
+                Err(_) => results[i] = -3, // marked, reported in order below
+            }
+        }
+        let outcomes = send::send_many(&sock, &self.shared, &sink, &items);
+        let mut queued = 0;
+        let mut failures = std::collections::HashMap::new();
+        for (k, outcome) in outcomes.into_iter().enumerate() {
+            results[index[k]] = match outcome {
+                send::Outcome::Sent(n) => n as i64,
+                send::Outcome::Queued => {
+                    queued += 1;
+                    -1
+                }
+                send::Outcome::Failed(e) => {
+                    failures.insert(index[k], crate::error::code_of(&e));
+                    -2
+                }
+            };
+        }
+        for (i, r) in results.iter_mut().enumerate() {
+            if *r == -3 {
+                *r = -2;
+                errors.push("EINVAL".to_string());
+            } else if *r == -2 {
+                errors.push(failures.remove(&i).unwrap_or_else(|| "UNKNOWN".to_string()));
+            }
+        }
+        if queued > 0 {
+            crate::shared::lock(&self.liveness).pending_sends += queued;
+            self.apply_liveness(&env)?;
+        }
+        Ok(SendManyResult { results, errors })
     }
 
     /// `connect(2)`: fixes the peer; later sends need no address.

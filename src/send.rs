@@ -37,6 +37,113 @@ fn try_send(sock: &IoSocket, data: &[u8], dest: Option<&SockAddr>) -> io::Result
     }
 }
 
+/// What happened to one datagram of a `send_many` batch.
+pub(crate) enum Outcome {
+    Sent(usize),
+    Queued,
+    Failed(io::Error),
+}
+
+/// Payload bytes one GSO send may carry (below the 64 KiB IP limit).
+#[cfg(target_os = "linux")]
+const GSO_MAX_BYTES: usize = 60_000;
+
+/// Sends a batch of datagrams in order. On Linux, runs of datagrams of one
+/// size to one destination go out in a single UDP GSO `sendmsg` (the kernel
+/// splits them back into datagrams); everything else, and any run GSO
+/// refuses, goes through `send` one by one, which also attributes errors.
+pub(crate) fn send_many(
+    sock: &Arc<IoSocket>,
+    shared: &Arc<Shared>,
+    sink: &Arc<EventSink>,
+    items: &[(&[u8], Option<SocketAddr>)],
+) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut i = 0;
+    while i < items.len() {
+        #[cfg(target_os = "linux")]
+        {
+            let run = gso_run(shared, &items[i..]);
+            if run >= 2 && send_run_gso(sock, shared, &items[i..i + run]) {
+                out.extend(
+                    items[i..i + run]
+                        .iter()
+                        .map(|(d, _)| Outcome::Sent(d.len())),
+                );
+                i += run;
+                continue;
+            }
+        }
+        let (data, dest) = items[i];
+        out.push(match send(sock, shared, sink, data, dest) {
+            Ok(Sent::Now(n)) => Outcome::Sent(n),
+            Ok(Sent::Queued) => Outcome::Queued,
+            Err(e) => Outcome::Failed(e),
+        });
+        i += 1;
+    }
+    out
+}
+
+/// How many leading items qualify for one GSO send: same destination, the
+/// same non-zero size (the last may be shorter), within the kernel limits.
+#[cfg(target_os = "linux")]
+fn gso_run(shared: &Shared, items: &[(&[u8], Option<SocketAddr>)]) -> usize {
+    let Some((first, dest)) = items.first() else {
+        return 0;
+    };
+    let size = first.len();
+    if size == 0
+        || size >= shared.gso_refused_size.load(Ordering::Relaxed)
+        || shared.queued_count.load(Ordering::Acquire) > 0
+    {
+        return 0;
+    }
+    let mut n = 0;
+    let mut bytes = 0;
+    for (data, d) in items.iter().take(crate::sys::GSO_MAX_SEGMENTS) {
+        if d != dest || data.len() > size || bytes + data.len() > GSO_MAX_BYTES {
+            break;
+        }
+        n += 1;
+        bytes += data.len();
+        if data.len() < size {
+            break; // a shorter datagram can only end a run
+        }
+    }
+    n
+}
+
+/// Tries one GSO send of `run`; false means "send these one by one".
+#[cfg(target_os = "linux")]
+fn send_run_gso(sock: &IoSocket, shared: &Shared, run: &[(&[u8], Option<SocketAddr>)]) -> bool {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let size = run[0].0.len();
+    let dest = run[0].1.map(SockAddr::from);
+    let result = SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        buf.clear();
+        for (data, _) in run {
+            buf.extend_from_slice(data);
+        }
+        crate::sys::send_gso(&*sock.sock(), &buf, size as u16, dest.as_ref())
+    });
+    match result {
+        Ok(_) => true,
+        Err(e) => {
+            // Not WouldBlock: the kernel refuses GSO for this size (no GSO
+            // support, or segments larger than the route allows). Remember,
+            // so that sizes this large are not tried again on this socket.
+            if e.kind() != io::ErrorKind::WouldBlock {
+                shared.gso_refused_size.fetch_min(size, Ordering::Relaxed);
+            }
+            false
+        }
+    }
+}
+
 /// Sends now if possible, else queues (keeping order with earlier sends).
 pub(crate) fn send(
     sock: &Arc<IoSocket>,

@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     /// and their bytes: `getSendQueueCount()` / `getSendQueueSize()`.
     pub(crate) queued_count: AtomicUsize,
     pub(crate) queued_bytes: AtomicUsize,
+    /// The smallest datagram size UDP GSO was refused for (usize::MAX: none).
+    pub(crate) gso_refused_size: AtomicUsize,
     /// Tasks still holding the socket, so `close()` can wait for the fd to
     /// really close (a port closed by `close()` is free right after).
     tasks: Mutex<usize>,
@@ -82,6 +84,7 @@ impl Shared {
             queue: Mutex::new(SendQueue::default()),
             queued_count: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
+            gso_refused_size: AtomicUsize::new(usize::MAX),
             tasks: Mutex::new(0),
             tasks_done: Condvar::new(),
         }

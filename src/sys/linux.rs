@@ -117,3 +117,55 @@ fn to_socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         _ => None,
     }
 }
+
+/// Largest number of segments one UDP GSO send may carry (the kernel's
+/// `UDP_MAX_SEGMENTS` is 64 on older kernels).
+pub(crate) const GSO_MAX_SEGMENTS: usize = 64;
+
+/// Sends `data` as datagrams of `segment` bytes each (the last may be
+/// shorter) in one `sendmsg` with `UDP_SEGMENT` (UDP GSO, Linux 4.18+).
+pub(crate) fn send_gso(
+    sock: &impl AsRawFd,
+    data: &[u8],
+    segment: u16,
+    dest: Option<&socket2::SockAddr>,
+) -> io::Result<usize> {
+    const SOL_UDP: libc::c_int = 17;
+    const UDP_SEGMENT: libc::c_int = 103;
+    // Room for one cmsg carrying a u16, aligned for cmsghdr.
+    let mut control = [0u64; 4];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; every pointer set below refers
+    // to locals (`iov`, `control`, `dest`) that outlive the `sendmsg` call,
+    // and the kernel only reads through them. The CMSG_* macros are given
+    // the header and buffer they were sized for.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        if let Some(d) = dest {
+            msg.msg_name = d.as_ptr() as *mut libc::c_void;
+            msg.msg_namelen = d.len();
+        }
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = SOL_UDP;
+        (*cmsg).cmsg_type = UDP_SEGMENT;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
+        loop {
+            let rc = libc::sendmsg(sock.as_raw_fd(), &msg, 0);
+            if rc >= 0 {
+                return Ok(rc as usize);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
