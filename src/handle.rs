@@ -215,6 +215,8 @@ impl UdpHandle {
         // closed it.
         let hook = env.add_env_cleanup_hook(self.shared.clone(), |shared| shared.stop())?;
         *self.cleanup.borrow_mut() = Some(hook);
+        #[cfg(target_os = "linux")]
+        sys::enable_gro(&*sock.sock());
         let guard = self.shared.task_started();
         let rt = runtime::handle().map_err(|e| to_napi(&e))?;
         rt.spawn(recv::run(sock, self.shared.clone(), sink, guard));

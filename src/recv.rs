@@ -29,13 +29,13 @@ const SLOTS: usize = 8;
 /// Datagrams per batch handed to JS.
 const MAX_BATCH: usize = 256;
 /// Payload bytes per batch handed to JS (bounds one batch's memory).
-const MAX_BATCH_BYTES: usize = 1024 * 1024;
+const MAX_BATCH_BYTES: usize = 512 * 1024;
 
 /// Receive buffers, one set per runtime thread: a receive never awaits
 /// between filling and copying them out, so sockets can share them.
 struct Arena {
     buf: Vec<u8>,
-    got: Vec<(usize, SocketAddr)>,
+    got: Vec<(usize, SocketAddr, usize)>,
     #[cfg(target_os = "linux")]
     scratch: crate::sys::MmsgScratch,
 }
@@ -63,7 +63,7 @@ impl Arena {
         self.got.clear();
         for slot in self.buf.chunks_mut(SLOT) {
             match sock.try_read(|s| crate::sys::recv_from(&s, slot)) {
-                Ok((len, addr)) => self.got.push((len, addr)),
+                Ok((len, addr)) => self.got.push((len, addr, 0)),
                 Err(e) if self.got.is_empty() => return Err(e),
                 Err(_) => break,
             }
@@ -105,14 +105,26 @@ fn drain(sock: &IoSocket, last: &mut LastAddress) -> Drained {
                     break;
                 }
             };
-            let bytes: usize = arena.got.iter().map(|(len, _)| *len).sum();
+            let bytes: usize = arena.got.iter().map(|(len, _, _)| *len).sum();
             data.reserve(bytes);
-            for (i, (len, from)) in arena.got.iter().enumerate() {
+            for (i, (len, from, segment)) in arena.got.iter().enumerate() {
                 data.extend_from_slice(arena.slot(i, *len));
-                let idx = last.index(from, &mut addrs);
-                meta.extend_from_slice(&[*len as u32, u32::from(from.port()), idx as u32]);
+                let idx = last.index(from, &mut addrs) as u32;
+                let port = u32::from(from.port());
+                // A GRO-coalesced slot holds several datagrams of `segment`
+                // bytes (the last may be shorter): one entry each.
+                let segment = if *segment == 0 { *len } else { *segment };
+                let mut left = *len;
+                loop {
+                    let part = left.min(segment);
+                    meta.extend_from_slice(&[part as u32, port, idx]);
+                    count += 1;
+                    left -= part;
+                    if left == 0 {
+                        break;
+                    }
+                }
             }
-            count += n;
             if n < SLOTS {
                 break; // the kernel had no more
             }

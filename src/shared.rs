@@ -14,7 +14,7 @@ use tokio::sync::{watch, Semaphore};
 /// How many receive batches may wait for the JS thread at once. When JS is
 /// blocked, the receive task stops reading and the kernel drops datagrams,
 /// so our memory stays bounded by this many batches.
-pub(crate) const BATCHES_IN_FLIGHT: usize = 2;
+pub(crate) const BATCHES_IN_FLIGHT: usize = 8;
 
 /// What a socket's runtime tasks tell JS.
 pub(crate) enum Event {
