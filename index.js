@@ -88,35 +88,45 @@ function lookup6(lookup, address, callback) {
   return lookup(address || '::1', 6, callback);
 }
 
-function newHandle(type, lookup) {
+function newHandle(type, lookup, validateOnly) {
   if (lookup === undefined) {
     lookup = dns.lookup;
   } else {
     validateFunction(lookup, 'lookup');
+  }
+  if (validateOnly) {
+    if (type !== 'udp4' && type !== 'udp6') throw new ERR_SOCKET_BAD_TYPE();
+    return undefined;
   }
   if (type === 'udp4') return { handle: new UdpHandle(false), lookup: lookup4.bind(null, lookup), rawLookup: lookup };
   if (type === 'udp6') return { handle: new UdpHandle(true), lookup: lookup6.bind(null, lookup), rawLookup: lookup };
   throw new ERR_SOCKET_BAD_TYPE();
 }
 
-class Socket extends EventEmitter {
-  constructor(type, listener) {
-    super();
-    let lookup;
-    let recvBufferSize;
-    let sendBufferSize;
-    let options;
-    if (type !== null && typeof type === 'object') {
-      options = type;
-      type = options.type;
-      lookup = options.lookup;
-      if (options.recvBufferSize) validateUint32(options.recvBufferSize, 'options.recvBufferSize');
-      if (options.sendBufferSize) validateUint32(options.sendBufferSize, 'options.sendBufferSize');
-      recvBufferSize = options.recvBufferSize;
-      sendBufferSize = options.sendBufferSize;
-    }
+// Reads createSocket()'s options, validating them as Node does; with
+// `validateOnly`, creates nothing (for `Socket()` called without `new`).
+function readOptions(type, validateOnly) {
+  let lookup;
+  let recvBufferSize;
+  let sendBufferSize;
+  let options;
+  if (type !== null && typeof type === 'object') {
+    options = type;
+    type = options.type;
+    lookup = options.lookup;
+    if (options.recvBufferSize) validateUint32(options.recvBufferSize, 'options.recvBufferSize');
+    if (options.sendBufferSize) validateUint32(options.sendBufferSize, 'options.sendBufferSize');
+    recvBufferSize = options.recvBufferSize;
+    sendBufferSize = options.sendBufferSize;
+  }
+  const created = newHandle(type, lookup, validateOnly);
+  return { type, options, recvBufferSize, sendBufferSize, ...created };
+}
 
-    const { handle, lookup: boundLookup, rawLookup } = newHandle(type, lookup);
+class SocketImpl extends EventEmitter {
+  constructor(type_, listener) {
+    super();
+    const { type, options, recvBufferSize, sendBufferSize, handle, lookup: boundLookup, rawLookup } = readOptions(type_);
     this.type = type;
     if (typeof listener === 'function') this.on('message', listener);
 
@@ -502,7 +512,7 @@ class Socket extends EventEmitter {
 }
 
 if (typeof Symbol.asyncDispose === 'symbol') {
-  Socket.prototype[Symbol.asyncDispose] = async function () {
+  SocketImpl.prototype[Symbol.asyncDispose] = async function () {
     if (!this[kState].handle) return;
     await new Promise((resolve) => this.close(resolve));
   };
@@ -511,7 +521,7 @@ if (typeof Symbol.asyncDispose === 'symbol') {
 // Node's private fields, deprecated (DEP0112) but still used by libraries.
 function defineDeprecatedField(name, key) {
   const msg = `Socket.prototype.${name} is deprecated`;
-  Object.defineProperty(Socket.prototype, name, {
+  Object.defineProperty(SocketImpl.prototype, name, {
     get: deprecate(function () {
       return this[kState][key];
     }, msg, 'DEP0112'),
@@ -528,13 +538,27 @@ defineDeprecatedField('_bindState', 'bindState');
 defineDeprecatedField('_queue', 'queue');
 defineDeprecatedField('_reuseAddr', 'reuseAddr');
 
-Socket.prototype._healthCheck = deprecate(function () {
+SocketImpl.prototype._healthCheck = deprecate(function () {
   healthCheck(this);
 }, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112');
 
-Socket.prototype._stopReceiving = deprecate(function () {
+SocketImpl.prototype._stopReceiving = deprecate(function () {
   stopReceiving(this);
 }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+
+// Node's Socket is a plain constructor function: called without `new` it
+// validates its arguments and returns undefined. Keep that, and keep
+// `instanceof`, subclassing and `socket.constructor === Socket` working.
+function Socket(type, listener) {
+  if (new.target === undefined) {
+    readOptions(type, true);
+    return undefined;
+  }
+  return Reflect.construct(SocketImpl, [type, listener], new.target);
+}
+Socket.prototype = SocketImpl.prototype;
+Object.defineProperty(Socket.prototype, 'constructor', { value: Socket, writable: true, configurable: true });
+Object.setPrototypeOf(Socket, EventEmitter);
 
 function createSocket(type, listener) {
   return new Socket(type, listener);
