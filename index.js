@@ -38,6 +38,10 @@ const {
 
 const kState = Symbol('kState');
 
+// dns.lookup as this module found it: a socket whose lookup is still this
+// function may skip it for IP literals, as it would only echo them back.
+const pristineLookup = dns.lookup;
+
 const BIND_STATE_UNBOUND = 0;
 const BIND_STATE_BINDING = 1;
 const BIND_STATE_BOUND = 2;
@@ -135,7 +139,7 @@ class SocketImpl extends EventEmitter {
       lookup: boundLookup,
       // A literal IP needs no lookup when the lookup is the pristine
       // dns.lookup (which would only echo it back on the next tick).
-      literalShortcut: rawLookup === dns.lookup,
+      literalShortcut: rawLookup === pristineLookup,
       family: type === 'udp4' ? 'IPv4' : 'IPv6',
       receiving: false,
       bindState: BIND_STATE_UNBOUND,
@@ -348,12 +352,13 @@ class SocketImpl extends EventEmitter {
     }
 
     const data = list.length === 1 ? toBuffer(list[0]) : Buffer.concat(list);
+    const literal = address == null ? (state.family === 'IPv4' ? '127.0.0.1' : '::1') : address;
     if (connected) {
       transmit(this, data, undefined, undefined, undefined, callback);
-    } else if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(address) : isIPv6(address))) {
+    } else if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(literal) : isIPv6(literal))) {
       // dns.lookup would only hand the literal back on the next tick; do
       // that without it, and send everything queued this tick in one go.
-      if (state.outbox.push({ data, port, address, callback }) === 1) process.nextTick(flushOutbox, this);
+      if (state.outbox.push({ data, port, ip: literal, address, callback }) === 1) process.nextTick(flushOutbox, this);
     } else {
       state.lookup(address, (ex, ip) => {
         if (ex) {
@@ -687,7 +692,7 @@ function flushOutbox(socket) {
   if (!state.handle) return;
   if (outbox.length === 1) {
     const item = outbox[0];
-    transmit(socket, item.data, item.address, item.address, item.port, item.callback);
+    transmit(socket, item.data, item.ip, item.address, item.port, item.callback);
     return;
   }
   const n = outbox.length;
@@ -697,7 +702,7 @@ function flushOutbox(socket) {
   for (let i = 0; i < n; i++) {
     data[i] = outbox[i].data;
     ports[i] = outbox[i].port;
-    addresses[i] = outbox[i].address;
+    addresses[i] = outbox[i].ip;
   }
   let result;
   try {

@@ -23,8 +23,12 @@ for (const [errno, [name, description]] of uvByNumber) {
   uvByName.set(name, { errno, description });
 }
 
-/** Resolves a libuv error given as a name ('EBADF') or a negative errno. */
+/**
+ * Resolves a libuv error given as a name ('EBADF'), a negative errno, or an
+ * error object carrying either as `code` (what the native addon throws).
+ */
 function uvError(err) {
+  if (err !== null && typeof err === 'object') err = err.code;
   if (typeof err === 'number') {
     const entry = uvByNumber.get(err);
     // Node's own wording for an errno libuv does not know.
@@ -50,7 +54,8 @@ function uvErrorContext(err, syscall) {
 // Node shortens long strings so one bad argument cannot flood a log line.
 function describeString(value) {
   const shown = value.length > 28 ? `${value.slice(0, 25)}...` : value;
-  // Only quotes are escaped, and only when the text itself has a single quote.
+  // Raw text between single quotes, unless it contains one: then JSON quoting
+  // (which also escapes backslashes and newlines).
   return shown.includes("'") ? JSON.stringify(shown) : `'${shown}'`;
 }
 
@@ -132,8 +137,7 @@ function describeExpected(expected) {
 // Node's coded errors: `TypeError [ERR_X]: message`
 
 // Node's stack header carries the code. V8 builds the header lazily from
-// `name`, so format it once now with a temporary own `name`, then drop it:
-// the error keeps only `stack`, `message` and `code` as own properties.
+// `name`, so format it once now with a temporary own `name`, then drop it.
 function stampStackHeader(error, header) {
   error.name = header;
   void error.stack;
@@ -142,14 +146,23 @@ function stampStackHeader(error, header) {
 
 /**
  * Makes the class for one code. `format` builds the message from the
- * constructor's arguments (or is the fixed message).
+ * constructor's arguments (or is the fixed message). Node creates `code`
+ * before `message` for some codes and after it for others; `codeFirst`
+ * copies that so even Object.getOwnPropertyNames() agrees.
  */
-function defineCodedError(code, Base, format) {
+function defineCodedError(code, Base, format, codeFirst = false) {
   const NodeError = class extends Base {
     constructor(...args) {
-      super(typeof format === 'function' ? format(...args) : format);
+      const message = typeof format === 'function' ? format(...args) : format;
+      if (codeFirst) {
+        super();
+        this.code = code;
+        Object.defineProperty(this, 'message', { value: message, writable: true, enumerable: false, configurable: true });
+      } else {
+        super(message);
+      }
       stampStackHeader(this, `${Base.name} [${code}]`);
-      this.code = code;
+      if (!codeFirst) this.code = code;
     }
 
     toString() {
@@ -180,27 +193,33 @@ function describeMissing(names) {
   return `${joinList(quoted, 'and')} ${names.length > 1 ? 'arguments' : 'argument'}`;
 }
 
+const CODE_FIRST = true; // see defineCodedError()
+
 const codes = {
   ERR_BUFFER_OUT_OF_BOUNDS: defineCodedError('ERR_BUFFER_OUT_OF_BOUNDS', RangeError, (name) =>
-    name ? `"${name}" is outside of buffer bounds` : 'Attempt to access memory outside buffer bounds'),
+    (name ? `"${name}" is outside of buffer bounds` : 'Attempt to access memory outside buffer bounds'), CODE_FIRST),
   ERR_INVALID_ARG_TYPE: defineCodedError('ERR_INVALID_ARG_TYPE', TypeError, (name, expected, actual) =>
-    `The ${describeArgName(name)} must be ${describeExpected(expected)}. Received ${describeReceived(actual)}`),
+    `The ${describeArgName(name)} must be ${describeExpected(expected)}. Received ${describeReceived(actual)}`, CODE_FIRST),
   ERR_INVALID_ARG_VALUE: defineCodedError('ERR_INVALID_ARG_VALUE', TypeError, (name, value, reason = 'is invalid') => {
     let shown = inspect(value);
     if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
     return `The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}. Received ${shown}`;
-  }),
+  }, CODE_FIRST),
   ERR_INVALID_FD_TYPE: defineCodedError('ERR_INVALID_FD_TYPE', TypeError, (type) => `Unsupported fd type: ${type}`),
-  // Added to Node in v22.13 (send/connect blocklists); Node 20 has no such code.
-  ERR_IP_BLOCKED: defineCodedError('ERR_IP_BLOCKED', Error, (ip) => `IP(${ip}) is blocked by net.BlockList`),
+  // Added to Node in v22.13 (send/connect blocklists); Node 20 has no such code,
+  // so its property order is a guess.
+  ERR_IP_BLOCKED: defineCodedError('ERR_IP_BLOCKED', Error, (ip) => `IP(${ip}) is blocked by net.BlockList`, CODE_FIRST),
   ERR_MISSING_ARGS: defineCodedError('ERR_MISSING_ARGS', TypeError, (...names) =>
-    `The ${describeMissing(names)} must be specified`),
+    `The ${describeMissing(names)} must be specified`, CODE_FIRST),
+  // `rawName`: use `name` as the whole first sentence instead of 'The value of "name" is out of range.'
   ERR_OUT_OF_RANGE: defineCodedError('ERR_OUT_OF_RANGE', RangeError, (name, range, received, rawName = false) =>
-    `${rawName ? name : `The value of "${name}" is out of range.`} It must be ${range}. Received ${describeOutOfRange(received)}`),
+    `${rawName ? name : `The value of "${name}" is out of range.`} It must be ${range}. ` +
+    `Received ${describeOutOfRange(received)}`, CODE_FIRST),
   ERR_SOCKET_ALREADY_BOUND: defineCodedError('ERR_SOCKET_ALREADY_BOUND', Error, 'Socket is already bound'),
-  ERR_SOCKET_BAD_BUFFER_SIZE: defineCodedError('ERR_SOCKET_BAD_BUFFER_SIZE', TypeError, 'Buffer size must be a positive integer'),
+  ERR_SOCKET_BAD_BUFFER_SIZE: defineCodedError('ERR_SOCKET_BAD_BUFFER_SIZE', TypeError,
+    'Buffer size must be a positive integer'),
   ERR_SOCKET_BAD_PORT: defineCodedError('ERR_SOCKET_BAD_PORT', RangeError, (name, port, allowZero = true) =>
-    `${name} should be ${allowZero ? '>=' : '>'} 0 and < 65536. Received ${describeReceived(port)}.`),
+    `${name} should be ${allowZero ? '>=' : '>'} 0 and < 65536. Received ${describeReceived(port)}.`, CODE_FIRST),
   ERR_SOCKET_BAD_TYPE: defineCodedError('ERR_SOCKET_BAD_TYPE', TypeError,
     'Bad socket type specified. Valid types are: udp4, udp6'),
   ERR_SOCKET_DGRAM_IS_CONNECTED: defineCodedError('ERR_SOCKET_DGRAM_IS_CONNECTED', Error, 'Already connected'),
@@ -211,7 +230,7 @@ const codes = {
 // ---------------------------------------------------------------------------
 // SystemError: coded errors that wrap an OS error (ERR_SOCKET_BUFFER_SIZE)
 //
-// Unlike the errors above these carry an own `name`, a frozen-ish `info`
+// Unlike the errors above these carry an own `name`, a read-only `info`
 // object, and `errno`/`syscall` accessors that read and write `info`.
 
 class SystemError extends Error {
@@ -300,7 +319,8 @@ function exceptionWithHostPort(err, syscall, address, port, additional) {
   return error;
 }
 
-const kUvName = /^(E[A-Z0-9]+|UNKNOWN|EOF)$/;
+// Known libuv names, or an E-name this OS's table lacks (never Node's ERR_*).
+const isUvName = (code) => uvByName.has(code) || /^E[A-Z0-9]+$/.test(code);
 
 /**
  * Turns an error thrown by the native addon (which sets `err.code` to a libuv
@@ -310,7 +330,7 @@ const kUvName = /^(E[A-Z0-9]+|UNKNOWN|EOF)$/;
  * code are returned unchanged, since they are bugs rather than OS errors.
  */
 function fromNative(err, syscall, ...hostPort) {
-  if (err == null || typeof err.code !== 'string' || !kUvName.test(err.code)) return err;
+  if (err == null || typeof err.code !== 'string' || !isUvName(err.code)) return err;
   return hostPort.length > 0
     ? exceptionWithHostPort(err.code, syscall, hostPort[0], hostPort[1])
     : errnoException(err.code, syscall);
@@ -321,7 +341,7 @@ function fromNative(err, syscall, ...hostPort) {
 
 class AbortError extends Error {
   constructor(message = 'The operation was aborted', options = undefined) {
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
+    if (options !== undefined && typeof options !== 'object') {
       throw new codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
     }
     super(message, options);
@@ -339,5 +359,4 @@ module.exports = {
   exceptionWithHostPort,
   fromNative,
   uvErrorContext,
-  describeReceived,
 };

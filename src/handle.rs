@@ -85,6 +85,8 @@ impl Liveness {
 pub struct UdpHandle {
     ipv6: bool,
     socket: RefCell<Option<Arc<IoSocket>>>,
+    /// A socket created by a bind that failed, kept for the next try.
+    unbound: RefCell<Option<Socket>>,
     closed: Cell<bool>,
     shared: Arc<Shared>,
     sink: RefCell<Option<Arc<EventSink>>>,
@@ -101,6 +103,7 @@ impl UdpHandle {
         Self {
             ipv6,
             socket: RefCell::new(None),
+            unbound: RefCell::new(None),
             closed: Cell::new(false),
             shared: Arc::new(Shared::new()),
             sink: RefCell::new(None),
@@ -111,6 +114,18 @@ impl UdpHandle {
 
     fn sock(&self) -> napi::Result<Arc<IoSocket>> {
         self.socket.borrow().clone().ok_or_else(|| coded("EBADF"))
+    }
+
+    /// Runs a socket-option call on whichever socket exists: the bound one,
+    /// or one whose bind failed (libuv keeps that descriptor open too).
+    fn with_sock<R>(&self, f: impl FnOnce(SockRef<'_>) -> std::io::Result<R>) -> napi::Result<R> {
+        if let Some(io) = self.socket.borrow().as_ref() {
+            return f(io.sock()).map_err(|e| to_napi(&e));
+        }
+        match self.unbound.borrow().as_ref() {
+            Some(s) => f(SockRef::from(s)).map_err(|e| to_napi(&e)),
+            None => Err(coded("EBADF")),
+        }
     }
 
     fn adopt(&self, std_sock: std::net::UdpSocket) -> napi::Result<()> {
@@ -129,15 +144,25 @@ impl UdpHandle {
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
         let at = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
-        let domain = if self.ipv6 {
-            Domain::IPV6
-        } else {
-            Domain::IPV4
+        // A socket whose earlier bind failed is reused, as libuv does.
+        let s = match self.unbound.borrow_mut().take() {
+            Some(s) => s,
+            None => {
+                let domain = if self.ipv6 {
+                    Domain::IPV6
+                } else {
+                    Domain::IPV4
+                };
+                Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?
+            }
         };
-        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?;
-        sockopt::apply_bind_flags(&SockRef::from(&s), self.ipv6, flags).map_err(|e| to_napi(&e))?;
-        s.bind(&at.into()).map_err(|e| to_napi(&e))?;
-        s.set_nonblocking(true).map_err(|e| to_napi(&e))?;
+        let bound = sockopt::apply_bind_flags(&SockRef::from(&s), self.ipv6, flags)
+            .and_then(|()| s.bind(&at.into()))
+            .and_then(|()| s.set_nonblocking(true));
+        if let Err(e) = bound {
+            *self.unbound.borrow_mut() = Some(s);
+            return Err(to_napi(&e));
+        }
         self.adopt(s.into())
     }
 
@@ -349,8 +374,11 @@ impl UdpHandle {
 
     #[napi]
     pub fn getsockname(&self) -> napi::Result<AddressInfo> {
-        let sock = self.sock()?;
-        let a = sock.local_addr().map_err(|e| to_napi(&e))?;
+        let a = self.with_sock(|s| {
+            s.local_addr()?
+                .as_socket()
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+        })?;
         Ok(address_info(&a))
     }
 
@@ -363,8 +391,7 @@ impl UdpHandle {
 
     #[napi]
     pub fn set_broadcast(&self, on: bool) -> napi::Result<()> {
-        let sock = self.sock()?;
-        sockopt::set_broadcast(&sock.sock(), on).map_err(|e| to_napi(&e))
+        self.with_sock(|s| sockopt::set_broadcast(&s, on))
     }
 
     #[napi(js_name = "setTTL")]
@@ -374,8 +401,7 @@ impl UdpHandle {
             .ok()
             .filter(|t| (1..=255).contains(t))
             .ok_or_else(|| coded("EINVAL"))?;
-        let sock = self.sock()?;
-        sockopt::set_ttl(&sock.sock(), self.ipv6, ttl).map_err(|e| to_napi(&e))
+        self.with_sock(|s| sockopt::set_ttl(&s, self.ipv6, ttl))
     }
 
     #[napi(js_name = "setMulticastTTL")]
@@ -384,38 +410,35 @@ impl UdpHandle {
             .ok()
             .filter(|t| *t <= 255)
             .ok_or_else(|| coded("EINVAL"))?;
-        let sock = self.sock()?;
-        sockopt::set_multicast_ttl(&sock.sock(), self.ipv6, ttl).map_err(|e| to_napi(&e))
+        self.with_sock(|s| sockopt::set_multicast_ttl(&s, self.ipv6, ttl))
     }
 
     #[napi]
     pub fn set_multicast_loopback(&self, on: bool) -> napi::Result<()> {
-        let sock = self.sock()?;
-        sockopt::set_multicast_loop(&sock.sock(), self.ipv6, on).map_err(|e| to_napi(&e))
+        self.with_sock(|s| sockopt::set_multicast_loop(&s, self.ipv6, on))
     }
 
     #[napi]
     pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
-        let sock = self.sock()?;
-        sockopt::set_multicast_interface(&sock.sock(), self.ipv6, &iface).map_err(|e| to_napi(&e))
+        self.with_sock(|s| sockopt::set_multicast_interface(&s, self.ipv6, &iface))
     }
 
-    /// The socket for a membership call: like libuv, an unbound socket is
+    /// Before a membership call: like libuv, an unbound socket is
     /// bound to the any-address (port 0, `SO_REUSEADDR`) first, without
     /// receiving; a later `bind()` then fails with `EINVAL`, as on Node.
-    fn sock_or_implicit_bind(&self) -> napi::Result<Arc<IoSocket>> {
-        if self.socket.borrow().is_none() && !self.closed.get() {
+    fn implicit_bind(&self) -> napi::Result<()> {
+        if self.socket.borrow().is_none() && self.unbound.borrow().is_none() && !self.closed.get() {
             let any = if self.ipv6 { "::" } else { "0.0.0.0" };
             self.bind(any.to_string(), 0, sockopt::flags::REUSE_ADDR)?;
         }
-        self.sock()
+        Ok(())
     }
 
     /// Joins (`join = true`) or leaves a multicast group.
     #[napi]
     pub fn membership(&self, group: String, iface: Option<String>, join: bool) -> napi::Result<()> {
-        let sock = self.sock_or_implicit_bind()?;
-        sockopt::membership(&sock.sock(), &group, iface.as_deref(), join).map_err(|e| to_napi(&e))
+        self.implicit_bind()?;
+        self.with_sock(|s| sockopt::membership(&s, &group, iface.as_deref(), join))
     }
 
     /// Joins or leaves a source-specific multicast group.
@@ -427,16 +450,14 @@ impl UdpHandle {
         iface: Option<String>,
         join: bool,
     ) -> napi::Result<()> {
-        let sock = self.sock_or_implicit_bind()?;
-        sockopt::source_membership(&sock.sock(), &source, &group, iface.as_deref(), join)
-            .map_err(|e| to_napi(&e))
+        self.implicit_bind()?;
+        self.with_sock(|s| sockopt::source_membership(&s, &source, &group, iface.as_deref(), join))
     }
 
     /// Reads (`size == 0`) or sets the kernel receive/send buffer size.
     #[napi]
     pub fn buffer_size(&self, size: u32, recv: bool) -> napi::Result<u32> {
-        let sock = self.sock()?;
-        let n = sockopt::buffer_size(&sock.sock(), recv, size as usize).map_err(|e| to_napi(&e))?;
+        let n = self.with_sock(|s| sockopt::buffer_size(&s, recv, size as usize))?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
@@ -510,6 +531,7 @@ impl UdpHandle {
             env.remove_env_cleanup_hook(hook)?;
         }
         self.sink.borrow_mut().take();
+        self.unbound.borrow_mut().take();
         if let Some(sock) = self.socket.borrow_mut().take() {
             release_socket(&sock, &self.shared);
         }

@@ -35,13 +35,6 @@ impl IoSocket {
         return SockRef::from(&self.0);
     }
 
-    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock()
-            .local_addr()?
-            .as_socket()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
-    }
-
     pub(crate) fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock()
             .peer_addr()?
