@@ -366,7 +366,12 @@ class SocketImpl extends EventEmitter {
           else process.nextTick(() => this.emit('error', ex));
           return;
         }
-        if (!state.handle) return; // closed while the lookup ran
+        // Closed while the lookup ran: Node drops the datagram silently and
+        // never calls back; we call back once, with the reason.
+        if (!state.handle) {
+          if (callback) process.nextTick(callback, new ERR_SOCKET_DGRAM_NOT_RUNNING());
+          return;
+        }
         transmit(this, data, ip, address, port, callback);
       });
     }

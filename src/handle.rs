@@ -98,7 +98,7 @@ pub struct UdpHandle {
 impl UdpHandle {
     /// A handle for an `udp4` (`ipv6 = false`) or `udp6` socket; the OS
     /// socket is created by `bind`/`open`, as libuv does.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(ipv6: bool) -> Self {
         Self {
             ipv6,
@@ -137,7 +137,7 @@ impl UdpHandle {
     }
 
     /// Creates the OS socket with `flags` (see `sockopt::flags`) and binds it.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn bind(&self, address: String, port: u32, flags: u32) -> napi::Result<()> {
         if self.closed.get() || self.socket.borrow().is_some() {
             return Err(coded("EINVAL"));
@@ -167,7 +167,7 @@ impl UdpHandle {
     }
 
     /// Wraps an existing UDP socket descriptor (`bind({ fd })`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn open(&self, fd: i64) -> napi::Result<()> {
         if self.closed.get() || self.socket.borrow().is_some() {
             return Err(coded("EINVAL"));
@@ -189,7 +189,7 @@ impl UdpHandle {
 
     /// Starts receiving: datagrams, receive errors and queued-send
     /// completions reach `on_event(kind, buffer, meta, strings)`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn recv_start(
         &self,
         env: Env,
@@ -265,7 +265,7 @@ impl UdpHandle {
     /// Sends `data` to `address:port`, or to the connected peer when
     /// `address` is absent. Returns the bytes sent, or -1 when the datagram
     /// was queued (a send-done event follows).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send(
         &self,
         env: Env,
@@ -296,7 +296,7 @@ impl UdpHandle {
     /// `send::send_many`). `results[i]` is the bytes sent, -1 when queued
     /// (a send-done event follows), or -2 on failure, whose code is the next
     /// entry of `errors`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_many(
         &self,
         env: Env,
@@ -357,7 +357,7 @@ impl UdpHandle {
     }
 
     /// `connect(2)`: fixes the peer; later sends need no address.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn connect(&self, address: String, port: u32) -> napi::Result<()> {
         let sock = self.sock()?;
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
@@ -366,13 +366,13 @@ impl UdpHandle {
     }
 
     /// Dissolves the association made by `connect`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn disconnect(&self) -> napi::Result<()> {
         let sock = self.sock()?;
         sys::disconnect(&*sock.sock()).map_err(|e| to_napi(&e))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn getsockname(&self) -> napi::Result<AddressInfo> {
         let a = self.with_sock(|s| {
             s.local_addr()?
@@ -382,19 +382,19 @@ impl UdpHandle {
         Ok(address_info(&a))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn getpeername(&self) -> napi::Result<AddressInfo> {
         let sock = self.sock()?;
         let a = sock.peer_addr().map_err(|e| to_napi(&e))?;
         Ok(address_info(&a))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_broadcast(&self, on: bool) -> napi::Result<()> {
         self.with_sock(|s| sockopt::set_broadcast(&s, on))
     }
 
-    #[napi(js_name = "setTTL")]
+    #[napi(js_name = "setTTL", catch_unwind)]
     pub fn set_ttl(&self, ttl: i32) -> napi::Result<()> {
         // libuv checks the range before touching the socket.
         let ttl = u32::try_from(ttl)
@@ -404,7 +404,7 @@ impl UdpHandle {
         self.with_sock(|s| sockopt::set_ttl(&s, self.ipv6, ttl))
     }
 
-    #[napi(js_name = "setMulticastTTL")]
+    #[napi(js_name = "setMulticastTTL", catch_unwind)]
     pub fn set_multicast_ttl(&self, ttl: i32) -> napi::Result<()> {
         let ttl = u32::try_from(ttl)
             .ok()
@@ -413,12 +413,12 @@ impl UdpHandle {
         self.with_sock(|s| sockopt::set_multicast_ttl(&s, self.ipv6, ttl))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_multicast_loopback(&self, on: bool) -> napi::Result<()> {
         self.with_sock(|s| sockopt::set_multicast_loop(&s, self.ipv6, on))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
         self.with_sock(|s| sockopt::set_multicast_interface(&s, self.ipv6, &iface))
     }
@@ -435,14 +435,14 @@ impl UdpHandle {
     }
 
     /// Joins (`join = true`) or leaves a multicast group.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn membership(&self, group: String, iface: Option<String>, join: bool) -> napi::Result<()> {
         self.implicit_bind()?;
         self.with_sock(|s| sockopt::membership(&s, &group, iface.as_deref(), join))
     }
 
     /// Joins or leaves a source-specific multicast group.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn source_membership(
         &self,
         source: String,
@@ -455,20 +455,20 @@ impl UdpHandle {
     }
 
     /// Reads (`size == 0`) or sets the kernel receive/send buffer size.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn buffer_size(&self, size: u32, recv: bool) -> napi::Result<u32> {
         let n = self.with_sock(|s| sockopt::buffer_size(&s, recv, size as usize))?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get_send_queue_size(&self) -> u32 {
         self.shared
             .queued_bytes
             .load(std::sync::atomic::Ordering::Acquire) as u32
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get_send_queue_count(&self) -> u32 {
         self.shared
             .queued_count
@@ -476,7 +476,7 @@ impl UdpHandle {
     }
 
     /// The OS descriptor, or -1 (Node's `handle.fd`).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn fd(&self) -> i64 {
         #[cfg(unix)]
         {
@@ -492,20 +492,20 @@ impl UdpHandle {
         }
     }
 
-    #[napi(js_name = "ref")]
+    #[napi(js_name = "ref", catch_unwind)]
     pub fn ref_(&self, env: Env) -> napi::Result<()> {
         crate::shared::lock(&self.liveness).unrefd = false;
         self.apply_liveness(&env)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn unref(&self, env: Env) -> napi::Result<()> {
         crate::shared::lock(&self.liveness).unrefd = true;
         self.apply_liveness(&env)
     }
 
     /// Stops receiving (Node's `_stopReceiving()`); the socket stays open.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn recv_stop(&self, env: Env) -> napi::Result<()> {
         // Rare, so simple: stopping the receive task means a new Shared.
         crate::shared::lock(&self.liveness).receiving = false;
@@ -514,7 +514,7 @@ impl UdpHandle {
 
     /// Closes the socket now: the port is free when this returns. Returns
     /// how many queued sends were cancelled.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self, env: Env) -> napi::Result<u32> {
         if self.closed.replace(true) {
             return Ok(0);
