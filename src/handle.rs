@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::{Buffer, Function, Uint32Array, Unknown};
 use napi::threadsafe_function::ThreadsafeCallContext;
-use napi::{CleanupEnvHook, Env};
+use napi::Env;
 use napi_derive::napi;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
@@ -91,7 +91,6 @@ pub struct UdpHandle {
     shared: Arc<Shared>,
     sink: RefCell<Option<Arc<EventSink>>>,
     liveness: Arc<std::sync::Mutex<Liveness>>,
-    cleanup: RefCell<Option<CleanupEnvHook<Arc<Shared>>>>,
 }
 
 #[napi]
@@ -108,7 +107,6 @@ impl UdpHandle {
             shared: Arc::new(Shared::new()),
             sink: RefCell::new(None),
             liveness: Arc::default(),
-            cleanup: RefCell::new(None),
         }
     }
 
@@ -238,13 +236,11 @@ impl UdpHandle {
         self.apply_liveness(&env)?;
         // A worker's teardown stops the socket's tasks even if JS never
         // closed it.
-        let hook = env.add_env_cleanup_hook(self.shared.clone(), |shared| shared.stop())?;
-        *self.cleanup.borrow_mut() = Some(hook);
+        crate::teardown::track(&env, &self.shared)?;
         #[cfg(target_os = "linux")]
         sys::enable_gro(&*sock.sock());
-        let guard = self.shared.task_started();
         let rt = runtime::handle().map_err(|e| to_napi(&e))?;
-        rt.spawn(recv::run(sock, self.shared.clone(), sink, guard));
+        rt.spawn(recv::run(Arc::downgrade(&sock), self.shared.clone(), sink));
         Ok(())
     }
 
@@ -527,31 +523,26 @@ impl UdpHandle {
             l.pending_sends = 0;
         }
         self.apply_liveness(&env)?;
-        if let Some(hook) = self.cleanup.borrow_mut().take() {
-            env.remove_env_cleanup_hook(hook)?;
-        }
         self.sink.borrow_mut().take();
         self.unbound.borrow_mut().take();
         if let Some(sock) = self.socket.borrow_mut().take() {
-            release_socket(&sock, &self.shared);
+            release_socket(sock);
         }
         Ok(cancelled as u32)
     }
 }
 
-/// Makes sure the OS socket is closed when `close()` returns (its port free
-/// for the next bind), without waiting for the runtime tasks that hold it.
-#[cfg(unix)]
-fn release_socket(sock: &IoSocket, shared: &Shared) {
-    if sys::release_now(sock).is_err() {
-        shared.wait_tasks_done();
+/// Drops our reference to the socket, which is normally the last one (the
+/// runtime tasks hold it weakly), closing the descriptor now so that the
+/// port is free when `close()` returns. If a task is in the middle of a
+/// receive, wait the few microseconds until it lets go.
+fn release_socket(sock: Arc<IoSocket>) {
+    let weak = Arc::downgrade(&sock);
+    drop(sock);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+    while weak.strong_count() > 0 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
     }
-}
-
-/// Elsewhere: wait (briefly) for the tasks to drop the socket.
-#[cfg(not(unix))]
-fn release_socket(_sock: &IoSocket, shared: &Shared) {
-    shared.wait_tasks_done();
 }
 
 impl Drop for UdpHandle {

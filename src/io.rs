@@ -42,9 +42,15 @@ impl IoSocket {
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
     }
 
-    /// Waits until the socket may have datagrams to read.
-    pub(crate) async fn readable(&self) -> io::Result<()> {
-        self.0.readable().await.map(drop)
+    /// Polls whether the socket may have datagrams to read.
+    pub(crate) fn poll_readable(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        #[cfg(unix)]
+        return self.0.poll_read_ready(cx).map_ok(drop);
+        #[cfg(not(unix))]
+        return self.0.poll_recv_ready(cx);
     }
 
     /// Runs a non-blocking receive; `WouldBlock` clears the readiness.

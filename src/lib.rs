@@ -19,3 +19,4 @@ mod send;
 mod shared;
 mod sockopt;
 mod sys;
+mod teardown;

@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Status;
@@ -17,7 +17,7 @@ use napi::Status;
 use crate::addr::LastAddress;
 use crate::error;
 use crate::io::IoSocket;
-use crate::shared::{Event, EventSink, Shared, TaskGuard};
+use crate::shared::{Event, EventSink, Shared};
 
 /// Room for the largest UDP datagram.
 const SLOT: usize = 64 * 1024;
@@ -135,12 +135,12 @@ fn drain(sock: &IoSocket, last: &mut LastAddress) -> Drained {
 }
 
 /// Receives until the socket is stopped or JS goes away.
-pub(crate) async fn run(
-    sock: Arc<IoSocket>,
-    shared: Arc<Shared>,
-    sink: Arc<EventSink>,
-    _guard: TaskGuard,
-) {
+///
+/// The task holds the socket only weakly, and strongly only inside one poll
+/// or one drain: `close()` on the JS thread then drops the last reference
+/// itself, so the descriptor is closed (and its port free) when `close()`
+/// returns, without waiting for this thread.
+pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) {
     let mut stop = shared.stop_signal();
     let mut last = LastAddress::default();
     loop {
@@ -153,14 +153,22 @@ pub(crate) async fn run(
             Ok(p) => p.forget(),
             Err(_) => return, // credits closed: stopped
         }
+        let readable = std::future::poll_fn(|cx| match sock.upgrade() {
+            Some(s) => s.poll_readable(cx),
+            None => std::task::Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected))),
+        });
         tokio::select! {
-            r = sock.readable() => if r.is_err() { return },
+            r = readable => if r.is_err() { return },
             _ = stop.changed() => return,
         }
         if shared.is_stopped() {
             return;
         }
-        let Drained { batch, error } = drain(&sock, &mut last);
+        let Some(strong) = sock.upgrade() else {
+            return;
+        };
+        let Drained { batch, error } = drain(&strong, &mut last);
+        drop(strong);
         // A batch keeps its credit until JS takes it; errors travel free
         // (they are rare: one per ICMP report on a connected socket).
         if let Some(batch) = batch {

@@ -5,14 +5,14 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use socket2::SockAddr;
 
 use crate::error;
 use crate::io::IoSocket;
-use crate::shared::{lock, Event, EventSink, Queued, Shared, TaskGuard};
+use crate::shared::{lock, Event, EventSink, Queued, Shared};
 
 /// What `send` did with a datagram.
 pub(crate) enum Sent {
@@ -171,13 +171,12 @@ pub(crate) fn send(
         !std::mem::replace(&mut q.draining, true)
     };
     if start {
-        let guard = shared.task_started();
         let rt = crate::runtime::handle()?;
-        let (sock, shared, sink) = (sock.clone(), shared.clone(), sink.clone());
+        let (sock, shared, sink) = (Arc::downgrade(sock), shared.clone(), sink.clone());
         #[cfg(unix)]
-        rt.spawn_blocking(move || drain(sock, shared, sink, guard));
+        rt.spawn_blocking(move || drain(sock, shared, sink));
         #[cfg(not(unix))]
-        rt.spawn(drain(sock, shared, sink, guard));
+        rt.spawn(drain(sock, shared, sink));
     }
     Ok(Sent::Queued)
 }
@@ -211,10 +210,15 @@ fn report(shared: &Shared, sink: &EventSink, len: usize, result: io::Result<usiz
 /// Writes queued datagrams in order as the socket becomes writable (on a
 /// blocking thread, see `io.rs` for why).
 #[cfg(unix)]
-fn drain(sock: Arc<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>, _guard: TaskGuard) {
+fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) {
     while let Some(item) = next_queued(&shared) {
         let dest = item.dest.map(SockAddr::from);
+        // Held weakly (see recv::run): closing never waits for this thread.
+        let Some(sock) = sock.upgrade() else {
+            return;
+        };
         let result = sock.send_waiting(&item.data, dest.as_ref(), || shared.is_stopped());
+        drop(sock);
         if shared.is_stopped() || !report(&shared, &sink, item.data.len(), result) {
             return;
         }
@@ -222,9 +226,12 @@ fn drain(sock: Arc<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>, _guard:
 }
 
 #[cfg(not(unix))]
-async fn drain(sock: Arc<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>, _guard: TaskGuard) {
+async fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) {
     let mut stop = shared.stop_signal();
     while let Some(item) = next_queued(&shared) {
+        let Some(sock) = sock.upgrade() else {
+            return;
+        };
         let result = tokio::select! {
             r = sock.send_async(&item.data, item.dest) => r,
             _ = stop.changed() => return,

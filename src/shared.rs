@@ -3,8 +3,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use napi::bindgen_prelude::{Buffer, FnArgs, Uint32Array, Unknown};
 use napi::threadsafe_function::ThreadsafeFunction;
@@ -69,10 +68,6 @@ pub(crate) struct Shared {
     pub(crate) queued_bytes: AtomicUsize,
     /// The smallest datagram size UDP GSO was refused for (usize::MAX: none).
     pub(crate) gso_refused_size: AtomicUsize,
-    /// Tasks still holding the socket, so `close()` can wait for the fd to
-    /// really close (a port closed by `close()` is free right after).
-    tasks: Mutex<usize>,
-    tasks_done: Condvar,
 }
 
 impl Shared {
@@ -85,8 +80,6 @@ impl Shared {
             queued_count: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
             gso_refused_size: AtomicUsize::new(usize::MAX),
-            tasks: Mutex::new(0),
-            tasks_done: Condvar::new(),
         }
     }
 
@@ -105,20 +98,6 @@ impl Shared {
         self.credits.close();
     }
 
-    /// Registers a task that holds the socket; dropping the guard ends it.
-    pub(crate) fn task_started(self: &std::sync::Arc<Self>) -> TaskGuard {
-        *lock(&self.tasks) += 1;
-        TaskGuard(self.clone())
-    }
-
-    /// Waits (briefly) until no task holds the socket any more.
-    pub(crate) fn wait_tasks_done(&self) {
-        let guard = lock(&self.tasks);
-        let _ = self
-            .tasks_done
-            .wait_timeout_while(guard, Duration::from_secs(2), |n| *n > 0);
-    }
-
     pub(crate) fn queue_completed(&self, bytes: usize) {
         // Saturating: `close()` may have zeroed the counters meanwhile.
         let sub = |a: &AtomicUsize, n: usize| {
@@ -128,19 +107,6 @@ impl Shared {
         };
         sub(&self.queued_count, 1);
         sub(&self.queued_bytes, bytes);
-    }
-}
-
-/// Marks a task as holding the socket until dropped.
-pub(crate) struct TaskGuard(std::sync::Arc<Shared>);
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        let mut n = lock(&self.0.tasks);
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            self.0.tasks_done.notify_all();
-        }
     }
 }
 

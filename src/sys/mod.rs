@@ -25,7 +25,7 @@ pub(crate) use linux::{enable_gro, recv_batch, send_gso, MmsgScratch, GSO_MAX_SE
 pub(crate) use napi_ref::set_threadsafe_function_ref;
 #[cfg(unix)]
 pub(crate) use unix::{
-    adopt_fd, disconnect, fd_type, interface_index, interface_name, register_readable, release_now,
+    adopt_fd, disconnect, fd_type, interface_index, interface_name, register_readable,
     wait_writable,
 };
 #[cfg(windows)]

@@ -91,33 +91,6 @@ pub(crate) fn adopt_fd(fd: i32) -> io::Result<std::net::UdpSocket> {
     Ok(unsafe { std::net::UdpSocket::from_raw_fd(fd) })
 }
 
-/// Closes the socket behind `sock`'s descriptor now, even though runtime
-/// tasks may still hold the descriptor: an unbound placeholder socket is
-/// `dup2`'d over it, which drops the descriptor's reference to the real
-/// socket (so its port is free at once, as after Node's synchronous close)
-/// and leaves the tasks a harmless descriptor to close when they finish.
-pub(crate) fn release_now(sock: &impl AsRawFd) -> io::Result<()> {
-    let fd = sock.as_raw_fd();
-    // SAFETY: plain syscalls on descriptors we own: `placeholder` is ours
-    // until closed below, and `fd` stays owned by `sock`, which now refers
-    // to the placeholder's socket instead.
-    unsafe {
-        let placeholder = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
-        if placeholder < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let rc = libc::dup2(placeholder, fd);
-        let err = io::Error::last_os_error();
-        libc::close(placeholder);
-        if rc < 0 {
-            return Err(err);
-        }
-        // dup2 clears close-on-exec; restore it.
-        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-    }
-    Ok(())
-}
-
 /// Waits up to `timeout_ms` for the socket to have room to send.
 pub(crate) fn wait_writable(sock: &impl AsRawFd, timeout_ms: i32) -> io::Result<()> {
     let mut pfd = libc::pollfd {
@@ -141,13 +114,8 @@ pub(crate) fn register_readable(
     sock: std::net::UdpSocket,
 ) -> io::Result<tokio::io::unix::AsyncFd<std::net::UdpSocket>> {
     // SAFETY: tokio asks that the descriptor stay open and refer to the same
-    // socket while registered. It stays open for the AsyncFd's whole life
-    // (the AsyncFd owns it). The one exception is `release_now`, which
-    // swaps a placeholder socket in at `close()`: the descriptor number is
-    // still ours, so it cannot be reused by another registration; the
-    // kernel drops the old socket's epoll entry when that socket closes;
-    // and tokio's final deregistration of the placeholder fails harmlessly
-    // (ENOENT, which tokio ignores). No readiness is awaited after it.
+    // socket while registered: the AsyncFd owns the socket, so it is closed
+    // only when the AsyncFd is dropped, after deregistration.
     unsafe { tokio::io::unix::AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }
         .map_err(|e| e.into_parts().1)
 }

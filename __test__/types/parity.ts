@@ -1,0 +1,23 @@
+// dgram-rs's typings have the same shapes as @types/node's `node:dgram`:
+// values of one type are assignable to the other, both ways. (dgram-rs's
+// connect callback may take an optional error, where @types/node says
+// `() => void`; the two stay assignable both ways.)
+import * as rs from 'dgram-rs';
+import * as node from 'node:dgram';
+
+declare const rsSocket: rs.Socket;
+declare const nodeSocket: node.Socket;
+
+export const a: node.Socket = rsSocket;
+export const b: rs.Socket = nodeSocket;
+export const c: typeof node.createSocket = rs.createSocket;
+export const d: typeof rs.createSocket = node.createSocket;
+
+export const e: node.RemoteInfo = {} as rs.RemoteInfo;
+export const f: rs.RemoteInfo = {} as node.RemoteInfo;
+export const g: node.BindOptions = {} as rs.BindOptions;
+export const h: rs.BindOptions = {} as node.BindOptions;
+export const i: node.SocketOptions = {} as rs.SocketOptions;
+export const j: rs.SocketOptions = {} as node.SocketOptions;
+export const k: node.SocketType = {} as rs.SocketType;
+export const l: rs.SocketType = {} as node.SocketType;

@@ -1,0 +1,556 @@
+'use strict';
+
+// Benchmark suite: node:dgram vs dgram-rs.
+//
+//   node bench/run.js [--quick] [--rounds N] [--case NAME[,NAME...]] [--list]
+//
+// Each case runs once per implementation per round (default 5 rounds,
+// --quick: 1 round of shorter runs), alternating
+// node, rs, node, rs, ... so that slow drifts of a noisy machine hit both
+// alike. Every run uses fresh worker processes (bench/worker.js), one per
+// role (sender / receiver / server / client), talking to the parent over IPC.
+// The parent only orchestrates and aggregates: medians per implementation
+// and the ratio dgram-rs / node:dgram per figure. Results go to stdout (a
+// Markdown table), bench/results/latest.json and bench/results/latest.md.
+//
+// Robustness: every wait on a worker has a timeout; on timeout or crash the
+// workers of that run are SIGKILLed, the error is printed, and the suite
+// goes on. The exit code is 1 only if no run of any case succeeded.
+
+const { execFileSync, fork } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const WORKER = path.join(__dirname, 'worker.js');
+const IMPLS = ['node', 'rs'];
+const IMPL_NAMES = { node: 'node:dgram', rs: 'dgram-rs' };
+
+// ---------------------------------------------------------------------------
+// Command line
+
+function parseArgs(argv) {
+  const opts = { quick: false, rounds: undefined, cases: [], list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (a.includes('=')) return a.slice(a.indexOf('=') + 1);
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--list') opts.list = true;
+    else if (a.startsWith('--rounds')) opts.rounds = Number(value());
+    else if (a.startsWith('--case')) opts.cases.push(...value().split(',').filter(Boolean));
+    else if (a === '--help' || a === '-h') opts.help = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (opts.rounds === undefined) opts.rounds = opts.quick ? 1 : 5;
+  if (!Number.isInteger(opts.rounds) || opts.rounds < 1 || opts.rounds > 50) throw new Error('--rounds must be 1..50');
+  return opts;
+}
+
+// ---------------------------------------------------------------------------
+// Workers
+
+// A forked worker with promise-based waits on its messages. Messages are
+// queued so that none is missed between two waits; a crash or exit rejects
+// every pending and future wait with the exit status and the stderr tail.
+class Worker {
+  constructor(impl, role, params, execArgv = []) {
+    this.label = `${role}[${impl}]`;
+    this.queue = [];
+    this.waiters = [];
+    this.stderr = '';
+    this.dead = null;
+    this.child = fork(WORKER, [impl, role, JSON.stringify(params)], {
+      execArgv,
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    this.child.stderr.on('data', (d) => {
+      this.stderr = (this.stderr + d).slice(-2000);
+    });
+    this.child.on('message', (msg) => {
+      if (msg && msg.type === 'error') {
+        this.die(new Error(`${this.label}: ${msg.message}`));
+        return;
+      }
+      this.queue.push(msg);
+      this.pump();
+    });
+    this.child.on('error', (err) => this.die(err));
+    this.child.on('exit', (code, signal) => {
+      this.die(new Error(`${this.label} exited (code ${code}, signal ${signal})${stderrSummary(this.stderr)}`));
+    });
+  }
+
+  die(err) {
+    if (!this.dead) this.dead = err;
+    for (const w of this.waiters.splice(0)) w.reject(this.dead);
+  }
+
+  pump() {
+    while (this.waiters.length) {
+      const w = this.waiters[0];
+      const i = this.queue.findIndex((m) => m.type === w.type);
+      if (i < 0) return;
+      this.waiters.shift();
+      w.resolve(this.queue.splice(i, 1)[0]);
+    }
+  }
+
+  // Resolves with the next message of `type`, or rejects after `ms`.
+  waitFor(type, ms) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.label}: no '${type}' within ${ms} ms`));
+      }, ms);
+      const waiter = {
+        type,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.waiters.push(waiter);
+      if (this.dead) return this.die(this.dead);
+      this.pump();
+    });
+  }
+
+  send(msg) {
+    if (this.dead) throw this.dead;
+    this.child.send(msg);
+  }
+
+  // Asks the worker to exit, SIGKILLs it if it has not after `graceMs`.
+  async stop(graceMs = 500) {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    try {
+      if (this.child.connected) this.child.send({ cmd: 'exit' });
+    } catch {
+      // channel already gone: the kill below handles it
+    }
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+// The useful part of a dead worker's stderr: the lines naming the error (a
+// JS exception or a Rust panic), else the last few lines.
+function stderrSummary(stderr) {
+  const lines = stderr.trim().split('\n').filter((l) => l.trim());
+  if (!lines.length) return '';
+  const key = lines.filter((l) => /^\s*(\w*Error\b|Uncaught|panicked|thread '|FATAL|Segmentation)/.test(l)).slice(0, 3);
+  return `\n    stderr: ${(key.length ? key : lines.slice(-4)).map((l) => l.trim()).join('\n    ')}`;
+}
+
+// Runs `body(spawn)` where spawn() forks workers; whatever happens, all
+// workers forked for this run are stopped (killed if need be) afterwards.
+async function withWorkers(body) {
+  const workers = [];
+  const spawn = (...args) => {
+    const w = new Worker(...args);
+    workers.push(w);
+    return w;
+  };
+  try {
+    return await body(spawn);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------
+// Cases. Each has figures (name, unit, which direction is better) and a
+// run(impl) returning { values: { figure: number }, notes: [strings] }.
+// `notes` collects anything that should not happen (lost callbacks,
+// resends, corrupted sizes ...) for the report.
+
+const READY_MS = 10000; // fork + bind; generous for a loaded 2-core box
+
+function floodCase(size, cfg) {
+  return {
+    name: `flood-${size}`,
+    title: `flood ${size} B`,
+    figures: [
+      { key: 'rate', name: 'received datagrams/s', better: 'higher' },
+      { key: 'loss', name: 'loss %', better: 'lower' },
+      { key: 'rxCpu', name: 'recv CPU µs / received dgram', better: 'lower' },
+      { key: 'txCpu', name: 'send CPU µs / sent dgram', better: 'lower' },
+    ],
+    // Sender and receiver both use `impl`.
+    run: (impl) => floodRun({ rxImpl: impl, txImpl: impl, size, durationMs: cfg.floodMs }),
+  };
+}
+
+// The receiver's CPU when a node:dgram sender paces a moderate rate that
+// either receiver keeps up with: cost per datagram without saturation.
+function pacedCase(cfg) {
+  return {
+    name: 'flood-paced',
+    title: 'recv CPU, paced 50k/s (64 B, node sender)',
+    figures: [
+      { key: 'rxCpu', name: 'recv CPU µs / received dgram', better: 'lower' },
+      { key: 'rate', name: 'received datagrams/s', better: 'higher' },
+      { key: 'loss', name: 'loss %', better: 'lower' },
+    ],
+    run: (impl) => floodRun({ rxImpl: impl, txImpl: 'node', size: 64, durationMs: cfg.pacedMs, rate: 50000 }),
+  };
+}
+
+async function floodRun({ rxImpl, txImpl, size, durationMs, rate }) {
+  const host = '127.0.0.1';
+  const hardMs = durationMs + 15000;
+  return withWorkers(async (spawn) => {
+    const rx = spawn(rxImpl, 'flood-recv', { host, size, hardMs });
+    const { port } = await rx.waitFor('ready', READY_MS);
+    const tx = spawn(txImpl, 'flood-send', { host, port, size, durationMs, rate, batch: 64, hardMs });
+    await tx.waitFor('ready', READY_MS);
+    rx.send({ cmd: 'start' });
+    await rx.waitFor('started', 5000);
+    tx.send({ cmd: 'start' });
+    const s = await tx.waitFor('result', durationMs + 5000);
+    // Let the receiver drain what is still queued (at most its socket
+    // buffer's worth) before closing its window.
+    await sleep(250);
+    rx.send({ cmd: 'stop' });
+    const r = await rx.waitFor('result', 5000);
+    const notes = [];
+    if (s.callbacks !== s.withCallback) notes.push(`send callbacks: ${s.callbacks}/${s.withCallback} called`);
+    if (s.cbErrors) notes.push(`${s.cbErrors} send callbacks with an error`);
+    if (r.badSize) notes.push(`${r.badSize} datagrams of the wrong size`);
+    if (r.received > s.sent) notes.push(`received ${r.received} > sent ${s.sent}`);
+    if (s.queuedAtEnd) notes.push(`${s.queuedAtEnd} sends still queued at the end`);
+    return {
+      values: {
+        rate: r.received / (s.elapsedMs / 1000),
+        loss: s.sent ? (100 * (s.sent - r.received)) / s.sent : NaN,
+        rxCpu: r.received ? r.cpuMicros / r.received : NaN,
+        txCpu: s.sent ? s.cpuMicros / s.sent : NaN,
+      },
+      extra: { sent: s.sent, received: r.received, sendRate: s.sent / (s.elapsedMs / 1000), recvBuf: r.recvBuf },
+      notes,
+    };
+  });
+}
+
+function pingpongCase(host, cfg) {
+  const v6 = host.includes(':');
+  return {
+    name: v6 ? 'pingpong6' : 'pingpong',
+    title: `pingpong 64 B (${host})`,
+    figures: [
+      { key: 'median', name: 'round trip median µs', better: 'lower' },
+      { key: 'p99', name: 'round trip p99 µs', better: 'lower' },
+    ],
+    run: (impl) =>
+      withWorkers(async (spawn) => {
+        const hardMs = cfg.pingMs + 15000;
+        const srv = spawn(impl, 'echo-server', { host, hardMs });
+        const { port } = await srv.waitFor('ready', READY_MS);
+        const cli = spawn(impl, 'pingpong-client', { host, port, count: cfg.pingCount, warmup: 1000, durationMs: cfg.pingMs, hardMs });
+        await cli.waitFor('ready', READY_MS);
+        cli.send({ cmd: 'start' });
+        const c = await cli.waitFor('result', cfg.pingMs + 5000);
+        srv.send({ cmd: 'stop' });
+        await srv.waitFor('result', 5000);
+        const notes = [];
+        if (c.callbacks !== c.sends) notes.push(`send callbacks: ${c.callbacks}/${c.sends} called`);
+        if (c.cbErrors) notes.push(`${c.cbErrors} send callbacks with an error`);
+        if (c.resends) notes.push(`${c.resends} resends after 50 ms without a reply`);
+        if (c.stale) notes.push(`${c.stale} stale/duplicate replies`);
+        if (c.roundTrips < 100) throw new Error(`only ${c.roundTrips} round trips measured`);
+        return { values: { median: c.medianUs, p99: c.p99Us }, extra: { roundTrips: c.roundTrips }, notes };
+      }),
+  };
+}
+
+function echoLoadCase(cfg) {
+  return {
+    name: 'echo-load',
+    title: 'echo-load 8 sockets × 16 in flight, 64 B',
+    figures: [
+      { key: 'rtps', name: 'round trips/s', better: 'higher' },
+      { key: 'cliCpu', name: 'client CPU µs / round trip', better: 'lower' },
+    ],
+    run: (impl) =>
+      withWorkers(async (spawn) => {
+        const host = '127.0.0.1';
+        const hardMs = cfg.echoMs + 15000;
+        const srv = spawn(impl, 'echo-server', { host, hardMs });
+        const { port } = await srv.waitFor('ready', READY_MS);
+        const cli = spawn(impl, 'echo-client', {
+          host,
+          port,
+          sockets: 8,
+          inflight: 16,
+          warmupMs: 300,
+          durationMs: cfg.echoMs,
+          hardMs,
+        });
+        await cli.waitFor('ready', READY_MS);
+        cli.send({ cmd: 'start' });
+        const c = await cli.waitFor('result', cfg.echoMs + 6000);
+        srv.send({ cmd: 'stop' });
+        const s = await srv.waitFor('result', 5000);
+        const notes = [];
+        if (c.callbacks !== c.sends) notes.push(`send callbacks: ${c.callbacks}/${c.sends} called`);
+        if (c.cbErrors) notes.push(`${c.cbErrors} send callbacks with an error`);
+        if (c.refills) notes.push(`${c.refills} refills (a socket heard nothing for 300 ms)`);
+        return {
+          values: { rtps: c.replies / (c.elapsedMs / 1000), cliCpu: c.replies ? c.cpuMicros / c.replies : NaN },
+          extra: { clientSends: c.sends, serverEchoed: s.echoed },
+          notes,
+        };
+      }),
+  };
+}
+
+function churnCase(cfg) {
+  return {
+    name: 'churn',
+    title: `churn ${cfg.churnCount} sockets (create, bind, close)`,
+    figures: [
+      { key: 'rate', name: 'sockets/s', better: 'higher' },
+      { key: 'rss', name: 'RSS growth MB', better: 'lower' },
+      { key: 'fd', name: 'fd delta', better: 'lower' },
+    ],
+    run: (impl) =>
+      withWorkers(async (spawn) => {
+        const hardMs = cfg.churnMs + 15000;
+        const w = spawn(impl, 'churn', { count: cfg.churnCount, warmup: 200, durationMs: cfg.churnMs, hardMs }, ['--expose-gc']);
+        await w.waitFor('ready', READY_MS);
+        w.send({ cmd: 'start' });
+        const r = await w.waitFor('result', cfg.churnMs + 8000);
+        if (r.error) throw new Error(`churn failed after ${r.done} sockets: ${r.error}`);
+        const notes = [];
+        if (r.done < cfg.churnCount) notes.push(`time limit hit after ${r.done}/${cfg.churnCount} sockets`);
+        if (r.fdDeltaImmediate !== r.fdDelta) notes.push(`fd delta right after the loop ${r.fdDeltaImmediate}, after 200 ms ${r.fdDelta}`);
+        if (r.threadsDelta) notes.push(`thread count changed by ${r.threadsDelta}`);
+        return {
+          values: { rate: r.done / (r.elapsedMs / 1000), rss: r.rssDeltaMB, fd: r.fdDelta },
+          extra: { done: r.done, gcExposed: r.gcExposed, threadsDelta: r.threadsDelta },
+          notes,
+        };
+      }),
+  };
+}
+
+function allCases(quick) {
+  const cfg = quick
+    ? { floodMs: 1000, pacedMs: 1000, pingCount: 5000, pingMs: 1000, echoMs: 1000, churnCount: 2000, churnMs: 8000 }
+    : { floodMs: 2000, pacedMs: 2000, pingCount: 20000, pingMs: 3000, echoMs: 3000, churnCount: 10000, churnMs: 20000 };
+  return [
+    ...[64, 1024, 1400, 8192].map((size) => floodCase(size, cfg)),
+    pacedCase(cfg),
+    pingpongCase('127.0.0.1', cfg),
+    pingpongCase('::1', cfg),
+    echoLoadCase(cfg),
+    churnCase(cfg),
+  ];
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and formatting
+
+function median(xs) {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+function fmt(x) {
+  if (!Number.isFinite(x)) return 'n/a';
+  const a = Math.abs(x);
+  if (Number.isInteger(x) && a < 1e5) return String(x);
+  if (a >= 1e5) return Math.round(x).toLocaleString('en-US');
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toFixed(3);
+}
+
+function ratio(rs, node) {
+  return Number.isFinite(rs) && Number.isFinite(node) && node !== 0 ? rs / node : NaN;
+}
+
+function markdownTable(results) {
+  const lines = [
+    '| case | figure | node:dgram | dgram-rs | rs / node | better |',
+    '| --- | --- | ---: | ---: | ---: | :---: |',
+  ];
+  for (const c of results) {
+    if (!c.figures.length) {
+      lines.push(`| ${c.title} | FAILED: ${c.errors.length} error(s) | | | | |`);
+      continue;
+    }
+    for (const f of c.figures) {
+      const r = Number.isFinite(f.ratio) ? `${f.ratio.toFixed(2)}×` : 'n/a';
+      const runs = f.node.length !== c.rounds || f.rs.length !== c.rounds ? ` (runs ${f.node.length}/${f.rs.length})` : '';
+      lines.push(`| ${c.title} | ${f.name}${runs} | ${fmt(f.nodeMedian)} | ${fmt(f.rsMedian)} | ${r} | ${f.better === 'higher' ? '↑' : '↓'} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function notesText(results) {
+  const out = [];
+  for (const c of results) {
+    for (const e of c.errors) out.push(`- **${c.name}** ERROR (${e.impl}, round ${e.round}): ${e.message.split('\n')[0]}`);
+    for (const n of c.notes) out.push(`- ${c.name} (${n.impl}, round ${n.round}): ${n.note}`);
+  }
+  return out.join('\n');
+}
+
+// Which dgram-rs was measured: the commit (and whether the tree differs from
+// it) and the addon's build time, since the addon is rebuilt in place.
+function buildInfo() {
+  const root = path.join(__dirname, '..');
+  let commit = 'unknown commit';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', timeout: 5000 }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'index.js', 'lib'], { cwd: root, encoding: 'utf8', timeout: 5000 }).trim();
+    if (dirty) commit += ' + uncommitted changes';
+  } catch {
+    // not a git checkout: leave 'unknown commit'
+  }
+  let addon = 'addon not found';
+  try {
+    const file = fs.readdirSync(root).find((f) => f.endsWith('.node'));
+    if (file) addon = `${file} built ${fs.statSync(path.join(root, file)).mtime.toISOString()}`;
+  } catch {
+    // unreadable: leave as is
+  }
+  return `${commit}, ${addon}`;
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  let cases = allCases(opts.quick);
+  if (opts.help || opts.list) {
+    console.log('usage: node bench/run.js [--quick] [--rounds N] [--case NAME[,NAME...]] [--list]');
+    console.log('cases (a NAME also selects every case it prefixes, e.g. "flood"):');
+    for (const c of cases) console.log(`  ${c.name.padEnd(12)} ${c.title}`);
+    return;
+  }
+  if (opts.cases.length) {
+    const want = (c) => opts.cases.some((n) => c.name === n || c.name.startsWith(`${n}-`) || (n === 'pingpong' && c.name === 'pingpong6'));
+    cases = cases.filter(want);
+    if (!cases.length) {
+      console.error(`no case matches ${opts.cases.join(', ')} (try --list)`);
+      process.exit(2);
+    }
+  }
+
+  const cpus = os.cpus();
+  const machine = {
+    cpu: cpus.length ? cpus[0].model : 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+  machine.build = buildInfo();
+  const started = new Date();
+  console.log(`dgram-rs bench: ${cases.length} case(s), ${opts.rounds} round(s)${opts.quick ? ', quick' : ''}`);
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.os}`);
+  console.log(`build: ${machine.build}\n`);
+
+  const results = [];
+  let okRuns = 0;
+  for (const c of cases) {
+    const raw = { node: [], rs: [] };
+    const res = { name: c.name, title: c.title, rounds: opts.rounds, figures: [], errors: [], notes: [], runs: [] };
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const impl of IMPLS) {
+        const t0 = Date.now();
+        try {
+          const r = await c.run(impl);
+          okRuns++;
+          raw[impl].push(r.values);
+          res.runs.push({ impl, round, ...r });
+          for (const note of r.notes) res.notes.push({ impl, round, note });
+          const shown = c.figures.map((f) => `${f.key}=${fmt(r.values[f.key])}`).join(' ');
+          const warn = r.notes.length ? `  [!] ${r.notes.join('; ')}` : '';
+          console.log(`[${c.name}] round ${round} ${IMPL_NAMES[impl].padEnd(10)} ${shown}  (${((Date.now() - t0) / 1000).toFixed(1)} s)${warn}`);
+        } catch (err) {
+          res.errors.push({ impl, round, message: err.message });
+          console.log(`[${c.name}] round ${round} ${IMPL_NAMES[impl].padEnd(10)} ERROR: ${err.message}`);
+        }
+      }
+    }
+    if (raw.node.length || raw.rs.length) {
+      for (const f of c.figures) {
+        const node = raw.node.map((v) => v[f.key]);
+        const rs = raw.rs.map((v) => v[f.key]);
+        const nodeMedian = median(node);
+        const rsMedian = median(rs);
+        res.figures.push({ key: f.key, name: f.name, better: f.better, node, rs, nodeMedian, rsMedian, ratio: ratio(rsMedian, nodeMedian) });
+      }
+    }
+    results.push(res);
+  }
+
+  // The addon is rebuilt in place while others work: say so if it changed
+  // under the run, as the runs before and after measured different code.
+  const buildAtEnd = buildInfo();
+  const buildWarning = buildAtEnd !== machine.build ? `WARNING: dgram-rs changed during the run; at the end: ${buildAtEnd}` : '';
+  const table = markdownTable(results);
+  const notes = [buildWarning && `- ${buildWarning}`, notesText(results)].filter(Boolean).join('\n');
+  const elapsed = ((Date.now() - started.getTime()) / 1000).toFixed(0);
+  console.log(`\n${table}\n`);
+  if (notes) console.log(`Notes:\n${notes}\n`);
+  console.log(`(${elapsed} s; ratio = dgram-rs median / node:dgram median; ↑ higher is better, ↓ lower is better)`);
+
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const meta = { date: started.toISOString(), machine, options: { quick: opts.quick, rounds: opts.rounds, cases: cases.map((c) => c.name) }, elapsedSeconds: Number(elapsed) };
+  fs.writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
+  const md = [
+    '# dgram-rs benchmark results',
+    '',
+    `- date: ${meta.date}`,
+    `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}`,
+    `- node: ${machine.node}`,
+    `- dgram-rs build: ${machine.build}`,
+    `- command: \`${['node bench/run.js', ...process.argv.slice(2)].join(' ')}\``,
+    `- rounds: ${opts.rounds}${opts.quick ? ' (quick)' : ''}; figures are medians over rounds; ratio = dgram-rs / node:dgram; ↑ higher is better, ↓ lower is better`,
+    '',
+    table,
+    '',
+    ...(notes ? ['## Notes', '', notes, ''] : []),
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'latest.md'), md);
+  console.log(`wrote ${path.relative(process.cwd(), path.join(dir, 'latest.json'))} and latest.md`);
+
+  process.exitCode = okRuns === 0 ? 1 : 0;
+}
+
+// `node bench/run.js | head` closes stdout early: keep going (the results
+// files are still written) instead of dying on EPIPE.
+process.stdout.on('error', (err) => {
+  if (err.code !== 'EPIPE') throw err;
+});
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

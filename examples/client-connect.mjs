@@ -1,0 +1,10 @@
+import dgram from 'dgram-rs';
+import { Buffer } from 'node:buffer';
+
+const message = Buffer.from('Some bytes');
+const client = dgram.createSocket('udp4');
+client.connect(41234, 'localhost', (err) => {
+  client.send(message, (err) => {
+    client.close();
+  });
+});

@@ -1,0 +1,10 @@
+// The docs snippet (socket.setMulticastInterface(), "IPv6 outgoing multicast
+// interface", Windows) uses `dgram` without requiring it; this line, not in
+// the docs, does.
+const dgram = require('dgram-rs');
+
+const socket = dgram.createSocket('udp6');
+
+socket.bind(1234, () => {
+  socket.setMulticastInterface('::%2');
+});
