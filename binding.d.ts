@@ -21,9 +21,12 @@ export declare class UdpHandle {
   open(fd: number): void
   /**
    * Starts receiving: datagrams, receive errors and queued-send
-   * completions reach `on_event(kind, buffer, meta, strings)`.
+   * completions go to the environment's dispatcher (`setDispatcher`),
+   * tagged with this handle's `id`.
    */
-  recvStart(onEvent: (arg: EventArgs) => unknown): void
+  recvStart(): void
+  /** The id events for this socket carry. */
+  get id(): number
   /**
    * Sends `data` to `address:port`, or to the connected peer when
    * `address` is absent. Returns the bytes sent, or -1 when the datagram
@@ -84,3 +87,9 @@ export interface SendManyResult {
   results: Array<number>
   errors: Array<string>
 }
+
+/**
+ * Registers `dispatch(id, kind, buffer, meta, strings)`, the JS function
+ * every socket event of this environment goes to. Called once, by index.js.
+ */
+export declare function setDispatcher(dispatch: (arg: EventArgs) => unknown): void

@@ -837,3 +837,4 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.UdpHandle = nativeBinding.UdpHandle
 module.exports.guessHandleType = nativeBinding.guessHandleType
+module.exports.setDispatcher = nativeBinding.setDispatcher

@@ -10,7 +10,7 @@
 const EventEmitter = require('node:events');
 const dns = require('node:dns');
 const { deprecate } = require('node:util');
-const { UdpHandle, guessHandleType } = require('./binding.js');
+const { UdpHandle, guessHandleType, setDispatcher } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const {
@@ -61,6 +61,12 @@ const EVENT_RECV_ERROR = 1;
 const EVENT_SEND_DONE = 2;
 
 const kBufferTypes = ['Buffer', 'TypedArray', 'DataView', 'string'];
+const kIovMax = 1024;
+
+// Receiving sockets by native id: every native event names its socket. Like
+// Node's active handles, a socket stays reachable here until it is closed.
+const liveSockets = new Map();
+setDispatcher(onNativeEvent);
 
 // ---------------------------------------------------------------------------
 // Native errors: the addon throws errors whose message is a libuv name
@@ -351,6 +357,13 @@ class SocketImpl extends EventEmitter {
       return;
     }
 
+    // The kernel takes at most IOV_MAX pieces per datagram; Node passes the
+    // list to sendmsg as is and so fails the same way.
+    if (list.length > kIovMax) {
+      const ex = errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port);
+      if (callback) process.nextTick(callback, ex);
+      return;
+    }
     const data = list.length === 1 ? toBuffer(list[0]) : Buffer.concat(list);
     const literal = address == null ? (state.family === 'IPv4' ? '127.0.0.1' : '::1') : address;
     if (connected) {
@@ -390,6 +403,7 @@ class SocketImpl extends EventEmitter {
     // Node, where a send to a literal address is not deferred.
     flushOutbox(this);
     stopReceiving(this);
+    liveSockets.delete(state.handle.id);
     const cancelled = state.handle.close();
     state.handle = null;
     cancelPendingSends(this, cancelled);
@@ -583,7 +597,8 @@ function healthCheck(socket) {
 
 function startListening(socket) {
   const state = socket[kState];
-  state.handle.recvStart(onNativeEvent.bind(null, socket));
+  liveSockets.set(state.handle.id, socket);
+  state.handle.recvStart();
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);
@@ -765,7 +780,9 @@ function cancelPendingSends(socket, count) {
 }
 
 // Everything the native handle reports arrives here, on the JS thread.
-function onNativeEvent(socket, kind, buf, meta, strings) {
+function onNativeEvent(id, kind, buf, meta, strings) {
+  const socket = liveSockets.get(id);
+  if (socket === undefined) return; // closed since
   const state = socket[kState];
   if (kind === EVENT_BATCH) {
     emitMessages(socket, buf, meta, strings, 0, 0);
@@ -788,18 +805,23 @@ function emitMessages(socket, buf, meta, addrs, start, offset) {
   const family = state.family;
   let i = start;
   let off = offset;
+  let threw = true;
   try {
     while (i < meta.length) {
-      if (!state.handle || !state.receiving) return;
+      if (!state.handle || !state.receiving) break; // closed by a listener
       const len = meta[i];
-      const msg = buf.subarray(off, off + len);
+      // Each message owns its memory, as on Node (msg.buffer is exactly
+      // the datagram): a copy out of the batch, cheap next to the syscall.
+      const msg = Buffer.allocUnsafeSlow(len);
+      buf.copy(msg, 0, off, off + len);
       const rinfo = { address: addrs[meta[i + 2]], family, port: meta[i + 1], size: len };
       i += 3;
       off += len;
       socket.emit('message', msg, rinfo);
     }
+    threw = false;
   } finally {
-    if (i < meta.length) process.nextTick(emitMessages, socket, buf, meta, addrs, i, off);
+    if (threw && i < meta.length) process.nextTick(emitMessages, socket, buf, meta, addrs, i, off);
   }
 }
 

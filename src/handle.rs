@@ -12,17 +12,13 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Buffer, Function, Uint32Array, Unknown};
-use napi::threadsafe_function::ThreadsafeCallContext;
 use napi::Env;
 use napi_derive::napi;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::error::{coded, to_napi};
 use crate::io::IoSocket;
-use crate::shared::{
-    Event, EventArgs, EventSink, Shared, KIND_BATCH, KIND_RECV_ERROR, KIND_SEND_DONE,
-};
+use crate::shared::{lock, Shared};
 use crate::{addr, recv, runtime, send, sockopt, sys};
 
 /// `{ address, family, port }`, as `socket.address()` returns it.
@@ -64,23 +60,6 @@ pub fn guess_handle_type(fd: i64) -> String {
     }
 }
 
-/// Whether the socket keeps the event loop alive: when it receives and is
-/// ref'd (`socket.ref()`), or while sends wait in its queue (as libuv's
-/// pending send requests do).
-#[derive(Default)]
-struct Liveness {
-    unrefd: bool,
-    receiving: bool,
-    pending_sends: u32,
-    applied: bool,
-}
-
-impl Liveness {
-    fn wanted(&self) -> bool {
-        (self.receiving && !self.unrefd) || self.pending_sends > 0
-    }
-}
-
 #[napi(js_name = "UdpHandle")]
 pub struct UdpHandle {
     ipv6: bool,
@@ -89,8 +68,10 @@ pub struct UdpHandle {
     unbound: RefCell<Option<Socket>>,
     closed: Cell<bool>,
     shared: Arc<Shared>,
-    sink: RefCell<Option<Arc<EventSink>>>,
-    liveness: Arc<std::sync::Mutex<Liveness>>,
+    receiving: Cell<bool>,
+    /// Whether `connect` fixed a peer: libuv refuses an explicit destination
+    /// then (`EISCONN`) and requires one otherwise (`EDESTADDRREQ`).
+    connected: Cell<bool>,
 }
 
 #[napi]
@@ -105,8 +86,8 @@ impl UdpHandle {
             unbound: RefCell::new(None),
             closed: Cell::new(false),
             shared: Arc::new(Shared::new()),
-            sink: RefCell::new(None),
-            liveness: Arc::default(),
+            receiving: Cell::new(false),
+            connected: Cell::new(false),
         }
     }
 
@@ -186,57 +167,20 @@ impl UdpHandle {
     }
 
     /// Starts receiving: datagrams, receive errors and queued-send
-    /// completions reach `on_event(kind, buffer, meta, strings)`.
+    /// completions go to the environment's dispatcher (`setDispatcher`),
+    /// tagged with this handle's `id`.
     #[napi(catch_unwind)]
-    pub fn recv_start(
-        &self,
-        env: Env,
-        on_event: Function<EventArgs, Unknown<'static>>,
-    ) -> napi::Result<()> {
+    pub fn recv_start(&self, env: Env) -> napi::Result<()> {
         let sock = self.sock()?;
-        if self.sink.borrow().is_some() {
+        if self.receiving.replace(true) {
             return Ok(());
         }
-        let credits = self.shared.clone();
-        let liveness = self.liveness.clone();
-        let sink = on_event
-            .build_threadsafe_function::<Event>()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build_callback(move |ctx: ThreadsafeCallContext<Event>| {
-                Ok(match ctx.value {
-                    Event::Batch { data, meta, addrs } => {
-                        credits.credits.add_permits(1);
-                        let args = (
-                            KIND_BATCH,
-                            Some(Buffer::from(data)),
-                            Some(Uint32Array::new(meta)),
-                            addrs,
-                        );
-                        args.into()
-                    }
-                    Event::RecvError(code) => (KIND_RECV_ERROR, None, None, vec![code]).into(),
-                    Event::SendDone { bytes, error } => {
-                        let mut l = crate::shared::lock(&liveness);
-                        l.pending_sends = l.pending_sends.saturating_sub(1);
-                        drop(l);
-                        (
-                            KIND_SEND_DONE,
-                            None,
-                            Some(Uint32Array::new(vec![bytes])),
-                            error.into_iter().collect(),
-                        )
-                            .into()
-                    }
-                })
-            })?;
-        let sink = Arc::new(sink);
-        *self.sink.borrow_mut() = Some(sink.clone());
-        crate::shared::lock(&self.liveness).receiving = true;
-        self.apply_liveness(&env)?;
+        let sink = crate::env::sink()?;
+        lock(&self.shared.liveness).receiving = true;
+        crate::env::sync_liveness(&env, &self.shared)?;
         // A worker's teardown stops the socket's tasks even if JS never
         // closed it.
-        crate::teardown::track(&env, &self.shared)?;
+        crate::env::track(&self.shared);
         #[cfg(target_os = "linux")]
         sys::enable_gro(&*sock.sock());
         let rt = runtime::handle().map_err(|e| to_napi(&e))?;
@@ -244,18 +188,10 @@ impl UdpHandle {
         Ok(())
     }
 
-    /// Refs or unrefs the event sink to match `Liveness`.
-    fn apply_liveness(&self, env: &Env) -> napi::Result<()> {
-        let mut l = crate::shared::lock(&self.liveness);
-        let want = l.wanted();
-        if want == l.applied {
-            return Ok(());
-        }
-        if let Some(sink) = self.sink.borrow().as_ref() {
-            sys::set_threadsafe_function_ref(env, sink.raw(), want)?;
-            l.applied = want;
-        }
-        Ok(())
+    /// The id events for this socket carry.
+    #[napi(getter, catch_unwind)]
+    pub fn id(&self) -> u32 {
+        self.shared.id
     }
 
     /// Sends `data` to `address:port`, or to the connected peer when
@@ -277,12 +213,12 @@ impl UdpHandle {
             }
             None => None,
         };
-        let sink = self.sink.borrow().clone().ok_or_else(|| coded("EBADF"))?;
-        match send::send(&sock, &self.shared, &sink, data, dest).map_err(|e| to_napi(&e))? {
+        self.check_destination(dest.is_some())?;
+        match send::send(&sock, &self.shared, data, dest).map_err(|e| to_napi(&e))? {
             send::Sent::Now(n) => Ok(n as i64),
             send::Sent::Queued => {
-                crate::shared::lock(&self.liveness).pending_sends += 1;
-                self.apply_liveness(&env)?;
+                lock(&self.shared.liveness).pending_sends += 1;
+                crate::env::sync_liveness(&env, &self.shared)?;
                 Ok(-1)
             }
         }
@@ -301,7 +237,7 @@ impl UdpHandle {
         addresses: Vec<String>,
     ) -> napi::Result<SendManyResult> {
         let sock = self.sock()?;
-        let sink = self.sink.borrow().clone().ok_or_else(|| coded("EBADF"))?;
+        self.check_destination(true)?;
         let mut results = vec![0i64; data.len()];
         let mut errors = Vec::new();
         // Items whose address does not parse fail alone; the rest are sent.
@@ -321,7 +257,7 @@ impl UdpHandle {
                 Err(_) => results[i] = -3, // marked, reported in order below
             }
         }
-        let outcomes = send::send_many(&sock, &self.shared, &sink, &items);
+        let outcomes = send::send_many(&sock, &self.shared, &items);
         let mut queued = 0;
         let mut failures = std::collections::HashMap::new();
         for (k, outcome) in outcomes.into_iter().enumerate() {
@@ -346,8 +282,8 @@ impl UdpHandle {
             }
         }
         if queued > 0 {
-            crate::shared::lock(&self.liveness).pending_sends += queued;
-            self.apply_liveness(&env)?;
+            lock(&self.shared.liveness).pending_sends += queued;
+            crate::env::sync_liveness(&env, &self.shared)?;
         }
         Ok(SendManyResult { results, errors })
     }
@@ -358,14 +294,36 @@ impl UdpHandle {
         let sock = self.sock()?;
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
         let to = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
-        sock.sock().connect(&to.into()).map_err(|e| to_napi(&e))
+        sock.sock().connect(&to.into()).map_err(|e| to_napi(&e))?;
+        self.set_connected(true);
+        Ok(())
+    }
+
+    /// libuv's rule: a connected socket takes no destination, another needs one.
+    fn check_destination(&self, has_dest: bool) -> napi::Result<()> {
+        match (self.connected.get(), has_dest) {
+            (true, true) => Err(coded("EISCONN")),
+            (false, false) => Err(coded("EDESTADDRREQ")),
+            _ => Ok(()),
+        }
+    }
+
+    fn set_connected(&self, on: bool) {
+        self.connected.set(on);
+        // The receive task watches connected sockets for ICMP errors too.
+        self.shared
+            .connected
+            .store(on, std::sync::atomic::Ordering::Release);
+        self.shared.mode_changed.notify_one();
     }
 
     /// Dissolves the association made by `connect`.
     #[napi(catch_unwind)]
     pub fn disconnect(&self) -> napi::Result<()> {
         let sock = self.sock()?;
-        sys::disconnect(&*sock.sock()).map_err(|e| to_napi(&e))
+        sys::disconnect(&*sock.sock()).map_err(|e| to_napi(&e))?;
+        self.set_connected(false);
+        Ok(())
     }
 
     #[napi(catch_unwind)]
@@ -490,22 +448,22 @@ impl UdpHandle {
 
     #[napi(js_name = "ref", catch_unwind)]
     pub fn ref_(&self, env: Env) -> napi::Result<()> {
-        crate::shared::lock(&self.liveness).unrefd = false;
-        self.apply_liveness(&env)
+        lock(&self.shared.liveness).unrefd = false;
+        crate::env::sync_liveness(&env, &self.shared)
     }
 
     #[napi(catch_unwind)]
     pub fn unref(&self, env: Env) -> napi::Result<()> {
-        crate::shared::lock(&self.liveness).unrefd = true;
-        self.apply_liveness(&env)
+        lock(&self.shared.liveness).unrefd = true;
+        crate::env::sync_liveness(&env, &self.shared)
     }
 
     /// Stops receiving (Node's `_stopReceiving()`); the socket stays open.
     #[napi(catch_unwind)]
     pub fn recv_stop(&self, env: Env) -> napi::Result<()> {
         // Rare, so simple: stopping the receive task means a new Shared.
-        crate::shared::lock(&self.liveness).receiving = false;
-        self.apply_liveness(&env)
+        lock(&self.shared.liveness).receiving = false;
+        crate::env::sync_liveness(&env, &self.shared)
     }
 
     /// Closes the socket now: the port is free when this returns. Returns
@@ -518,12 +476,11 @@ impl UdpHandle {
         let cancelled = send::cancel_all(&self.shared);
         self.shared.stop();
         {
-            let mut l = crate::shared::lock(&self.liveness);
+            let mut l = lock(&self.shared.liveness);
             l.receiving = false;
             l.pending_sends = 0;
         }
-        self.apply_liveness(&env)?;
-        self.sink.borrow_mut().take();
+        crate::env::sync_liveness(&env, &self.shared)?;
         self.unbound.borrow_mut().take();
         if let Some(sock) = self.socket.borrow_mut().take() {
             release_socket(sock);
@@ -547,7 +504,7 @@ fn release_socket(sock: Arc<IoSocket>) {
 
 impl Drop for UdpHandle {
     /// A handle collected without `close()` (an unbound or closed socket, as
-    /// bound ones stay reachable through their event sink) stops its tasks.
+    /// bound ones stay reachable from JS's table of live sockets) stops its tasks.
     fn drop(&mut self) {
         self.shared.stop();
     }

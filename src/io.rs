@@ -53,6 +53,26 @@ impl IoSocket {
         return self.0.poll_recv_ready(cx);
     }
 
+    /// Waits until the socket has datagrams or a pending error; true when
+    /// an error is pending.
+    #[cfg(unix)]
+    pub(crate) async fn readable_or_error(&self) -> io::Result<bool> {
+        let mut guard = self.0.ready(Interest::READABLE | Interest::ERROR).await?;
+        let error = guard.ready().is_error();
+        if error {
+            // The receive that follows consumes the error; tokio would
+            // otherwise keep reporting it.
+            guard.clear_ready_matching(tokio::io::Ready::ERROR);
+        }
+        Ok(error)
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) async fn readable_or_error(&self) -> io::Result<bool> {
+        let ready = self.0.ready(Interest::READABLE | Interest::ERROR).await?;
+        Ok(ready.is_error())
+    }
+
     /// Runs a non-blocking receive; `WouldBlock` clears the readiness.
     pub(crate) fn try_read<R>(
         &self,

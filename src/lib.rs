@@ -10,6 +10,7 @@
 #![deny(clippy::all)]
 
 mod addr;
+mod env;
 mod error;
 mod handle;
 mod io;
@@ -19,4 +20,3 @@ mod send;
 mod shared;
 mod sockopt;
 mod sys;
-mod teardown;

@@ -17,7 +17,7 @@ use napi::Status;
 use crate::addr::LastAddress;
 use crate::error;
 use crate::io::IoSocket;
-use crate::shared::{Event, EventSink, Shared};
+use crate::shared::{Envelope, Event, EventSink, Shared};
 
 /// Room for the largest UDP datagram.
 const SLOT: usize = 64 * 1024;
@@ -52,17 +52,29 @@ impl Arena {
 
     /// Receives up to `SLOTS` datagrams into the arena (`self.got`).
     #[cfg(target_os = "linux")]
-    fn recv(&mut self, sock: &IoSocket) -> io::Result<usize> {
+    fn recv(&mut self, sock: &IoSocket, direct: bool) -> io::Result<usize> {
         self.got.clear();
         let mut slots: Vec<&mut [u8]> = self.buf.chunks_mut(SLOT).collect();
-        sock.try_read(|s| crate::sys::recv_batch(&*s, &mut self.scratch, &mut slots, &mut self.got))
+        let mut f = |s: socket2::SockRef<'_>| {
+            crate::sys::recv_batch(&*s, &mut self.scratch, &mut slots, &mut self.got)
+        };
+        if direct {
+            f(sock.sock())
+        } else {
+            sock.try_read(f)
+        }
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn recv(&mut self, sock: &IoSocket) -> io::Result<usize> {
+    fn recv(&mut self, sock: &IoSocket, direct: bool) -> io::Result<usize> {
         self.got.clear();
         for slot in self.buf.chunks_mut(SLOT) {
-            match sock.try_read(|s| crate::sys::recv_from(&s, slot)) {
+            let r = if direct && self.got.is_empty() {
+                crate::sys::recv_from(&sock.sock(), slot)
+            } else {
+                sock.try_read(|s| crate::sys::recv_from(&s, slot))
+            };
+            match r {
                 Ok((len, addr)) => self.got.push((len, addr, 0)),
                 Err(e) if self.got.is_empty() => return Err(e),
                 Err(_) => break,
@@ -86,7 +98,10 @@ struct Drained {
     error: Option<io::Error>,
 }
 
-fn drain(sock: &IoSocket, last: &mut LastAddress) -> Drained {
+/// Drains the ready datagrams. `direct` makes the first receive bypass
+/// tokio's readiness, to collect a pending socket error (tokio reports it as
+/// error readiness, which its readable path does not act on).
+fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
     ARENA.with(|cell| {
         let mut cell = cell.borrow_mut();
         let arena = cell.get_or_insert_with(Arena::new);
@@ -97,7 +112,7 @@ fn drain(sock: &IoSocket, last: &mut LastAddress) -> Drained {
         last.reset();
         let mut count = 0;
         while count < MAX_BATCH && data.len() < MAX_BATCH_BYTES {
-            let n = match arena.recv(sock) {
+            let n = match arena.recv(sock, std::mem::take(&mut direct)) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -153,13 +168,33 @@ pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<Eve
             Ok(p) => p.forget(),
             Err(_) => return, // credits closed: stopped
         }
-        let readable = std::future::poll_fn(|cx| match sock.upgrade() {
-            Some(s) => s.poll_readable(cx),
-            None => std::task::Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected))),
-        });
-        tokio::select! {
-            r = readable => if r.is_err() { return },
-            _ = stop.changed() => return,
+        let mut error_pending = false;
+        if shared.connected.load(std::sync::atomic::Ordering::Acquire) {
+            // A connected socket also wakes for a pending socket error (an
+            // ICMP report), which Node reports as a `recvmsg` error. That
+            // wait needs the socket held strongly; close() then waits the
+            // moment it takes this task to let go.
+            let Some(strong) = sock.upgrade() else {
+                return;
+            };
+            tokio::select! {
+                r = strong.readable_or_error() => match r {
+                    Ok(error) => error_pending = error,
+                    Err(_) => return,
+                },
+                _ = stop.changed() => return,
+                _ = shared.mode_changed.notified() => {}
+            }
+        } else {
+            let readable = std::future::poll_fn(|cx| match sock.upgrade() {
+                Some(s) => s.poll_readable(cx),
+                None => std::task::Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected))),
+            });
+            tokio::select! {
+                r = readable => if r.is_err() { return },
+                _ = stop.changed() => return,
+                _ = shared.mode_changed.notified() => {}
+            }
         }
         if shared.is_stopped() {
             return;
@@ -167,12 +202,16 @@ pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<Eve
         let Some(strong) = sock.upgrade() else {
             return;
         };
-        let Drained { batch, error } = drain(&strong, &mut last);
+        let Drained { batch, error } = drain(&strong, &mut last, error_pending);
         drop(strong);
         // A batch keeps its credit until JS takes it; errors travel free
         // (they are rare: one per ICMP report on a connected socket).
         if let Some(batch) = batch {
-            if sink.call(batch, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+            let envelope = Envelope {
+                shared: shared.clone(),
+                event: batch,
+            };
+            if sink.call(envelope, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
                 return; // JS is gone (env teardown)
             }
         } else {
@@ -180,8 +219,11 @@ pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<Eve
         }
         if let Some(err) = error {
             // Reported like Node's recvmsg errors; receiving goes on.
-            let event = Event::RecvError(error::code_of(&err));
-            if sink.call(event, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+            let envelope = Envelope {
+                shared: shared.clone(),
+                event: Event::RecvError(error::code_of(&err)),
+            };
+            if sink.call(envelope, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
                 return;
             }
         }

@@ -12,7 +12,7 @@ use socket2::SockAddr;
 
 use crate::error;
 use crate::io::IoSocket;
-use crate::shared::{lock, Event, EventSink, Queued, Shared};
+use crate::shared::{lock, Envelope, Event, EventSink, Queued, Shared};
 
 /// What `send` did with a datagram.
 pub(crate) enum Sent {
@@ -55,7 +55,6 @@ const GSO_MAX_BYTES: usize = 60_000;
 pub(crate) fn send_many(
     sock: &Arc<IoSocket>,
     shared: &Arc<Shared>,
-    sink: &Arc<EventSink>,
     items: &[(&[u8], Option<SocketAddr>)],
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(items.len());
@@ -75,7 +74,7 @@ pub(crate) fn send_many(
             }
         }
         let (data, dest) = items[i];
-        out.push(match send(sock, shared, sink, data, dest) {
+        out.push(match send(sock, shared, data, dest) {
             Ok(Sent::Now(n)) => Outcome::Sent(n),
             Ok(Sent::Queued) => Outcome::Queued,
             Err(e) => Outcome::Failed(e),
@@ -148,7 +147,6 @@ fn send_run_gso(sock: &IoSocket, shared: &Shared, run: &[(&[u8], Option<SocketAd
 pub(crate) fn send(
     sock: &Arc<IoSocket>,
     shared: &Arc<Shared>,
-    sink: &Arc<EventSink>,
     data: &[u8],
     dest: Option<SocketAddr>,
 ) -> io::Result<Sent> {
@@ -172,7 +170,8 @@ pub(crate) fn send(
     };
     if start {
         let rt = crate::runtime::handle()?;
-        let (sock, shared, sink) = (Arc::downgrade(sock), shared.clone(), sink.clone());
+        let sink = crate::env::sink().map_err(|e| io::Error::other(e.reason.clone()))?;
+        let (sock, shared) = (Arc::downgrade(sock), shared.clone());
         #[cfg(unix)]
         rt.spawn_blocking(move || drain(sock, shared, sink));
         #[cfg(not(unix))]
@@ -192,7 +191,7 @@ fn next_queued(shared: &Shared) -> Option<Queued> {
 }
 
 /// Reports one completed queued send to JS; false when JS is gone.
-fn report(shared: &Shared, sink: &EventSink, len: usize, result: io::Result<usize>) -> bool {
+fn report(shared: &Arc<Shared>, sink: &EventSink, len: usize, result: io::Result<usize>) -> bool {
     shared.queue_completed(len);
     let event = match result {
         Ok(n) => Event::SendDone {
@@ -204,7 +203,11 @@ fn report(shared: &Shared, sink: &EventSink, len: usize, result: io::Result<usiz
             error: Some(error::code_of(&e)),
         },
     };
-    sink.call(event, ThreadsafeFunctionCallMode::NonBlocking) == napi::Status::Ok
+    let envelope = Envelope {
+        shared: shared.clone(),
+        event,
+    };
+    sink.call(envelope, ThreadsafeFunctionCallMode::NonBlocking) == napi::Status::Ok
 }
 
 /// Writes queued datagrams in order as the socket becomes writable (on a

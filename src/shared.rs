@@ -30,17 +30,44 @@ pub(crate) enum Event {
     SendDone { bytes: u32, error: Option<String> },
 }
 
-/// The JS arguments an event becomes: `(kind, buffer, meta, strings)`.
-pub(crate) type EventArgs = FnArgs<(u32, Option<Buffer>, Option<Uint32Array>, Vec<String>)>;
+/// An event and the socket it is about.
+pub(crate) struct Envelope {
+    pub(crate) shared: std::sync::Arc<Shared>,
+    pub(crate) event: Event,
+}
+
+/// The JS arguments an event becomes: `(socket id, kind, buffer, meta,
+/// strings)`.
+pub(crate) type EventArgs = FnArgs<(u32, u32, Option<Buffer>, Option<Uint32Array>, Vec<String>)>;
 
 pub(crate) const KIND_BATCH: u32 = 0;
 pub(crate) const KIND_RECV_ERROR: u32 = 1;
 pub(crate) const KIND_SEND_DONE: u32 = 2;
 
-/// The socket's one channel to JS: weak (unref'd) until `Liveness` refs it;
-/// errors thrown by listeners become `uncaughtException`, as in Node.
+/// The channel from the runtime to one JS environment, shared by all its
+/// sockets (see `env.rs`): weak (unref'd) unless some socket keeps the
+/// process alive; errors thrown by listeners become `uncaughtException`,
+/// as in Node.
 pub(crate) type EventSink =
-    ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Status, false, true, 0>;
+    ThreadsafeFunction<Envelope, Unknown<'static>, EventArgs, Status, false, true, 0>;
+
+/// Whether a socket keeps the event loop alive: when it receives and is
+/// ref'd (`socket.ref()`), or while sends wait in its queue (as libuv's
+/// pending send requests do).
+#[derive(Default)]
+pub(crate) struct Liveness {
+    pub(crate) unrefd: bool,
+    pub(crate) receiving: bool,
+    pub(crate) pending_sends: u32,
+    /// Whether this socket is currently counted as keeping the loop alive.
+    pub(crate) counted: bool,
+}
+
+impl Liveness {
+    pub(crate) fn wanted(&self) -> bool {
+        (self.receiving && !self.unrefd) || self.pending_sends > 0
+    }
+}
 
 /// A send waiting for the socket to become writable.
 pub(crate) struct Queued {
@@ -57,6 +84,13 @@ pub(crate) struct SendQueue {
 }
 
 pub(crate) struct Shared {
+    /// The socket's id, by which JS finds the `Socket` an event is for.
+    pub(crate) id: u32,
+    pub(crate) liveness: Mutex<Liveness>,
+    /// Whether the socket is connected (it then also reports ICMP errors,
+    /// see `recv::run`), and a wake-up for the receive task when that changes.
+    pub(crate) connected: std::sync::atomic::AtomicBool,
+    pub(crate) mode_changed: tokio::sync::Notify,
     /// Flipped to `true` once, to stop every task of the socket.
     stop_tx: watch::Sender<bool>,
     /// Receive batches JS may still accept (see `BATCHES_IN_FLIGHT`).
@@ -72,8 +106,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new() -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
         let (stop_tx, _) = watch::channel(false);
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            liveness: Mutex::new(Liveness::default()),
+            connected: std::sync::atomic::AtomicBool::new(false),
+            mode_changed: tokio::sync::Notify::new(),
             stop_tx,
             credits: Semaphore::new(BATCHES_IN_FLIGHT),
             queue: Mutex::new(SendQueue::default()),

@@ -1,0 +1,153 @@
+//! Per-environment state: the one channel from the runtime to this JS
+//! environment (the main thread, or a worker), shared by all its sockets.
+//!
+//! One threadsafe function per environment rather than per socket: creating
+//! and finalising one per socket costs time, and its finalisation waits for
+//! the event loop, so a program that churns sockets without yielding to the
+//! loop would pile them up. It is ref'd while at least one socket keeps the
+//! process alive (see `Liveness`).
+//!
+//! Each environment runs on a thread of its own, so the state is
+//! thread-local. At environment teardown (a worker terminated with sockets
+//! open), a cleanup hook stops every socket still tracked.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
+
+use napi::bindgen_prelude::{Buffer, Function, Uint32Array, Unknown};
+use napi::threadsafe_function::ThreadsafeCallContext;
+use napi::Env;
+use napi_derive::napi;
+
+use crate::shared::{
+    lock, Envelope, Event, EventArgs, EventSink, Shared, KIND_BATCH, KIND_RECV_ERROR,
+    KIND_SEND_DONE,
+};
+use crate::sys;
+
+struct EnvState {
+    sink: Arc<EventSink>,
+    /// Sockets currently keeping the loop alive.
+    keep_alive: usize,
+    refd: bool,
+    sockets: Vec<Weak<Shared>>,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<EnvState>> = const { RefCell::new(None) };
+}
+
+/// Registers `dispatch(id, kind, buffer, meta, strings)`, the JS function
+/// every socket event of this environment goes to. Called once, by index.js.
+#[napi(catch_unwind)]
+pub fn set_dispatcher(
+    env: Env,
+    dispatch: Function<EventArgs, Unknown<'static>>,
+) -> napi::Result<()> {
+    let sink = dispatch
+        .build_threadsafe_function::<Envelope>()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build_callback(|ctx: ThreadsafeCallContext<Envelope>| {
+            let Envelope { shared, event } = ctx.value;
+            let id = shared.id;
+            Ok(match event {
+                Event::Batch { data, meta, addrs } => {
+                    shared.credits.add_permits(1);
+                    (
+                        id,
+                        KIND_BATCH,
+                        Some(Buffer::from(data)),
+                        Some(Uint32Array::new(meta)),
+                        addrs,
+                    )
+                        .into()
+                }
+                Event::RecvError(code) => (id, KIND_RECV_ERROR, None, None, vec![code]).into(),
+                Event::SendDone { bytes, error } => {
+                    {
+                        let mut l = lock(&shared.liveness);
+                        l.pending_sends = l.pending_sends.saturating_sub(1);
+                    }
+                    sync_liveness(&ctx.env, &shared)?;
+                    let bytes = Some(Uint32Array::new(vec![bytes]));
+                    (id, KIND_SEND_DONE, None, bytes, error.into_iter().collect()).into()
+                }
+            })
+        })?;
+    let first = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let first = s.is_none();
+        *s = Some(EnvState {
+            sink: Arc::new(sink),
+            keep_alive: 0,
+            refd: false,
+            sockets: Vec::new(),
+        });
+        first
+    });
+    if first {
+        env.add_env_cleanup_hook((), |()| teardown())?;
+    }
+    Ok(())
+}
+
+/// The environment's channel, for a socket's tasks.
+pub(crate) fn sink() -> napi::Result<Arc<EventSink>> {
+    STATE
+        .with(|s| s.borrow().as_ref().map(|st| st.sink.clone()))
+        .ok_or_else(|| napi::Error::from_reason("dgram-rs: setDispatcher was not called"))
+}
+
+/// Tracks a receiving socket so that teardown can stop it.
+pub(crate) fn track(shared: &Arc<Shared>) {
+    STATE.with(|s| {
+        if let Some(st) = s.borrow_mut().as_mut() {
+            // Closed sockets are pruned when the list is full: amortised O(1).
+            if st.sockets.len() >= 64 && st.sockets.len() == st.sockets.capacity() {
+                st.sockets.retain(|w| w.strong_count() > 0);
+            }
+            st.sockets.push(Arc::downgrade(shared));
+        }
+    });
+}
+
+/// Counts the socket in or out of the environment's keep-alive sockets
+/// after its `Liveness` changed, and refs or unrefs the channel to match.
+pub(crate) fn sync_liveness(env: &Env, shared: &Shared) -> napi::Result<()> {
+    let delta: isize = {
+        let mut l = lock(&shared.liveness);
+        let want = l.wanted();
+        if want == l.counted {
+            return Ok(());
+        }
+        l.counted = want;
+        if want {
+            1
+        } else {
+            -1
+        }
+    };
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let Some(st) = s.as_mut() else {
+            return Ok(());
+        };
+        st.keep_alive = st.keep_alive.saturating_add_signed(delta);
+        let want = st.keep_alive > 0;
+        if want != st.refd {
+            sys::set_threadsafe_function_ref(env, st.sink.raw(), want)?;
+            st.refd = want;
+        }
+        Ok(())
+    })
+}
+
+fn teardown() {
+    let Some(state) = STATE.with(|s| s.borrow_mut().take()) else {
+        return;
+    };
+    for shared in state.sockets.iter().filter_map(Weak::upgrade) {
+        shared.stop();
+    }
+}
