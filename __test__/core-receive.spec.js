@@ -1,0 +1,343 @@
+'use strict';
+
+// Receiving: rinfo, message Buffers, big and many datagrams, echo from a
+// message listener, ICMP errors on connected / unconnected sockets.
+
+const test = require('ava');
+const { parity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay } = require('./helpers.js');
+
+async function pair(dgram, tr, type = 'udp4') {
+  const server = await boundSocket(dgram, type);
+  const client = await boundSocket(dgram, type);
+  tr.reg(server.address().port, 'server');
+  tr.reg(client.address().port, 'client');
+  return { server, client, inbox: collect(server), port: server.address().port };
+}
+
+test('rinfo shape on udp4 and udp6; message is a Buffer; listener this is the socket', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    for (const type of ['udp4', 'udp6']) {
+      const { server, client, port } = await pair(dgram, tr, type);
+      const got = new Promise((resolve) => server.once('message', function (msg, rinfo, ...rest) {
+        resolve({
+          self: this === server,
+          isBuffer: Buffer.isBuffer(msg),
+          ctor: msg.constructor.name,
+          msg: msg.toString(),
+          rinfo,
+          rinfoKeys: Object.keys(rinfo),
+          rinfoProto: Object.getPrototypeOf(rinfo) === Object.prototype,
+          types: Object.values(rinfo).map((v) => typeof v),
+          rest: rest.length,
+        });
+      }));
+      client.send('hello', port, type === 'udp4' ? '127.0.0.1' : '::1');
+      tr.push({ type, ...(await withTimeout(got)) });
+      await closeAll(server, client);
+    }
+  });
+  t.deepEqual(node[0].rinfoKeys, ['address', 'family', 'port', 'size']);
+});
+
+test('each message Buffer owns its memory (byteOffset 0, buffer sized to the datagram)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    for (let i = 0; i < 5; i++) client.send(`message-${i}`, port, '127.0.0.1');
+    const msgs = await inbox.wait(5);
+    tr.push(msgs.map((m) => ({
+      text: m.msg.toString(),
+      byteOffset: m.msg.byteOffset,
+      arrayBufferSize: m.msg.buffer.byteLength,
+      viaArrayBuffer: Buffer.from(m.msg.buffer).toString(),
+    })));
+    // Mutating one message must not affect the next.
+    msgs[0].msg.fill(0x21);
+    tr.push(msgs.map((m) => m.msg.toString()));
+    await closeAll(server, client);
+  });
+  t.is(node[0][0].byteOffset, 0);
+});
+
+test('zero-length datagrams arrive as empty Buffers with size 0', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    client.send([], port, '127.0.0.1');
+    client.send('', port, '127.0.0.1');
+    client.send(Buffer.alloc(0), port, '127.0.0.1');
+    client.send(Buffer.from('x'), 0, 0, port, '127.0.0.1');
+    const msgs = await inbox.wait(4);
+    tr.push(msgs.map((m) => ({ len: m.msg.length, isBuffer: Buffer.isBuffer(m.msg), rinfo: m.rinfo })));
+    await closeAll(server, client);
+  });
+  t.is(node[0].length, 4);
+});
+
+test('big datagrams arrive intact (60000 bytes, and the udp4 maximum 65507)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    for (const [type, sizes] of [['udp4', [60000, 65507, 65508]], ['udp6', [60000, 65527, 65528]]]) {
+      const { server, client, inbox, port } = await pair(dgram, tr, type);
+      for (const size of sizes) {
+        const buf = Buffer.alloc(size);
+        for (let i = 0; i < size; i++) buf[i] = (i * 7 + size) & 0xff;
+        const before = inbox.msgs.length;
+        const [err, bytes] = await withTimeout(new Promise((resolve) => client.send(buf, port, (...a) => resolve(a))));
+        let got = null;
+        if (!err) {
+          const [m] = (await inbox.wait(before + 1)).slice(before);
+          got = { size: m.rinfo.size, len: m.msg.length, equal: m.msg.equals(buf) };
+        }
+        tr.push({ type, size, err: err ? err.code : null, bytes, got });
+      }
+      await closeAll(server, client);
+    }
+  });
+  t.true(node[0].got.equal);
+});
+
+test('2000 datagrams of 100 bytes (bursts of 100) all arrive, in order', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    const N = 2000;
+    const BURST = 100;
+    for (let start = 0; start < N; start += BURST) {
+      for (let i = start; i < start + BURST; i++) {
+        const b = Buffer.alloc(100, i & 0xff);
+        b.writeUInt32BE(i, 0);
+        client.send(b, port, '127.0.0.1');
+      }
+      await inbox.wait(start + BURST, 5000);
+    }
+    const seq = inbox.msgs.map((m) => m.msg.readUInt32BE(0));
+    const inOrder = seq.every((v, i) => v === i);
+    const sizes = new Set(inbox.msgs.map((m) => m.rinfo.size));
+    tr.push({ count: seq.length, inOrder, sizes: [...sizes] });
+    await closeAll(server, client);
+  }, { ms: 15000 });
+  t.deepEqual(node[0], { count: 2000, inOrder: true, sizes: [100] });
+});
+
+test('a burst larger than the receive buffer: whatever arrives is in order, no duplicates', async (t) => {
+  // Drops are allowed (and counts differ between implementations), so the
+  // trace keeps only "strictly increasing" and "got some".
+  const { node } = await parity(t, async (dgram, tr) => {
+    const server = await boundSocket(dgram);
+    const client = await boundSocket(dgram);
+    const inbox = collect(server);
+    for (let i = 0; i < 1000; i++) {
+      const b = Buffer.alloc(64);
+      b.writeUInt32BE(i, 0);
+      client.send(b, server.address().port, '127.0.0.1');
+    }
+    // Wait for the first datagram, then until the receiver has been quiet for 100 ms.
+    await inbox.wait(1, 5000);
+    let last = -1;
+    while (inbox.msgs.length !== last) {
+      last = inbox.msgs.length;
+      await delay(100);
+    }
+    const seq = inbox.msgs.map((m) => m.msg.readUInt32BE(0));
+    tr.push({ increasing: seq.every((v, i) => i === 0 || v > seq[i - 1]), nonEmpty: seq.length > 0 });
+    await closeAll(server, client);
+  }, { ms: 10000 });
+  t.deepEqual(node[0], { increasing: true, nonEmpty: true });
+});
+
+test('a message listener that calls send() (echo server)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, port } = await pair(dgram, tr);
+    server.on('message', (msg, rinfo) => {
+      server.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address);
+    });
+    const replies = collect(client);
+    for (let i = 0; i < 10; i++) client.send(`m${i}`, port, '127.0.0.1');
+    const msgs = await replies.wait(10);
+    tr.push(msgs.map((m) => ({ msg: m.msg.toString(), rinfo: m.rinfo })));
+    await closeAll(server, client);
+  });
+  t.is(node[0].length, 10);
+});
+
+test('a dual-stack udp6 socket bound to :: receives IPv4 datagrams as ::ffff: addresses', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const server = dgram.createSocket('udp6');
+    await new Promise((resolve) => server.bind(0, resolve));
+    tr.reg(server.address().port, 'server');
+    const inbox = collect(server);
+    const client = await boundSocket(dgram, 'udp4');
+    tr.reg(client.address().port, 'client');
+    client.send('v4 to v6', server.address().port, '127.0.0.1');
+    const [m] = await inbox.wait(1);
+    tr.push({ msg: m.msg.toString(), rinfo: m.rinfo });
+    await closeAll(server, client);
+  });
+});
+
+test('ipv6Only: a udp6 socket bound to :: with ipv6Only does not receive IPv4', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const server = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+    await new Promise((resolve) => server.bind(0, resolve));
+    const inbox = collect(server);
+    const port = server.address().port;
+    // The IPv4 side of the port is free: take it, so that the IPv4 datagram
+    // below cannot land in some other (concurrent) test's socket.
+    const v4 = dgram.createSocket('udp4');
+    const v4Inbox = collect(v4);
+    const v4Bind = await withTimeout(new Promise((resolve) => {
+      v4.once('error', (e) => resolve(e.code));
+      v4.bind(port, '127.0.0.1', () => resolve('bound'));
+    }));
+    tr.push({ v4Bind });
+    const client = await boundSocket(dgram, 'udp4');
+    client.send('v4', port, '127.0.0.1');
+    const client6 = await boundSocket(dgram, 'udp6');
+    client6.send('v6', port, '::1');
+    await inbox.wait(1);
+    if (v4Bind === 'bound') await v4Inbox.wait(1);
+    await delay(30);
+    tr.push(inbox.msgs.map((m) => m.msg.toString()), v4Inbox.msgs.map((m) => m.msg.toString()));
+    await closeAll(server, client, client6, v4);
+  });
+});
+
+// "Closed port": 127.0.0.1:9 (discard). Nothing listens there and, unlike a
+// freed ephemeral port, no concurrent test can be handed it by bind(0).
+const CLOSED_PORT = 9;
+
+test('ICMP: a connected socket sending to a closed port gets ECONNREFUSED (recvmsg) and keeps receiving', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = dgram.createSocket('udp4');
+    const events = [];
+    s.on('error', (e) => events.push({ error: errShape(e) }));
+    s.on('message', (m, r) => events.push({ message: m.toString(), rinfo: r }));
+    await new Promise((resolve) => s.connect(CLOSED_PORT, '127.0.0.1', resolve));
+    tr.reg(s.address().port, 'client');
+    const sendCb = (msg) => withTimeout(new Promise((resolve) => s.send(msg, (...a) => resolve(a.map((x) => (x instanceof Error ? errShape(x) : x))))));
+    const cb1 = await sendCb('ping');
+    await withTimeout(new Promise((resolve) => {
+      const check = () => (events.length ? resolve() : setTimeout(check, 5));
+      check();
+    }), 1000, 'ICMP error').catch(() => {});
+    tr.push({ cb1, afterFirst: [...events] });
+    // Still usable: a second send also succeeds (and is refused again).
+    const cb2 = await sendCb('ping2');
+    await delay(50);
+    tr.push({ cb2, afterSecond: events.length });
+    // And it still receives: reconnect to a live peer, which answers.
+    const peer = await boundSocket(dgram);
+    tr.reg(peer.address().port, 'peer');
+    s.disconnect();
+    await new Promise((resolve) => s.connect(peer.address().port, '127.0.0.1', resolve));
+    peer.on('message', (m, r) => peer.send(`re:${m}`, r.port, r.address));
+    const cb3 = await sendCb('hello');
+    await withTimeout(new Promise((resolve) => {
+      const check = () => (events.some((e) => e.message) ? resolve() : setTimeout(check, 5));
+      check();
+    }), 2000, 'message after ICMP error');
+    tr.push({ cb3, events });
+    await closeAll(s, peer);
+  });
+  t.is(node[0].afterFirst[0].error.code, 'ECONNREFUSED');
+  t.is(node[0].afterFirst[0].error.syscall, 'recvmsg');
+});
+
+test('ICMP: an unconnected socket sending to a closed port gets no error and keeps working', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port: live } = await pair(dgram, tr);
+    const events = [];
+    client.on('error', (e) => events.push(errShape(e)));
+    const cbs = [];
+    for (let i = 0; i < 3; i++) {
+      cbs.push(await withTimeout(new Promise((resolve) => client.send('x', CLOSED_PORT, '127.0.0.1', (e, n) => resolve([errShape(e), n])))));
+      await delay(10);
+    }
+    client.send('alive', live, '127.0.0.1');
+    const msgs = await inbox.wait(1);
+    await delay(20);
+    tr.push({ cbs, events, msgs: msgs.map((m) => m.msg.toString()) });
+    await closeAll(server, client);
+  });
+  t.deepEqual(node[0].events, []);
+});
+
+test('messages from several senders: each rinfo names its sender', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const server = await boundSocket(dgram);
+    tr.reg(server.address().port, 'server');
+    const inbox = collect(server);
+    const senders = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await boundSocket(dgram);
+      tr.reg(c.address().port, `c${i}`);
+      senders.push(c);
+    }
+    for (const [i, c] of senders.entries()) {
+      await new Promise((resolve) => c.send(`from c${i}`, server.address().port, '127.0.0.1', resolve));
+      await inbox.wait(i + 1);
+    }
+    tr.push(inbox.msgs.map((m) => ({ msg: m.msg.toString(), rinfo: m.rinfo })));
+    await closeAll(server, ...senders);
+  });
+});
+
+test('a socket with no message listener still receives (and drops) datagrams; adding one later works', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const server = await boundSocket(dgram);
+    const client = await boundSocket(dgram);
+    const port = server.address().port;
+    // Watch emit() itself (a listener would change what is being tested).
+    const emitted = [];
+    const emit = server.emit;
+    server.emit = function (name, ...args) {
+      emitted.push(name);
+      return emit.call(this, name, ...args);
+    };
+    await new Promise((resolve) => client.send('nobody listens', port, '127.0.0.1', resolve));
+    await withTimeout(new Promise((resolve) => {
+      const check = () => (emitted.includes('message') ? resolve() : setTimeout(check, 2));
+      check();
+    }), 2000, 'message emitted with no listener');
+    delete server.emit;
+    tr.push({ emitted });
+    const inbox = collect(server);
+    client.send('now listening', port, '127.0.0.1');
+    const msgs = await inbox.wait(1);
+    await delay(10);
+    tr.push(msgs.map((m) => m.msg.toString()));
+    tr.push(capture(() => server.listenerCount('message')));
+    await closeAll(server, client);
+  });
+});
+
+test('the message and listening events can be awaited with events.once', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const { once: eventsOnce } = require('node:events');
+    const server = dgram.createSocket('udp4');
+    server.bind(0, '127.0.0.1');
+    tr.push({ listening: (await eventsOnce(server, 'listening')).length });
+    tr.reg(server.address().port, 'server');
+    const client = await boundSocket(dgram);
+    tr.reg(client.address().port, 'client');
+    const p = eventsOnce(server, 'message');
+    client.send('x', server.address().port, '127.0.0.1');
+    const [msg, rinfo] = await withTimeout(p);
+    tr.push({ msg: msg.toString(), rinfo });
+    await closeAll(server, client);
+  });
+});
+
+test('events.once rejects on an error event (EADDRINUSE)', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const { once: eventsOnce } = require('node:events');
+    const a = await boundSocket(dgram);
+    tr.reg(a.address().port, 'a');
+    const b = dgram.createSocket('udp4');
+    b.bind(a.address().port, '127.0.0.1');
+    try {
+      await withTimeout(eventsOnce(b, 'listening'));
+      tr.push('resolved');
+    } catch (e) {
+      tr.push({ rejected: errShape(e) });
+    }
+    await closeAll(a, b);
+  });
+});

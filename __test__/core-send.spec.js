@@ -1,0 +1,241 @@
+'use strict';
+
+// send(): argument overloads, message types, and the synchronous
+// validation errors.
+
+const test = require('ava');
+const { parity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay } = require('./helpers.js');
+
+/** A server + client pair on 127.0.0.1 (or ::1), ports registered in the trace. */
+async function pair(dgram, tr, type = 'udp4') {
+  const server = await boundSocket(dgram, type);
+  const client = await boundSocket(dgram, type);
+  tr.reg(server.address().port, 'server');
+  tr.reg(client.address().port, 'client');
+  return { server, client, inbox: collect(server), port: server.address().port };
+}
+
+const received = (m) => ({ hex: m.msg.toString('hex'), isBuffer: Buffer.isBuffer(m.msg), rinfo: m.rinfo });
+
+test('every send() overload on an unbound-address-less/unconnected socket', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    const msg = Buffer.from('0123456789');
+    const forms = [
+      ['(msg, port)', () => client.send(msg, port)],
+      ['(msg, port, addr)', () => client.send(msg, port, '127.0.0.1')],
+      ['(msg, port, cb)', (cb) => client.send(msg, port, cb)],
+      ['(msg, port, addr, cb)', (cb) => client.send(msg, port, '127.0.0.1', cb)],
+      ['(msg, off, len, port, addr, cb)', (cb) => client.send(msg, 2, 3, port, '127.0.0.1', cb)],
+      ['(msg, off, len, port, cb)', (cb) => client.send(msg, 4, 2, port, cb)],
+      ['(msg, off, len, port)', () => client.send(msg, 1, 1, port)],
+      ['(msg, off, len, port, addr)', () => client.send(msg, 0, 10, port, '127.0.0.1')],
+      ['(msg, String(port), addr, cb)', (cb) => client.send(msg, String(port), '127.0.0.1', cb)],
+      ['(msg, port, undefined, cb)', (cb) => client.send(msg, port, undefined, cb)],
+      ['(msg, port, null, cb)', (cb) => client.send(msg, port, null, cb)],
+      ['(msg, off, len, port, undefined, cb)', (cb) => client.send(msg, 0, 2, port, undefined, cb)],
+      ['(msg, port, addr, "not a function")', () => client.send(msg, port, '127.0.0.1', 'nope')],
+      ['(msg, 0, 0, port, addr, cb) zero length', (cb) => client.send(msg, 0, 0, port, '127.0.0.1', cb)],
+      ['(msg, 10, 0, port, cb) offset at end', (cb) => client.send(msg, 10, 0, port, cb)],
+      ['(msg, "1", "2", port, cb) string offset/length', (cb) => client.send(msg, '1', '2', port, cb)],
+    ];
+    for (const [label, fn] of forms) {
+      const before = inbox.msgs.length;
+      let cbArgs = 'not called';
+      let r;
+      const cbDone = new Promise((resolve) => {
+        r = capture(() => fn(function (...args) {
+          cbArgs = { args: args.map((a) => (a instanceof Error ? errShape(a) : a)), self: this === client };
+          resolve();
+        }), client);
+        if (fn.length === 0 || r.threw) resolve();
+        tr.push({ label, r });
+      });
+      await withTimeout(cbDone, 3000, `${label} callback`);
+      if (r.threw) continue;
+      const [m] = (await inbox.wait(before + 1)).slice(before);
+      tr.push({ label, cbArgs, got: received(m) });
+    }
+    await delay(20);
+    tr.push({ total: inbox.msgs.length });
+    await closeAll(server, client);
+  });
+  t.is(node[0].r.returned, 'undefined');
+});
+
+test('message types: Buffer, TypedArrays, DataView, strings, arrays, empty', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    const big = Buffer.from('abcdefghijklmnop');
+    const cases = [
+      ['Buffer', Buffer.from('buffer')],
+      ['Buffer slice with byteOffset', big.subarray(3, 7)],
+      ['Uint8Array', new Uint8Array([1, 2, 3, 255])],
+      ['Uint16Array', new Uint16Array([0x0102, 0xfffe])],
+      ['Int32Array', new Int32Array([-1, 7])],
+      ['Float64Array', new Float64Array([1.5])],
+      ['Uint8Array view with offset', new Uint8Array(big.buffer, big.byteOffset + 2, 3)],
+      ['DataView', new DataView(big.buffer, big.byteOffset + 5, 4)],
+      ['ascii string', 'hello'],
+      ['utf8 multibyte string', 'héllo €𝄞'],
+      ['empty string', ''],
+      ['empty Buffer', Buffer.alloc(0)],
+      ['empty array', []],
+      ['array of mixed', [Buffer.from('a'), 'bé', new Uint8Array([0x63]), new DataView(big.buffer, big.byteOffset, 2), new Uint16Array([0x4142])]],
+      ['array of one string', ['solo']],
+      ['array with empty items', ['', Buffer.alloc(0)]],
+    ];
+    for (const [label, msg] of cases) {
+      const before = inbox.msgs.length;
+      const cb = await withTimeout(new Promise((resolve) => {
+        client.send(msg, port, '127.0.0.1', (err, bytes) => resolve({ err: errShape(err), bytes }));
+      }), 3000, label);
+      const [m] = (await inbox.wait(before + 1)).slice(before);
+      tr.push({ label, cb, got: received(m), size: m.rinfo.size, len: m.msg.length });
+    }
+    await closeAll(server, client);
+  });
+  t.is(node[9].cb.bytes, Buffer.byteLength('héllo €𝄞'));
+  t.is(node[12].len, 0);
+});
+
+test('offset/length slicing works on strings and typed arrays (byte offsets)', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    const cases = [
+      ['string', 'héllo world', 1, 4],
+      ['Uint16Array', new Uint16Array([0x1122, 0x3344, 0x5566]), 1, 3],
+      ['DataView', new DataView(new ArrayBuffer(8)), 2, 2],
+      ['Buffer', Buffer.from('0123456789'), 9, 1],
+    ];
+    for (const [label, msg, off, len] of cases) {
+      const before = inbox.msgs.length;
+      const bytes = await withTimeout(new Promise((resolve) => client.send(msg, off, len, port, '127.0.0.1', (e, n) => resolve(n))));
+      const [m] = (await inbox.wait(before + 1)).slice(before);
+      tr.push({ label, bytes, got: received(m) });
+    }
+    await closeAll(server, client);
+  });
+});
+
+test('ERR_BUFFER_OUT_OF_BOUNDS for offset/length outside the buffer', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = dgram.createSocket('udp4');
+    const buf = Buffer.alloc(10);
+    for (const [off, len] of [[11, 0], [10, 1], [5, 6], [-1, 1], [0, -1], [0, 11], [2 ** 32, 0], ['x', 11], [NaN, 20]]) {
+      tr.push({ off: String(off), len: String(len), r: capture(() => s.send(buf, off, len, 1234, '127.0.0.1')) });
+    }
+    tr.push({ string: capture(() => s.send('abc', 0, 4, 1234, '127.0.0.1')) });
+    tr.push({ stillUnbound: capture(() => s.address()) });
+    s.close();
+  });
+  t.is(node[0].r.threw.code, 'ERR_BUFFER_OUT_OF_BOUNDS');
+});
+
+test('ERR_INVALID_ARG_TYPE for bad messages and bad list items', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = dgram.createSocket('udp4');
+    const bad = [123, null, undefined, true, {}, { length: 1 }, new ArrayBuffer(4), Symbol('s'), () => {}, 10n];
+    for (const msg of bad) tr.push({ msg: typeof msg, r: capture(() => s.send(msg, 1234, '127.0.0.1')) });
+    for (const list of [[1], ['ok', 2], [null], [Buffer.from('a'), {}], [new ArrayBuffer(1)], [['nested']]]) {
+      tr.push({ list: list.map((x) => typeof x), r: capture(() => s.send(list, 1234, '127.0.0.1')) });
+    }
+    // With offset/length the message goes through the slicing path.
+    tr.push({ sliced: capture(() => s.send(42, 0, 1, 1234, '127.0.0.1')) });
+    tr.push({ slicedList: capture(() => s.send(['a'], 0, 1, 1234, '127.0.0.1')) });
+    tr.push({ stillUnbound: capture(() => s.address()) });
+    s.close();
+  });
+  t.is(node[0].r.threw.code, 'ERR_INVALID_ARG_TYPE');
+});
+
+test('ERR_SOCKET_BAD_PORT for bad ports on an unconnected socket', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = dgram.createSocket('udp4');
+    const ports = [0, -1, 65536, 'abc', NaN, undefined, null, 1.5, '', ' ', Infinity, true, {}, [], 2 ** 32, -0, '70000', '-1', '0x10000'];
+    for (const port of ports) {
+      tr.push({ port: typeof port === 'number' ? String(port) : JSON.stringify(port), r: capture(() => s.send('x', port, '127.0.0.1')) });
+    }
+    for (const port of [0, 'abc', undefined]) {
+      tr.push({ form: 'off,len', port: String(port), r: capture(() => s.send('xy', 0, 1, port, '127.0.0.1')) });
+      tr.push({ form: 'cb', port: String(port), r: capture(() => s.send('xy', port, () => {})) });
+    }
+    tr.push({ noArgs: capture(() => s.send()) });
+    tr.push({ onlyMsg: capture(() => s.send('x')) });
+    tr.push({ msgAndCb: capture(() => s.send('x', () => {})) });
+    tr.push({ stillUnbound: capture(() => s.address()) });
+    s.close();
+  });
+  t.is(node[0].r.threw.code, 'ERR_SOCKET_BAD_PORT');
+});
+
+test('ERR_INVALID_ARG_TYPE for a non-string address', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const s = dgram.createSocket('udp4');
+    for (const address of [123, {}, true, [], Symbol.iterator]) {
+      tr.push({ address: typeof address, r: capture(() => s.send('x', 1234, address)) });
+      tr.push({ address: typeof address, withCb: capture(() => s.send('x', 1234, address, () => {})) });
+    }
+    tr.push({ stillUnbound: capture(() => s.address()) });
+    await new Promise((resolve) => setImmediate(resolve));
+    s.close();
+  });
+});
+
+test('validation order: message type vs port vs closed socket', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const s = dgram.createSocket('udp4');
+    tr.push({ badMsgBadPort: capture(() => s.send(123, 0)) });
+    tr.push({ badMsgBadAddr: capture(() => s.send(123, 1234, 5)) });
+    tr.push({ badPortBadAddr: capture(() => s.send('x', 0, 5)) });
+    s.close();
+    tr.push({ closedBadMsg: capture(() => s.send(123, 1234, '127.0.0.1')) });
+    tr.push({ closedBadPort: capture(() => s.send('x', 0, '127.0.0.1')) });
+    tr.push({ closedOk: capture(() => s.send('x', 1234, '127.0.0.1')) });
+    tr.push({ closedOkCb: capture(() => s.send('x', 1234, '127.0.0.1', () => {})) });
+  });
+});
+
+test('sendto(): legacy wrapper validation and delivery', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    tr.push({ badOffset: capture(() => client.sendto(Buffer.from('a'), '0', 1, port, '127.0.0.1')) });
+    tr.push({ badLength: capture(() => client.sendto(Buffer.from('a'), 0, null, port, '127.0.0.1')) });
+    tr.push({ badPort: capture(() => client.sendto(Buffer.from('a'), 0, 1, '1234', '127.0.0.1')) });
+    tr.push({ badAddress: capture(() => client.sendto(Buffer.from('a'), 0, 1, port)) });
+    const bytes = await withTimeout(new Promise((resolve) => client.sendto(Buffer.from('abc'), 1, 2, port, '127.0.0.1', (e, n) => resolve(n))));
+    const [m] = await inbox.wait(1);
+    tr.push({ bytes, got: received(m) });
+    await closeAll(server, client);
+  });
+});
+
+test('sends with an omitted address and with a literal address keep their order (udp4)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    client.send('1', port);
+    client.send('2', port, '127.0.0.1');
+    client.send('3', port);
+    client.send('4', port, '127.0.0.1');
+    client.send('5', 0, 1, port);
+    const msgs = await inbox.wait(5);
+    tr.push(msgs.map((m) => m.msg.toString()));
+    await closeAll(server, client);
+  });
+  t.deepEqual(node[0], ['1', '2', '3', '4', '5']);
+});
+
+test('udp6: send overloads default to ::1 and rinfo is IPv6', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr, 'udp6');
+    client.send('a', port);
+    client.send('b', port, '::1');
+    client.send('cd', 0, 1, port);
+    await new Promise((resolve) => client.send('e', port, '::1', resolve));
+    const msgs = await inbox.wait(4);
+    tr.push(msgs.map(received));
+    await closeAll(server, client);
+  });
+  t.is(node[0][0].rinfo.address, '::1');
+  t.is(node[0][0].rinfo.family, 'IPv6');
+});
