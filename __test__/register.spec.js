@@ -1,0 +1,73 @@
+'use strict';
+// The drop-in preload: code we don't own (here the node-statsd client, a
+// real dependency that does require('dgram')) runs on dgram-rs under
+// `node -r dgram-rs/register` and `node --import dgram-rs/register`.
+const test = require('ava');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const dgram = require('node:dgram');
+
+const ROOT = path.join(__dirname, '..');
+
+async function receiveOne(run) {
+  const srv = dgram.createSocket('udp4');
+  await new Promise((resolve) => srv.bind(0, '127.0.0.1', resolve));
+  const got = new Promise((resolve) => srv.once('message', (m) => resolve(m.toString())));
+  const child = run(srv.address().port);
+  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no datagram')), 5000).unref());
+  try {
+    return { child, msg: await Promise.race([got, timeout]) };
+  } finally {
+    srv.close();
+  }
+}
+
+const cjsApp = (port) => `
+  const StatsD = require('node-statsd');
+  const usesRs = require('dgram') === require('dgram-rs') && require('node:dgram') === require('dgram-rs');
+  const client = new StatsD({ host: '127.0.0.1', port: ${port} });
+  client.increment('dgram_rs.preload', 1, () => { client.close(); console.log('usesRs', usesRs); });
+`;
+
+test('node -r dgram-rs/register: a dependency that requires dgram runs on dgram-rs', async (t) => {
+  const { child, msg } = await receiveOne((port) =>
+    spawnSync(process.execPath, ['-r', 'dgram-rs/register', '-e', cjsApp(port)], { cwd: ROOT, encoding: 'utf8', timeout: 10000 }),
+  );
+  t.is(child.status, 0, child.stderr);
+  t.is(child.stdout.trim(), 'usesRs true');
+  t.is(msg, 'dgram_rs.preload:1|c');
+});
+
+test('node --import dgram-rs/register: import "node:dgram" and require("dgram") both get dgram-rs', async (t) => {
+  const app = (port) => `
+    import dgram from 'node:dgram';
+    import { createSocket } from 'dgram';
+    import rs from 'dgram-rs';
+    import { createRequire } from 'node:module';
+    const require = createRequire(import.meta.url);
+    const StatsD = require('node-statsd');
+    const client = new StatsD({ host: '127.0.0.1', port: ${port} });
+    const same = dgram === rs && createSocket === rs.createSocket && require('dgram') === rs;
+    client.increment('dgram_rs.import', 1, () => { client.close(); console.log('usesRs', same); });
+  `;
+  const { child, msg } = await receiveOne((port) =>
+    spawnSync(process.execPath, ['--import', 'dgram-rs/register', '--input-type=module', '-e', app(port)], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 10000,
+    }),
+  );
+  t.is(child.status, 0, child.stderr);
+  t.is(child.stdout.trim(), 'usesRs true');
+  t.is(msg, 'dgram_rs.import:1|c');
+});
+
+test('ESM named and default imports, and CommonJS, are one module instance', (t) => {
+  const r = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', "import d, { createSocket, Socket } from 'dgram-rs'; import { createRequire } from 'node:module'; const c = createRequire(import.meta.url)('dgram-rs'); console.log(d === c && createSocket === c.createSocket && Socket === c.Socket);"],
+    { cwd: ROOT, encoding: 'utf8', timeout: 10000 },
+  );
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout.trim(), 'true');
+});

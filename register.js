@@ -1,0 +1,20 @@
+'use strict';
+
+// `node -r dgram-rs/register app.js`: every require('dgram') and
+// require('node:dgram') in the application and its dependencies gets
+// dgram-rs instead. (The ESM `--import dgram-rs/register` equivalent is
+// register.mjs, which also loads this file for CommonJS code.)
+
+const Module = require('node:module');
+
+const dgramRs = require('./index.js');
+const kPatched = Symbol.for('dgram-rs.register');
+
+if (!Module[kPatched]) {
+  Module[kPatched] = true;
+  const load = Module._load;
+  Module._load = function (request, parent, isMain) {
+    if (request === 'dgram' || request === 'node:dgram') return dgramRs;
+    return load.call(this, request, parent, isMain);
+  };
+}
