@@ -106,6 +106,13 @@ export function createSocket(options: SocketOptions, callback?: MessageListener)
  * Events: `'close'`, `'connect'`, `'error'` (an `Error`), `'listening'`,
  * `'message'` (a `Buffer` and a {@link RemoteInfo}).
  */
+/** One datagram of `socket.sendMany()`. */
+export interface SendManyItem {
+  msg: string | NodeJS.ArrayBufferView;
+  port?: number | undefined;
+  address?: string | undefined;
+}
+
 export class Socket extends EventEmitter {
   /** Joins the multicast group `multicastAddress` (`IP_ADD_MEMBERSHIP`), on `multicastInterface` or one the OS picks. */
   addMembership(multicastAddress: string, multicastInterface?: string): void;
@@ -150,6 +157,31 @@ export class Socket extends EventEmitter {
 
   /** Returns the number of send requests queued and not yet processed. */
   getSendQueueCount(): number;
+
+  /**
+   * dgram-rs addition (Node 26's `bindSync`): binds synchronously to an IP
+   * literal (no DNS), throws bind errors, emits `'listening'` on the next
+   * tick and returns the bound address.
+   */
+  bindSync(options?: { port?: number | undefined; address?: string | undefined }): AddressInfo;
+
+  /**
+   * dgram-rs addition (Node 26's `connectSync`): connects synchronously to
+   * an IP literal (default loopback), binding first if needed; throws
+   * errors; emits `'connect'` on the next tick.
+   */
+  connectSync(port: number, address?: string): void;
+
+  /**
+   * dgram-rs addition: sends many datagrams in one call (one `sendmmsg`/UDP
+   * GSO send on Linux where possible). Items are messages (connected
+   * sockets) or `{ msg, port, address }`. The callback gets the first error
+   * and how many datagrams were sent.
+   */
+  sendMany(
+    list: ReadonlyArray<SendManyItem | string | NodeJS.ArrayBufferView>,
+    callback?: (error: Error | null, sent: number) => void,
+  ): void;
 
   /** Makes the socket keep the process alive again (the default); returns the socket. */
   ref(): this;

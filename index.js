@@ -17,6 +17,7 @@ const {
   validateAbortSignal,
   validateFunction,
   validateNumber,
+  validateObject,
   validatePort,
   validateString,
   validateUint32,
@@ -498,6 +499,75 @@ class SocketImpl extends EventEmitter {
     sourceMembership(this, sourceAddress, groupAddress, interfaceAddress, false);
   }
 
+  // --- Beyond node:dgram on Node 20 (opt-in; see README "What dgram-rs adds")
+
+  /**
+   * Node 26's synchronous bind: IP literals only, errors thrown, the
+   * 'listening' event on the next tick. Returns the bound address.
+   */
+  bindSync(options = {}) {
+    healthCheck(this);
+    validateObject(options, 'options');
+    const state = this[kState];
+    if (state.bindState !== BIND_STATE_UNBOUND) throw new ERR_SOCKET_ALREADY_BOUND();
+    const port = options.port === undefined ? 0 : validatePort(options.port, 'options.port');
+    const address = literalOrThrow(this, options.address, 'options.address', true);
+    let flags = 0;
+    if (state.reuseAddr) flags |= FLAG_REUSEADDR;
+    if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
+    if (state.reusePort) flags |= FLAG_REUSEPORT;
+    try {
+      state.handle.bind(address, port, flags);
+    } catch (err) {
+      throw hostPortError(err, 'bind', address, port);
+    }
+    startListening(this, true);
+    return this.address();
+  }
+
+  /**
+   * Node 26's synchronous connect: IP literals only (default loopback),
+   * binds implicitly if needed, throws errors, 'connect' on the next tick.
+   */
+  connectSync(port, address) {
+    port = validatePort(port, 'Port', false);
+    healthCheck(this);
+    const state = this[kState];
+    if (state.connectState !== CONNECT_STATE_DISCONNECTED) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    if (state.bindState === BIND_STATE_BINDING) throw new ERR_SOCKET_ALREADY_BOUND();
+    const ip = literalOrThrow(this, address, 'address', false);
+    if (state.bindState === BIND_STATE_UNBOUND) this.bindSync();
+    try {
+      state.handle.connect(ip, port);
+    } catch (err) {
+      throw hostPortError(err, 'connect', ip, port);
+    }
+    state.connectState = CONNECT_STATE_CONNECTED;
+    process.nextTick(() => this.emit('connect'));
+  }
+
+  /**
+   * Sends many datagrams in one call: `list` holds messages (connected
+   * sockets) or `{ msg, port, address }` items. On Linux they go out with
+   * as few syscalls as the kernel allows (UDP GSO for runs of equal-size
+   * datagrams to one destination). `callback(err, sent)` gets the number
+   * of datagrams sent and the first error.
+   */
+  sendMany(list, callback) {
+    if (!Array.isArray(list)) throw new ERR_INVALID_ARG_TYPE('list', 'Array', list);
+    if (callback !== undefined) validateFunction(callback, 'callback');
+    const state = this[kState];
+    const connected = state.connectState === CONNECT_STATE_CONNECTED;
+    const items = list.map((item, i) => normalizeManyItem(item, i, connected));
+    healthCheck(this);
+    if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
+    if (state.bindState !== BIND_STATE_BOUND) {
+      enqueue(this, () => sendManyBound(this, items, callback));
+      return;
+    }
+    sendManyBound(this, items, callback);
+  }
+
   ref() {
     const { handle } = this[kState];
     if (handle) handle.ref();
@@ -595,7 +665,7 @@ function healthCheck(socket) {
   if (!socket[kState].handle) throw new ERR_SOCKET_DGRAM_NOT_RUNNING();
 }
 
-function startListening(socket) {
+function startListening(socket, deferListening) {
   const state = socket[kState];
   liveSockets.set(state.handle.id, socket);
   state.handle.recvStart();
@@ -603,7 +673,8 @@ function startListening(socket) {
   state.bindState = BIND_STATE_BOUND;
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, false);
-  socket.emit('listening');
+  if (deferListening) process.nextTick(() => socket.emit('listening'));
+  else socket.emit('listening');
 }
 
 function stopReceiving(socket) {
@@ -704,6 +775,66 @@ function toBuffer(view) {
 
 // Sends queued this tick to literal addresses go out in one native call,
 // which can coalesce them (UDP GSO, see src/send.rs).
+// --- sendMany / bindSync helpers
+
+function literalOrThrow(socket, address, name, forBind) {
+  const v4 = socket[kState].family === 'IPv4';
+  if (address === undefined || address === null || address === '') {
+    if (forBind) return v4 ? '0.0.0.0' : '::';
+    return v4 ? '127.0.0.1' : '::1';
+  }
+  validateString(address, name);
+  if (!(v4 ? isIPv4(address) : isIPv6(address))) {
+    throw new errors.codes.ERR_INVALID_ARG_VALUE(name, address, 'must be an IP address of the socket\'s family');
+  }
+  return address;
+}
+
+function normalizeManyItem(item, i, connected) {
+  const isMsg = (m) => typeof m === 'string' || ArrayBuffer.isView(m);
+  let msg = item;
+  let port;
+  let address;
+  if (item !== null && typeof item === 'object' && !ArrayBuffer.isView(item)) {
+    ({ msg, port, address } = item);
+  }
+  if (!isMsg(msg)) throw new ERR_INVALID_ARG_TYPE(`list[${i}].msg`, kBufferTypes, msg);
+  const data = typeof msg === 'string' ? Buffer.from(msg) : toBuffer(msg);
+  if (connected) {
+    if (port !== undefined || address !== undefined) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    return { data };
+  }
+  port = validatePort(port, `list[${i}].port`, false);
+  if (address !== undefined && address !== null) validateString(address, `list[${i}].address`);
+  return { data, port, address };
+}
+
+function sendManyBound(socket, items, callback) {
+  const state = socket[kState];
+  let sent = 0;
+  let firstError = null;
+  let pending = items.length;
+  const done = (err, n) => {
+    if (err) firstError = firstError || err;
+    else sent++;
+    if (--pending === 0 && callback) callback(firstError, sent);
+  };
+  if (pending === 0) {
+    if (callback) process.nextTick(callback, null, 0);
+    return;
+  }
+  // Every item goes through the same path as send(): literal destinations
+  // into this tick's outbox (one native call, GSO), host names through the
+  // lookup, connected sockets straight to the kernel.
+  for (const item of items) {
+    if (state.connectState === CONNECT_STATE_CONNECTED) {
+      transmit(socket, item.data, undefined, undefined, undefined, done);
+    } else {
+      socket.send(item.data, item.port, item.address, done);
+    }
+  }
+}
+
 function flushOutbox(socket) {
   const state = socket[kState];
   const outbox = state.outbox;
