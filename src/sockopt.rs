@@ -86,6 +86,18 @@ pub(crate) fn set_multicast_interface(s: &SockRef<'_>, ipv6: bool, iface: &str) 
     }
 }
 
+/// The interface of an IPv6 membership: the scope of `::%eth0` / `::%2`,
+/// or 0 (the system's choice) for a plain address or none.
+fn v6_interface_index(iface: Option<&str>) -> io::Result<u32> {
+    match iface {
+        Some(i) => match i.split_once('%') {
+            Some((_, scope)) => Ok(sys::interface_index(scope)),
+            None => i.parse::<Ipv6Addr>().map(|_| 0).map_err(|_| invalid()),
+        },
+        None => Ok(0),
+    }
+}
+
 /// Joins (`join`) or leaves a multicast group, optionally on the interface
 /// with the given address (IPv4) or scope (IPv6).
 pub(crate) fn membership(
@@ -108,16 +120,7 @@ pub(crate) fn membership(
             }
         }
         IpAddr::V6(g) => {
-            let index = match iface {
-                Some(i) => match i.split_once('%') {
-                    Some((_, scope)) => sys::interface_index(scope),
-                    None => {
-                        i.parse::<Ipv6Addr>().map_err(|_| invalid())?;
-                        0
-                    }
-                },
-                None => 0,
-            };
+            let index = v6_interface_index(iface)?;
             if join {
                 s.join_multicast_v6(&g, index)
             } else {
@@ -157,7 +160,16 @@ pub(crate) fn source_membership(
                 Err(io::Error::from(io::ErrorKind::Unsupported))
             }
         }
-        (IpAddr::V6(_), IpAddr::V6(_)) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+        (IpAddr::V6(src), IpAddr::V6(grp)) => {
+            let index = v6_interface_index(iface)?;
+            #[cfg(target_os = "linux")]
+            return sys::ssm_v6(&**s, src, grp, index, join);
+            #[cfg(not(target_os = "linux"))]
+            {
+                let _ = (s, src, grp, index, join);
+                Err(io::Error::from(io::ErrorKind::Unsupported))
+            }
+        }
         _ => Err(invalid()),
     }
 }

@@ -21,7 +21,7 @@ mod windows;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use fallback::recv_from;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{enable_gro, recv_batch, send_gso, MmsgScratch, GSO_MAX_SEGMENTS};
+pub(crate) use linux::{enable_gro, recv_batch, send_gso, ssm_v6, MmsgScratch, GSO_MAX_SEGMENTS};
 pub(crate) use napi_ref::set_threadsafe_function_ref;
 #[cfg(unix)]
 pub(crate) use unix::{
