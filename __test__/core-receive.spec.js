@@ -220,7 +220,12 @@ test('ICMP: a connected socket sending to a closed port gets ECONNREFUSED (recvm
     tr.push({ cb1, afterFirst: [...events] });
     // Still usable: a second send also succeeds (and is refused again).
     const cb2 = await sendCb('ping2');
-    await delay(50);
+    // Wait for the second refusal (bounded), not a fixed delay: on a loaded
+    // machine it may take longer than a few milliseconds to be reported.
+    await withTimeout(new Promise((resolve) => {
+      const check = () => (events.length >= 2 ? resolve() : setTimeout(check, 5));
+      check();
+    }), 1000, 'second ICMP error').catch(() => {});
     tr.push({ cb2, afterSecond: events.length });
     // And it still receives: reconnect to a live peer, which answers.
     const peer = await boundSocket(dgram);

@@ -212,7 +212,8 @@ test.serial("examples resolve 'dgram-rs' to this package by its own name (CJS an
   const index = path.join(ROOT, 'index.js');
   t.is(await resolveIn(['-p', "require.resolve('dgram-rs')"]), index);
   const esm = await resolveIn(['--input-type=module', '-e', "console.log(import.meta.resolve('dgram-rs'))"]);
-  t.is(esm, require('node:url').pathToFileURL(index).href);
+  // ESM resolves to the ESM entry, which re-exports the same CJS module.
+  t.is(esm, require('node:url').pathToFileURL(path.join(ROOT, 'index.mjs')).href);
 });
 
 for (const serverName of ['server.js', 'server.mjs']) {
