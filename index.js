@@ -622,7 +622,7 @@ function defineDeprecatedField(name, key) {
     set: deprecate(function (value) {
       this[kState][key] = value;
     }, msg, 'DEP0112'),
-    configurable: true,
+    configurable: false,
     enumerable: false,
   });
 }
@@ -639,6 +639,13 @@ SocketImpl.prototype._healthCheck = deprecate(function () {
 SocketImpl.prototype._stopReceiving = deprecate(function () {
   stopReceiving(this);
 }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+
+// Node assigns its methods to Socket.prototype, so they are enumerable.
+for (const name of Object.getOwnPropertyNames(SocketImpl.prototype)) {
+  if (name === 'constructor') continue;
+  const desc = Object.getOwnPropertyDescriptor(SocketImpl.prototype, name);
+  if (typeof desc.value === 'function') Object.defineProperty(SocketImpl.prototype, name, { ...desc, enumerable: true });
+}
 
 // Node's Socket is a plain constructor function: called without `new` it
 // validates its arguments and returns undefined. Keep that, and keep
@@ -933,7 +940,6 @@ function onNativeEvent(id, kind, buf, meta, strings) {
 // when the exception is handled (each datagram is its own callback on Node).
 function emitMessages(socket, buf, meta, addrs, start, offset) {
   const state = socket[kState];
-  const family = state.family;
   let i = start;
   let off = offset;
   let threw = true;
@@ -945,7 +951,11 @@ function emitMessages(socket, buf, meta, addrs, start, offset) {
       // the datagram): a copy out of the batch, cheap next to the syscall.
       const msg = Buffer.allocUnsafeSlow(len);
       buf.copy(msg, 0, off, off + len);
-      const rinfo = { address: addrs[meta[i + 2]], family, port: meta[i + 1], size: len };
+      const address = addrs[meta[i + 2]];
+      // The sender's family (a socket adopted with bind({ fd }) may not be
+      // of the socket's type), as Node reports it.
+      const family = address.includes(':') ? 'IPv6' : 'IPv4';
+      const rinfo = { address, family, port: meta[i + 1], size: len };
       i += 3;
       off += len;
       socket.emit('message', msg, rinfo);
@@ -994,4 +1004,23 @@ function bufferSize(socket, size, recv) {
   }
 }
 
-module.exports = { createSocket, Socket };
+// Node's deprecated (DEP0112) export: a bound native handle, or a negative
+// errno. Kept for old code that reaches for it.
+const _createSocketHandle = deprecate(
+  function _createSocketHandle(address, port, addressType, fd, flags) {
+    const { handle } = newHandle(addressType);
+    try {
+      if (Number.isInteger(fd) && fd > 0 && fd <= 0x7fffffff) handle.open(fd);
+      else if (port || address) handle.bind(String(address), (Number(port || 0) >>> 0) & 0xffff, flags >>> 0);
+    } catch (err) {
+      handle.close();
+      const code = nativeCode(err);
+      return typeof code === 'number' ? code : errors.uvErrno(code);
+    }
+    return handle;
+  },
+  'dgram._createSocketHandle() is deprecated',
+  'DEP0112',
+);
+
+module.exports = { _createSocketHandle, createSocket, Socket };

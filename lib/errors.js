@@ -352,6 +352,8 @@ class AbortError extends Error {
 
 module.exports = {
   codes,
+  /** libuv's (negative) errno for a code name such as 'EINVAL'. */
+  uvErrno: (code) => uvError(code).errno,
   ...codes,
   AbortError,
   SystemError,

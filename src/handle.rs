@@ -118,24 +118,30 @@ impl UdpHandle {
     /// Creates the OS socket with `flags` (see `sockopt::flags`) and binds it.
     #[napi(catch_unwind)]
     pub fn bind(&self, address: String, port: u32, flags: u32) -> napi::Result<()> {
+        self.bind_in(self.ipv6, &address, port, flags)
+    }
+
+    /// `bind` for a socket of the given family: the handle's own, except for
+    /// libuv's implicit bind of a membership call, which takes the group's.
+    fn bind_in(&self, ipv6: bool, address: &str, port: u32, flags: u32) -> napi::Result<()> {
         if self.closed.get() || self.socket.borrow().is_some() {
             return Err(coded("EINVAL"));
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
-        let at = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
+        let at = addr::parse(address, port, ipv6).map_err(|e| to_napi(&e))?;
+        // libuv refuses IPV6ONLY on an IPv4 socket before creating anything.
+        if !ipv6 && flags & sockopt::flags::IPV6_ONLY != 0 {
+            return Err(coded("EINVAL"));
+        }
         // A socket whose earlier bind failed is reused, as libuv does.
         let s = match self.unbound.borrow_mut().take() {
             Some(s) => s,
             None => {
-                let domain = if self.ipv6 {
-                    Domain::IPV6
-                } else {
-                    Domain::IPV4
-                };
+                let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
                 Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?
             }
         };
-        let bound = sockopt::apply_bind_flags(&SockRef::from(&s), self.ipv6, flags)
+        let bound = sockopt::apply_bind_flags(&SockRef::from(&s), ipv6, flags)
             .and_then(|()| s.bind(&at.into()))
             .and_then(|()| s.set_nonblocking(true));
         if let Err(e) = bound {
@@ -374,16 +380,20 @@ impl UdpHandle {
 
     #[napi(catch_unwind)]
     pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
-        self.with_sock(|s| sockopt::set_multicast_interface(&s, self.ipv6, &iface))
+        self.with_sock(|s| sockopt::set_multicast_interface(&s, &iface))
     }
 
     /// Before a membership call: like libuv, an unbound socket is
     /// bound to the any-address (port 0, `SO_REUSEADDR`) first, without
     /// receiving; a later `bind()` then fails with `EINVAL`, as on Node.
-    fn implicit_bind(&self) -> napi::Result<()> {
+    fn implicit_bind(&self, group: std::net::IpAddr) -> napi::Result<()> {
         if self.socket.borrow().is_none() && self.unbound.borrow().is_none() && !self.closed.get() {
-            let any = if self.ipv6 { "::" } else { "0.0.0.0" };
-            self.bind(any.to_string(), 0, sockopt::flags::REUSE_ADDR)?;
+            let (ipv6, any) = if group.is_ipv6() {
+                (true, "::")
+            } else {
+                (false, "0.0.0.0")
+            };
+            self.bind_in(ipv6, any, 0, sockopt::flags::REUSE_ADDR)?;
         }
         Ok(())
     }
@@ -391,7 +401,9 @@ impl UdpHandle {
     /// Joins (`join = true`) or leaves a multicast group.
     #[napi(catch_unwind)]
     pub fn membership(&self, group: String, iface: Option<String>, join: bool) -> napi::Result<()> {
-        self.implicit_bind()?;
+        // libuv parses the group before its implicit bind: a bad one binds nothing.
+        let g = sockopt::parse_group(&group).map_err(|e| to_napi(&e))?;
+        self.implicit_bind(g)?;
         self.with_sock(|s| sockopt::membership(&s, &group, iface.as_deref(), join))
     }
 
@@ -404,13 +416,22 @@ impl UdpHandle {
         iface: Option<String>,
         join: bool,
     ) -> napi::Result<()> {
-        self.implicit_bind()?;
+        let g = sockopt::parse_group(&group).map_err(|e| to_napi(&e))?;
+        let src = sockopt::parse_group(&source).map_err(|e| to_napi(&e))?;
+        if g.is_ipv4() != src.is_ipv4() {
+            return Err(coded("EINVAL")); // the source parses in the group's family
+        }
+        self.implicit_bind(g)?;
         self.with_sock(|s| sockopt::source_membership(&s, &source, &group, iface.as_deref(), join))
     }
 
     /// Reads (`size == 0`) or sets the kernel receive/send buffer size.
     #[napi(catch_unwind)]
     pub fn buffer_size(&self, size: u32, recv: bool) -> napi::Result<u32> {
+        // The option is a C int: libuv refuses what does not fit.
+        if size > i32::MAX as u32 {
+            return Err(coded("EINVAL"));
+        }
         let n = self.with_sock(|s| sockopt::buffer_size(&s, recv, size as usize))?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }

@@ -23,7 +23,10 @@ fn invalid() -> io::Error {
 /// `reuseAddr` on Linux and Windows; on BSD-likes it also sets `SO_REUSEPORT`
 /// so that several sockets can share a port as on Linux.
 pub(crate) fn apply_bind_flags(s: &SockRef<'_>, ipv6: bool, f: u32) -> io::Result<()> {
-    if ipv6 && f & flags::IPV6_ONLY != 0 {
+    if f & flags::IPV6_ONLY != 0 {
+        if !ipv6 {
+            return Err(invalid()); // libuv: IPV6ONLY on an IPv4 socket
+        }
         s.set_only_v6(true)?;
     }
     if f & flags::REUSE_ADDR != 0 {
@@ -68,22 +71,28 @@ pub(crate) fn set_multicast_loop(s: &SockRef<'_>, ipv6: bool, on: bool) -> io::R
     }
 }
 
-/// `setMulticastInterface`: an IPv4 address, or for IPv6 a scope (`::%eth1`,
-/// `::%2`); the any-address selects the system default.
-pub(crate) fn set_multicast_interface(s: &SockRef<'_>, ipv6: bool, iface: &str) -> io::Result<()> {
-    if ipv6 {
-        let (host, scope) = iface.split_once('%').unwrap_or((iface, ""));
-        host.parse::<Ipv6Addr>().map_err(|_| invalid())?;
-        let index = if scope.is_empty() {
-            0
-        } else {
-            sys::interface_index(scope)
-        };
-        s.set_multicast_if_v6(index)
-    } else {
-        let ip: Ipv4Addr = iface.parse().map_err(|_| invalid())?;
-        s.set_multicast_if_v4(&ip)
+/// `setMulticastInterface`: an IPv4 address sets `IP_MULTICAST_IF`, an IPv6
+/// one (`::%eth1`, `::%2`) `IPV6_MULTICAST_IF` with its scope, whatever the
+/// socket's family, as libuv does (the kernel decides what it accepts); the
+/// any-address selects the system default.
+pub(crate) fn set_multicast_interface(s: &SockRef<'_>, iface: &str) -> io::Result<()> {
+    if let Ok(ip) = iface.parse::<Ipv4Addr>() {
+        return s.set_multicast_if_v4(&ip);
     }
+    let (host, scope) = iface.split_once('%').unwrap_or((iface, ""));
+    host.parse::<Ipv6Addr>().map_err(|_| invalid())?;
+    let index = if scope.is_empty() {
+        0
+    } else {
+        sys::interface_index(scope)
+    };
+    s.set_multicast_if_v6(index)
+}
+
+/// Checks that a multicast group or source address parses (`EINVAL`).
+pub(crate) fn parse_group(addr: &str) -> io::Result<IpAddr> {
+    let (host, _) = addr.split_once('%').unwrap_or((addr, ""));
+    host.parse::<IpAddr>().map_err(|_| invalid())
 }
 
 /// The interface of an IPv6 membership: the scope of `::%eth0` / `::%2`,
