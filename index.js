@@ -923,7 +923,7 @@ function onNativeEvent(id, kind, buf, meta, strings) {
   if (socket === undefined) return; // closed since
   const state = socket[kState];
   if (kind === EVENT_BATCH) {
-    emitMessages(socket, buf, meta, strings, 0, 0);
+    emitMessages(socket, buf, meta, strings);
   } else if (kind === EVENT_RECV_ERROR) {
     if (state.handle && state.receiving) socket.emit('error', errors.errnoException(nativeCode({ message: strings[0] }), 'recvmsg'));
   } else if (kind === EVENT_SEND_DONE) {
@@ -938,19 +938,28 @@ function onNativeEvent(id, kind, buf, meta, strings) {
 // One 'message' per datagram of a batch. If a listener throws, the rest of
 // the batch is emitted on the next tick, so one bad datagram loses no others
 // when the exception is handled (each datagram is its own callback on Node).
-function emitMessages(socket, buf, meta, addrs, start, offset) {
+// One 'message' per datagram of a batch: `chunks` hold the payloads back to
+// back, a datagram that did not fit one chunk starting the next. If a
+// listener throws, the rest of the batch is emitted on the next tick, so one
+// bad datagram loses no others when the exception is handled (each
+// datagram is its own callback on Node).
+function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, offset = 0) {
   const state = socket[kState];
   let i = start;
+  let c = chunkStart;
   let off = offset;
   let threw = true;
   try {
     while (i < meta.length) {
       if (!state.handle || !state.receiving) break; // closed by a listener
       const len = meta[i];
-      // Each message owns its memory, as on Node (msg.buffer is exactly
-      // the datagram): a copy out of the batch, cheap next to the syscall.
-      const msg = Buffer.allocUnsafeSlow(len);
-      buf.copy(msg, 0, off, off + len);
+      if (off + len > chunks[c].length) {
+        c++;
+        off = 0;
+      }
+      // A view into its chunk (at most 64 KiB): one copy out of the
+      // kernel's buffers per batch instead of an allocation per datagram.
+      const msg = chunks[c].subarray(off, off + len);
       const address = addrs[meta[i + 2]];
       // The sender's family (a socket adopted with bind({ fd }) may not be
       // of the socket's type), as Node reports it.
@@ -962,7 +971,7 @@ function emitMessages(socket, buf, meta, addrs, start, offset) {
     }
     threw = false;
   } finally {
-    if (threw && i < meta.length) process.nextTick(emitMessages, socket, buf, meta, addrs, i, off);
+    if (threw && i < meta.length) process.nextTick(emitMessages, socket, chunks, meta, addrs, i, c, off);
   }
 }
 

@@ -52,18 +52,18 @@ pub fn set_dispatcher(
             let Envelope { shared, event } = ctx.value;
             let id = shared.id;
             Ok(match event {
-                Event::Batch { data, meta, addrs } => {
+                Event::Batch {
+                    chunks,
+                    meta,
+                    addrs,
+                } => {
                     shared.credits.add_permits(1);
-                    (
-                        id,
-                        KIND_BATCH,
-                        Some(Buffer::from(data)),
-                        Some(Uint32Array::new(meta)),
-                        addrs,
-                    )
-                        .into()
+                    let buffers = chunks.into_iter().map(Buffer::from).collect();
+                    (id, KIND_BATCH, buffers, Some(Uint32Array::new(meta)), addrs).into()
                 }
-                Event::RecvError(code) => (id, KIND_RECV_ERROR, None, None, vec![code]).into(),
+                Event::RecvError(code) => {
+                    (id, KIND_RECV_ERROR, Vec::new(), None, vec![code]).into()
+                }
                 Event::SendDone { bytes, error } => {
                     {
                         let mut l = lock(&shared.liveness);
@@ -71,7 +71,14 @@ pub fn set_dispatcher(
                     }
                     sync_liveness(&ctx.env, &shared)?;
                     let bytes = Some(Uint32Array::new(vec![bytes]));
-                    (id, KIND_SEND_DONE, None, bytes, error.into_iter().collect()).into()
+                    (
+                        id,
+                        KIND_SEND_DONE,
+                        Vec::new(),
+                        bytes,
+                        error.into_iter().collect(),
+                    )
+                        .into()
                 }
             })
         })?;

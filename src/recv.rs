@@ -29,7 +29,34 @@ const SLOTS: usize = 8;
 /// Datagrams per batch handed to JS.
 const MAX_BATCH: usize = 256;
 /// Payload bytes per batch handed to JS (bounds one batch's memory).
-const MAX_BATCH_BYTES: usize = 512 * 1024;
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
+/// Messages are views into buffers of at most this size, so one message
+/// kept by the application keeps at most this much memory alive.
+const CHUNK: usize = 64 * 1024;
+
+/// A batch's payloads, packed into buffers of at most `CHUNK` bytes; a
+/// datagram never straddles two (JS relies on that to find them).
+#[derive(Default)]
+struct Chunks {
+    done: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Chunks {
+    /// Appends a datagram; `upcoming` is how many bytes the current read
+    /// still holds (including this datagram), to size a new chunk exactly.
+    fn push(&mut self, datagram: &[u8], upcoming: usize) {
+        let fits = matches!(self.done.last(), Some(c) if c.len() + datagram.len() <= CHUNK);
+        if !fits {
+            self.done
+                .push(Vec::with_capacity(upcoming.clamp(datagram.len(), CHUNK)));
+        }
+        if let Some(chunk) = self.done.last_mut() {
+            chunk.extend_from_slice(datagram);
+        }
+        self.bytes += datagram.len();
+    }
+}
 
 /// Receive buffers, one set per runtime thread: a receive never awaits
 /// between filling and copying them out, so sockets can share them.
@@ -105,13 +132,13 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
     ARENA.with(|cell| {
         let mut cell = cell.borrow_mut();
         let arena = cell.get_or_insert_with(Arena::new);
-        let mut data = Vec::new();
+        let mut chunks = Chunks::default();
         let mut meta = Vec::new();
         let mut addrs = Vec::new();
         let mut error = None;
         last.reset();
         let mut count = 0;
-        while count < MAX_BATCH && data.len() < MAX_BATCH_BYTES {
+        while count < MAX_BATCH && chunks.bytes < MAX_BATCH_BYTES {
             let n = match arena.recv(sock, std::mem::take(&mut direct)) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -120,22 +147,23 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
                     break;
                 }
             };
-            let bytes: usize = arena.got.iter().map(|(len, _, _)| *len).sum();
-            data.reserve(bytes);
+            let mut upcoming: usize = arena.got.iter().map(|(len, _, _)| *len).sum();
             for (i, (len, from, segment)) in arena.got.iter().enumerate() {
-                data.extend_from_slice(arena.slot(i, *len));
                 let idx = last.index(from, &mut addrs) as u32;
                 let port = u32::from(from.port());
                 // A GRO-coalesced slot holds several datagrams of `segment`
                 // bytes (the last may be shorter): one entry each.
                 let segment = if *segment == 0 { *len } else { *segment };
-                let mut left = *len;
+                let slot = arena.slot(i, *len);
+                let mut at = 0;
                 loop {
-                    let part = left.min(segment);
+                    let part = (*len - at).min(segment);
+                    chunks.push(&slot[at..at + part], upcoming);
+                    upcoming -= part;
                     meta.extend_from_slice(&[part as u32, port, idx]);
                     count += 1;
-                    left -= part;
-                    if left == 0 {
+                    at += part;
+                    if at == *len {
                         break;
                     }
                 }
@@ -144,7 +172,11 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
                 break; // the kernel had no more
             }
         }
-        let batch = (count > 0).then_some(Event::Batch { data, meta, addrs });
+        let batch = (count > 0).then_some(Event::Batch {
+            chunks: chunks.done,
+            meta,
+            addrs,
+        });
         Drained { batch, error }
     })
 }

@@ -17,10 +17,11 @@ pub(crate) const BATCHES_IN_FLIGHT: usize = 8;
 
 /// What a socket's runtime tasks tell JS.
 pub(crate) enum Event {
-    /// Datagrams: payloads back to back; `meta` holds (length, port,
-    /// index into `addrs`) per datagram.
+    /// Datagrams: payloads back to back in `chunks` (a datagram that does
+    /// not fit the current chunk starts the next); `meta` holds (length,
+    /// port, index into `addrs`) per datagram.
     Batch {
-        data: Vec<u8>,
+        chunks: Vec<Vec<u8>>,
         meta: Vec<u32>,
         addrs: Vec<String>,
     },
@@ -38,7 +39,7 @@ pub(crate) struct Envelope {
 
 /// The JS arguments an event becomes: `(socket id, kind, buffer, meta,
 /// strings)`.
-pub(crate) type EventArgs = FnArgs<(u32, u32, Option<Buffer>, Option<Uint32Array>, Vec<String>)>;
+pub(crate) type EventArgs = FnArgs<(u32, u32, Vec<Buffer>, Option<Uint32Array>, Vec<String>)>;
 
 pub(crate) const KIND_BATCH: u32 = 0;
 pub(crate) const KIND_RECV_ERROR: u32 = 1;
