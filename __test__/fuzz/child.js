@@ -1,0 +1,428 @@
+'use strict';
+
+// Runs one fuzz plan against one implementation and prints its trace as
+// one JSON line on stdout:
+//
+//   node __test__/fuzz/child.js <node|rs> --seed N --ops M
+//   node __test__/fuzz/child.js <node|rs> --plan plan.json
+//
+// Network safety: every destination is loopback. dns.lookup is replaced
+// (before the module under test is loaded, so dgram-rs sees it as the
+// pristine lookup) by a deterministic one: 'localhost' is 127.0.0.1 / ::1,
+// other host names fail with ENOTFOUND, IP literals go to the real lookup
+// (which only echoes them). Send/sendto/connect arguments that are
+// non-loopback IP literals are rewritten to loopback; multicast interface
+// arguments are forced to loopback or invalid values; custom lookups only
+// ever answer loopback.
+
+const dns = require('node:dns');
+const net = require('node:net');
+const fs = require('node:fs');
+const path = require('node:path');
+const { generate } = require('./gen.js');
+
+const realLookup = dns.lookup;
+dns.lookup = function fuzzLookup(hostname, options, callback) {
+  const cb = typeof options === 'function' ? options : callback;
+  const family = typeof options === 'number' ? options : options && typeof options === 'object' ? options.family : 0;
+  if (typeof hostname === 'string' && hostname !== '' && net.isIP(hostname) === 0 && typeof cb === 'function') {
+    if (hostname === 'localhost') {
+      process.nextTick(cb, null, family === 6 ? '::1' : '127.0.0.1', family === 6 ? 6 : 4);
+    } else {
+      const err = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+      Object.assign(err, { errno: -3008, code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname });
+      process.nextTick(cb, err);
+    }
+    return {};
+  }
+  return realLookup.apply(this, arguments);
+};
+
+const impl = process.argv[2];
+const argv = process.argv.slice(3);
+// `_bindState` (DEP0112) is read by the masks below; no warnings on stderr.
+process.noDeprecation = true;
+// Masks: calls that hit a known, documented difference which would change
+// the socket's state (and so make every later result differ) are skipped in
+// both implementations. --raw runs them anyway.
+const RAW = argv.includes('--raw');
+const opt = (name) => {
+  const k = argv.indexOf(`--${name}`);
+  return k === -1 ? undefined : argv[k + 1];
+};
+const dgram = require(impl === 'node' ? 'node:dgram' : path.join(__dirname, '..', '..'));
+const plan = opt('plan') ? JSON.parse(fs.readFileSync(opt('plan'), 'utf8')) : generate(Number(opt('seed')), Number(opt('ops')));
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const SAFE_IFACES = ["'127.0.0.1'", "'::%lo'", "'abc'", "''", '42', "'1.2.3.4'"];
+const IFACE_POS = { addMembership: 1, dropMembership: 1, addSourceSpecificMembership: 2, dropSourceSpecificMembership: 2 };
+
+// ---------------------------------------------------------------------------
+// What the trace records.
+
+const sync = []; // one entry per op: [i, result]
+const events = {}; // slot -> ['listening', 'close', 'error:CODE', ...] (in order)
+const messages = {}; // slot -> count
+const callbacks = []; // { i, arg, calls: [errShape|null...] }
+const uncaught = [];
+const extras = []; // results outside the comparison
+const states = {}; // socket state -> calls made in it
+const ports = new Map(); // port number -> label
+
+function errShape(err) {
+  if (!(err instanceof Error)) return { notAnError: describe(err) };
+  const shape = { name: err.name, code: err.code, message: err.message, ctor: err.constructor && err.constructor.name };
+  for (const k of ['errno', 'syscall', 'address', 'port']) if (k in err) shape[k] = describe(err[k]);
+  return shape;
+}
+
+function describe(v, depth = 0) {
+  try {
+    return describeUnsafe(v, depth);
+  } catch (err) {
+    return `<describe threw ${err && err.message}>`;
+  }
+}
+
+function describeUnsafe(v, depth) {
+  switch (typeof v) {
+    case 'undefined': return '<undefined>';
+    case 'bigint': return `<bigint ${v}>`;
+    case 'symbol': return `<${String(v)}>`;
+    case 'function': return '<function>';
+    case 'number': return Number.isNaN(v) || !Number.isFinite(v) || Object.is(v, -0) ? `<number ${Object.is(v, -0) ? '-0' : v}>` : v;
+    case 'string': return v.length > 200 ? `<string ${v.length}: ${v.slice(0, 40)}…>` : v;
+    case 'boolean': return v;
+    default:
+  }
+  if (v === null) return null;
+  if (v instanceof dgram.Socket) return '<socket>';
+  if (Buffer.isBuffer(v)) return `<Buffer ${v.length}>`;
+  if (depth > 1) return '<object>';
+  try {
+    if (Array.isArray(v)) return v.slice(0, 10).map((x) => describe(x, depth + 1));
+    const out = {};
+    for (const k of Object.keys(v).slice(0, 10)) out[k] = describe(v[k], depth + 1);
+    return out;
+  } catch (err) {
+    return `<throws ${err && err.message}>`;
+  }
+}
+
+process.on('uncaughtException', (err) => {
+  uncaught.push(errShape(err));
+});
+process.on('unhandledRejection', (err) => {
+  uncaught.push({ unhandledRejection: errShape(err) });
+});
+
+// ---------------------------------------------------------------------------
+// The evaluation context of argument sources.
+
+let pendingLookups = 0;
+let current = { i: -1, arg: -1 };
+const abortAtSettle = [];
+const slots = new Map();
+
+const done = (fn) => (...a) => {
+  pendingLookups--;
+  fn(...a);
+};
+const lookups = {
+  loopback: (h, f, cb) => cb(null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4),
+  async: (h, f, cb) => { pendingLookups++; process.nextTick(done(cb), null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4); },
+  error: (h, f, cb) => { pendingLookups++; process.nextTick(done(cb), Object.assign(new Error(`lookup failed for ${h}`), { code: 'EFUZZ' })); },
+  never: () => {},
+  slow: (h, f, cb) => { pendingLookups++; setTimeout(done(cb), 5, null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4); },
+  throws: () => { throw new Error('lookup threw'); },
+  // R8 (mask): a second answer for a connect() reaches the native
+  // connect twice: libuv refuses it (EISCONN), dgram-rs connects again. So
+  // unless --raw, only the bind wildcards ('0.0.0.0', '::') get two answers
+  // (connect() never looks those up: the child maps them to loopback).
+  twice: (h, f, cb) => {
+    cb(null, '127.0.0.1', 4);
+    if (RAW || h === '0.0.0.0' || h === '::') cb(null, '127.0.0.1', 4);
+  },
+  weird: (h, f, cb) => cb(null, 12345, 4),
+  wrongFamily: (h, f, cb) => cb(null, f === 6 ? '127.0.0.1' : '::1', f === 6 ? 4 : 6),
+};
+
+const ctx = {
+  lookups,
+  fn(kind) {
+    const rec = { i: current.i, arg: current.arg, calls: [] };
+    callbacks.push(rec);
+    return function fuzzCallback(err) {
+      rec.calls.push(err instanceof Error ? errShape(err) : err === undefined || err === null ? null : describe(err));
+      if (kind === 'throw') throw new Error('callback threw');
+    };
+  },
+  port(slot) {
+    const s = slots.get(slot);
+    try {
+      return s ? s.address().port : 9;
+    } catch {
+      return 9;
+    }
+  },
+  detached() {
+    const u = new Uint8Array(8);
+    structuredClone(u.buffer, { transfer: [u.buffer] });
+    return u;
+  },
+  throwingGetters() {
+    return {
+      get port() { throw new Error('port getter threw'); },
+      get address() { throw new Error('address getter threw'); },
+      get type() { throw new Error('type getter threw'); },
+      get fd() { throw new Error('fd getter threw'); },
+    };
+  },
+  revokedProxy() {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy;
+  },
+  abortAtSettle() {
+    const c = new AbortController();
+    abortAtSettle.push(c);
+    return c.signal;
+  },
+};
+
+const compiled = new Map();
+function evaluate(src) {
+  if (src === 'IFACE') src = SAFE_IFACES[current.i % SAFE_IFACES.length];
+  let f = compiled.get(src);
+  if (!f) {
+    f = new Function('ctx', `return (${src});`);
+    compiled.set(src, f);
+  }
+  return f(ctx);
+}
+
+function materialize(entry) {
+  const args = [];
+  for (let k = 0; k < entry.args.length; k++) {
+    current = { i: entry.i, arg: k };
+    let v = evaluate(entry.args[k]);
+    if (entry.method === 'send' || entry.method === 'sendto' || entry.method === 'connect') {
+      const family = typeof v === 'string' ? net.isIP(v) : 0;
+      if (family !== 0 && !LOOPBACK.has(v)) v = family === 6 ? '::1' : '127.0.0.1';
+    }
+    args.push(v);
+  }
+  if (entry.method === 'send' || entry.method === 'sendto' || entry.method === 'connect') {
+    // Belt and braces: nothing but loopback literals may reach a destination.
+    for (const v of args) {
+      if (typeof v === 'string' && net.isIP(v) !== 0 && !LOOPBACK.has(v)) {
+        fs.writeSync(2, `fuzz child: non-loopback destination ${v} at #${entry.i}\n`);
+        process.exit(71);
+      }
+    }
+  }
+  const pos = IFACE_POS[entry.method];
+  if (pos !== undefined) {
+    while (args.length <= pos) args.push(undefined);
+    current = { i: entry.i, arg: pos };
+    args[pos] = evaluate(SAFE_IFACES[entry.i % SAFE_IFACES.length]);
+  }
+  return args;
+}
+
+function instrument(s, slot, errorListener) {
+  const log = (e) => (events[slot] || (events[slot] = [])).push(e);
+  s.on('listening', () => {
+    log('listening');
+    try {
+      const { port } = s.address();
+      if (!ports.has(port)) ports.set(port, `P${slot}`);
+    } catch { /* closed meanwhile */ }
+  });
+  s.on('close', () => log('close'));
+  s.on('connect', () => log('connect'));
+  s.on('message', () => { messages[slot] = (messages[slot] || 0) + 1; });
+  if (errorListener) s.on('error', (err) => log(`error:${err.code}:${err.syscall}`));
+}
+
+function run(entry) {
+  let args;
+  try {
+    args = materialize(entry);
+  } catch (err) {
+    return { argsThrew: errShape(err) };
+  }
+  let createMask = null;
+  if (entry.op === 'create' && !RAW) createMask = mask(entry, null, args);
+  try {
+    if (entry.op === 'create') {
+      let s;
+      if (entry.how === 'createSocket') s = dgram.createSocket(...args);
+      else if (entry.how === 'new') s = new dgram.Socket(...args);
+      else s = dgram.Socket(...args);
+      if (s instanceof dgram.Socket) {
+        slots.set(entry.i, s);
+        instrument(s, entry.i, entry.errorListener);
+        return createMask ? { returned: '<socket>', masked: createMask } : { returned: '<socket>' };
+      }
+      return { returned: describe(s) };
+    }
+    const s = slots.get(entry.slot);
+    if (!s) return { noSocket: true };
+    const st = stateOf(s);
+    states[st] = (states[st] || 0) + 1;
+    const masked = RAW ? null : mask(entry, s, args);
+    if (masked) return { skipped: masked };
+    let value;
+    // node:dgram aborts the process on setRecvBufferSize(-0) (its check
+    // `size >>> 0 !== size` lets -0 through to a C++ IsUint32() assertion).
+    // Run it only on dgram-rs, outside the comparison.
+    if (/^set(Recv|Send)BufferSize$/.test(entry.method) && Object.is(args[0], -0)) {
+      if (impl === 'rs') {
+        try {
+          extras.push([entry.i, { returned: describe(s[entry.method](...args)) }]);
+        } catch (err) {
+          extras.push([entry.i, { threw: errShape(err) }]);
+        }
+      }
+      return { skipped: 'node:dgram aborts on -0 buffer sizes' };
+    }
+    if (entry.method === 'asyncDispose') {
+      const p = s[Symbol.asyncDispose] ? s[Symbol.asyncDispose](...args) : undefined;
+      if (p && typeof p.then === 'function') p.catch((err) => uncaught.push({ disposeRejected: errShape(err) }));
+      value = p && typeof p.then === 'function' ? '<promise>' : p;
+    } else {
+      value = s[entry.method](...args);
+    }
+    return { returned: value === s ? '<this>' : describe(value) };
+  } catch (err) {
+    return { threw: errShape(err) };
+  }
+}
+
+// See DISCREPANCIES.md, "## Reliability" (R-numbers).
+function bindState(s) {
+  try {
+    return s._bindState;
+  } catch {
+    return -1;
+  }
+}
+
+function isDetached(v) {
+  if (!ArrayBuffer.isView(v)) return false;
+  try {
+    Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** unbound / binding / bound / connected / closed (for coverage counts). */
+function stateOf(s) {
+  try {
+    if (!s._handle) return 'closed';
+    const b = bindState(s);
+    if (b !== 2) return b === 1 ? 'binding' : 'unbound';
+    try {
+      s.remoteAddress();
+      return 'connected';
+    } catch {
+      return 'bound';
+    }
+  } catch {
+    return 'unknown';
+  }
+}
+
+function mask(entry, s, args) {
+  if (entry.op === 'create') {
+    // R3: ipv6Only on an udp4 socket: libuv fails the bind with EINVAL,
+    // dgram-rs ignores the flag. Dropped from the options.
+    const o = args[0];
+    try {
+      if (o && typeof o === 'object' && !Array.isArray(o) && Object.getPrototypeOf(o) === Object.prototype &&
+          o.type === 'udp4' && o.ipv6Only) {
+        args[0] = { ...o };
+        delete args[0].ipv6Only;
+        return 'R3 (ipv6Only dropped)';
+      }
+    } catch { /* throwing getters: left as is */ }
+    return null;
+  }
+  if (/Membership$/.test(entry.method)) {
+    const ip = (v) => (typeof v === 'string' ? net.isIP(v) : 0);
+    const family = s.type === 'udp6' ? 6 : 4;
+    const ssm = entry.method.includes('SourceSpecific');
+    const group = ssm ? args[1] : args[0];
+    const parsed = ssm ? ip(args[0]) && ip(args[1]) : ip(args[0]);
+    // R1: on a socket without a descriptor yet (unbound, or binding),
+    // dgram-rs binds before it validates the group (libuv validates first),
+    // and binds with the socket's family where libuv uses the group's.
+    if (bindState(s) !== 2 && (ssm || args[0]) && (!parsed || ip(group) !== family)) {
+      return 'R1: membership call before bind with an invalid or other-family group';
+    }
+  }
+  if (entry.method === 'bind') {
+    // R13: a port that fails number conversion (Symbol, BigInt): node:dgram
+    // throws from its lookup callback and leaves the socket binding forever;
+    // dgram-rs returns it to unbound (Symbol) or binds the port (BigInt).
+    const p = args[0];
+    if ((typeof p === 'symbol' || typeof p === 'bigint') && process.env.FUZZ_UNMASK !== 'R13') return 'R13: Symbol/BigInt port';
+  }
+  if ((entry.method === 'send' || entry.method === 'sendto') && (isDetached(args[0]) || (Array.isArray(args[0]) && args[0].some(isDetached)))) {
+    // R9: node:dgram fails on views of detached ArrayBuffers (synchronously
+    // in a list, later and uncaught when the send was queued behind a bind,
+    // which also leaves the queue stuck); dgram-rs sends 0 bytes.
+    return 'R9: view of a detached ArrayBuffer';
+  }
+  if (/^set(Recv|Send)BufferSize$/.test(entry.method) && typeof args[0] === 'number' && args[0] >>> 0 === args[0] && args[0] > 0x7fffffff) {
+    // R4: node:dgram refuses sizes above INT32_MAX (EINVAL) before any
+    // syscall; dgram-rs passes them to the kernel (which clamps them).
+    return 'R4: buffer size above INT32_MAX';
+  }
+  return null;
+}
+
+async function settle() {
+  for (let k = 0; k < 3; k++) await new Promise((resolve) => setImmediate(resolve));
+  const deadline = Date.now() + 200;
+  while (pendingLookups > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+  for (let k = 0; k < 2; k++) await new Promise((resolve) => setImmediate(resolve));
+  if (abortAtSettle.length) {
+    for (const c of abortAtSettle.splice(0)) c.abort();
+    for (let k = 0; k < 2; k++) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function main() {
+  const progress = process.env.FUZZ_PROGRESS === '1';
+  for (const entry of plan) {
+    if (progress) fs.writeSync(2, `#${entry.i} ${entry.op === 'call' ? `s${entry.slot}.${entry.method}` : entry.op}\n`);
+    if (entry.op === 'settle') {
+      await settle();
+      continue;
+    }
+    sync.push([entry.i, run(entry)]);
+  }
+  if (progress) fs.writeSync(2, 'final settle\n');
+  await settle();
+  if (progress) fs.writeSync(2, 'closing all\n');
+  // Close what is still open; then give callbacks and events a moment.
+  for (const s of slots.values()) {
+    try { s.close(); } catch { /* closed or queued */ }
+  }
+  if (progress) fs.writeSync(2, 'settle after close\n');
+  await settle();
+  if (progress) fs.writeSync(2, 'last wait\n');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const out = { impl, sync, events, messages, callbacks, uncaught, extras, states, ports: [...ports] };
+  fs.writeSync(1, `${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  fs.writeSync(2, `fuzz child failed: ${err && err.stack}\n`);
+  process.exit(70);
+});

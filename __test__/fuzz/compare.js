@@ -1,0 +1,385 @@
+'use strict';
+
+// Runs a fuzz plan against both implementations (one child process each)
+// and compares: synchronous results op by op (thrown error name, code,
+// message, constructor, errno/syscall; returned values), exit status,
+// crash markers on stderr, and callbacks called more than once. Also
+// renders repro scripts.
+
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { generate } = require('./gen.js');
+
+const CHILD = path.join(__dirname, 'child.js');
+
+function runChild(impl, args, { ms = 60000 } = {}) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [CHILD, impl, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, ms);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      let trace = null;
+      try {
+        trace = JSON.parse(stdout.trim().split('\n').pop());
+      } catch { /* crashed before printing */ }
+      resolve({ impl, code, signal, timedOut, stderr, trace, ms: Date.now() - started });
+    });
+  });
+}
+
+/**
+ * Replaces the ports the sockets were bound to (ephemeral, different in
+ * each run) by 'PORT'. (Not by the slot that owns them: a port can pass
+ * from a closed socket to a new one, at slightly different moments.)
+ */
+function normalize(value, ports, key) {
+  if (Array.isArray(value)) return value.map((v) => normalize(v, ports));
+  if (value && typeof value === 'object') {
+    const out = {};
+    for (const k of Object.keys(value)) out[k] = normalize(value[k], ports, k);
+    return out;
+  }
+  if (typeof value === 'number' && (key === 'port' || key === 'returned') && value >= 1024) {
+    return ports.has(value) || key === 'port' || value >= 32768 ? 'PORT' : value;
+  }
+  if (typeof value === 'string') {
+    return value.replace(/\b(\d{4,5})\b/g, (m, d) => (ports.has(Number(d)) || Number(d) >= 32768 ? 'PORT' : m));
+  }
+  return value;
+}
+
+/** Compares two traces; returns a list of differences (empty: same). */
+function compareTraces(node, rs, plan) {
+  const diffs = [];
+  const byI = new Map(plan.map((e) => [e.i, e]));
+  const np = new Map(node.trace ? node.trace.ports : []);
+  const rp = new Map(rs.trace ? rs.trace.ports : []);
+  const status = (r) => ({ code: r.code, signal: r.signal, timedOut: r.timedOut, printed: !!r.trace });
+  if (JSON.stringify(status(node)) !== JSON.stringify(status(rs))) {
+    diffs.push({ kind: 'exit', node: status(node), rs: status(rs) });
+  }
+  const crash = /panicked|FATAL ERROR|Assertion|Segmentation|SIGSEGV|SIGABRT|double free|corrupted/i;
+  for (const r of [node, rs]) {
+    if (crash.test(r.stderr)) diffs.push({ kind: 'crash-output', impl: r.impl, stderr: r.stderr.slice(0, 2000) });
+  }
+  if (!node.trace || !rs.trace) return diffs;
+  const n = Math.max(node.trace.sync.length, rs.trace.sync.length);
+  for (let k = 0; k < n; k++) {
+    const a = node.trace.sync[k];
+    const b = rs.trace.sync[k];
+    const na = a && normalize(a[1], np);
+    const nb = b && normalize(b[1], rp);
+    if (JSON.stringify(na) !== JSON.stringify(nb)) {
+      const i = (a || b)[0];
+      diffs.push({ kind: 'sync', i, entry: byI.get(i), node: na, rs: nb });
+    }
+  }
+  // Asynchronous outcomes, after the plan and a final settle: each
+  // socket's events in order ('listening', 'connect', 'close', 'error:CODE:
+  // syscall'; not ICMP 'recvmsg' errors, whose timing varies), what each
+  // callback was called with, and the uncaught exceptions (by message).
+  const events = (t) => {
+    const out = {};
+    for (const [slot, list] of Object.entries(t.events)) out[slot] = list.filter((e) => !e.endsWith(':recvmsg')).join(' ');
+    return out;
+  };
+  const ne = events(node.trace);
+  const re = events(rs.trace);
+  for (const slot of new Set([...Object.keys(ne), ...Object.keys(re)])) {
+    if ((ne[slot] || '') !== (re[slot] || '')) {
+      diffs.push({ kind: 'events', i: Number(slot), entry: byI.get(Number(slot)), node: ne[slot] || '', rs: re[slot] || '' });
+    }
+  }
+  const results = (t, ports) => new Map(t.callbacks.map((c) => [`${c.i}/${c.arg}`, JSON.stringify(normalize(c.calls, ports))]));
+  const nc = results(node.trace, np);
+  const rc = results(rs.trace, rp);
+  for (const key of new Set([...nc.keys(), ...rc.keys()])) {
+    const i = Number(key.split('/')[0]);
+    // createSocket's callback is a 'message' listener: how many datagrams
+    // arrive from other sockets before they close is a matter of timing.
+    if (byI.get(i) && byI.get(i).op === 'create') continue;
+    if (nc.get(key) !== rc.get(key)) {
+      const diff = { kind: 'callback', i, entry: byI.get(i), node: nc.get(key), rs: rc.get(key) };
+      Object.defineProperty(diff, 'plan', { value: plan, enumerable: false });
+      diffs.push(diff);
+    }
+  }
+  const messages = (t) => t.uncaught.filter((u) => u.syscall !== 'recvmsg').map((u) => (u.unhandledRejection ? `rejection: ${u.unhandledRejection.message}` : u.disposeRejected ? `dispose: ${u.disposeRejected.message}` : u.message)).sort();
+  const nu = normalize(messages(node.trace), np);
+  const ru = normalize(messages(rs.trace), rp);
+  if (JSON.stringify(nu) !== JSON.stringify(ru)) {
+    diffs.push({ kind: 'uncaught', node: nu, rs: ru });
+  }
+  // Callbacks: never more than once (send/bind/connect/close callbacks;
+  // createSocket's callback is a 'message' listener and may run often).
+  for (const t of [node.trace, rs.trace]) {
+    for (const c of t.callbacks) {
+      const e = byI.get(c.i);
+      if (c.calls.length > 1 && e && e.op === 'call') {
+        diffs.push({ kind: 'callback-called-twice', impl: t.impl, i: c.i, entry: e, calls: c.calls.length });
+      }
+    }
+  }
+  return diffs;
+}
+
+/**
+ * Known differences (see DISCREPANCIES.md, "## Reliability"): synchronous
+ * results that differ for a documented reason and do not change the
+ * socket's state. (Known differences that would change the state are
+ * masked in child.js instead, so later results stay comparable.)
+ */
+const KNOWN = [
+  {
+    id: 'R2',
+    what: 'setMulticastInterface / (source-specific) membership: a different errno for bad argument combinations (libuv parses first, in its own order)',
+    test: (d) => d.kind === 'sync' && /^(setMulticastInterface|(add|drop)(SourceSpecific)?Membership)$/.test(d.entry.method) &&
+      d.rs.threw && /^E[A-Z]+$/.test(d.rs.threw.code || '') &&
+      (d.entry.method === 'setMulticastInterface' ? d.node.returned !== undefined || (d.node.threw && /^E[A-Z]+$/.test(d.node.threw.code || '')) :
+        d.node.threw && /^E[A-Z]+$/.test(d.node.threw.code || '')),
+  },
+  {
+    id: 'R11',
+    what: 'addMembership/dropMembership with a Symbol group: node:dgram throws a TypeError (string conversion), dgram-rs EINVAL',
+    test: (d) => d.kind === 'sync' && /^(add|drop)Membership$/.test(d.entry.method) && /Symbol/.test(d.entry.args[0]) &&
+      d.node.threw && d.node.threw.name === 'TypeError' && d.rs.threw && d.rs.threw.code === 'EINVAL',
+  },
+  {
+    id: 'R14',
+    what: 'getSendQueueSize/getSendQueueCount: what is still queued depends on timing (libuv queues, dgram-rs mostly writes at once)',
+    test: (d) => d.kind === 'sync' && /^getSendQueue(Size|Count)$/.test(d.entry.method) && d.node.returned !== undefined && d.rs.returned !== undefined,
+  },
+  {
+    id: 'R5',
+    what: 'connect() on a socket closed after binding: node:dgram throws a TypeError (null handle)',
+    test: (d) => d.entry.method === 'connect' && d.node.threw && d.node.threw.name === 'TypeError' && !d.node.threw.code &&
+      (d.rs.returned === '<undefined>' || (d.rs.threw && d.rs.threw.code === 'ERR_SOCKET_DGRAM_NOT_RUNNING')),
+  },
+  {
+    id: 'R6',
+    what: 'Socket() called without new: node:dgram runs its constructor body on `this` (listener, signal checks)',
+    test: (d) => d.kind === 'sync' && d.entry.op === 'create' && d.entry.how === 'call' && d.node.threw && d.rs.returned === '<undefined>',
+  },
+  {
+    id: 'R6',
+    what: 'Socket() without new and an AbortSignal: node:dgram registers an abort handler that later fails on `this`',
+    test: (d) => d.kind === 'uncaught' && (() => {
+      const extra = [...d.node];
+      for (const m of d.rs) {
+        const k = extra.indexOf(m);
+        if (k === -1) return false;
+        extra.splice(k, 1);
+      }
+      return extra.length > 0 && extra.every((m) => m === 'this.close is not a function');
+    })(),
+  },
+  {
+    id: 'D5',
+    what: 'send then close() in the same tick (or queued before bind): dgram-rs sends and calls back once, node:dgram never calls back (documented)',
+    test: (d, plan) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) && d.node === '[]' &&
+      JSON.parse(d.rs).length === 1 && closedSameTick(plan, d.entry),
+  },
+  {
+    id: 'D10',
+    what: 'send whose lookup finishes after close(): dgram-rs calls back once with ERR_SOCKET_DGRAM_NOT_RUNNING (documented)',
+    test: (d) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) && d.node === '[]' &&
+      /^\[\{[^[]*"code":"ERR_SOCKET_DGRAM_NOT_RUNNING"[^[]*\}\]$/.test(d.rs),
+  },
+  {
+    id: 'R12',
+    what: 'a pending ICMP error (connected socket): node:dgram may hand it to the next send callback, dgram-rs to its receive path (racy in both)',
+    test: (d) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) &&
+      /"code":"ECONNREFUSED"/.test(d.node) !== /"code":"ECONNREFUSED"/.test(d.rs || ''),
+  },
+  {
+    id: 'R10',
+    what: 'a list of more than IOV_MAX pieces: dgram-rs fails with EMSGSIZE before the lookup (node: the lookup or address error first)',
+    test: (d) => d.kind === 'callback' && d.entry && d.entry.method === 'send' && /length: 1025/.test(d.entry.args[0]) &&
+      /"EMSGSIZE"/.test(d.rs) && !/"EMSGSIZE"/.test(d.node),
+  },
+  {
+    id: 'R7',
+    what: "bind({ fd }) with a Unix socket: node:dgram names the type 'PIPE', dgram-rs 'UNIX'",
+    test: (d) => d.entry.method === 'bind' && d.node.threw && d.rs.threw && d.node.threw.code === 'ERR_INVALID_FD_TYPE' &&
+      d.rs.threw.code === 'ERR_INVALID_FD_TYPE' && /PIPE$/.test(d.node.threw.message) && /UNIX$/.test(d.rs.threw.message),
+  },
+];
+
+/** Whether `entry`'s socket is closed later in the same tick (no settle in between). */
+function closedSameTick(plan, entry) {
+  if (!plan) return false;
+  for (let k = plan.indexOf(entry) + 1; k < plan.length; k++) {
+    const e = plan[k];
+    if (e.op === 'settle') return false;
+    if (e.op === 'call' && e.slot === entry.slot && (e.method === 'close' || e.method === 'asyncDispose')) return true;
+  }
+  return false;
+}
+
+/** The KNOWN entry a difference matches, if any. */
+function known(d, plan) {
+  if (d.kind === 'uncaught') return KNOWN.find((k) => k.id === 'R6' && k.test(d));
+  if (d.kind === 'callback') return KNOWN.find((k) => ['D5', 'D10', 'R12', 'R10'].includes(k.id) && k.test(d, d.plan || plan));
+  if (d.kind !== 'sync' || !d.entry || !d.node || !d.rs) return undefined;
+  return KNOWN.find((k) => k.test(d));
+}
+
+/** A short, stable signature of a difference, for grouping. */
+function signature(d) {
+  if (d.kind === 'events' || d.kind === 'callback') {
+    const m = d.entry ? (d.entry.op === 'create' ? d.entry.how : d.entry.method) : '?';
+    return `${d.kind} (${m}): node ${String(d.node).slice(0, 80)} / rs ${String(d.rs).slice(0, 80)}`;
+  }
+  if (d.kind !== 'sync') return d.kind;
+  const sum = (r) => (r.threw ? `threw ${r.threw.code || r.threw.name}` : r.returned !== undefined ? 'returned' : Object.keys(r)[0]);
+  const m = d.entry ? (d.entry.op === 'create' ? d.entry.how : d.entry.method) : '?';
+  return `${m}: node ${sum(d.node)} / rs ${sum(d.rs)}`;
+}
+
+async function fuzzSeed(seed, ops, opts = {}) {
+  const args = ['--seed', String(seed), '--ops', String(ops), ...(opts.raw ? ['--raw'] : [])];
+  // One after the other: the plans bind fixed ports (9, 65535, ...), which
+  // two children running at once would fight over.
+  const node = await runChild('node', args, opts);
+  const rs = await runChild('rs', args, opts);
+  const plan = generate(seed, ops);
+  return { seed, ops, node, rs, plan, diffs: compareTraces(node, rs, plan) };
+}
+
+async function fuzzPlan(plan, opts = {}) {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const file = path.join(os.tmpdir(), `dgram-fuzz-plan-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+  fs.writeFileSync(file, JSON.stringify(plan));
+  try {
+    const node = await runChild('node', ['--plan', file], opts);
+    const rs = await runChild('rs', ['--plan', file], opts);
+    return { node, rs, plan, diffs: compareTraces(node, rs, plan) };
+  } finally {
+    fs.unlinkSync(file);
+  }
+}
+
+/**
+ * Shrinks a plan to the smallest prefix-respecting subset that still shows
+ * a difference with the same signature (ddmin-style chunk removal).
+ */
+async function shrink(plan, target, { log = () => {}, budget = 80, ms = 60000 } = {}) {
+  const sig = signature(target);
+  const hasOp = target.i !== undefined && target.kind === 'sync';
+  let current = hasOp ? plan.filter((e) => e.i <= target.i) : plan;
+  let tries = 0;
+  const keeps = async (candidate) => {
+    if (hasOp && !candidate.some((e) => e.i === target.i)) return false;
+    tries++;
+    const r = await fuzzPlan(candidate, { ms });
+    return r.diffs.some((d) => signature(d) === sig && (!hasOp || d.i === target.i));
+  };
+  let chunk = Math.max(1, Math.floor(current.length / 2));
+  while (chunk >= 1 && tries < budget) {
+    let removed = false;
+    for (let start = 0; start < current.length && tries < budget; start += chunk) {
+      const candidate = current.filter((e, k) => k < start || k >= start + chunk || (hasOp && e.i === target.i));
+      if (candidate.length === current.length) continue;
+      if (await keeps(candidate)) {
+        current = candidate;
+        removed = true;
+        log(`  shrink: ${current.length} ops`);
+        start -= chunk;
+      }
+    }
+    if (!removed) chunk = Math.floor(chunk / 2);
+  }
+  return current;
+}
+
+/** A standalone script reproducing `plan` with `node repro.js <module>`. */
+function renderRepro(plan, { title = '' } = {}) {
+  const childSrc = require('node:fs').readFileSync(CHILD, 'utf8');
+  const lookupPatch = childSrc.slice(childSrc.indexOf('const realLookup'), childSrc.indexOf('const impl = '));
+  const lines = [
+    "'use strict';",
+    `// ${title}`,
+    '// Run: node repro.js node:dgram   and   node repro.js /work/main',
+    "const dns = require('node:dns');",
+    "const net = require('node:net');",
+    '// Deterministic lookups, as in the fuzzer: localhost is loopback, other names fail.',
+    lookupPatch.trim(),
+    'const dgram = require(process.argv[2]);',
+    'const aborters = [];',
+    'const ctx = {',
+    "  fn: (kind) => function cb(err) { console.log('callback', err ? `${err.code} ${err.message}` : err); if (kind === 'throw') throw new Error('callback threw'); },",
+    '  lookups: {',
+    "    loopback: (h, f, cb) => cb(null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4),",
+    "    async: (h, f, cb) => process.nextTick(cb, null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4),",
+    "    error: (h, f, cb) => process.nextTick(cb, Object.assign(new Error(`lookup failed for ${h}`), { code: 'EFUZZ' })),",
+    '    never: () => {},',
+    "    slow: (h, f, cb) => setTimeout(cb, 5, null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4),",
+    "    throws: () => { throw new Error('lookup threw'); },",
+    "    twice: (h, f, cb) => { cb(null, '127.0.0.1', 4); cb(null, '127.0.0.1', 4); },",
+    '    weird: (h, f, cb) => cb(null, 12345, 4),',
+    "    wrongFamily: (h, f, cb) => cb(null, f === 6 ? '127.0.0.1' : '::1', f === 6 ? 4 : 6),",
+    '  },',
+    '  port: (slot) => { try { return sockets[slot].address().port; } catch { return 9; } },',
+    '  detached: () => { const u = new Uint8Array(8); structuredClone(u.buffer, { transfer: [u.buffer] }); return u; },',
+    "  throwingGetters: () => ({ get port() { throw new Error('port getter threw'); }, get address() { throw new Error('address getter threw'); }, get type() { throw new Error('type getter threw'); }, get fd() { throw new Error('fd getter threw'); } }),",
+    '  revokedProxy: () => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy; },',
+    '  abortAtSettle: () => { const c = new AbortController(); aborters.push(c); return c.signal; },',
+    '};',
+    'const sockets = {};',
+    "const show = (label, fn) => { try { const v = fn(); console.log(label, '->', v instanceof dgram.Socket ? '<socket>' : v); } catch (e) { console.log(label, 'threw', e.name, e.code, e.message); } };",
+    'const settle = () => new Promise((r) => setImmediate(() => setImmediate(() => setImmediate(r))));',
+    'process.on(\'uncaughtException\', (e) => console.log(\'uncaught\', e.code, e.message));',
+    '(async () => {',
+  ];
+  const SAFE_IFACES = ["'127.0.0.1'", "'::%lo'", "'abc'", "''", '42', "'1.2.3.4'"];
+  const IFACE_POS = { addMembership: 1, dropMembership: 1, addSourceSpecificMembership: 2, dropSourceSpecificMembership: 2 };
+  for (const e of plan) {
+    if (e.op === 'settle') {
+      lines.push('  await settle();');
+      continue;
+    }
+    let args = e.args.map((a) => (a === 'IFACE' ? SAFE_IFACES[e.i % SAFE_IFACES.length] : a));
+    const pos = IFACE_POS[e.method];
+    if (pos !== undefined) {
+      while (args.length <= pos) args.push('undefined');
+      args[pos] = SAFE_IFACES[e.i % SAFE_IFACES.length];
+    }
+    // (The fuzzer maps non-loopback IP literals in send/sendto/connect to loopback.)
+    if (e.method === 'send' || e.method === 'sendto' || e.method === 'connect') {
+      args = args.map((a) => {
+        const m = /^'(.*)'$/.exec(a);
+        if (!m) return a;
+        const fam = require('node:net').isIP(m[1]);
+        return fam && !['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(m[1]) ? (fam === 6 ? "'::1'" : "'127.0.0.1'") : a;
+      });
+    }
+    const list = args.join(', ');
+    if (e.op === 'create') {
+      const call = e.how === 'createSocket' ? `dgram.createSocket(${list})` : e.how === 'new' ? `new dgram.Socket(${list})` : `dgram.Socket(${list})`;
+      lines.push(`  show('#${e.i} ${e.how}', () => { const s = ${call}; if (s instanceof dgram.Socket) { sockets[${e.i}] = s;${e.errorListener ? ` s.on('error', (err) => console.log('#${e.i} error event', err.code, err.message));` : ''} } return s; });`);
+    } else if (e.method === 'asyncDispose') {
+      lines.push(`  show('#${e.i} s${e.slot}[Symbol.asyncDispose]', () => sockets[${e.slot}] && sockets[${e.slot}][Symbol.asyncDispose](${list}));`);
+    } else {
+      lines.push(`  show('#${e.i} s${e.slot}.${e.method}', () => sockets[${e.slot}] && sockets[${e.slot}].${e.method}(${list}));`);
+    }
+  }
+  lines.push('  await settle();');
+  lines.push('  setTimeout(() => process.exit(0), 100);');
+  lines.push('})();');
+  return `${lines.join('\n')}\n`;
+}
+
+module.exports = { KNOWN, known, runChild, compareTraces, normalize, signature, fuzzSeed, fuzzPlan, shrink, renderRepro };
