@@ -724,6 +724,9 @@ function onListenError() {
 
 function doConnectLookup(port, address, callback) {
   const state = this[kState];
+  // Closed (connect() after close(), which Node does not check either): fail
+  // as Node's handle access does.
+  if (!state.handle) throw new TypeError("Cannot read properties of null (reading 'lookup')");
   if (callback) this.once('connect', callback);
   state.lookup(address, (ex, ip) => {
     if (!state.handle) return; // closed while the lookup ran
@@ -953,6 +956,11 @@ function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, of
     while (i < meta.length) {
       if (!state.handle || !state.receiving) break; // closed by a listener
       const len = meta[i];
+      const port = meta[i + 1];
+      const address = addrs[meta[i + 2]];
+      // Advance first: whatever throws below skips this datagram only,
+      // and the rest of the batch goes on.
+      i += 3;
       if (off + len > chunks[c].length) {
         c++;
         off = 0;
@@ -960,13 +968,11 @@ function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, of
       // A view into its chunk (at most 64 KiB): one copy out of the
       // kernel's buffers per batch instead of an allocation per datagram.
       const msg = chunks[c].subarray(off, off + len);
-      const address = addrs[meta[i + 2]];
+      off += len;
       // The sender's family (a socket adopted with bind({ fd }) may not be
       // of the socket's type), as Node reports it.
       const family = address.includes(':') ? 'IPv6' : 'IPv4';
-      const rinfo = { address, family, port: meta[i + 1], size: len };
-      i += 3;
-      off += len;
+      const rinfo = { address, family, port, size: len };
       socket.emit('message', msg, rinfo);
     }
     threw = false;

@@ -20,7 +20,6 @@
 // given to send/sendto/connect are rewritten, multicast interfaces are
 // forced to loopback or invalid values.
 
-const path = require('node:path');
 const test = require('ava');
 const { fuzzSeed, known, signature } = require('./fuzz/compare.js');
 const { runChild } = require('./helpers.js');
@@ -70,7 +69,7 @@ test('node:dgram aborts on setRecvBufferSize(-0) (C++ assertion); dgram-rs does 
   t.is(rs.stdout, 'returned undefined\n');
 });
 
-test('the fuzzer maps every destination to loopback (self-check over a long plan)', async (t) => {
+test.serial('the fuzzer maps every destination to loopback (self-check over a long plan)', async (t) => {
   t.timeout(60000);
   // The child exits with 71 if a non-loopback literal ever reaches
   // send/sendto/connect; run a longer plan on dgram-rs only.
@@ -78,5 +77,4 @@ test('the fuzzer maps every destination to loopback (self-check over a long plan
   const r = await runFuzzChild('rs', ['--seed', '4242', '--ops', '800'], { ms: 45000 });
   t.is(r.code, 0, r.stderr.slice(0, 1000));
   t.truthy(r.trace);
-  t.true(path.isAbsolute(__filename));
 });

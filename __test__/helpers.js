@@ -156,7 +156,7 @@ async function runBoth(t, scenario, ms) {
   return results;
 }
 
-async function parity(t, scenario, { ms = 5000 } = {}) {
+async function parity(t, scenario, { ms = 15000 } = {}) {
   const results = await runBoth(t, scenario, ms);
   t.deepEqual(results.rs, results.node);
   return results;
@@ -167,7 +167,7 @@ async function parity(t, scenario, { ms = 5000 } = {}) {
  * runs the scenario on both and checks each against its own expected trace,
  * so the test fails if either side changes behaviour.
  */
-async function documentedDifference(t, scenario, expected, { ms = 5000 } = {}) {
+async function documentedDifference(t, scenario, expected, { ms = 15000 } = {}) {
   const results = await runBoth(t, scenario, ms);
   t.deepEqual(results.node, expected.node, 'node:dgram');
   t.deepEqual(results.rs, expected.rs, 'dgram-rs');

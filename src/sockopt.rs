@@ -43,12 +43,18 @@ pub(crate) fn apply_bind_flags(s: &SockRef<'_>, ipv6: bool, f: u32) -> io::Resul
     Ok(())
 }
 
+/// The socket's actual family: a membership call's implicit bind may have
+/// created it in the group's family rather than the handle's (as libuv does).
+fn is_v6(s: &SockRef<'_>, handle_ipv6: bool) -> bool {
+    s.local_addr().map(|a| a.is_ipv6()).unwrap_or(handle_ipv6)
+}
+
 pub(crate) fn set_broadcast(s: &SockRef<'_>, on: bool) -> io::Result<()> {
     s.set_broadcast(on)
 }
 
 pub(crate) fn set_ttl(s: &SockRef<'_>, ipv6: bool, ttl: u32) -> io::Result<()> {
-    if ipv6 {
+    if is_v6(s, ipv6) {
         s.set_unicast_hops_v6(ttl)
     } else {
         s.set_ttl_v4(ttl)
@@ -56,7 +62,7 @@ pub(crate) fn set_ttl(s: &SockRef<'_>, ipv6: bool, ttl: u32) -> io::Result<()> {
 }
 
 pub(crate) fn set_multicast_ttl(s: &SockRef<'_>, ipv6: bool, ttl: u32) -> io::Result<()> {
-    if ipv6 {
+    if is_v6(s, ipv6) {
         s.set_multicast_hops_v6(ttl)
     } else {
         s.set_multicast_ttl_v4(ttl)
@@ -64,7 +70,7 @@ pub(crate) fn set_multicast_ttl(s: &SockRef<'_>, ipv6: bool, ttl: u32) -> io::Re
 }
 
 pub(crate) fn set_multicast_loop(s: &SockRef<'_>, ipv6: bool, on: bool) -> io::Result<()> {
-    if ipv6 {
+    if is_v6(s, ipv6) {
         s.set_multicast_loop_v6(on)
     } else {
         s.set_multicast_loop_v4(on)

@@ -13,9 +13,13 @@
 // (compare.js). Prints the differences grouped by signature and exits 1 if
 // there were any besides the known ones (compare.js KNOWN; --all counts
 // those too; --known lists more signature substrings to ignore).
-// --raw turns off child.js's masks.
-// --shrink minimises the first difference's plan; --repro FILE writes a
-// standalone script for it.
+// --raw turns off child.js's masks (FUZZ_UNMASK=R9,R13 turns off single
+// ones). --shrink minimises the first difference's plan (--target I: the
+// one at op #I; --timeout MS per child, --budget N tries); --repro FILE
+// writes a standalone script for it. FUZZ_PROGRESS=1 makes the children
+// print each op to stderr (to find where one hangs).
+// Children run one after the other: plans bind fixed ports (9, 65535...),
+// so do not run two fuzz runs at once on one machine.
 
 const fs = require('node:fs');
 const { fuzzSeed, shrink, renderRepro, signature, known } = require('./compare.js');
