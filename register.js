@@ -1,8 +1,8 @@
 'use strict';
 
-// `node -r dgram-rs/register app.js`: every require('dgram') and
-// require('node:dgram') in the application and its dependencies gets
-// dgram-rs instead. (The ESM `--import dgram-rs/register` equivalent is
+// `node -r dgram-rs/register app.js`: every require of the 'dgram' or
+// 'node:dgram' builtin in the application and its dependencies gets
+// dgram-rs instead; the builtin itself is never loaded by this package. (The ESM `--import dgram-rs/register` equivalent is
 // register.mjs, which also loads this file for CommonJS code.)
 
 const Module = require('node:module');
