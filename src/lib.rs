@@ -1,11 +1,14 @@
 //! dgram-rs: Node's `node:dgram` UDP sockets, implemented in Rust.
 //!
 //! JS (`index.js`) owns the API semantics; this crate owns the sockets: one
-//! `UdpHandle` per socket, driven by one shared tokio runtime, with batched
-//! receives handed to JS in one call per wake-up.
+//! `UdpHandle` per socket (`handle.rs`), driven by one shared tokio runtime
+//! (`runtime.rs`), talking to each JS environment through one channel
+//! (`env.rs`). Receives are batched and handed to JS in one call per wake-up
+//! (`recv.rs`); sends go to the kernel from the JS thread, coalesced per tick
+//! (`send.rs`). All `unsafe` code is in `sys/`.
 //!
-//! Platform support: everything builds on Linux, macOS and Windows; Linux
-//! receives with `recvmmsg`, others with a loop of `recv_from`.
+//! Platforms: Linux uses `recvmmsg`, UDP GSO on send and UDP GRO on receive;
+//! macOS and Windows use portable one-datagram-per-syscall paths.
 
 #![deny(clippy::all)]
 

@@ -1,10 +1,12 @@
 //! The receive task: one per receiving socket, on the shared runtime.
 //!
 //! At each wake-up it drains the datagrams the kernel has ready (one
-//! `recvmmsg` per up to `SLOTS` datagrams on Linux) into a per-thread arena,
-//! packs them into one buffer and hands the whole batch to JS in one
-//! threadsafe-function call. It reads again only when JS has taken a batch
-//! (`Shared::credits`), so a blocked JS thread makes the kernel drop.
+//! `recvmmsg` per up to `SLOTS` datagrams on Linux, UDP GRO reads split back
+//! into datagrams) into a per-thread arena, packs them into chunks of at
+//! most `CHUNK` bytes and hands the whole batch to JS in one call on the
+//! environment's channel (`env.rs`). At most `BATCHES_IN_FLIGHT` batches
+//! wait for JS (`Shared::credits`), so a blocked JS thread makes the kernel
+//! drop instead of our memory grow.
 
 use std::cell::RefCell;
 use std::io;
