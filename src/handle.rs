@@ -187,8 +187,6 @@ impl UdpHandle {
         // A worker's teardown stops the socket's tasks even if JS never
         // closed it.
         crate::env::track(&self.shared);
-        #[cfg(target_os = "linux")]
-        sys::enable_gro(&*sock.sock());
         let rt = runtime::handle().map_err(|e| to_napi(&e))?;
         rt.spawn(recv::run(Arc::downgrade(&sock), self.shared.clone(), sink));
         Ok(())

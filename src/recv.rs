@@ -125,6 +125,8 @@ thread_local! {
 struct Drained {
     batch: Option<Event>,
     error: Option<io::Error>,
+    /// Whether a receive syscall came back full: the socket is busy.
+    busy: bool,
 }
 
 /// Drains the ready datagrams. `direct` makes the first receive bypass
@@ -135,6 +137,7 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
         let mut cell = cell.borrow_mut();
         let arena = cell.get_or_insert_with(Arena::new);
         let mut chunks = Chunks::default();
+        let mut busy = false;
         let mut meta = Vec::new();
         let mut addrs = Vec::new();
         let mut error = None;
@@ -173,13 +176,14 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
             if n < SLOTS {
                 break; // the kernel had no more
             }
+            busy = true;
         }
         let batch = (count > 0).then_some(Event::Batch {
             chunks: chunks.done,
             meta,
             addrs,
         });
-        Drained { batch, error }
+        Drained { batch, error, busy }
     })
 }
 
@@ -236,7 +240,17 @@ pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<Eve
         let Some(strong) = sock.upgrade() else {
             return;
         };
-        let Drained { batch, error } = drain(&strong, &mut last, error_pending);
+        let Drained { batch, error, busy } = drain(&strong, &mut last, error_pending);
+        // UDP GRO only once the socket is busy: enabling it flips a kernel
+        // static key (costly text patching on every CPU) when it is the
+        // first such socket, and again at close, which would make every
+        // short-lived socket pay for it.
+        #[cfg(target_os = "linux")]
+        if busy && !shared.gro.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            crate::sys::enable_gro(&*strong.sock());
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = busy;
         drop(strong);
         // A batch keeps its credit until JS takes it; errors travel free
         // (they are rare: one per ICMP report on a connected socket).

@@ -92,6 +92,8 @@ pub(crate) struct Shared {
     /// see `recv::run`), and a wake-up for the receive task when that changes.
     pub(crate) connected: std::sync::atomic::AtomicBool,
     pub(crate) mode_changed: tokio::sync::Notify,
+    /// Whether UDP GRO was turned on (see `recv::run`).
+    pub(crate) gro: std::sync::atomic::AtomicBool,
     /// Flipped to `true` once, to stop every task of the socket.
     stop_tx: watch::Sender<bool>,
     /// Receive batches JS may still accept (see `BATCHES_IN_FLIGHT`).
@@ -114,6 +116,7 @@ impl Shared {
             liveness: Mutex::new(Liveness::default()),
             connected: std::sync::atomic::AtomicBool::new(false),
             mode_changed: tokio::sync::Notify::new(),
+            gro: std::sync::atomic::AtomicBool::new(false),
             stop_tx,
             credits: Semaphore::new(BATCHES_IN_FLIGHT),
             queue: Mutex::new(SendQueue::default()),
