@@ -52,7 +52,7 @@ pub(crate) fn interface_index(name: &str) -> u32 {
 }
 
 /// What kind of descriptor `fd` is, in Node's words (`guessHandleType`):
-/// `"UDP"`, `"TCP"`, `"UNIX"`, `"FILE"`, `"PIPE"`, `"TTY"` or `"UNKNOWN"`.
+/// `"UDP"`, `"TCP"`, `"PIPE"` (also Unix sockets), `"FILE"`, `"TTY"` or `"UNKNOWN"`.
 pub(crate) fn fd_type(fd: i32) -> &'static str {
     if fd < 0 {
         return "INVALID";
@@ -71,7 +71,7 @@ pub(crate) fn fd_type(fd: i32) -> &'static str {
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
             let s = socket2::SockRef::from(&borrowed);
             match (s.domain(), s.r#type()) {
-                (Ok(socket2::Domain::UNIX), _) => "UNIX",
+                (Ok(socket2::Domain::UNIX), _) => "PIPE", // libuv calls Unix sockets named pipes
                 (Ok(_), Ok(socket2::Type::DGRAM)) => "UDP",
                 (Ok(_), Ok(socket2::Type::STREAM)) => "TCP",
                 _ => "UNKNOWN",
