@@ -66,10 +66,10 @@ export declare class UdpHandle {
   /** Stops receiving (Node's `_stopReceiving()`); the socket stays open. */
   recvStop(): void
   /**
-   * Closes the socket now: the port is free when this returns. Returns
-   * how many queued sends were cancelled.
+   * Closes the socket now: the port is free when this returns; queued
+   * sends are dropped.
    */
-  close(): number
+  close(): void
 }
 
 /** `{ address, family, port }`, as `socket.address()` returns it. */

@@ -15,6 +15,7 @@ const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const {
   validateAbortSignal,
+  validateBufferSize,
   validateFunction,
   validateNumber,
   validateObject,
@@ -29,7 +30,6 @@ const {
   ERR_INVALID_FD_TYPE,
   ERR_MISSING_ARGS,
   ERR_SOCKET_ALREADY_BOUND,
-  ERR_SOCKET_BAD_BUFFER_SIZE,
   ERR_SOCKET_BAD_TYPE,
   ERR_SOCKET_BUFFER_SIZE,
   ERR_SOCKET_DGRAM_IS_CONNECTED,
@@ -69,25 +69,6 @@ const kIovMax = 1024;
 const liveSockets = new Map();
 setDispatcher(onNativeEvent);
 
-// ---------------------------------------------------------------------------
-// Native errors: the addon throws errors whose message is a libuv name
-// ('EADDRINUSE'), or 'ERRNO:<n>' for an OS error it has no name for.
-
-function nativeCode(err) {
-  const msg = err && err.message;
-  if (typeof msg !== 'string') throw err;
-  if (msg.startsWith('ERRNO:')) return -Number(msg.slice(6));
-  if (/^E[A-Z0-9]+$|^UNKNOWN$/.test(msg)) return msg;
-  throw err; // not an OS error: a bug, let it surface as is
-}
-
-function errnoError(err, syscall) {
-  return errors.errnoException(nativeCode(err), syscall);
-}
-
-function hostPortError(err, syscall, address, port) {
-  return errors.exceptionWithHostPort(nativeCode(err), syscall, address, port);
-}
 
 // ---------------------------------------------------------------------------
 
@@ -206,7 +187,7 @@ class SocketImpl extends EventEmitter {
       try {
         state.handle.open(fd);
       } catch (err) {
-        throw errnoError(err, 'open');
+        throw errors.fromNative(err, 'open');
       }
       startListening(this);
       return this;
@@ -246,7 +227,7 @@ class SocketImpl extends EventEmitter {
         state.handle.bind(String(ip), (Number(port || 0) >>> 0) & 0xffff, flags);
       } catch (e) {
         state.bindState = BIND_STATE_UNBOUND;
-        this.emit('error', hostPortError(e, 'bind', ip, port));
+        this.emit('error', errors.fromNative(e, 'bind', ip, port));
         return;
       }
       startListening(this);
@@ -281,7 +262,7 @@ class SocketImpl extends EventEmitter {
     try {
       state.handle.disconnect();
     } catch (err) {
-      throw errnoError(err, 'connect');
+      throw errors.fromNative(err, 'connect');
     }
     state.connectState = CONNECT_STATE_DISCONNECTED;
   }
@@ -405,9 +386,9 @@ class SocketImpl extends EventEmitter {
     flushOutbox(this);
     stopReceiving(this);
     liveSockets.delete(state.handle.id);
-    const cancelled = state.handle.close();
+    state.handle.close();
     state.handle = null;
-    cancelPendingSends(this, cancelled);
+    cancelPendingSends(this);
     process.nextTick(socketCloseNT, this);
     return this;
   }
@@ -417,7 +398,7 @@ class SocketImpl extends EventEmitter {
     try {
       return this[kState].handle.getsockname();
     } catch (err) {
-      throw errnoError(err, 'getsockname');
+      throw errors.fromNative(err, 'getsockname');
     }
   }
 
@@ -428,7 +409,7 @@ class SocketImpl extends EventEmitter {
     try {
       return state.handle.getpeername();
     } catch (err) {
-      throw errnoError(err, 'getpeername');
+      throw errors.fromNative(err, 'getpeername');
     }
   }
 
@@ -437,7 +418,7 @@ class SocketImpl extends EventEmitter {
     try {
       handle.setBroadcast(!!arg);
     } catch (err) {
-      throw errnoError(err, 'setBroadcast');
+      throw errors.fromNative(err, 'setBroadcast');
     }
   }
 
@@ -447,7 +428,7 @@ class SocketImpl extends EventEmitter {
     try {
       handle.setTTL(ttl);
     } catch (err) {
-      throw errnoError(err, 'setTTL');
+      throw errors.fromNative(err, 'setTTL');
     }
     return ttl;
   }
@@ -458,7 +439,7 @@ class SocketImpl extends EventEmitter {
     try {
       handle.setMulticastTTL(ttl);
     } catch (err) {
-      throw errnoError(err, 'setMulticastTTL');
+      throw errors.fromNative(err, 'setMulticastTTL');
     }
     return ttl;
   }
@@ -468,7 +449,7 @@ class SocketImpl extends EventEmitter {
     try {
       handle.setMulticastLoopback(!!arg);
     } catch (err) {
-      throw errnoError(err, 'setMulticastLoopback');
+      throw errors.fromNative(err, 'setMulticastLoopback');
     }
     return arg;
   }
@@ -479,7 +460,7 @@ class SocketImpl extends EventEmitter {
     try {
       this[kState].handle.setMulticastInterface(interfaceAddress);
     } catch (err) {
-      throw errnoError(err, 'setMulticastInterface');
+      throw errors.fromNative(err, 'setMulticastInterface');
     }
   }
 
@@ -519,7 +500,7 @@ class SocketImpl extends EventEmitter {
     try {
       state.handle.bind(address, port, flags);
     } catch (err) {
-      throw hostPortError(err, 'bind', address, port);
+      throw errors.fromNative(err, 'bind', address, port);
     }
     startListening(this, true);
     return this.address();
@@ -540,7 +521,7 @@ class SocketImpl extends EventEmitter {
     try {
       state.handle.connect(ip, port);
     } catch (err) {
-      throw hostPortError(err, 'connect', ip, port);
+      throw errors.fromNative(err, 'connect', ip, port);
     }
     state.connectState = CONNECT_STATE_CONNECTED;
     process.nextTick(() => this.emit('connect'));
@@ -734,7 +715,7 @@ function doConnectLookup(port, address, callback) {
       try {
         state.handle.connect(String(ip), port);
       } catch (err) {
-        ex = hostPortError(err, 'connect', address, port);
+        ex = errors.fromNative(err, 'connect', address, port);
       }
     }
     if (ex) {
@@ -870,7 +851,7 @@ function flushOutbox(socket) {
     result = state.handle.sendMany(data, ports, addresses);
   } catch (err) {
     for (const item of outbox) {
-      if (item.callback) process.nextTick(item.callback, hostPortError(err, 'send', item.address, item.port));
+      if (item.callback) process.nextTick(item.callback, errors.fromNative(err, 'send', item.address, item.port));
     }
     return;
   }
@@ -885,7 +866,7 @@ function flushOutbox(socket) {
       state.pendingSends.push({ callback: item.callback, address: item.address, port: item.port, size: item.data.length });
     } else {
       const code = codes[e++];
-      if (item.callback) process.nextTick(item.callback, errors.exceptionWithHostPort(nativeCode({ message: code }), 'send', item.address, item.port));
+      if (item.callback) process.nextTick(item.callback, errors.fromNative(code, 'send', item.address, item.port));
     }
   }
 }
@@ -898,7 +879,7 @@ function transmit(socket, data, ip, address, port, callback) {
   try {
     sent = ip === undefined ? state.handle.send(data, 0) : state.handle.send(data, port, String(ip));
   } catch (err) {
-    if (callback) process.nextTick(callback, hostPortError(err, 'send', address, port));
+    if (callback) process.nextTick(callback, errors.fromNative(err, 'send', address, port));
     return;
   }
   if (sent >= 0) {
@@ -908,7 +889,7 @@ function transmit(socket, data, ip, address, port, callback) {
   }
 }
 
-function cancelPendingSends(socket, count) {
+function cancelPendingSends(socket) {
   const pending = socket[kState].pendingSends;
   socket[kState].pendingSends = [];
   for (const p of pending) {
@@ -917,7 +898,6 @@ function cancelPendingSends(socket, count) {
       process.nextTick(p.callback, err, p.size);
     }
   }
-  return count;
 }
 
 // Everything the native handle reports arrives here, on the JS thread.
@@ -928,11 +908,11 @@ function onNativeEvent(id, kind, buf, meta, strings) {
   if (kind === EVENT_BATCH) {
     emitMessages(socket, buf, meta, strings);
   } else if (kind === EVENT_RECV_ERROR) {
-    if (state.handle && state.receiving) socket.emit('error', errors.errnoException(nativeCode({ message: strings[0] }), 'recvmsg'));
+    if (state.handle && state.receiving) socket.emit('error', errors.fromNative(strings[0], 'recvmsg'));
   } else if (kind === EVENT_SEND_DONE) {
     const p = state.pendingSends.shift();
     if (p && p.callback) {
-      const err = strings.length ? errors.exceptionWithHostPort(nativeCode({ message: strings[0] }), 'send', p.address, p.port) : null;
+      const err = strings.length ? errors.fromNative(strings[0], 'send', p.address, p.port) : null;
       p.callback(err, err ? p.size : meta[0]);
     }
   }
@@ -992,7 +972,7 @@ function membership(socket, multicastAddress, interfaceAddress, join) {
   try {
     socket[kState].handle.membership(String(multicastAddress), iface, join);
   } catch (err) {
-    throw errnoError(err, join ? 'addMembership' : 'dropMembership');
+    throw errors.fromNative(err, join ? 'addMembership' : 'dropMembership');
   }
 }
 
@@ -1004,18 +984,20 @@ function sourceMembership(socket, sourceAddress, groupAddress, interfaceAddress,
   try {
     socket[kState].handle.sourceMembership(sourceAddress, groupAddress, iface, join);
   } catch (err) {
-    throw errnoError(err, join ? 'addSourceSpecificMembership' : 'dropSourceSpecificMembership');
+    throw errors.fromNative(err, join ? 'addSourceSpecificMembership' : 'dropSourceSpecificMembership');
   }
 }
 
 function bufferSize(socket, size, recv) {
-  if (size >>> 0 !== size) throw new ERR_SOCKET_BAD_BUFFER_SIZE();
+  validateBufferSize(size);
   const { handle } = socket[kState];
   try {
     return handle.bufferSize(size, recv);
   } catch (err) {
     const syscall = recv ? 'uv_recv_buffer_size' : 'uv_send_buffer_size';
-    throw new ERR_SOCKET_BUFFER_SIZE(errors.uvErrorContext(nativeCode(err), syscall));
+    const code = errors.nativeCode(err);
+    if (code === undefined) throw err;
+    throw new ERR_SOCKET_BUFFER_SIZE(errors.uvErrorContext(code, syscall));
   }
 }
 
@@ -1029,7 +1011,8 @@ const _createSocketHandle = deprecate(
       else if (port || address) handle.bind(String(address), (Number(port || 0) >>> 0) & 0xffff, flags >>> 0);
     } catch (err) {
       handle.close();
-      const code = nativeCode(err);
+      const code = errors.nativeCode(err);
+      if (code === undefined) throw err;
       return typeof code === 'number' ? code : errors.uvErrno(code);
     }
     return handle;

@@ -311,6 +311,10 @@ test('ERR_SOCKET_BUFFER_SIZE is a SystemError with info and accessors', (t) => {
   }
 });
 
+// What the addon throws for an OS error: napi-rs's generic status as
+// `code`, the libuv name as the message (see src/error.rs).
+const nativeError = (name) => Object.assign(new Error(name), { code: 'GenericFailure' });
+
 test('errno exceptions from unbound sockets, and fromNative for the same code', (t) => {
   const socket = socketsFor(t);
   for (const [call, syscall] of [
@@ -324,11 +328,15 @@ test('errno exceptions from unbound sockets, and fromNative for the same code', 
     const actual = thrown(() => call(socket()));
     sameError(t, actual, errors.errnoException('EBADF', syscall), syscall);
     sameError(t, actual, errors.errnoException(actual.errno, syscall), `${syscall} by number`);
-    const native = Object.assign(new Error('Bad file descriptor (os error 9)'), { code: 'EBADF' });
+    const native = nativeError('EBADF');
     sameError(t, actual, errors.fromNative(native, syscall), `${syscall} fromNative`);
   }
   const notOs = Object.assign(new Error('napi'), { code: 'InvalidArg' });
   t.is(errors.fromNative(notOs, 'bind', '0.0.0.0', 1), notOs);
+  // Native events carry bare codes; an OS error the addon cannot name
+  // arrives as 'ERRNO:<n>' and is named by Node's own table.
+  sameError(t, errors.fromNative('EBADF', 'setTTL'), errors.errnoException('EBADF', 'setTTL'), 'bare code');
+  t.is(errors.fromNative('ERRNO:9', 'setTTL').code, require('node:util').getSystemErrorName(-9));
   t.is(errors.errnoException(-99999, 'bind').code, 'Unknown system error -99999');
 });
 
@@ -348,7 +356,7 @@ test('bind errors carry address and port (and omit the port when 0)', async (t) 
   t.is(err.message, 'bind EADDRNOTAVAIL 203.0.113.77');
   t.false('port' in err);
 
-  const native = Object.assign(new Error('Address in use (os error 98)'), { code: 'EADDRINUSE' });
+  const native = nativeError('EADDRINUSE');
   const again = socket();
   again.bind(port, '127.0.0.1');
   sameError(t, await nextError(again), errors.fromNative(native, 'bind', '127.0.0.1', port), 'fromNative');
@@ -379,7 +387,7 @@ test('send errors reach the callback with address and port', async (t) => {
   sameError(t, err, errors.exceptionWithHostPort('EMSGSIZE', 'send', undefined, undefined), 'connected');
   t.is(err.message, 'send EMSGSIZE');
   t.true(Object.hasOwn(err, 'address'));
-  const native = Object.assign(new Error('Message too long (os error 90)'), { code: 'EMSGSIZE' });
+  const native = nativeError('EMSGSIZE');
   sameError(t, err, errors.fromNative(native, 'send', undefined, undefined), 'connected fromNative');
 
   if (hasIPv6) {

@@ -331,12 +331,16 @@ async function runChild(script, opts = {}) {
   }
 }
 
-function spawnChild(script, { impl = 'node', ms = 5000, args = [] } = {}) {
-  const modulePath = impl === 'node' ? 'node:dgram' : ROOT;
+/**
+ * Spawns `cmd args` and resolves with { code, signal, stdout, stderr,
+ * timedOut, ms }. The child (and only it) is killed after `ms`.
+ */
+function runProcess(cmd, args, { env = {}, ms = 8000, cwd = ROOT } = {}) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['-e', script, ...args], {
-      env: { ...process.env, DGRAM: modulePath, NODE_OPTIONS: '' },
+    const child = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -348,11 +352,18 @@ function spawnChild(script, { impl = 'node', ms = 5000, args = [] } = {}) {
       timedOut = true;
       child.kill('SIGKILL');
     }, ms);
-    child.on('close', (code, signal) => {
+    const done = (code, signal, extra = '') => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started });
-    });
+      resolve({ code, signal, stdout, stderr: stderr + extra, timedOut, ms: Date.now() - started });
+    };
+    child.on('error', (err) => done(null, null, String(err)));
+    child.on('close', (code, signal) => done(code, signal));
   });
+}
+
+function spawnChild(script, { impl = 'node', ms = 5000, args = [] } = {}) {
+  const modulePath = impl === 'node' ? 'node:dgram' : ROOT;
+  return runProcess(process.execPath, ['-e', script, ...args], { env: { DGRAM: modulePath }, ms });
 }
 
 /**
@@ -409,5 +420,6 @@ module.exports = {
   delay,
   fence,
   runChild,
+  runProcess,
   childParity,
 };

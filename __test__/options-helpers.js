@@ -11,9 +11,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 
-const { ROOT, capture, errShape } = require('./helpers.js');
+const { ROOT, capture, errShape, runProcess } = require('./helpers.js');
 
 // Multicast groups used by the suites: administratively scoped (239/8) and
 // source-specific (232/8). Sockets only ever join them on 127.0.0.1.
@@ -52,36 +52,8 @@ function captureInspect(fn) {
 // ---------------------------------------------------------------------------
 // Child processes
 
-/**
- * Spawns `cmd args` and resolves with { code, signal, stdout, stderr,
- * timedOut }. The child (and only it) is killed by pid after `ms`.
- */
-function spawnP(cmd, args, { env = {}, ms = 8000, cwd = ROOT } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, {
-      cwd,
-      env: { ...process.env, NODE_OPTIONS: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, ms);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: null, signal: null, stdout, stderr: stderr + String(err), timedOut });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-}
+// Child processes: helpers.js's runProcess.
+const spawnP = runProcess;
 
 /** The module path a child should require for an implementation name. */
 function modulePath(impl) {

@@ -319,21 +319,33 @@ function exceptionWithHostPort(err, syscall, address, port, additional) {
   return error;
 }
 
-// Known libuv names, or an E-name this OS's table lacks (never Node's ERR_*).
-const isUvName = (code) => uvByName.has(code) || /^E[A-Z0-9]+$/.test(code);
+/**
+ * The libuv error an error thrown by the native addon stands for. The addon
+ * puts the libuv name in the message ('EADDRINUSE'), or 'ERRNO:<n>' for an
+ * OS error it has no name for (answered here with the negative errno, which
+ * Node's table names). A code string is accepted too (native events carry
+ * bare codes). Undefined for anything else: a bug, not an OS error.
+ */
+function nativeCode(errOrCode) {
+  const msg = typeof errOrCode === 'string' ? errOrCode : errOrCode && errOrCode.message;
+  if (typeof msg !== 'string') return undefined;
+  if (msg.startsWith('ERRNO:')) return -Number(msg.slice(6));
+  return /^E[A-Z0-9]+$|^UNKNOWN$/.test(msg) ? msg : undefined;
+}
 
 /**
- * Turns an error thrown by the native addon (which sets `err.code` to a libuv
- * name such as 'EADDRINUSE') into Node's shape. Pass `address` (even as
- * undefined) for calls Node reports with host and port (bind, connect, send);
- * leave it out for the rest (getsockname, setTTL, …). Errors without a libuv
- * code are returned unchanged, since they are bugs rather than OS errors.
+ * Turns what the native addon reported (an error or a code, see
+ * nativeCode) into Node's shape. Pass `address` (even as undefined) for
+ * calls Node reports with host and port (bind, connect, send); leave it out
+ * for the rest (getsockname, setTTL, …). Anything that is not an OS error is
+ * returned unchanged, to surface as the bug it is.
  */
-function fromNative(err, syscall, ...hostPort) {
-  if (err == null || typeof err.code !== 'string' || !isUvName(err.code)) return err;
+function fromNative(errOrCode, syscall, ...hostPort) {
+  const code = nativeCode(errOrCode);
+  if (code === undefined) return errOrCode;
   return hostPort.length > 0
-    ? exceptionWithHostPort(err.code, syscall, hostPort[0], hostPort[1])
-    : errnoException(err.code, syscall);
+    ? exceptionWithHostPort(code, syscall, hostPort[0], hostPort[1])
+    : errnoException(code, syscall);
 }
 
 // ---------------------------------------------------------------------------
@@ -360,5 +372,6 @@ module.exports = {
   errnoException,
   exceptionWithHostPort,
   fromNative,
+  nativeCode,
   uvErrorContext,
 };

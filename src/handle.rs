@@ -242,48 +242,44 @@ impl UdpHandle {
     ) -> napi::Result<SendManyResult> {
         let sock = self.sock()?;
         self.check_destination(true)?;
-        let mut results = vec![0i64; data.len()];
-        let mut errors = Vec::new();
-        // Items whose address does not parse fail alone; the rest are sent.
-        let mut items = Vec::with_capacity(data.len());
-        let mut index = Vec::with_capacity(data.len());
+        // One outcome per item, in order: runs of items whose address parses
+        // go out together; an item whose address does not parse fails alone
+        // (JS only passes IP literals, so this is a guard).
+        let mut outcomes = Vec::with_capacity(data.len());
+        let mut run = Vec::new();
         for (i, d) in data.iter().enumerate() {
-            let port = ports.get(i).copied().unwrap_or(0);
-            let parsed = match (addresses.get(i), u16::try_from(port)) {
-                (Some(a), Ok(p)) => addr::parse(a, p, self.ipv6),
-                _ => Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
+            let port = ports.get(i).and_then(|p| u16::try_from(*p).ok());
+            let to = match (addresses.get(i), port) {
+                (Some(a), Some(p)) => addr::parse(a, p, self.ipv6).ok(),
+                _ => None,
             };
-            match parsed {
-                Ok(to) => {
-                    items.push((*d, Some(to)));
-                    index.push(i);
+            match to {
+                Some(to) => run.push((*d, Some(to))),
+                None => {
+                    outcomes.extend(send::send_many(&sock, &self.shared, &run));
+                    run.clear();
+                    outcomes.push(send::Outcome::Failed(std::io::Error::from(
+                        std::io::ErrorKind::InvalidInput,
+                    )));
                 }
-                Err(_) => results[i] = -3, // marked, reported in order below
             }
         }
-        let outcomes = send::send_many(&sock, &self.shared, &items);
+        outcomes.extend(send::send_many(&sock, &self.shared, &run));
+        let mut results = Vec::with_capacity(outcomes.len());
+        let mut errors = Vec::new();
         let mut queued = 0;
-        let mut failures = std::collections::HashMap::new();
-        for (k, outcome) in outcomes.into_iter().enumerate() {
-            results[index[k]] = match outcome {
+        for outcome in outcomes {
+            results.push(match outcome {
                 send::Outcome::Sent(n) => n as i64,
                 send::Outcome::Queued => {
                     queued += 1;
                     -1
                 }
                 send::Outcome::Failed(e) => {
-                    failures.insert(index[k], crate::error::code_of(&e));
+                    errors.push(crate::error::code_of(&e));
                     -2
                 }
-            };
-        }
-        for (i, r) in results.iter_mut().enumerate() {
-            if *r == -3 {
-                *r = -2;
-                errors.push("EINVAL".to_string());
-            } else if *r == -2 {
-                errors.push(failures.remove(&i).unwrap_or_else(|| "UNKNOWN".to_string()));
-            }
+            });
         }
         if queued > 0 {
             lock(&self.shared.liveness).pending_sends += queued;
@@ -485,14 +481,14 @@ impl UdpHandle {
         crate::env::sync_liveness(&env, &self.shared)
     }
 
-    /// Closes the socket now: the port is free when this returns. Returns
-    /// how many queued sends were cancelled.
+    /// Closes the socket now: the port is free when this returns; queued
+    /// sends are dropped.
     #[napi(catch_unwind)]
-    pub fn close(&self, env: Env) -> napi::Result<u32> {
+    pub fn close(&self, env: Env) -> napi::Result<()> {
         if self.closed.replace(true) {
-            return Ok(0);
+            return Ok(());
         }
-        let cancelled = send::cancel_all(&self.shared);
+        send::cancel_all(&self.shared);
         self.shared.stop();
         {
             let mut l = lock(&self.shared.liveness);
@@ -504,7 +500,7 @@ impl UdpHandle {
         if let Some(sock) = self.socket.borrow_mut().take() {
             release_socket(sock);
         }
-        Ok(cancelled as u32)
+        Ok(())
     }
 }
 

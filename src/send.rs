@@ -245,12 +245,10 @@ async fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) 
     }
 }
 
-/// Drops every queued send (on close) and returns how many there were.
-pub(crate) fn cancel_all(shared: &Shared) -> usize {
-    let mut q = lock(&shared.queue);
-    let n = q.items.len();
-    q.items.clear();
+/// Drops every queued send (on close); JS calls their callbacks with
+/// `ECANCELED`, as libuv cancels pending send requests.
+pub(crate) fn cancel_all(shared: &Shared) {
+    lock(&shared.queue).items.clear();
     shared.queued_count.store(0, Ordering::Release);
     shared.queued_bytes.store(0, Ordering::Release);
-    n
 }

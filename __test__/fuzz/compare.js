@@ -7,36 +7,18 @@
 // renders repro scripts.
 
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { runProcess } = require('../helpers.js');
 const { generate } = require('./gen.js');
 
 const CHILD = path.join(__dirname, 'child.js');
 
-function runChild(impl, args, { ms = 60000 } = {}) {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [CHILD, impl, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, ms);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      let trace = null;
-      try {
-        trace = JSON.parse(stdout.trim().split('\n').pop());
-      } catch { /* crashed before printing */ }
-      resolve({ impl, code, signal, timedOut, stderr, trace, ms: Date.now() - started });
-    });
-  });
+async function runChild(impl, args, { ms = 60000 } = {}) {
+  const r = await runProcess(process.execPath, [CHILD, impl, ...args], { ms });
+  let trace = null;
+  try {
+    trace = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch { /* crashed before printing */ }
+  return { impl, code: r.code, signal: r.signal, timedOut: r.timedOut, stderr: r.stderr, trace, ms: r.ms };
 }
 
 /**
