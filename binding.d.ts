@@ -34,12 +34,30 @@ export declare class UdpHandle {
    */
   send(data: Uint8Array, port: number, address?: string | undefined | null): number
   /**
-   * Sends `data[i]` to `addresses[i]:ports[i]` for every i, in order (see
-   * `send::send_many`). `results[i]` is the bytes sent, -1 when queued
-   * (a send-done event follows), or -2 on failure, whose code is the next
-   * entry of `errors`.
+   * `send` from the local address `source` (an IP literal, IPv6 with an
+   * optional `%scope` naming the interface): `sendFrom`, Linux only.
    */
-  sendMany(data: Array<Uint8Array>, ports: Array<number>, addresses: Array<string>): SendManyResult
+  sendFrom(data: Uint8Array, port: number, address: string | undefined | null, source: string): number
+  /**
+   * `receiveBlockList`: the list's `rules` (see `blocklist.rs`), or null
+   * to stop filtering. False when a rule is in a form this version does
+   * not parse: nothing is filtered here then, and JS checks every datagram.
+   */
+  setReceiveBlockList(rules?: Array<string> | undefined | null): boolean
+  /**
+   * `recvDestination`: each received datagram then also reports its
+   * destination address and interface. Needs a socket (after bind);
+   * `ENOTSUP` where the platform lacks `*_PKTINFO` support here.
+   */
+  recvDestination(): void
+  /**
+   * Sends `data[i]` to `addresses[targets[i]]:ports[i]` for every i, in
+   * order (see `send::send_many`); a list repeats few addresses, so each
+   * is passed and parsed once. `results[i]` is the bytes sent, -1 when
+   * queued (a send-done event follows), or -2 on failure, whose code is
+   * the next entry of `errors`.
+   */
+  sendMany(data: Array<Uint8Array>, ports: Uint32Array, targets: Uint32Array, addresses: Array<string>): SendManyResult
   /** `connect(2)`: fixes the peer; later sends need no address. */
   connect(address: string, port: number): void
   /** Dissolves the association made by `connect`. */
@@ -84,7 +102,7 @@ export declare function guessHandleType(fd: number): string
 
 /** What `sendMany` did with each datagram. */
 export interface SendManyResult {
-  results: Array<number>
+  results: Int32Array
   errors: Array<string>
 }
 

@@ -6,7 +6,7 @@
 /// <reference types="node" />
 
 import { Abortable, EventEmitter } from 'node:events';
-import { AddressInfo } from 'node:net';
+import { AddressInfo, BlockList } from 'node:net';
 import { LookupOneOptions } from 'node:dns';
 
 /** Where a received datagram came from: the second argument of a `'message'` listener. */
@@ -19,6 +19,17 @@ export interface RemoteInfo {
   port: number;
   /** The size of the datagram in bytes. */
   size: number;
+  /**
+   * dgram-rs addition, with `recvDestination: true` (Linux): the address the
+   * datagram was sent to — the local address it arrived on, or the
+   * multicast/broadcast address. IPv4 traffic on an IPv6 socket shows as
+   * `::ffff:a.b.c.d`, as its senders do.
+   */
+  localAddress?: string | undefined;
+  /** dgram-rs addition, with `recvDestination: true`: the receiving interface's name, e.g. `'lo'`. */
+  interface?: string | undefined;
+  /** dgram-rs addition, with `recvDestination: true`: the receiving interface's index. */
+  interfaceIndex?: number | undefined;
 }
 
 /** The options form of {@link Socket.bind}. */
@@ -52,6 +63,23 @@ export interface SocketOptions extends Abortable {
   ipv6Only?: boolean | undefined;
   /** Sets `SO_RCVBUF` once the socket is bound. */
   recvBufferSize?: number | undefined;
+  /**
+   * Datagrams from addresses this list blocks are dropped (in native code,
+   * before they reach JS). node:dgram ≥ 22.13; here on every Node version.
+   */
+  receiveBlockList?: BlockList | undefined;
+  /**
+   * Sending to or connecting to an address this list blocks fails with
+   * `ERR_IP_BLOCKED`. node:dgram ≥ 22.13; here on every Node version.
+   */
+  sendBlockList?: BlockList | undefined;
+  /**
+   * dgram-rs addition (Linux): report where each datagram arrived —
+   * `rinfo.localAddress`, `rinfo.interface`, `rinfo.interfaceIndex`
+   * (`IP_PKTINFO` / `IPV6_RECVPKTINFO`). Elsewhere `true` throws
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`. @default false
+   */
+  recvDestination?: boolean | undefined;
   /** Sets `SO_SNDBUF` once the socket is bound. */
   sendBufferSize?: number | undefined;
   /** Custom host name lookup. @default dns.lookup */
@@ -111,6 +139,8 @@ export interface SendManyItem {
   msg: string | NodeJS.ArrayBufferView;
   port?: number | undefined;
   address?: string | undefined;
+  /** Send from this local address (Linux), as {@link Socket.sendFrom}. */
+  localAddress?: string | undefined;
 }
 
 export class Socket extends EventEmitter {
@@ -175,12 +205,28 @@ export class Socket extends EventEmitter {
   /**
    * dgram-rs addition: sends many datagrams in one call (one `sendmmsg`/UDP
    * GSO send on Linux where possible). Items are messages (connected
-   * sockets) or `{ msg, port, address }`. The callback gets the first error
+   * sockets) or `{ msg, port, address[, localAddress] }`. The callback gets the first error
    * and how many datagrams were sent.
    */
   sendMany(
     list: ReadonlyArray<SendManyItem | string | NodeJS.ArrayBufferView>,
     callback?: (error: Error | null, sent: number) => void,
+  ): void;
+
+  /**
+   * dgram-rs addition (Linux): sends `msg` to `port`/`address` (default
+   * loopback) from the local address `localAddress` (an IP literal; IPv6
+   * may carry `%interface`), as `send()` otherwise does. With
+   * `recvDestination`, a server bound to the any-address answers from the
+   * address it was reached on:
+   * `socket.sendFrom(reply, rinfo.port, rinfo.address, rinfo.localAddress)`.
+   */
+  sendFrom(
+    msg: string | NodeJS.ArrayBufferView,
+    port: number,
+    address: string | undefined,
+    localAddress: string,
+    callback?: (error: Error | null, bytes: number) => void,
   ): void;
 
   /** Makes the socket keep the process alive again (the default); returns the socket. */

@@ -13,8 +13,10 @@ const { deprecate } = require('node:util');
 const { UdpHandle, guessHandleType, setDispatcher } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
+const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
 const {
   validateAbortSignal,
+  validateBoolean,
   validateBufferSize,
   validateFunction,
   validateNumber,
@@ -26,6 +28,7 @@ const {
 
 const {
   ERR_BUFFER_OUT_OF_BOUNDS,
+  ERR_FEATURE_UNAVAILABLE_ON_PLATFORM,
   ERR_INVALID_ARG_TYPE,
   ERR_INVALID_FD_TYPE,
   ERR_MISSING_ARGS,
@@ -110,6 +113,14 @@ function readOptions(type, validateOnly) {
     if (options.sendBufferSize) validateUint32(options.sendBufferSize, 'options.sendBufferSize');
     recvBufferSize = options.recvBufferSize;
     sendBufferSize = options.sendBufferSize;
+    if (options.receiveBlockList) validateBlockList(options.receiveBlockList, 'options.receiveBlockList');
+    if (options.sendBlockList) validateBlockList(options.sendBlockList, 'options.sendBlockList');
+    if (options.recvDestination !== undefined) {
+      validateBoolean(options.recvDestination, 'options.recvDestination');
+      if (options.recvDestination && process.platform !== 'linux') {
+        throw new ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('options.recvDestination');
+      }
+    }
   }
   const created = newHandle(type, lookup, validateOnly);
   return { type, options, recvBufferSize, sendBufferSize, ...created };
@@ -138,6 +149,11 @@ class SocketImpl extends EventEmitter {
       ipv6Only: options && options.ipv6Only,
       recvBufferSize,
       sendBufferSize,
+      // Node 22.13+ block lists (lib/blocklist.js); undefined when unused.
+      sendBlockList: (options && options.sendBlockList) || undefined,
+      receiveFilter: options && options.receiveBlockList ? new ReceiveFilter(options.receiveBlockList) : undefined,
+      // Opt-in: rinfo also tells where each datagram arrived.
+      recvDestination: !!(options && options.recvDestination),
       // Callbacks of sends the native side queued, oldest first.
       pendingSends: [],
       // Sends to literal addresses waiting for this tick's flush.
@@ -347,29 +363,8 @@ class SocketImpl extends EventEmitter {
       return;
     }
     const data = list.length === 1 ? toBuffer(list[0]) : Buffer.concat(list);
-    const literal = address == null ? (state.family === 'IPv4' ? '127.0.0.1' : '::1') : address;
-    if (connected) {
-      transmit(this, data, undefined, undefined, undefined, callback);
-    } else if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(literal) : isIPv6(literal))) {
-      // dns.lookup would only hand the literal back on the next tick; do
-      // that without it, and send everything queued this tick in one go.
-      if (state.outbox.push({ data, port, ip: literal, address, callback }) === 1) process.nextTick(flushOutbox, this);
-    } else {
-      state.lookup(address, (ex, ip) => {
-        if (ex) {
-          if (callback) process.nextTick(callback, ex);
-          else process.nextTick(() => this.emit('error', ex));
-          return;
-        }
-        // Closed while the lookup ran: Node drops the datagram silently and
-        // never calls back; we call back once, with the reason.
-        if (!state.handle) {
-          if (callback) process.nextTick(callback, new ERR_SOCKET_DGRAM_NOT_RUNNING());
-          return;
-        }
-        transmit(this, data, ip, address, port, callback);
-      });
-    }
+    if (connected) transmit(this, data, undefined, undefined, undefined, callback);
+    else sendTo(this, data, port, address, callback);
   }
 
   close(callback) {
@@ -517,6 +512,8 @@ class SocketImpl extends EventEmitter {
     if (state.connectState !== CONNECT_STATE_DISCONNECTED) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
     if (state.bindState === BIND_STATE_BINDING) throw new ERR_SOCKET_ALREADY_BOUND();
     const ip = literalOrThrow(this, address, 'address', false);
+    const blocked = sendBlocked(state.sendBlockList, ip);
+    if (blocked) throw blocked;
     if (state.bindState === BIND_STATE_UNBOUND) this.bindSync();
     try {
       state.handle.connect(ip, port);
@@ -528,8 +525,33 @@ class SocketImpl extends EventEmitter {
   }
 
   /**
+   * Sends one datagram from the local address `localAddress` (an IP
+   * literal; IPv6 may name the interface with `%scope`), e.g. to answer
+   * from the address a request reached (`rinfo.localAddress` with
+   * `recvDestination`). Otherwise as send(msg, port, address, callback);
+   * Linux only.
+   */
+  sendFrom(msg, port, address, localAddress, callback) {
+    const state = this[kState];
+    if (process.platform !== 'linux') throw new ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('socket.sendFrom()');
+    if (state.connectState === CONNECT_STATE_CONNECTED) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    const data = messageData(msg, 'msg');
+    port = validatePort(port, 'Port', false);
+    if (address != null) validateString(address, 'address');
+    const local = localOrThrow(this, localAddress, 'localAddress');
+    if (callback !== undefined) validateFunction(callback, 'callback');
+    healthCheck(this);
+    if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
+    if (state.bindState !== BIND_STATE_BOUND) {
+      enqueue(this, () => sendTo(this, data, port, address, callback, local));
+      return;
+    }
+    sendTo(this, data, port, address, callback, local);
+  }
+
+  /**
    * Sends many datagrams in one call: `list` holds messages (connected
-   * sockets) or `{ msg, port, address }` items. On Linux they go out with
+   * sockets) or `{ msg, port, address[, localAddress] }` items. On Linux they go out with
    * as few syscalls as the kernel allows (UDP GSO for runs of equal-size
    * datagrams to one destination). `callback(err, sent)` gets the number
    * of datagrams sent and the first error.
@@ -539,7 +561,7 @@ class SocketImpl extends EventEmitter {
     if (callback !== undefined) validateFunction(callback, 'callback');
     const state = this[kState];
     const connected = state.connectState === CONNECT_STATE_CONNECTED;
-    const items = list.map((item, i) => normalizeManyItem(item, i, connected));
+    const items = list.map((item, i) => normalizeManyItem(this, item, i, connected));
     healthCheck(this);
     if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true }, null);
     if (state.bindState !== BIND_STATE_BOUND) {
@@ -656,6 +678,8 @@ function healthCheck(socket) {
 function startListening(socket, deferListening) {
   const state = socket[kState];
   liveSockets.set(state.handle.id, socket);
+  if (state.receiveFilter) state.receiveFilter.start(state.handle);
+  if (state.recvDestination) state.handle.recvDestination();
   state.handle.recvStart();
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
@@ -711,6 +735,7 @@ function doConnectLookup(port, address, callback) {
   if (callback) this.once('connect', callback);
   state.lookup(address, (ex, ip) => {
     if (!state.handle) return; // closed while the lookup ran
+    if (!ex) ex = sendBlocked(state.sendBlockList, ip);
     if (!ex) {
       try {
         state.handle.connect(String(ip), port);
@@ -764,8 +789,6 @@ function toBuffer(view) {
   return view instanceof Uint8Array ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
 
-// Sends queued this tick to literal addresses go out in one native call,
-// which can coalesce them (UDP GSO, see src/send.rs).
 // --- sendMany / bindSync helpers
 
 function literalOrThrow(socket, address, name, forBind) {
@@ -781,23 +804,46 @@ function literalOrThrow(socket, address, name, forBind) {
   return address;
 }
 
-function normalizeManyItem(item, i, connected) {
-  const isMsg = (m) => typeof m === 'string' || ArrayBuffer.isView(m);
+// A sendFrom() source address: an IP literal of the socket's family (an
+// IPv6 socket also takes IPv4, for its IPv4-mapped peers).
+function localOrThrow(socket, address, name) {
+  validateString(address, name);
+  const ok = isIPv4(address) || (socket[kState].family === 'IPv6' && isIPv6(address));
+  if (!ok) throw new errors.codes.ERR_INVALID_ARG_VALUE(name, address, 'must be an IP address the socket can send from');
+  return address;
+}
+
+// A message given as a string or any ArrayBufferView, as a Uint8Array.
+function messageData(msg, name) {
+  if (typeof msg === 'string') return Buffer.from(msg);
+  if (!ArrayBuffer.isView(msg)) throw new ERR_INVALID_ARG_TYPE(name, kBufferTypes, msg);
+  return toBuffer(msg);
+}
+
+function normalizeManyItem(socket, item, i, connected) {
   let msg = item;
   let port;
   let address;
+  let localAddress;
   if (item !== null && typeof item === 'object' && !ArrayBuffer.isView(item)) {
-    ({ msg, port, address } = item);
+    ({ msg, port, address, localAddress } = item);
   }
-  if (!isMsg(msg)) throw new ERR_INVALID_ARG_TYPE(`list[${i}].msg`, kBufferTypes, msg);
-  const data = typeof msg === 'string' ? Buffer.from(msg) : toBuffer(msg);
+  // Argument names are built only for an error: this runs per datagram.
+  const data = typeof msg === 'string' || ArrayBuffer.isView(msg) ? messageData(msg) : messageData(msg, `list[${i}].msg`);
+  let local;
+  if (localAddress !== undefined) {
+    if (process.platform !== 'linux') throw new ERR_FEATURE_UNAVAILABLE_ON_PLATFORM(`list[${i}].localAddress`);
+    local = localOrThrow(socket, localAddress, `list[${i}].localAddress`);
+  }
   if (connected) {
     if (port !== undefined || address !== undefined) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
-    return { data };
+    return { data, local };
   }
-  port = validatePort(port, `list[${i}].port`, false);
-  if (address !== undefined && address !== null) validateString(address, `list[${i}].address`);
-  return { data, port, address };
+  if (!(typeof port === 'number' && port > 0 && port <= 0xffff && Number.isInteger(port))) {
+    port = validatePort(port, `list[${i}].port`, false);
+  }
+  if (address !== undefined && address !== null && typeof address !== 'string') validateString(address, `list[${i}].address`);
+  return { data, port, address, local };
 }
 
 function sendManyBound(socket, items, callback) {
@@ -814,41 +860,134 @@ function sendManyBound(socket, items, callback) {
     if (callback) process.nextTick(callback, null, 0);
     return;
   }
+  if (state.connectState !== CONNECT_STATE_CONNECTED && sendManyLiterals(socket, items, callback)) return;
   // Every item goes through the same path as send(): literal destinations
   // into this tick's outbox (one native call, GSO), host names through the
   // lookup, connected sockets straight to the kernel.
   for (const item of items) {
     if (state.connectState === CONNECT_STATE_CONNECTED) {
-      transmit(socket, item.data, undefined, undefined, undefined, done);
+      transmit(socket, item.data, undefined, undefined, undefined, done, item.local);
+    } else if (item.local !== undefined) {
+      sendTo(socket, item.data, item.port, item.address, done, item.local);
     } else {
       socket.send(item.data, item.port, item.address, done);
     }
   }
 }
 
+// The fast path of sendMany: every destination an IP literal (no lookup to
+// wait for), no source address. One native call for the whole list and one
+// callback, instead of send()'s per-datagram bookkeeping. False (nothing
+// done) when the list does not qualify.
+function sendManyLiterals(socket, items, callback) {
+  const state = socket[kState];
+  if (!state.literalShortcut) return false;
+  const v4 = state.family === 'IPv4';
+  const data = [];
+  const ports = [];
+  const targets = [];
+  const addresses = [];
+  const origin = []; // index in `items` of each datagram sent
+  let firstError = null;
+  let checked; // the last address found to be a literal (lists repeat them)
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const ip = item.address == null ? (v4 ? '127.0.0.1' : '::1') : item.address;
+    if (item.local !== undefined) return false;
+    if (ip !== checked) {
+      if (!(v4 ? isIPv4(ip) : isIPv6(ip))) return false;
+      checked = ip;
+    }
+    const blocked = sendBlocked(state.sendBlockList, ip);
+    if (blocked) {
+      if (firstError === null) firstError = blocked;
+      continue;
+    }
+    data.push(item.data);
+    ports.push(item.port);
+    targets.push(addressIndex(addresses, ip));
+    origin.push(i);
+  }
+  // Keep the order with send() calls made earlier in this tick.
+  flushOutbox(socket);
+  let sent = 0;
+  let pending = 1; // released below, once every datagram is accounted for
+  const fail = (err) => {
+    if (firstError === null) firstError = err;
+  };
+  const settle = () => {
+    if (--pending === 0 && callback) process.nextTick(callback, firstError, sent);
+  };
+  let result = { results: [], errors: [] };
+  if (data.length) {
+    try {
+      result = state.handle.sendMany(data, Uint32Array.from(ports), Uint32Array.from(targets), addresses);
+    } catch (err) {
+      fail(errors.fromNative(err, 'send', items[origin[0]].address, ports[0]));
+    }
+  }
+  const { results, errors: codes } = result;
+  let e = 0;
+  for (let k = 0; k < results.length; k++) {
+    const r = results[k];
+    if (r >= 0) {
+      sent++;
+    } else if (r === -1) {
+      // Queued natively: settles when its send-done event arrives.
+      pending++;
+      state.pendingSends.push({
+        callback: (err) => {
+          if (err) fail(err);
+          else sent++;
+          settle();
+        },
+        address: items[origin[k]].address,
+        port: ports[k],
+        size: data[k].length,
+      });
+    } else {
+      fail(errors.fromNative(codes[e++], 'send', items[origin[k]].address, ports[k]));
+    }
+  }
+  settle();
+  return true;
+}
+
+// The index of `ip` in the distinct addresses of a native sendMany call
+// (consecutive datagrams mostly share theirs).
+function addressIndex(addresses, ip) {
+  const last = addresses.length - 1;
+  if (last >= 0 && addresses[last] === ip) return last;
+  const i = addresses.indexOf(ip);
+  return i >= 0 ? i : addresses.push(ip) - 1;
+}
+
+// Sends queued this tick to literal addresses go out in one native call,
+// which can coalesce them (UDP GSO, see src/send.rs).
 function flushOutbox(socket) {
   const state = socket[kState];
   const outbox = state.outbox;
   if (outbox.length === 0) return;
   state.outbox = [];
   if (!state.handle) return;
-  if (outbox.length === 1) {
-    const item = outbox[0];
-    transmit(socket, item.data, item.ip, item.address, item.port, item.callback);
+  // Sends from a chosen source address (rare) go one by one, in order.
+  if (outbox.length === 1 || outbox.some((item) => item.local !== undefined)) {
+    for (const item of outbox) transmit(socket, item.data, item.ip, item.address, item.port, item.callback, item.local);
     return;
   }
   const n = outbox.length;
   const data = new Array(n);
-  const ports = new Array(n);
-  const addresses = new Array(n);
+  const ports = new Uint32Array(n);
+  const targets = new Uint32Array(n);
+  const addresses = [];
   for (let i = 0; i < n; i++) {
     data[i] = outbox[i].data;
     ports[i] = outbox[i].port;
-    addresses[i] = outbox[i].ip;
+    targets[i] = addressIndex(addresses, outbox[i].ip);
   }
   let result;
   try {
-    result = state.handle.sendMany(data, ports, addresses);
+    result = state.handle.sendMany(data, ports, targets, addresses);
   } catch (err) {
     for (const item of outbox) {
       if (item.callback) process.nextTick(item.callback, errors.fromNative(err, 'send', item.address, item.port));
@@ -871,13 +1010,50 @@ function flushOutbox(socket) {
   }
 }
 
+// Sends one datagram of a bound, unconnected socket to `address` (the
+// family's loopback when omitted): resolved with the socket's lookup, checked
+// against sendBlockList, then queued in this tick's outbox. `local` is a
+// source address (sendFrom).
+function sendTo(socket, data, port, address, callback, local) {
+  const state = socket[kState];
+  const literal = address == null ? (state.family === 'IPv4' ? '127.0.0.1' : '::1') : address;
+  const blocked = (ip) => {
+    const err = sendBlocked(state.sendBlockList, ip);
+    if (err && callback) process.nextTick(callback, err);
+    return err !== undefined;
+  };
+  if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(literal) : isIPv6(literal))) {
+    // dns.lookup would only hand the literal back on the next tick; do
+    // that without it, and send everything queued this tick in one go.
+    if (blocked(literal)) return;
+    if (state.outbox.push({ data, port, ip: literal, address, callback, local }) === 1) process.nextTick(flushOutbox, socket);
+    return;
+  }
+  state.lookup(address, (ex, ip) => {
+    if (ex) {
+      if (callback) process.nextTick(callback, ex);
+      else process.nextTick(() => socket.emit('error', ex));
+      return;
+    }
+    // Closed while the lookup ran: Node drops the datagram silently and
+    // never calls back; we call back once, with the reason.
+    if (!state.handle) {
+      if (callback) process.nextTick(callback, new ERR_SOCKET_DGRAM_NOT_RUNNING());
+      return;
+    }
+    if (!blocked(ip)) transmit(socket, data, ip, address, port, callback, local);
+  });
+}
+
 // Hands one datagram to the native handle; the callback runs on a later
 // tick with (null, bytes) or a 'send' error, never as an 'error' event.
-function transmit(socket, data, ip, address, port, callback) {
+function transmit(socket, data, ip, address, port, callback, local) {
   const state = socket[kState];
   let sent;
   try {
-    sent = ip === undefined ? state.handle.send(data, 0) : state.handle.send(data, port, String(ip));
+    if (local !== undefined) sent = state.handle.sendFrom(data, port || 0, ip === undefined ? undefined : String(ip), local);
+    else if (ip === undefined) sent = state.handle.send(data, 0);
+    else sent = state.handle.send(data, port, String(ip));
   } catch (err) {
     if (callback) process.nextTick(callback, errors.fromNative(err, 'send', address, port));
     return;
@@ -918,9 +1094,6 @@ function onNativeEvent(id, kind, buf, meta, strings) {
   }
 }
 
-// One 'message' per datagram of a batch. If a listener throws, the rest of
-// the batch is emitted on the next tick, so one bad datagram loses no others
-// when the exception is handled (each datagram is its own callback on Node).
 // One 'message' per datagram of a batch: `chunks` hold the payloads back to
 // back, a datagram that did not fit one chunk starting the next. If a
 // listener throws, the rest of the batch is emitted on the next tick, so one
@@ -928,6 +1101,11 @@ function onNativeEvent(id, kind, buf, meta, strings) {
 // datagram is its own callback on Node).
 function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, offset = 0) {
   const state = socket[kState];
+  // Per datagram: length, port, sender (index into addrs); with
+  // recvDestination also destination (index), interface index and name.
+  const stride = state.recvDestination ? 6 : 3;
+  const filter = state.receiveFilter;
+  const check = filter !== undefined && filter.sync(state.handle);
   let i = start;
   let c = chunkStart;
   let off = offset;
@@ -935,12 +1113,11 @@ function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, of
   try {
     while (i < meta.length) {
       if (!state.handle || !state.receiving) break; // closed by a listener
-      const len = meta[i];
-      const port = meta[i + 1];
-      const address = addrs[meta[i + 2]];
+      const at = i;
+      const len = meta[at];
       // Advance first: whatever throws below skips this datagram only,
       // and the rest of the batch goes on.
-      i += 3;
+      i += stride;
       if (off + len > chunks[c].length) {
         c++;
         off = 0;
@@ -949,10 +1126,17 @@ function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, of
       // kernel's buffers per batch instead of an allocation per datagram.
       const msg = chunks[c].subarray(off, off + len);
       off += len;
+      const address = addrs[meta[at + 2]];
       // The sender's family (a socket adopted with bind({ fd }) may not be
       // of the socket's type), as Node reports it.
       const family = address.includes(':') ? 'IPv6' : 'IPv4';
-      const rinfo = { address, family, port, size: len };
+      if (check && filter.blocks(address, family)) continue;
+      const rinfo = { address, family, port: meta[at + 1], size: len };
+      if (stride === 6) {
+        rinfo.localAddress = addrs[meta[at + 3]];
+        rinfo.interfaceIndex = meta[at + 4];
+        rinfo.interface = addrs[meta[at + 5]];
+      }
       socket.emit('message', msg, rinfo);
     }
     threw = false;

@@ -208,13 +208,46 @@ function pacedCase(cfg) {
   };
 }
 
-async function floodRun({ rxImpl, txImpl, size, durationMs, rate }) {
+// dgram-rs's sendMany against a loop of send(): two figures per run. For
+// node:dgram (which has no batch API) both are its send() loop; for dgram-rs
+// one is its send() loop and the other sendMany, so the rows read "loop vs
+// node's loop" and "sendMany vs node's loop" (their quotient: sendMany vs
+// dgram-rs's own loop).
+function sendManyCase(cfg) {
+  const size = 64;
+  return {
+    name: 'sendmany',
+    title: `sendMany vs send() loop, ${size} B, 64 per batch`,
+    figures: [
+      { key: 'loopCpu', name: 'send CPU µs / dgram, send() loop', better: 'lower' },
+      { key: 'manyCpu', name: 'send CPU µs / dgram, sendMany (node: send() loop)', better: 'lower' },
+      { key: 'loopRate', name: 'sent datagrams/s, send() loop', better: 'higher' },
+      { key: 'manyRate', name: 'sent datagrams/s, sendMany (node: send() loop)', better: 'higher' },
+    ],
+    run: async (impl) => {
+      const base = { rxImpl: impl, txImpl: impl, size, durationMs: cfg.floodMs };
+      const loop = await floodRun(base);
+      const many = impl === 'rs' ? await floodRun({ ...base, sendMany: true }) : loop;
+      return {
+        values: {
+          loopCpu: loop.values.txCpu,
+          manyCpu: many.values.txCpu,
+          loopRate: loop.extra.sendRate,
+          manyRate: many.extra.sendRate,
+        },
+        notes: [...loop.notes, ...(many === loop ? [] : many.notes)],
+      };
+    },
+  };
+}
+
+async function floodRun({ rxImpl, txImpl, size, durationMs, rate, sendMany }) {
   const host = '127.0.0.1';
   const hardMs = durationMs + 15000;
   return withWorkers(async (spawn) => {
     const rx = spawn(rxImpl, 'flood-recv', { host, size, hardMs });
     const { port } = await rx.waitFor('ready', READY_MS);
-    const tx = spawn(txImpl, 'flood-send', { host, port, size, durationMs, rate, batch: 64, hardMs });
+    const tx = spawn(txImpl, 'flood-send', { host, port, size, durationMs, rate, batch: 64, hardMs, sendMany });
     await tx.waitFor('ready', READY_MS);
     rx.send({ cmd: 'start' });
     await rx.waitFor('started', 5000);
@@ -353,6 +386,7 @@ function allCases(quick) {
   return [
     ...[64, 1024, 1400, 8192].map((size) => floodCase(size, cfg)),
     pacedCase(cfg),
+    sendManyCase(cfg),
     pingpongCase('127.0.0.1', cfg),
     pingpongCase('::1', cfg),
     echoLoadCase(cfg),

@@ -160,6 +160,7 @@ async function floodSend() {
     });
   } else {
     const batch = params.batch || 64;
+    const many = params.sendMany ? Array.from({ length: batch }, () => ({ msg: buf, port: params.port, address: params.host })) : null;
     // Safety valve only: if sends pile up in the socket's queue (the kernel
     // said EAGAIN), let the event loop turn instead of growing memory.
     const maxQueued = 10000;
@@ -167,8 +168,13 @@ async function floodSend() {
       elapsedNs = process.hrtime.bigint() - t0;
       if (elapsedNs >= durationNs || sent >= maxSends) break;
       if (sock.getSendQueueCount() < maxQueued) {
-        for (let i = 0; i < batch - 1; i++) sock.send(buf, params.port, params.host);
-        sock.send(buf, params.port, params.host, onSent);
+        if (many) {
+          // dgram-rs's batch API: one call per batch, one callback.
+          sock.sendMany(many, onSent);
+        } else {
+          for (let i = 0; i < batch - 1; i++) sock.send(buf, params.port, params.host);
+          sock.send(buf, params.port, params.host, onSent);
+        }
         sent += batch;
         withCallback++;
       }

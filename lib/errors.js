@@ -205,6 +205,8 @@ const codes = {
     if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
     return `The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}. Received ${shown}`;
   }, CODE_FIRST),
+  ERR_FEATURE_UNAVAILABLE_ON_PLATFORM: defineCodedError('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', TypeError, (feature) =>
+    `The feature ${feature} is unavailable on the current platform, which is being used to run Node.js`, CODE_FIRST),
   ERR_INVALID_FD_TYPE: defineCodedError('ERR_INVALID_FD_TYPE', TypeError, (type) => `Unsupported fd type: ${type}`),
   // Added to Node in v22.13 (send/connect blocklists); Node 20 has no such code,
   // so its property order is a guess.

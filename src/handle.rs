@@ -12,10 +12,12 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use napi::bindgen_prelude::{Int32Array, Uint32Array};
 use napi::Env;
 use napi_derive::napi;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+use crate::blocklist::BlockList;
 use crate::error::{coded, to_napi};
 use crate::io::IoSocket;
 use crate::shared::{lock, Shared};
@@ -40,7 +42,7 @@ fn address_info(a: &SocketAddr) -> AddressInfo {
 /// What `sendMany` did with each datagram.
 #[napi(object)]
 pub struct SendManyResult {
-    pub results: Vec<i64>,
+    pub results: Int32Array,
     pub errors: Vec<String>,
 }
 
@@ -218,30 +220,103 @@ impl UdpHandle {
             None => None,
         };
         self.check_destination(dest.is_some())?;
-        match send::send(&sock, &self.shared, data, dest).map_err(|e| to_napi(&e))? {
+        self.send_with(&env, &sock, data, dest, None)
+    }
+
+    /// `send` from the local address `source` (an IP literal, IPv6 with an
+    /// optional `%scope` naming the interface): `sendFrom`, Linux only.
+    #[napi(catch_unwind)]
+    pub fn send_from(
+        &self,
+        env: Env,
+        data: &[u8],
+        port: u32,
+        address: Option<String>,
+        source: String,
+    ) -> napi::Result<i64> {
+        let sock = self.sock()?;
+        let dest = match address {
+            Some(a) => {
+                let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
+                Some(addr::parse(&a, port, self.ipv6).map_err(|e| to_napi(&e))?)
+            }
+            None => None,
+        };
+        self.check_destination(dest.is_some())?;
+        let source = addr::parse_source(&source, self.ipv6).map_err(|e| to_napi(&e))?;
+        self.send_with(&env, &sock, data, dest, Some(source))
+    }
+
+    fn send_with(
+        &self,
+        env: &Env,
+        sock: &Arc<IoSocket>,
+        data: &[u8],
+        dest: Option<SocketAddr>,
+        source: Option<send::Source>,
+    ) -> napi::Result<i64> {
+        match send::send(sock, &self.shared, data, dest, source).map_err(|e| to_napi(&e))? {
             send::Sent::Now(n) => Ok(n as i64),
             send::Sent::Queued => {
                 lock(&self.shared.liveness).pending_sends += 1;
-                crate::env::sync_liveness(&env, &self.shared)?;
+                crate::env::sync_liveness(env, &self.shared)?;
                 Ok(-1)
             }
         }
     }
 
-    /// Sends `data[i]` to `addresses[i]:ports[i]` for every i, in order (see
-    /// `send::send_many`). `results[i]` is the bytes sent, -1 when queued
-    /// (a send-done event follows), or -2 on failure, whose code is the next
-    /// entry of `errors`.
+    /// `receiveBlockList`: the list's `rules` (see `blocklist.rs`), or null
+    /// to stop filtering. False when a rule is in a form this version does
+    /// not parse: nothing is filtered here then, and JS checks every datagram.
+    #[napi(catch_unwind)]
+    pub fn set_receive_block_list(&self, rules: Option<Vec<String>>) -> bool {
+        let parsed = rules.map(|r| BlockList::parse(&r));
+        let understood = !matches!(parsed, Some(None));
+        self.shared.set_receive_block_list(parsed.flatten());
+        understood
+    }
+
+    /// `recvDestination`: each received datagram then also reports its
+    /// destination address and interface. Needs a socket (after bind);
+    /// `ENOTSUP` where the platform lacks `*_PKTINFO` support here.
+    #[napi(catch_unwind)]
+    pub fn recv_destination(&self) -> napi::Result<()> {
+        let sock = self.sock()?;
+        #[cfg(target_os = "linux")]
+        {
+            sys::enable_pktinfo(&*sock.sock(), self.ipv6).map_err(|e| to_napi(&e))?;
+            self.shared
+                .recv_dest
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = sock;
+            Err(coded("ENOTSUP"))
+        }
+    }
+
+    /// Sends `data[i]` to `addresses[targets[i]]:ports[i]` for every i, in
+    /// order (see `send::send_many`); a list repeats few addresses, so each
+    /// is passed and parsed once. `results[i]` is the bytes sent, -1 when
+    /// queued (a send-done event follows), or -2 on failure, whose code is
+    /// the next entry of `errors`.
     #[napi(catch_unwind)]
     pub fn send_many(
         &self,
         env: Env,
         data: Vec<&[u8]>,
-        ports: Vec<u32>,
+        ports: Uint32Array,
+        targets: Uint32Array,
         addresses: Vec<String>,
     ) -> napi::Result<SendManyResult> {
         let sock = self.sock()?;
         self.check_destination(true)?;
+        let parsed: Vec<Option<SocketAddr>> = addresses
+            .iter()
+            .map(|a| addr::parse(a, 0, self.ipv6).ok())
+            .collect();
         // One outcome per item, in order: runs of items whose address parses
         // go out together; an item whose address does not parse fails alone
         // (JS only passes IP literals, so this is a guard).
@@ -249,13 +324,15 @@ impl UdpHandle {
         let mut run = Vec::new();
         for (i, d) in data.iter().enumerate() {
             let port = ports.get(i).and_then(|p| u16::try_from(*p).ok());
-            let to = match (addresses.get(i), port) {
-                (Some(a), Some(p)) => addr::parse(a, p, self.ipv6).ok(),
-                _ => None,
-            };
-            match to {
-                Some(to) => run.push((*d, Some(to))),
-                None => {
+            let target = targets
+                .get(i)
+                .and_then(|t| parsed.get(*t as usize).copied().flatten());
+            match (target, port) {
+                (Some(mut to), Some(port)) => {
+                    to.set_port(port);
+                    run.push((*d, Some(to)));
+                }
+                _ => {
                     outcomes.extend(send::send_many(&sock, &self.shared, &run));
                     run.clear();
                     outcomes.push(send::Outcome::Failed(std::io::Error::from(
@@ -270,7 +347,7 @@ impl UdpHandle {
         let mut queued = 0;
         for outcome in outcomes {
             results.push(match outcome {
-                send::Outcome::Sent(n) => n as i64,
+                send::Outcome::Sent(n) => i32::try_from(n).unwrap_or(i32::MAX),
                 send::Outcome::Queued => {
                     queued += 1;
                     -1
@@ -285,7 +362,10 @@ impl UdpHandle {
             lock(&self.shared.liveness).pending_sends += queued;
             crate::env::sync_liveness(&env, &self.shared)?;
         }
-        Ok(SendManyResult { results, errors })
+        Ok(SendManyResult {
+            results: Int32Array::new(results),
+            errors,
+        })
     }
 
     /// `connect(2)`: fixes the peer; later sends need no address.

@@ -86,21 +86,17 @@ impl IoSocket {
             .try_io(Interest::READABLE, || f(SockRef::from(&self.0)));
     }
 
-    /// Sends one datagram, waiting for buffer space; gives up (returning
-    /// `Interrupted`) once `stopped()` says so. Called from the send drain.
+    /// Sends one datagram with `send` (a non-blocking send), waiting for
+    /// buffer space; gives up (returning `Interrupted`) once `stopped()` says
+    /// so. Called from the send drain.
     #[cfg(unix)]
     pub(crate) fn send_waiting(
         &self,
-        data: &[u8],
-        dest: Option<&socket2::SockAddr>,
+        send: impl Fn(SockRef<'_>) -> io::Result<usize>,
         stopped: impl Fn() -> bool,
     ) -> io::Result<usize> {
         loop {
-            let r = match dest {
-                Some(a) => self.sock().send_to(data, a),
-                None => self.sock().send(data),
-            };
-            match r {
+            match send(self.sock()) {
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock
                         || e.kind() == io::ErrorKind::Interrupted =>
@@ -115,13 +111,18 @@ impl IoSocket {
         }
     }
 
-    /// Sends one datagram, awaiting buffer space.
+    /// Sends one datagram, awaiting buffer space (sending from a given
+    /// source address is Linux-only).
     #[cfg(not(unix))]
     pub(crate) async fn send_async(
         &self,
         data: &[u8],
         dest: Option<SocketAddr>,
+        source: Option<crate::send::Source>,
     ) -> io::Result<usize> {
+        if source.is_some() {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        }
         match dest {
             Some(a) => self.0.send_to(data, a).await,
             None => self.0.send(data).await,

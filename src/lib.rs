@@ -13,6 +13,7 @@
 #![deny(clippy::all)]
 
 mod addr;
+mod blocklist;
 mod env;
 mod error;
 mod handle;

@@ -17,9 +17,11 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Status;
 
 use crate::addr::LastAddress;
+use crate::blocklist::BlockList;
 use crate::error;
 use crate::io::IoSocket;
 use crate::shared::{Envelope, Event, EventSink, Shared};
+use crate::sys::Received;
 
 /// Room for the largest UDP datagram.
 const SLOT: usize = 64 * 1024;
@@ -64,7 +66,7 @@ impl Chunks {
 /// between filling and copying them out, so sockets can share them.
 struct Arena {
     buf: Vec<u8>,
-    got: Vec<(usize, SocketAddr, usize)>,
+    got: Vec<Received>,
     #[cfg(target_os = "linux")]
     scratch: crate::sys::MmsgScratch,
 }
@@ -104,7 +106,12 @@ impl Arena {
                 sock.try_read(|s| crate::sys::recv_from(&s, slot))
             };
             match r {
-                Ok((len, addr)) => self.got.push((len, addr, 0)),
+                Ok((len, from)) => self.got.push(Received {
+                    len,
+                    from,
+                    segment: 0,
+                    dest: None,
+                }),
                 Err(e) if self.got.is_empty() => return Err(e),
                 Err(_) => break,
             }
@@ -129,10 +136,58 @@ struct Drained {
     busy: bool,
 }
 
+/// A string index meaning "not known" (no destination reported).
+const NO_STRING: u32 = u32::MAX;
+
+/// What a batch needs to know about the socket's receive options.
+struct Options<'a> {
+    block: Option<&'a BlockList>,
+    with_dest: bool,
+}
+
+/// Caches the destination fields of a run of datagrams to one address, as
+/// `LastAddress` does for senders.
+#[derive(Default)]
+struct LastDest {
+    last: Option<(std::net::IpAddr, u32, [u32; 3])>,
+}
+
+impl LastDest {
+    fn fields(&mut self, r: &Received, table: &mut Vec<String>) -> [u32; 3] {
+        let Some((ip, ifindex)) = r.dest else {
+            return [NO_STRING, 0, NO_STRING];
+        };
+        if let Some((lip, lif, fields)) = self.last {
+            if lip == ip && lif == ifindex {
+                return fields;
+            }
+        }
+        // An IPv6 socket reports IPv4 traffic as IPv4-mapped, as its senders.
+        let shown = match (ip, r.from) {
+            (std::net::IpAddr::V4(a), SocketAddr::V6(_)) => {
+                std::net::IpAddr::V6(a.to_ipv6_mapped())
+            }
+            _ => ip,
+        };
+        let scoped = match shown {
+            std::net::IpAddr::V6(a) if a.is_unicast_link_local() => {
+                SocketAddr::V6(std::net::SocketAddrV6::new(a, 0, 0, ifindex))
+            }
+            other => SocketAddr::new(other, 0),
+        };
+        table.push(crate::addr::to_js(&scoped));
+        let local = (table.len() - 1) as u32;
+        table.push(crate::sys::interface_name(ifindex));
+        let fields = [local, ifindex, (table.len() - 1) as u32];
+        self.last = Some((ip, ifindex, fields));
+        fields
+    }
+}
+
 /// Drains the ready datagrams. `direct` makes the first receive bypass
 /// tokio's readiness, to collect a pending socket error (tokio reports it as
 /// error readiness, which its readable path does not act on).
-fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
+fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool, opts: &Options<'_>) -> Drained {
     ARENA.with(|cell| {
         let mut cell = cell.borrow_mut();
         let arena = cell.get_or_insert_with(Arena::new);
@@ -141,6 +196,7 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
         let mut meta = Vec::new();
         let mut addrs = Vec::new();
         let mut error = None;
+        let mut last_dest = LastDest::default();
         last.reset();
         let mut count = 0;
         while count < MAX_BATCH && chunks.bytes < MAX_BATCH_BYTES {
@@ -152,23 +208,39 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool) -> Drained {
                     break;
                 }
             };
-            let mut upcoming: usize = arena.got.iter().map(|(len, _, _)| *len).sum();
-            for (i, (len, from, segment)) in arena.got.iter().enumerate() {
-                let idx = last.index(from, &mut addrs) as u32;
-                let port = u32::from(from.port());
+            let mut upcoming: usize = arena.got.iter().map(|r| r.len).sum();
+            for (i, r) in arena.got.iter().enumerate() {
+                // receiveBlockList: dropped here, as if never received.
+                if opts.block.is_some_and(|b| b.blocks(r.from.ip())) {
+                    upcoming -= r.len;
+                    continue;
+                }
+                let idx = last.index(&r.from, &mut addrs) as u32;
+                let port = u32::from(r.from.port());
+                let dest = if opts.with_dest {
+                    Some(last_dest.fields(r, &mut addrs))
+                } else {
+                    None
+                };
                 // A GRO-coalesced slot holds several datagrams of `segment`
                 // bytes (the last may be shorter): one entry each.
-                let segment = if *segment == 0 { *len } else { *segment };
-                let slot = arena.slot(i, *len);
+                let segment = if r.segment == 0 { r.len } else { r.segment };
+                let slot = arena.slot(i, r.len);
                 let mut at = 0;
                 loop {
-                    let part = (*len - at).min(segment);
+                    let part = (r.len - at).min(segment);
                     chunks.push(&slot[at..at + part], upcoming);
                     upcoming -= part;
+                    // Per datagram: length, port, sender (index into
+                    // `addrs`); with recvDestination also the destination
+                    // (index), interface index and interface name (index).
                     meta.extend_from_slice(&[part as u32, port, idx]);
+                    if let Some(d) = dest {
+                        meta.extend_from_slice(&d);
+                    }
                     count += 1;
                     at += part;
-                    if at == *len {
+                    if at == r.len {
                         break;
                     }
                 }
@@ -240,7 +312,12 @@ pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<Eve
         let Some(strong) = sock.upgrade() else {
             return;
         };
-        let Drained { batch, error, busy } = drain(&strong, &mut last, error_pending);
+        let block = shared.receive_block_list();
+        let opts = Options {
+            block: block.as_deref(),
+            with_dest: shared.recv_dest.load(std::sync::atomic::Ordering::Relaxed),
+        };
+        let Drained { batch, error, busy } = drain(&strong, &mut last, error_pending, &opts);
         // UDP GRO only once the socket is busy: enabling it flips a kernel
         // static key (costly text patching on every CPU) when it is the
         // first such socket, and again at close, which would make every

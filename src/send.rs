@@ -3,12 +3,12 @@
 //! copy the datagram into the socket's queue, drained by a runtime task.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use socket2::SockAddr;
+use socket2::{SockAddr, SockRef};
 
 use crate::error;
 use crate::io::IoSocket;
@@ -22,9 +22,26 @@ pub(crate) enum Sent {
     Queued,
 }
 
+/// A local source address (and interface index, 0 for any) to send from,
+/// instead of the one the kernel would pick (`sendFrom`).
+pub(crate) type Source = (IpAddr, u32);
+
 /// One non-blocking send, retried on `EINTR`.
-fn try_send(sock: &IoSocket, data: &[u8], dest: Option<&SockAddr>) -> io::Result<usize> {
-    let s = sock.sock();
+pub(crate) fn send_once(
+    s: SockRef<'_>,
+    data: &[u8],
+    dest: Option<&SockAddr>,
+    source: Option<Source>,
+) -> io::Result<usize> {
+    if let Some((ip, ifindex)) = source {
+        #[cfg(target_os = "linux")]
+        return crate::sys::send_from(&*s, data, dest, ip, ifindex);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (ip, ifindex);
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        }
+    }
     loop {
         let r = match dest {
             Some(a) => s.send_to(data, a),
@@ -50,8 +67,9 @@ const GSO_MAX_BYTES: usize = 60_000;
 
 /// Sends a batch of datagrams in order. On Linux, runs of datagrams of one
 /// size to one destination go out in a single UDP GSO `sendmsg` (the kernel
-/// splits them back into datagrams); everything else, and any run GSO
-/// refuses, goes through `send` one by one, which also attributes errors.
+/// splits them back into datagrams), the datagrams between such runs in one
+/// `sendmmsg`; a datagram the kernel refuses there goes through `send`
+/// alone, which attributes its error or queues it, and the rest follow.
 pub(crate) fn send_many(
     sock: &Arc<IoSocket>,
     shared: &Arc<Shared>,
@@ -72,9 +90,27 @@ pub(crate) fn send_many(
                 i += run;
                 continue;
             }
+            // The items up to the next GSO run, in one sendmmsg.
+            let mut end = i + 1;
+            while end < items.len() && end - i < MMSG_MAX && gso_run(shared, &items[end..]) < 2 {
+                end += 1;
+            }
+            if end - i >= 2 && shared.queued_count.load(Ordering::Acquire) == 0 {
+                let batch: Vec<(&[u8], Option<SockAddr>)> = items[i..end]
+                    .iter()
+                    .map(|(d, a)| (*d, a.map(SockAddr::from)))
+                    .collect();
+                if let Ok(n) = crate::sys::send_batch(&*sock.sock(), &batch) {
+                    out.extend(items[i..i + n].iter().map(|(d, _)| Outcome::Sent(d.len())));
+                    i += n;
+                    if n > 0 {
+                        continue;
+                    }
+                }
+            }
         }
         let (data, dest) = items[i];
-        out.push(match send(sock, shared, data, dest) {
+        out.push(match send(sock, shared, data, dest, None) {
             Ok(Sent::Now(n)) => Outcome::Sent(n),
             Ok(Sent::Queued) => Outcome::Queued,
             Err(e) => Outcome::Failed(e),
@@ -83,6 +119,10 @@ pub(crate) fn send_many(
     }
     out
 }
+
+/// Datagrams per `sendmmsg` (the kernel's `UIO_MAXIOV`).
+#[cfg(target_os = "linux")]
+const MMSG_MAX: usize = 1024;
 
 /// How many leading items qualify for one GSO send: same destination, the
 /// same non-zero size (the last may be shorter), within the kernel limits.
@@ -149,10 +189,11 @@ pub(crate) fn send(
     shared: &Arc<Shared>,
     data: &[u8],
     dest: Option<SocketAddr>,
+    source: Option<Source>,
 ) -> io::Result<Sent> {
     if shared.queued_count.load(Ordering::Acquire) == 0 {
         let to = dest.map(SockAddr::from);
-        match try_send(sock, data, to.as_ref()) {
+        match send_once(sock.sock(), data, to.as_ref(), source) {
             Ok(n) => return Ok(Sent::Now(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
@@ -165,6 +206,7 @@ pub(crate) fn send(
         q.items.push_back(Queued {
             data: data.to_vec(),
             dest,
+            source,
         });
         !std::mem::replace(&mut q.draining, true)
     };
@@ -220,7 +262,10 @@ fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) {
         let Some(sock) = sock.upgrade() else {
             return;
         };
-        let result = sock.send_waiting(&item.data, dest.as_ref(), || shared.is_stopped());
+        let result = sock.send_waiting(
+            |s| send_once(s, &item.data, dest.as_ref(), item.source),
+            || shared.is_stopped(),
+        );
         drop(sock);
         if shared.is_stopped() || !report(&shared, &sink, item.data.len(), result) {
             return;
@@ -236,7 +281,7 @@ async fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) 
             return;
         };
         let result = tokio::select! {
-            r = sock.send_async(&item.data, item.dest) => r,
+            r = sock.send_async(&item.data, item.dest, item.source) => r,
             _ = stop.changed() => return,
         };
         if !report(&shared, &sink, item.data.len(), result) {

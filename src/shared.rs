@@ -3,12 +3,14 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{Buffer, FnArgs, Uint32Array, Unknown};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::Status;
 use tokio::sync::{watch, Semaphore};
+
+use crate::blocklist::BlockList;
 
 /// How many receive batches may wait for the JS thread at once. When JS is
 /// blocked, the receive task stops reading and the kernel drops datagrams,
@@ -33,7 +35,7 @@ pub(crate) enum Event {
 
 /// An event and the socket it is about.
 pub(crate) struct Envelope {
-    pub(crate) shared: std::sync::Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) event: Event,
 }
 
@@ -74,6 +76,7 @@ impl Liveness {
 pub(crate) struct Queued {
     pub(crate) data: Vec<u8>,
     pub(crate) dest: Option<SocketAddr>,
+    pub(crate) source: Option<crate::send::Source>,
 }
 
 /// The send queue: items not yet handed to the kernel, in order.
@@ -105,6 +108,10 @@ pub(crate) struct Shared {
     pub(crate) queued_bytes: AtomicUsize,
     /// The smallest datagram size UDP GSO was refused for (usize::MAX: none).
     pub(crate) gso_refused_size: AtomicUsize,
+    /// `receiveBlockList`: senders whose datagrams the receive task drops.
+    receive_block: Mutex<Option<Arc<BlockList>>>,
+    /// `recvDestination`: batches carry each datagram's destination.
+    pub(crate) recv_dest: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -123,7 +130,18 @@ impl Shared {
             queued_count: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
             gso_refused_size: AtomicUsize::new(usize::MAX),
+            receive_block: Mutex::new(None),
+            recv_dest: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The current receive block list (read once per receive wake-up).
+    pub(crate) fn receive_block_list(&self) -> Option<Arc<BlockList>> {
+        lock(&self.receive_block).clone()
+    }
+
+    pub(crate) fn set_receive_block_list(&self, list: Option<BlockList>) {
+        *lock(&self.receive_block) = list.map(Arc::new);
     }
 
     /// A receiver that resolves `changed()` once the socket is stopped.

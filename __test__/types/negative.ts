@@ -69,4 +69,9 @@ s.close(true);
 // @ts-expect-error: Symbol.asyncDispose returns a Promise, not the socket
 const disposed: dgram.Socket = s[Symbol.asyncDispose]();
 
-export { badOptions, badBind, refd, badInfo, addr, disposed };
+// @ts-expect-error: receiveBlockList takes a net.BlockList, not address strings
+const badList = dgram.createSocket({ type: 'udp4', receiveBlockList: ['10.0.0.1'] });
+// @ts-expect-error: sendFrom needs the local address to send from
+s.sendFrom('x', 1, '127.0.0.1');
+
+export { badOptions, badBind, refd, badInfo, addr, disposed, badList };

@@ -133,3 +133,20 @@ import { EventEmitter } from 'node:events';
 const ee: EventEmitter = s;
 const isSocket: boolean = s instanceof Socket;
 console.log(ee, isSocket);
+
+// What dgram-rs adds: block lists (Node 22.13), where a datagram arrived,
+// sending from a chosen local address.
+import { BlockList } from 'node:net';
+const blocked = new BlockList();
+blocked.addSubnet('10.0.0.0', 8);
+const guarded = createSocket({ type: 'udp4', receiveBlockList: blocked, sendBlockList: blocked, recvDestination: true });
+guarded.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+  const local: string | undefined = rinfo.localAddress;
+  const ifName: string | undefined = rinfo.interface;
+  const ifIndex: number | undefined = rinfo.interfaceIndex;
+  console.log(ifName, ifIndex);
+  if (local !== undefined) {
+    guarded.sendFrom(msg, rinfo.port, rinfo.address, local, (err: Error | null, bytes: number) => console.log(err, bytes));
+  }
+});
+guarded.sendMany([{ msg: 'x', port: 1, address: '127.0.0.1', localAddress: '127.0.0.2' }]);

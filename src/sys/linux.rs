@@ -1,7 +1,7 @@
 //! Linux batch receive: one `recvmmsg(2)` fills many datagram slots.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
 /// The C structures `recvmmsg` needs, kept between calls so that a receive
@@ -11,11 +11,13 @@ pub(crate) struct MmsgScratch {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
     names: Vec<libc::sockaddr_storage>,
-    /// Per-slot ancillary data (the UDP GRO segment size), u64 for alignment.
+    /// Per-slot ancillary data (the UDP GRO segment size, the packet's
+    /// destination), u64 for alignment.
     controls: Vec<[u64; CONTROL_WORDS]>,
 }
 
-const CONTROL_WORDS: usize = 8;
+/// Room for a GRO cmsg plus an `IP_PKTINFO` and an `IPV6_PKTINFO` one.
+const CONTROL_WORDS: usize = 16;
 const SOL_UDP: libc::c_int = 17;
 const UDP_GRO: libc::c_int = 104;
 
@@ -33,6 +35,41 @@ pub(crate) fn enable_gro(sock: &impl AsRawFd) {
             (&on as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
+    }
+}
+
+/// Asks the kernel for each datagram's destination address and interface
+/// (`IP_PKTINFO`, and `IPV6_RECVPKTINFO` on IPv6 sockets, which also get
+/// `IP_PKTINFO` for IPv4-mapped traffic unless they are IPv6-only).
+pub(crate) fn enable_pktinfo(sock: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
+    let v4 = set_int(sock, libc::IPPROTO_IP, libc::IP_PKTINFO, 1);
+    if !ipv6 {
+        return v4;
+    }
+    // An IPv6-only socket may refuse the IPv4 option; it needs only this one.
+    set_int(sock, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
+}
+
+fn set_int(
+    sock: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` is a c_int that lives for the call, passed with its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -56,13 +93,13 @@ impl MmsgScratch {
 
 /// Receives up to `slots.len()` datagrams without blocking. Each datagram
 /// (or GRO-coalesced run of datagrams) lands at the start of its slot; `out`
-/// receives `(length, sender, segment size or 0)` per slot, in arrival
-/// order. Returns the number of slots filled.
+/// receives one entry per slot, in arrival order. Returns the number of
+/// slots filled.
 pub(crate) fn recv_batch(
     sock: &impl AsRawFd,
     scratch: &mut MmsgScratch,
     slots: &mut [&mut [u8]],
-    out: &mut Vec<(usize, SocketAddr, usize)>,
+    out: &mut Vec<super::Received>,
 ) -> io::Result<usize> {
     let n = slots.len().min(scratch.hdrs.len());
     for (i, slot) in slots.iter_mut().take(n).enumerate() {
@@ -108,26 +145,125 @@ pub(crate) fn recv_batch(
         // the slot anyway so that indices stay aligned with `slots`.
         let addr = to_socket_addr(&scratch.names[i])
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-        out.push((len, addr, gro_segment(&scratch.hdrs[i].msg_hdr)));
+        let (segment, dest) = ancillary(&scratch.hdrs[i].msg_hdr);
+        out.push(super::Received {
+            len,
+            from: addr,
+            segment,
+            dest,
+        });
     }
     Ok(got)
 }
 
-/// The UDP GRO segment size the kernel attached to a message, or 0.
-fn gro_segment(msg: &libc::msghdr) -> usize {
+/// What the kernel attached to a message: the UDP GRO segment size (or 0)
+/// and the packet's destination address and interface (`*_PKTINFO`).
+fn ancillary(msg: &libc::msghdr) -> (usize, Option<(IpAddr, u32)>) {
+    let mut segment = 0;
+    let mut dest = None;
     // SAFETY: `msg` was filled by recvmmsg with a control buffer we own and
-    // `msg_controllen` set by the kernel; the CMSG_* macros walk exactly it.
+    // `msg_controllen` set by the kernel; the CMSG_* macros walk exactly it,
+    // and each payload is read unaligned as the type its level/type pair
+    // defines.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(msg);
         while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == SOL_UDP && (*cmsg).cmsg_type == UDP_GRO {
-                let seg = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
-                return usize::try_from(seg).unwrap_or(0);
+            let data = libc::CMSG_DATA(cmsg);
+            match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
+                (SOL_UDP, UDP_GRO) => {
+                    let seg = std::ptr::read_unaligned(data.cast::<libc::c_int>());
+                    segment = usize::try_from(seg).unwrap_or(0);
+                }
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                    let info = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
+                    let ip = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+                    dest = Some((ip.into(), info.ipi_ifindex as u32));
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    let info = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
+                    let ip = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                    dest = Some((ip.into(), info.ipi6_ifindex));
+                }
+                _ => {}
             }
             cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }
     }
-    0
+    (segment, dest)
+}
+
+/// Sends one datagram from the local address `source` (and out of
+/// interface `ifindex` when non-zero): `sendmsg` with `IP_PKTINFO` for an
+/// IPv4 source (also on an IPv6 socket sending to an IPv4-mapped
+/// destination), `IPV6_PKTINFO` for an IPv6 one.
+pub(crate) fn send_from(
+    sock: &impl AsRawFd,
+    data: &[u8],
+    dest: Option<&socket2::SockAddr>,
+    source: IpAddr,
+    ifindex: u32,
+) -> io::Result<usize> {
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr and all-zero pktinfo structs are valid; every
+    // pointer set below refers to locals (`iov`, `control`, `dest`) that
+    // outlive the `sendmsg` call, and the kernel only reads through them. The
+    // CMSG_* macros are given the header and buffer they were sized for
+    // (`control` holds 64 bytes, more than either cmsg needs).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        if let Some(d) = dest {
+            msg.msg_name = d.as_ptr() as *mut libc::c_void;
+            msg.msg_namelen = d.len();
+        }
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        let (level, kind, size) = match source {
+            IpAddr::V4(_) => (
+                libc::IPPROTO_IP,
+                libc::IP_PKTINFO,
+                std::mem::size_of::<libc::in_pktinfo>(),
+            ),
+            IpAddr::V6(_) => (
+                libc::IPPROTO_IPV6,
+                libc::IPV6_PKTINFO,
+                std::mem::size_of::<libc::in6_pktinfo>(),
+            ),
+        };
+        msg.msg_controllen = libc::CMSG_SPACE(size as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = level;
+        (*cmsg).cmsg_type = kind;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size as u32) as usize;
+        match source {
+            IpAddr::V4(a) => {
+                let mut info: libc::in_pktinfo = std::mem::zeroed();
+                info.ipi_ifindex = ifindex as libc::c_int;
+                info.ipi_spec_dst.s_addr = u32::from(a).to_be();
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+            }
+            IpAddr::V6(a) => {
+                let mut info: libc::in6_pktinfo = std::mem::zeroed();
+                info.ipi6_ifindex = ifindex;
+                info.ipi6_addr.s6_addr = a.octets();
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+            }
+        }
+        loop {
+            let rc = libc::sendmsg(sock.as_raw_fd(), &msg, 0);
+            if rc >= 0 {
+                return Ok(rc as usize);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
 }
 
 fn to_socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -157,6 +293,54 @@ fn to_socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
             )
         }
         _ => None,
+    }
+}
+
+/// Sends datagrams with one `sendmmsg(2)`, each to its own destination
+/// (`None`: the connected peer). Returns how many the kernel took, in
+/// order; an error means the first one failed (later ones were not tried).
+pub(crate) fn send_batch(
+    sock: &impl AsRawFd,
+    items: &[(&[u8], Option<socket2::SockAddr>)],
+) -> io::Result<usize> {
+    let mut iovs: Vec<libc::iovec> = items
+        .iter()
+        .map(|(data, _)| libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        })
+        .collect();
+    let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(items.len());
+    for (i, (_, dest)) in items.iter().enumerate() {
+        // SAFETY: an all-zero mmsghdr is a valid value of the C struct.
+        let mut hdr: libc::mmsghdr = unsafe { std::mem::zeroed() };
+        if let Some(d) = dest {
+            hdr.msg_hdr.msg_name = d.as_ptr() as *mut libc::c_void;
+            hdr.msg_hdr.msg_namelen = d.len();
+        }
+        hdr.msg_hdr.msg_iov = &mut iovs[i];
+        hdr.msg_hdr.msg_iovlen = 1;
+        hdrs.push(hdr);
+    }
+    loop {
+        // SAFETY: every header points at an iovec in `iovs` and a name in
+        // `items`, both alive and unmoved for the call; the kernel only
+        // reads the payloads and names and writes `msg_len`.
+        let rc = unsafe {
+            libc::sendmmsg(
+                sock.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                hdrs.len() as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if rc >= 0 {
+            return Ok(rc as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
     }
 }
 

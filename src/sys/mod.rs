@@ -7,6 +7,7 @@
 //! | batched receive           | `recvmmsg`       | loop of `recv_from`            |
 //! | disconnect a UDP socket   | `AF_UNSPEC`      | `AF_UNSPEC` / any-address      |
 //! | interface name <-> index  | `if_*toname`     | numeric scope ids (Windows)    |
+//! | destination / source addr | `*_PKTINFO` cmsg | unsupported                    |
 
 #[cfg(not(target_os = "linux"))]
 mod fallback;
@@ -21,7 +22,10 @@ mod windows;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use fallback::recv_from;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{enable_gro, recv_batch, send_gso, ssm_v6, MmsgScratch, GSO_MAX_SEGMENTS};
+pub(crate) use linux::{
+    enable_gro, enable_pktinfo, recv_batch, send_batch, send_from, send_gso, ssm_v6, MmsgScratch,
+    GSO_MAX_SEGMENTS,
+};
 pub(crate) use napi_ref::set_threadsafe_function_ref;
 #[cfg(unix)]
 pub(crate) use unix::{
@@ -30,3 +34,14 @@ pub(crate) use unix::{
 };
 #[cfg(windows)]
 pub(crate) use windows::{disconnect, interface_index, interface_name};
+
+/// One filled receive slot (see `recv_batch` on Linux, `recv_from` elsewhere).
+pub(crate) struct Received {
+    pub(crate) len: usize,
+    pub(crate) from: std::net::SocketAddr,
+    /// The UDP GRO segment size when the slot holds several datagrams, or 0.
+    pub(crate) segment: usize,
+    /// The datagram's destination address and receiving interface index,
+    /// when `enable_pktinfo` is on.
+    pub(crate) dest: Option<(std::net::IpAddr, u32)>,
+}

@@ -1,0 +1,231 @@
+'use strict';
+// receiveBlockList / sendBlockList (node:dgram ≥ 22.13; dgram-rs on every
+// Node). Node 20 has no block lists to compare with, so these check Node
+// 22.13+'s documented behaviour: send → callback ERR_IP_BLOCKED (or a silent
+// drop), connect → callback/'error' ERR_IP_BLOCKED, blocked senders never
+// reach 'message'. Where the behaviour exists on Node 20 (no list given),
+// the parity suites cover it.
+const test = require('ava');
+const net = require('node:net');
+const dgram = require('..');
+const { withTimeout, once, closeAll, errShape } = require('./helpers.js');
+
+function blockList(...addresses) {
+  const list = new net.BlockList();
+  for (const a of addresses) list.addAddress(a, a.includes(':') ? 'ipv6' : 'ipv4');
+  return list;
+}
+
+// A socket bound to `address`, with `options` merged in.
+async function bound(address, options = {}) {
+  const type = address.includes(':') ? 'udp6' : 'udp4';
+  const s = dgram.createSocket({ type, ...options });
+  await withTimeout(new Promise((resolve) => s.bind(0, address, resolve)), 3000, 'bind');
+  return s;
+}
+
+// Messages as [text, sender address].
+function record(s) {
+  const got = [];
+  s.on('message', (m, rinfo) => got.push([m.toString(), rinfo.address]));
+  return got;
+}
+
+const sendP = (s, msg, port, address) =>
+  new Promise((resolve) => s.send(msg, port, address, (err, n) => resolve(err || n)));
+
+test('options: anything but a net.BlockList is ERR_INVALID_ARG_TYPE, as in Node', (t) => {
+  for (const name of ['receiveBlockList', 'sendBlockList']) {
+    const err = t.throws(() => dgram.createSocket({ type: 'udp4', [name]: { check: () => true } }));
+    t.is(err.code, 'ERR_INVALID_ARG_TYPE');
+    t.true(err instanceof TypeError);
+    t.is(err.message, `The "options.${name}" property must be an net.BlockList. Received an instance of Object`);
+    // Falsy values mean "no list", as Node's `if (options.x)` does.
+    dgram.createSocket({ type: 'udp4', [name]: null }).close();
+  }
+});
+
+test('sendBlockList: a blocked destination calls back with ERR_IP_BLOCKED on a later tick and sends nothing', async (t) => {
+  const r = await bound('0.0.0.0');
+  const got = record(r);
+  const port = r.address().port;
+  const s = dgram.createSocket({ type: 'udp4', sendBlockList: blockList('127.0.0.1') });
+  let sync = true;
+  const err = await new Promise((resolve) => {
+    s.send('blocked', port, '127.0.0.1', resolve);
+    sync = false;
+  });
+  t.false(sync);
+  t.like(errShape(err), {
+    ctor: 'Error',
+    code: 'ERR_IP_BLOCKED',
+    message: 'IP(127.0.0.1) is blocked by net.BlockList',
+  });
+  // Another loopback address is not blocked; it arrives, the blocked one never did.
+  const arrived = once(r, 'message');
+  t.is(await sendP(s, 'allowed', port, '127.0.0.2'), 7);
+  await arrived;
+  t.deepEqual(got.map(([m]) => m), ['allowed']);
+  await closeAll(r, s);
+});
+
+test('sendBlockList: without a callback the datagram is dropped silently (no error event)', async (t) => {
+  const r = await bound('0.0.0.0');
+  const got = record(r);
+  const s = dgram.createSocket({ type: 'udp4', sendBlockList: blockList('127.0.0.1') });
+  s.on('error', (e) => t.fail(`unexpected error ${e.code}`));
+  s.send('blocked', r.address().port, '127.0.0.1');
+  const arrived = once(r, 'message');
+  s.send('allowed', r.address().port, '127.0.0.3');
+  await arrived;
+  t.deepEqual(got.map(([m]) => m), ['allowed']);
+  await closeAll(r, s);
+});
+
+test('sendBlockList: checked on the address the lookup resolved, and for the default address', async (t) => {
+  const list = blockList('127.0.0.1');
+  const s = dgram.createSocket({
+    type: 'udp4',
+    sendBlockList: list,
+    lookup: (host, family, cb) => cb(null, host === 'example.test' ? '127.0.0.1' : host, 4),
+  });
+  const viaName = await sendP(s, 'x', 9, 'example.test');
+  t.is(viaName.code, 'ERR_IP_BLOCKED');
+  t.is(viaName.message, 'IP(127.0.0.1) is blocked by net.BlockList');
+  const viaDefault = await new Promise((resolve) => s.send('x', 9, resolve));
+  t.is(viaDefault.code, 'ERR_IP_BLOCKED');
+  await closeAll(s);
+});
+
+test('sendBlockList: rules added after the socket was created apply', async (t) => {
+  const list = new net.BlockList();
+  const s = dgram.createSocket({ type: 'udp4', sendBlockList: list });
+  const r = await bound('127.0.0.1');
+  t.is(await sendP(s, 'x', r.address().port, '127.0.0.1'), 1);
+  list.addSubnet('127.0.0.0', 8);
+  t.is((await sendP(s, 'x', r.address().port, '127.0.0.1')).code, 'ERR_IP_BLOCKED');
+  await closeAll(r, s);
+});
+
+test('sendBlockList: connect fails with ERR_IP_BLOCKED (callback, else error event) and leaves the socket disconnected', async (t) => {
+  const list = blockList('127.0.0.1');
+  const a = dgram.createSocket({ type: 'udp4', sendBlockList: list });
+  const err = await withTimeout(new Promise((resolve) => a.connect(9999, '127.0.0.1', resolve)));
+  t.is(err.code, 'ERR_IP_BLOCKED');
+  t.throws(() => a.remoteAddress(), { code: 'ERR_SOCKET_DGRAM_NOT_CONNECTED' });
+  // Not connected: a second connect is allowed, to an address not blocked.
+  await withTimeout(new Promise((resolve, reject) => a.connect(9999, '127.0.0.2', (e) => (e ? reject(e) : resolve()))));
+  t.is(a.remoteAddress().address, '127.0.0.2');
+
+  const b = dgram.createSocket({ type: 'udp4', sendBlockList: list });
+  b.connect(9999, '127.0.0.1');
+  const [evErr] = await once(b, 'error');
+  t.is(evErr.code, 'ERR_IP_BLOCKED');
+
+  const c = dgram.createSocket({ type: 'udp4', sendBlockList: list });
+  t.throws(() => c.connectSync(9999, '127.0.0.1'), { code: 'ERR_IP_BLOCKED', message: 'IP(127.0.0.1) is blocked by net.BlockList' });
+  await closeAll(a, b, c);
+});
+
+test('sendBlockList: sendMany reports the first blocked item and sends the rest', async (t) => {
+  const r = await bound('127.0.0.1');
+  const got = record(r);
+  const port = r.address().port;
+  const s = dgram.createSocket({ type: 'udp4', sendBlockList: blockList('127.0.0.7') });
+  const [err, sent] = await new Promise((resolve) => s.sendMany([
+    { msg: 'a', port, address: '127.0.0.1' },
+    { msg: 'b', port, address: '127.0.0.7' },
+    { msg: 'c', port, address: '127.0.0.1' },
+  ], (...args) => resolve(args)));
+  t.is(err.code, 'ERR_IP_BLOCKED');
+  t.is(sent, 2);
+  await withTimeout((async () => { while (got.length < 2) await once(r, 'message'); })());
+  t.deepEqual(got.map(([m]) => m), ['a', 'c']);
+  await closeAll(r, s);
+});
+
+test('receiveBlockList: blocked senders never reach message listeners; others do, in order', async (t) => {
+  const r = await bound('127.0.0.1', { receiveBlockList: blockList('127.0.0.2') });
+  const got = record(r);
+  const port = r.address().port;
+  const blocked = await bound('127.0.0.2');
+  const allowed = await bound('127.0.0.3');
+  for (let i = 0; i < 20; i++) {
+    await sendP(blocked, `b${i}`, port, '127.0.0.1');
+    await sendP(allowed, `a${i}`, port, '127.0.0.1');
+  }
+  await withTimeout((async () => { while (got.length < 20) await once(r, 'message'); })());
+  t.deepEqual(got, Array.from({ length: 20 }, (_, i) => [`a${i}`, '127.0.0.3']));
+  await closeAll(r, blocked, allowed);
+});
+
+test('receiveBlockList: a rule added while the socket receives applies to the next datagrams', async (t) => {
+  const list = new net.BlockList();
+  const r = await bound('127.0.0.1', { receiveBlockList: list });
+  const got = record(r);
+  const port = r.address().port;
+  const a = await bound('127.0.0.4');
+  const b = await bound('127.0.0.5');
+  let arrived = once(r, 'message');
+  await sendP(a, 'before', port, '127.0.0.1');
+  await arrived;
+  list.addRange('127.0.0.4', '127.0.0.4');
+  await sendP(a, 'after', port, '127.0.0.1');
+  arrived = once(r, 'message');
+  await sendP(b, 'other', port, '127.0.0.1');
+  await arrived;
+  t.deepEqual(got, [['before', '127.0.0.4'], ['other', '127.0.0.5']]);
+  await closeAll(r, a, b);
+});
+
+test('receiveBlockList: IPv4 rules block IPv4-mapped senders on a dual-stack udp6 socket; IPv6 rules block ::1', async (t) => {
+  const list = new net.BlockList();
+  list.addSubnet('127.0.0.0', 30); // 127.0.0.0-127.0.0.3
+  const r = await bound('::', { receiveBlockList: list });
+  const got = record(r);
+  const port = r.address().port;
+  const v4blocked = await bound('127.0.0.2');
+  const v4allowed = await bound('127.0.0.9');
+  const v6 = await bound('::1');
+  await sendP(v4blocked, 'mapped-blocked', port, '127.0.0.1');
+  let arrived = once(r, 'message');
+  await sendP(v4allowed, 'mapped-allowed', port, '127.0.0.1');
+  await arrived;
+  arrived = once(r, 'message');
+  await sendP(v6, 'six', port, '::1');
+  await arrived;
+  list.addAddress('::1', 'ipv6');
+  await sendP(v6, 'six-blocked', port, '::1');
+  arrived = once(r, 'message');
+  await sendP(v4allowed, 'last', port, '127.0.0.1');
+  await arrived;
+  t.deepEqual(got, [
+    ['mapped-allowed', '::ffff:127.0.0.9'],
+    ['six', '::1'],
+    ['last', '::ffff:127.0.0.9'],
+  ]);
+  await closeAll(r, v4blocked, v4allowed, v6);
+});
+
+test('receiveBlockList: a replaced check() is called for received datagrams, as Node does', async (t) => {
+  // Node's own test wraps check() to observe the receive path: keep working.
+  const list = blockList('127.0.0.1');
+  const r = dgram.createSocket({ type: 'udp4', receiveBlockList: list });
+  const calls = [];
+  const check = list.check;
+  list.check = function (...args) {
+    calls.push(args);
+    return check.apply(this, args);
+  };
+  r.on('message', () => t.fail('a blocked datagram was emitted'));
+  await withTimeout(new Promise((resolve) => r.bind(0, '127.0.0.1', resolve)));
+  const c = dgram.createSocket('udp4');
+  const checked = withTimeout(new Promise((resolve) => {
+    const wait = () => (calls.length ? resolve() : setImmediate(wait));
+    wait();
+  }), 3000, 'check() call');
+  c.send('hello', r.address().port, '127.0.0.1');
+  await checked;
+  t.deepEqual(calls, [['127.0.0.1', 'ipv4']]);
+  await closeAll(r, c);
+});
