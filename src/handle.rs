@@ -401,7 +401,7 @@ impl UdpHandle {
     #[napi(catch_unwind)]
     pub fn disconnect(&self) -> napi::Result<()> {
         let sock = self.sock()?;
-        sys::disconnect(&*sock.sock()).map_err(|e| to_napi(&e))?;
+        sys::disconnect(&sock.sock()).map_err(|e| to_napi(&e))?;
         self.set_connected(false);
         Ok(())
     }

@@ -96,6 +96,7 @@ pub(crate) struct Shared {
     pub(crate) connected: std::sync::atomic::AtomicBool,
     pub(crate) mode_changed: tokio::sync::Notify,
     /// Whether UDP GRO was turned on (see `recv::run`).
+    #[cfg(target_os = "linux")]
     pub(crate) gro: std::sync::atomic::AtomicBool,
     /// Flipped to `true` once, to stop every task of the socket.
     stop_tx: watch::Sender<bool>,
@@ -107,6 +108,7 @@ pub(crate) struct Shared {
     pub(crate) queued_count: AtomicUsize,
     pub(crate) queued_bytes: AtomicUsize,
     /// The smallest datagram size UDP GSO was refused for (usize::MAX: none).
+    #[cfg(target_os = "linux")]
     pub(crate) gso_refused_size: AtomicUsize,
     /// `receiveBlockList`: senders whose datagrams the receive task drops.
     receive_block: Mutex<Option<Arc<BlockList>>>,
@@ -123,12 +125,14 @@ impl Shared {
             liveness: Mutex::new(Liveness::default()),
             connected: std::sync::atomic::AtomicBool::new(false),
             mode_changed: tokio::sync::Notify::new(),
+            #[cfg(target_os = "linux")]
             gro: std::sync::atomic::AtomicBool::new(false),
             stop_tx,
             credits: Semaphore::new(BATCHES_IN_FLIGHT),
             queue: Mutex::new(SendQueue::default()),
             queued_count: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
+            #[cfg(target_os = "linux")]
             gso_refused_size: AtomicUsize::new(usize::MAX),
             receive_block: Mutex::new(None),
             recv_dest: std::sync::atomic::AtomicBool::new(false),

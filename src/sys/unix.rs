@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
 
 /// Dissolves a UDP socket's association (`connect` with `AF_UNSPEC`).
-pub(crate) fn disconnect(sock: &impl AsRawFd) -> io::Result<()> {
+pub(crate) fn disconnect(sock: &socket2::SockRef<'_>) -> io::Result<()> {
     // SAFETY: an all-zero `sockaddr` is a valid value of the C struct.
     let mut addr: libc::sockaddr = unsafe { std::mem::zeroed() };
     addr.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
@@ -70,10 +70,12 @@ pub(crate) fn fd_type(fd: i32) -> &'static str {
             // SAFETY: the fd is open (fstat succeeded) and only borrowed here.
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
             let s = socket2::SockRef::from(&borrowed);
-            match (s.domain(), s.r#type()) {
-                (Ok(socket2::Domain::UNIX), _) => "PIPE", // libuv calls Unix sockets named pipes
-                (Ok(_), Ok(socket2::Type::DGRAM)) => "UDP",
-                (Ok(_), Ok(socket2::Type::STREAM)) => "TCP",
+            // The family from the local address: SO_DOMAIN is Linux-only.
+            let unix = s.local_addr().map(|a| a.is_unix());
+            match (unix, s.r#type()) {
+                (Ok(true), _) => "PIPE", // libuv calls Unix sockets named pipes
+                (Ok(false), Ok(socket2::Type::DGRAM)) => "UDP",
+                (Ok(false), Ok(socket2::Type::STREAM)) => "TCP",
                 _ => "UNKNOWN",
             }
         }

@@ -4,7 +4,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Windows dissolves a UDP association by connecting to the any-address.
-pub(crate) fn disconnect(sock: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn disconnect(sock: &socket2::SockRef<'_>) -> io::Result<()> {
     let any: SocketAddr = if sock.local_addr()?.is_ipv6() {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     } else {
