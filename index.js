@@ -636,6 +636,12 @@ function Socket(type, listener) {
     readOptions(type, true);
     return undefined;
   }
+  // `new SocketImpl` when possible: Reflect.construct with `Socket` as
+  // new.target gives every socket a fresh hidden class (V8 re-derives
+  // Socket's initial map between its own `new` and SocketImpl's), which
+  // makes every property access on sockets megamorphic. The prototype is
+  // the same object either way (Socket.prototype === SocketImpl.prototype).
+  if (new.target === Socket) return new SocketImpl(type, listener);
   return Reflect.construct(SocketImpl, [type, listener], new.target);
 }
 Socket.prototype = SocketImpl.prototype;
