@@ -138,12 +138,19 @@ impl UdpHandle {
             Some(s) => s,
             None => {
                 let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-                Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?
+                // On Linux, non-blocking from the start (`SOCK_NONBLOCK`):
+                // two `fcntl` calls fewer per socket.
+                #[cfg(target_os = "linux")]
+                let ty = Type::DGRAM.nonblocking();
+                #[cfg(not(target_os = "linux"))]
+                let ty = Type::DGRAM;
+                Socket::new(domain, ty, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?
             }
         };
         let bound = sockopt::apply_bind_flags(&SockRef::from(&s), ipv6, flags)
-            .and_then(|()| s.bind(&at.into()))
-            .and_then(|()| s.set_nonblocking(true));
+            .and_then(|()| s.bind(&at.into()));
+        #[cfg(not(target_os = "linux"))]
+        let bound = bound.and_then(|()| s.set_nonblocking(true));
         if let Err(e) = bound {
             *self.unbound.borrow_mut() = Some(s);
             return Err(to_napi(&e));
