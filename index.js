@@ -10,7 +10,7 @@
 const EventEmitter = require('node:events');
 const dns = require('node:dns');
 const { deprecate } = require('node:util');
-const { UdpHandle, guessHandleType, setDispatcher } = require('./binding.js');
+const { UdpHandle, guessHandleType, setDispatcher, startReceiving } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const {
@@ -662,7 +662,9 @@ function healthCheck(socket) {
 function startListening(socket, deferListening) {
   const state = socket[kState];
   liveSockets.set(state.handle.id, socket);
-  state.handle.recvStart();
+  // The native receive task starts on the loop's next turn, for every
+  // socket started in this one at once (see env::defer_start).
+  if (state.handle.recvStart()) setImmediate(startReceiving);
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);
