@@ -22,9 +22,11 @@ export declare class UdpHandle {
   /**
    * Starts receiving: datagrams, receive errors and queued-send
    * completions go to the environment's dispatcher (`setDispatcher`),
-   * tagged with this handle's `id`.
+   * tagged with this handle's `id`. The receive task itself starts at
+   * the next `startReceiving()` (see `env::defer_start`), which JS must
+   * schedule when this returns true.
    */
-  recvStart(): void
+  recvStart(): boolean
   /** The id events for this socket carry. */
   get id(): number
   /**
@@ -111,3 +113,6 @@ export interface SendManyResult {
  * every socket event of this environment goes to. Called once, by index.js.
  */
 export declare function setDispatcher(dispatch: (arg: EventArgs) => unknown): void
+
+/** Starts the receive tasks `defer_start` queued. */
+export declare function startReceiving(): void

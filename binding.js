@@ -838,3 +838,4 @@ module.exports = nativeBinding
 module.exports.UdpHandle = nativeBinding.UdpHandle
 module.exports.guessHandleType = nativeBinding.guessHandleType
 module.exports.setDispatcher = nativeBinding.setDispatcher
+module.exports.startReceiving = nativeBinding.startReceiving

@@ -10,7 +10,7 @@
 const EventEmitter = require('node:events');
 const dns = require('node:dns');
 const { deprecate } = require('node:util');
-const { UdpHandle, guessHandleType, setDispatcher } = require('./binding.js');
+const { UdpHandle, guessHandleType, setDispatcher, startReceiving } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
@@ -658,6 +658,12 @@ function Socket(type, listener) {
     readOptions(type, true);
     return undefined;
   }
+  // `new SocketImpl` when possible: Reflect.construct with `Socket` as
+  // new.target gives every socket a fresh hidden class (V8 re-derives
+  // Socket's initial map between its own `new` and SocketImpl's), which
+  // makes every property access on sockets megamorphic. The prototype is
+  // the same object either way (Socket.prototype === SocketImpl.prototype).
+  if (new.target === Socket) return new SocketImpl(type, listener);
   return Reflect.construct(SocketImpl, [type, listener], new.target);
 }
 Socket.prototype = SocketImpl.prototype;
@@ -680,7 +686,9 @@ function startListening(socket, deferListening) {
   liveSockets.set(state.handle.id, socket);
   if (state.receiveFilter) state.receiveFilter.start(state.handle);
   if (state.recvDestination) state.handle.recvDestination();
-  state.handle.recvStart();
+  // The native receive task starts on the loop's next turn, for every
+  // socket started in this one at once (see env::defer_start).
+  if (state.handle.recvStart()) setImmediate(startReceiving);
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);

@@ -19,11 +19,12 @@ use napi::threadsafe_function::ThreadsafeCallContext;
 use napi::Env;
 use napi_derive::napi;
 
+use crate::io::IoSocket;
 use crate::shared::{
     lock, Envelope, Event, EventArgs, EventSink, Shared, KIND_BATCH, KIND_RECV_ERROR,
     KIND_SEND_DONE,
 };
-use crate::sys;
+use crate::{recv, runtime, sys};
 
 struct EnvState {
     sink: Arc<EventSink>,
@@ -31,6 +32,8 @@ struct EnvState {
     keep_alive: usize,
     refd: bool,
     sockets: Vec<Weak<Shared>>,
+    /// Receive tasks waiting for `startReceiving` (see `defer_start`).
+    pending: Vec<(Weak<IoSocket>, Arc<Shared>)>,
 }
 
 thread_local! {
@@ -90,6 +93,7 @@ pub fn set_dispatcher(
             keep_alive: 0,
             refd: false,
             sockets: Vec::new(),
+            pending: Vec::new(),
         });
         first
     });
@@ -117,6 +121,63 @@ pub(crate) fn track(shared: &Arc<Shared>) {
             st.sockets.push(Arc::downgrade(shared));
         }
     });
+}
+
+/// Queues the start of a socket's receive task for the next
+/// `startReceiving()`, which JS calls from `setImmediate` when this returns
+/// true (the queue was empty).
+///
+/// Spawning the task wakes the runtime thread, and the task's first wait
+/// registers the socket with epoll (and its stop another wake-up): a few
+/// tens of microseconds per socket, mostly cross-CPU wake-ups. Deferred to
+/// the event loop's next turn, a socket closed before then (a short-lived
+/// one) costs none of it, and sockets bound in one turn share one wake-up.
+/// Nothing is lost meanwhile: the kernel queues datagrams and errors, and
+/// JS could not take them before the loop turns anyway. libuv, too, only
+/// registers a socket at its next poll.
+pub(crate) fn defer_start(sock: Weak<IoSocket>, shared: Arc<Shared>) -> bool {
+    STATE.with(|s| match s.borrow_mut().as_mut() {
+        Some(st) => {
+            st.pending.push((sock, shared));
+            st.pending.len() == 1
+        }
+        None => false,
+    })
+}
+
+/// Forgets a socket's deferred start (it is closing).
+pub(crate) fn cancel_start(shared: &Arc<Shared>) {
+    STATE.with(|s| {
+        if let Some(st) = s.borrow_mut().as_mut() {
+            // Sockets usually close in the order they started: search from
+            // the end.
+            if let Some(i) = st.pending.iter().rposition(|(_, p)| Arc::ptr_eq(p, shared)) {
+                st.pending.swap_remove(i);
+            }
+        }
+    });
+}
+
+/// Starts the receive tasks `defer_start` queued.
+#[napi(catch_unwind)]
+pub fn start_receiving() -> napi::Result<()> {
+    let Some((pending, sink)) = STATE.with(|s| {
+        s.borrow_mut()
+            .as_mut()
+            .map(|st| (std::mem::take(&mut st.pending), st.sink.clone()))
+    }) else {
+        return Ok(());
+    };
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let rt = runtime::handle().map_err(|e| crate::error::to_napi(&e))?;
+    for (sock, shared) in pending {
+        if !shared.is_stopped() && sock.strong_count() > 0 {
+            rt.spawn(recv::run(sock, shared, sink.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// Counts the socket in or out of the environment's keep-alive sockets

@@ -21,7 +21,7 @@ use crate::blocklist::BlockList;
 use crate::error::{coded, to_napi};
 use crate::io::IoSocket;
 use crate::shared::{lock, Shared};
-use crate::{addr, recv, runtime, send, sockopt, sys};
+use crate::{addr, runtime, send, sockopt, sys};
 
 /// `{ address, family, port }`, as `socket.address()` returns it.
 #[napi(object)]
@@ -140,12 +140,19 @@ impl UdpHandle {
             Some(s) => s,
             None => {
                 let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-                Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?
+                // On Linux, non-blocking from the start (`SOCK_NONBLOCK`):
+                // two `fcntl` calls fewer per socket.
+                #[cfg(target_os = "linux")]
+                let ty = Type::DGRAM.nonblocking();
+                #[cfg(not(target_os = "linux"))]
+                let ty = Type::DGRAM;
+                Socket::new(domain, ty, Some(Protocol::UDP)).map_err(|e| to_napi(&e))?
             }
         };
         let bound = sockopt::apply_bind_flags(&SockRef::from(&s), ipv6, flags)
-            .and_then(|()| s.bind(&at.into()))
-            .and_then(|()| s.set_nonblocking(true));
+            .and_then(|()| s.bind(&at.into()));
+        #[cfg(not(target_os = "linux"))]
+        let bound = bound.and_then(|()| s.set_nonblocking(true));
         if let Err(e) = bound {
             *self.unbound.borrow_mut() = Some(s);
             return Err(to_napi(&e));
@@ -176,22 +183,25 @@ impl UdpHandle {
 
     /// Starts receiving: datagrams, receive errors and queued-send
     /// completions go to the environment's dispatcher (`setDispatcher`),
-    /// tagged with this handle's `id`.
+    /// tagged with this handle's `id`. The receive task itself starts at
+    /// the next `startReceiving()` (see `env::defer_start`), which JS must
+    /// schedule when this returns true.
     #[napi(catch_unwind)]
-    pub fn recv_start(&self, env: Env) -> napi::Result<()> {
+    pub fn recv_start(&self, env: Env) -> napi::Result<bool> {
         let sock = self.sock()?;
         if self.receiving.replace(true) {
-            return Ok(());
+            return Ok(false);
         }
-        let sink = crate::env::sink()?;
+        crate::env::sink()?; // fails if setDispatcher was not called
         lock(&self.shared.liveness).receiving = true;
         crate::env::sync_liveness(&env, &self.shared)?;
         // A worker's teardown stops the socket's tasks even if JS never
         // closed it.
         crate::env::track(&self.shared);
-        let rt = runtime::handle().map_err(|e| to_napi(&e))?;
-        rt.spawn(recv::run(Arc::downgrade(&sock), self.shared.clone(), sink));
-        Ok(())
+        Ok(crate::env::defer_start(
+            Arc::downgrade(&sock),
+            self.shared.clone(),
+        ))
     }
 
     /// The id events for this socket carry.
@@ -570,6 +580,9 @@ impl UdpHandle {
         }
         send::cancel_all(&self.shared);
         self.shared.stop();
+        if self.receiving.get() {
+            crate::env::cancel_start(&self.shared);
+        }
         {
             let mut l = lock(&self.shared.liveness);
             l.receiving = false;

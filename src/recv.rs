@@ -266,6 +266,20 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool, opts: &Optio
 /// itself, so the descriptor is closed (and its port free) when `close()`
 /// returns, without waiting for this thread.
 pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) {
+    // Waiting needs the socket registered with the runtime (see io.rs).
+    match sock.upgrade().map(|s| s.register()) {
+        Some(Ok(())) => {}
+        Some(Err(err)) => {
+            // Reported like a receive error (libuv aborts instead).
+            let envelope = Envelope {
+                shared: shared.clone(),
+                event: Event::RecvError(error::code_of(&err)),
+            };
+            let _ = sink.call(envelope, ThreadsafeFunctionCallMode::NonBlocking);
+            return;
+        }
+        None => return, // closed meanwhile
+    }
     let mut stop = shared.stop_signal();
     let mut last = LastAddress::default();
     loop {

@@ -113,11 +113,12 @@ pub(crate) fn wait_writable(sock: &impl AsRawFd, timeout_ms: i32) -> io::Result<
 
 /// Registers a socket with the current runtime for readability only.
 pub(crate) fn register_readable(
-    sock: std::net::UdpSocket,
-) -> io::Result<tokio::io::unix::AsyncFd<std::net::UdpSocket>> {
+    sock: std::sync::Arc<std::net::UdpSocket>,
+) -> io::Result<tokio::io::unix::AsyncFd<std::sync::Arc<std::net::UdpSocket>>> {
     // SAFETY: tokio asks that the descriptor stay open and refer to the same
-    // socket while registered: the AsyncFd owns the socket, so it is closed
-    // only when the AsyncFd is dropped, after deregistration.
+    // socket while registered: the AsyncFd owns a strong reference to the
+    // socket, so it is closed at the earliest when the AsyncFd is dropped,
+    // after deregistration.
     unsafe { tokio::io::unix::AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }
         .map_err(|e| e.into_parts().1)
 }
