@@ -154,6 +154,8 @@ class SocketImpl extends EventEmitter {
       receiveFilter: options && options.receiveBlockList ? new ReceiveFilter(options.receiveBlockList) : undefined,
       // Opt-in: rinfo also tells where each datagram arrived.
       recvDestination: !!(options && options.recvDestination),
+      // The native handle's id, once receiving (key of liveSockets).
+      id: undefined,
       // Callbacks of sends the native side queued, oldest first.
       pendingSends: [],
       // Sends to literal addresses waiting for this tick's flush.
@@ -379,8 +381,9 @@ class SocketImpl extends EventEmitter {
     // Sends already accepted this tick still go out, as they would have on
     // Node, where a send to a literal address is not deferred.
     flushOutbox(this);
-    stopReceiving(this);
-    liveSockets.delete(state.handle.id);
+    // close() also stops the native receive side: no separate recvStop().
+    state.receiving = false;
+    if (state.id !== undefined) liveSockets.delete(state.id);
     state.handle.close();
     state.handle = null;
     cancelPendingSends(this);
@@ -683,7 +686,8 @@ function healthCheck(socket) {
 
 function startListening(socket, deferListening) {
   const state = socket[kState];
-  liveSockets.set(state.handle.id, socket);
+  state.id = state.handle.id;
+  liveSockets.set(state.id, socket);
   if (state.receiveFilter) state.receiveFilter.start(state.handle);
   if (state.recvDestination) state.handle.recvDestination();
   // The native receive task starts on the loop's next turn, for every
@@ -704,9 +708,12 @@ function stopReceiving(socket) {
   state.receiving = false;
 }
 
-// Loaded lazily: most programs never touch cluster.
+// Loaded lazily (most programs never touch cluster), once: a require() per
+// bind showed in socket churn profiles.
+let clusterWorker;
 function isClusterWorker() {
-  return require('node:cluster').isWorker;
+  if (clusterWorker === undefined) clusterWorker = require('node:cluster').isWorker;
+  return clusterWorker;
 }
 
 // Operations issued before the implicit bind completes run, in order, once
