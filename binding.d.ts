@@ -13,8 +13,10 @@ export declare class UdpHandle {
   /**
    * A handle for an `udp4` (`ipv6 = false`) or `udp6` socket; the OS
    * socket is created by `bind`/`open`, as libuv does.
+   * `id` tags this socket's events; JS hands out ids unique within its
+   * environment (cheaper than reading one back through a getter).
    */
-  constructor(ipv6: boolean)
+  constructor(ipv6: boolean, id: number)
   /** Creates the OS socket with `flags` (see `sockopt::flags`) and binds it. */
   bind(address: string, port: number, flags: number): void
   /** Wraps an existing UDP socket descriptor (`bind({ fd })`). */
@@ -27,8 +29,6 @@ export declare class UdpHandle {
    * schedule when this returns true.
    */
   recvStart(): boolean
-  /** The id events for this socket carry. */
-  get id(): number
   /**
    * Sends `data` to `address:port`, or to the connected peer when
    * `address` is absent. Returns the bytes sent, or -1 when the datagram

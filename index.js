@@ -70,6 +70,13 @@ const kIovMax = 1024;
 // Receiving sockets by native id: every native event names its socket. Like
 // Node's active handles, a socket stays reachable here until it is closed.
 const liveSockets = new Map();
+// Ids are handed out here (unique within this environment, which is all
+// the native side needs): cheaper than asking each handle for its own.
+let lastId = 0;
+function nextId() {
+  lastId = lastId >= 0xfffffffe ? 1 : lastId + 1;
+  return lastId;
+}
 setDispatcher(onNativeEvent);
 
 
@@ -93,8 +100,9 @@ function newHandle(type, lookup, validateOnly) {
     if (type !== 'udp4' && type !== 'udp6') throw new ERR_SOCKET_BAD_TYPE();
     return undefined;
   }
-  if (type === 'udp4') return { handle: new UdpHandle(false), lookup: lookup4.bind(null, lookup), rawLookup: lookup };
-  if (type === 'udp6') return { handle: new UdpHandle(true), lookup: lookup6.bind(null, lookup), rawLookup: lookup };
+  const id = nextId();
+  if (type === 'udp4') return { handle: new UdpHandle(false, id), id, lookup: lookup4.bind(null, lookup), rawLookup: lookup };
+  if (type === 'udp6') return { handle: new UdpHandle(true, id), id, lookup: lookup6.bind(null, lookup), rawLookup: lookup };
   throw new ERR_SOCKET_BAD_TYPE();
 }
 
@@ -129,7 +137,7 @@ function readOptions(type, validateOnly) {
 class SocketImpl extends EventEmitter {
   constructor(type_, listener) {
     super();
-    const { type, options, recvBufferSize, sendBufferSize, handle, lookup: boundLookup, rawLookup } = readOptions(type_);
+    const { type, options, recvBufferSize, sendBufferSize, handle, id, lookup: boundLookup, rawLookup } = readOptions(type_);
     this.type = type;
     if (typeof listener === 'function') this.on('message', listener);
 
@@ -154,8 +162,8 @@ class SocketImpl extends EventEmitter {
       receiveFilter: options && options.receiveBlockList ? new ReceiveFilter(options.receiveBlockList) : undefined,
       // Opt-in: rinfo also tells where each datagram arrived.
       recvDestination: !!(options && options.recvDestination),
-      // The native handle's id, once receiving (key of liveSockets).
-      id: undefined,
+      // The native handle's id (events carry it; key of liveSockets).
+      id,
       // Callbacks of sends the native side queued, oldest first.
       pendingSends: [],
       // Sends to literal addresses waiting for this tick's flush.
@@ -383,7 +391,7 @@ class SocketImpl extends EventEmitter {
     flushOutbox(this);
     // close() also stops the native receive side: no separate recvStop().
     state.receiving = false;
-    if (state.id !== undefined) liveSockets.delete(state.id);
+    liveSockets.delete(state.id);
     state.handle.close();
     state.handle = null;
     cancelPendingSends(this);
@@ -686,7 +694,6 @@ function healthCheck(socket) {
 
 function startListening(socket, deferListening) {
   const state = socket[kState];
-  state.id = state.handle.id;
   liveSockets.set(state.id, socket);
   if (state.receiveFilter) state.receiveFilter.start(state.handle);
   if (state.recvDestination) state.handle.recvDestination();

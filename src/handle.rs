@@ -80,14 +80,16 @@ pub struct UdpHandle {
 impl UdpHandle {
     /// A handle for an `udp4` (`ipv6 = false`) or `udp6` socket; the OS
     /// socket is created by `bind`/`open`, as libuv does.
+    /// `id` tags this socket's events; JS hands out ids unique within its
+    /// environment (cheaper than reading one back through a getter).
     #[napi(constructor, catch_unwind)]
-    pub fn new(ipv6: bool) -> Self {
+    pub fn new(ipv6: bool, id: u32) -> Self {
         Self {
             ipv6,
             socket: RefCell::new(None),
             unbound: RefCell::new(None),
             closed: Cell::new(false),
-            shared: Arc::new(Shared::new()),
+            shared: Arc::new(Shared::new(id)),
             receiving: Cell::new(false),
             connected: Cell::new(false),
         }
@@ -202,12 +204,6 @@ impl UdpHandle {
             Arc::downgrade(&sock),
             self.shared.clone(),
         ))
-    }
-
-    /// The id events for this socket carry.
-    #[napi(getter, catch_unwind)]
-    pub fn id(&self) -> u32 {
-        self.shared.id
     }
 
     /// Sends `data` to `address:port`, or to the connected peer when

@@ -117,11 +117,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new() -> Self {
-        static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    pub(crate) fn new(id: u32) -> Self {
         let (stop_tx, _) = watch::channel(false);
         Self {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             liveness: Mutex::new(Liveness::default()),
             connected: std::sync::atomic::AtomicBool::new(false),
             mode_changed: tokio::sync::Notify::new(),
