@@ -751,10 +751,10 @@ function onListenError() {
 
 function doConnectLookup(port, address, callback) {
   const state = this[kState];
+  if (callback) this.once('connect', callback); // validates it, as Node does first
   // Closed (connect() after close(), which Node does not check either): fail
   // as Node's handle access does.
   if (!state.handle) throw new TypeError("Cannot read properties of null (reading 'lookup')");
-  if (callback) this.once('connect', callback);
   state.lookup(address, (ex, ip) => {
     if (!state.handle) return; // closed while the lookup ran
     if (!ex) ex = sendBlocked(state.sendBlockList, ip);
