@@ -48,8 +48,10 @@ export declare class UdpHandle {
   setReceiveBlockList(rules?: Array<string> | undefined | null): boolean
   /**
    * `recvDestination`: each received datagram then also reports its
-   * destination address and interface. Needs a socket (after bind);
-   * `ENOTSUP` where the platform lacks `*_PKTINFO` support here.
+   * destination address and interface. Asked for at creation; applied
+   * when bind/open creates the socket (before any datagram can arrive),
+   * or now if it exists. `ENOTSUP` where the platform lacks `*_PKTINFO`
+   * support here.
    */
   recvDestination(): void
   /**

@@ -74,7 +74,8 @@ const liveSockets = new Map();
 // the native side needs): cheaper than asking each handle for its own.
 let lastId = 0;
 function nextId() {
-  lastId = lastId >= 0xfffffffe ? 1 : lastId + 1;
+  do lastId = lastId >= 0xfffffffe ? 1 : lastId + 1;
+  while (liveSockets.has(lastId)); // after a wrap-around, skip ids in use
   return lastId;
 }
 setDispatcher(onNativeEvent);
@@ -168,7 +169,12 @@ class SocketImpl extends EventEmitter {
       pendingSends: [],
       // Sends to literal addresses waiting for this tick's flush.
       outbox: [],
+      // Whether the outbox holds a blocked send or a sendFrom().
+      outboxOneByOne: false,
     };
+
+    // Applied by the native side when bind creates the OS socket.
+    if (this[kState].recvDestination) handle.recvDestination();
 
     if (options && options.signal !== undefined) {
       const { signal } = options;
@@ -696,7 +702,6 @@ function startListening(socket, deferListening) {
   const state = socket[kState];
   liveSockets.set(state.id, socket);
   if (state.receiveFilter) state.receiveFilter.start(state.handle);
-  if (state.recvDestination) state.handle.recvDestination();
   // The native receive task starts on the loop's next turn, for every
   // socket started in this one at once (see env::defer_start).
   if (state.handle.recvStart()) setImmediate(startReceiving);
@@ -991,10 +996,14 @@ function flushOutbox(socket) {
   const outbox = state.outbox;
   if (outbox.length === 0) return;
   state.outbox = [];
+  const oneByOne = state.outboxOneByOne;
+  state.outboxOneByOne = false;
   if (!state.handle) return;
-  // Sends from a chosen source address (rare) go one by one, in order.
-  if (outbox.length === 1 || outbox.some((item) => item.local !== undefined)) {
-    for (const item of outbox) transmit(socket, item.data, item.ip, item.address, item.port, item.callback, item.local);
+  if (outbox.length === 1 || oneByOne) {
+    for (const item of outbox) {
+      if (item.error !== undefined) process.nextTick(item.callback, item.error);
+      else transmit(socket, item.data, item.ip, item.address, item.port, item.callback, item.local);
+    }
     return;
   }
   const n = outbox.length;
@@ -1039,16 +1048,19 @@ function flushOutbox(socket) {
 function sendTo(socket, data, port, address, callback, local) {
   const state = socket[kState];
   const literal = address == null ? (state.family === 'IPv4' ? '127.0.0.1' : '::1') : address;
-  const blocked = (ip) => {
-    const err = sendBlocked(state.sendBlockList, ip);
-    if (err && callback) process.nextTick(callback, err);
-    return err !== undefined;
-  };
   if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(literal) : isIPv6(literal))) {
     // dns.lookup would only hand the literal back on the next tick; do
     // that without it, and send everything queued this tick in one go.
-    if (blocked(literal)) return;
-    if (state.outbox.push({ data, port, ip: literal, address, callback, local }) === 1) process.nextTick(flushOutbox, socket);
+    const item = { data, port, ip: literal, address, callback, local, error: undefined };
+    if (state.sendBlockList !== undefined) {
+      item.error = sendBlocked(state.sendBlockList, literal);
+      // Blocked without a callback: dropped silently, as Node does.
+      if (item.error !== undefined && !callback) return;
+    }
+    // A blocked send keeps its place, so that its callback comes in order
+    // with those of the sends around it; it and sendFrom()s go one by one.
+    if (local !== undefined || item.error !== undefined) state.outboxOneByOne = true;
+    if (state.outbox.push(item) === 1) process.nextTick(flushOutbox, socket);
     return;
   }
   state.lookup(address, (ex, ip) => {
@@ -1063,7 +1075,9 @@ function sendTo(socket, data, port, address, callback, local) {
       if (callback) process.nextTick(callback, new ERR_SOCKET_DGRAM_NOT_RUNNING());
       return;
     }
-    if (!blocked(ip)) transmit(socket, data, ip, address, port, callback, local);
+    const blocked = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
+    if (blocked === undefined) transmit(socket, data, ip, address, port, callback, local);
+    else if (callback) process.nextTick(callback, blocked);
   });
 }
 
@@ -1127,7 +1141,7 @@ function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, of
   // recvDestination also destination (index), interface index and name.
   const stride = state.recvDestination ? 6 : 3;
   const filter = state.receiveFilter;
-  const check = filter !== undefined && filter.sync(state.handle);
+  let check = filter !== undefined && filter.sync(state.handle);
   let i = start;
   let c = chunkStart;
   let off = offset;
@@ -1152,7 +1166,11 @@ function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, of
       // The sender's family (a socket adopted with bind({ fd }) may not be
       // of the socket's type), as Node reports it.
       const family = address.includes(':') ? 'IPv6' : 'IPv4';
-      if (check && filter.blocks(address, family)) continue;
+      if (filter !== undefined) {
+        // Rules changed (maybe by a listener of this batch): check in JS.
+        if (!check && filter.changed()) check = filter.sync(state.handle);
+        if (check && filter.blocks(address, family)) continue;
+      }
       const rinfo = { address, family, port: meta[at + 1], size: len };
       if (stride === 6) {
         rinfo.localAddress = addrs[meta[at + 3]];

@@ -229,3 +229,43 @@ test('receiveBlockList: a replaced check() is called for received datagrams, as 
   t.deepEqual(calls, [['127.0.0.1', 'ipv4']]);
   await closeAll(r, c);
 });
+
+test('sendBlockList: a blocked send\'s callback comes in order with those of the sends around it', async (t) => {
+  const r = await bound('127.0.0.1');
+  const port = r.address().port;
+  const s = dgram.createSocket({ type: 'udp4', sendBlockList: blockList('127.0.0.9') });
+  await withTimeout(new Promise((resolve) => s.bind(0, '127.0.0.1', resolve)));
+  const order = [];
+  await withTimeout(new Promise((resolve) => {
+    s.send('A', port, '127.0.0.1', (err) => order.push(['A', err && err.code]));
+    s.send('B', port, '127.0.0.9', (err) => order.push(['B', err && err.code]));
+    s.send('C', port, '127.0.0.1', (err) => {
+      order.push(['C', err && err.code]);
+      resolve();
+    });
+  }));
+  t.deepEqual(order, [['A', null], ['B', 'ERR_IP_BLOCKED'], ['C', null]]);
+  await closeAll(r, s);
+});
+
+test('receiveBlockList: a listener that blocks its sender stops the rest of the batch too', async (t) => {
+  const list = new net.BlockList();
+  const r = await bound('127.0.0.1', { receiveBlockList: list });
+  const got = [];
+  r.on('message', (m, rinfo) => {
+    got.push(m.toString());
+    list.addAddress(rinfo.address);
+  });
+  const c = await bound('127.0.0.2');
+  const last = await bound('127.0.0.3');
+  // Hold the JS thread so that all of them arrive in one batch.
+  for (let i = 0; i < 20; i++) c.send(`m${i}`, r.address().port, '127.0.0.1');
+  await new Promise((resolve) => c.send('flush', r.address().port, '127.0.0.1', resolve));
+  const start = Date.now();
+  while (Date.now() - start < 50); // eslint-disable-line no-empty
+  // A datagram from an unblocked sender marks the end.
+  last.send('end', r.address().port, '127.0.0.1');
+  await withTimeout((async () => { while (!got.includes('end')) await once(r, 'message'); })());
+  t.deepEqual(got, ['m0', 'end']);
+  await closeAll(r, c, last);
+});

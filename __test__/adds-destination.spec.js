@@ -151,3 +151,13 @@ if (!linux) {
     await closeAll(r, s);
   });
 }
+
+if (linux) {
+  test('sendFrom on udp6: an IPv4 source for an IPv6 destination is EINVAL, not a silent other source', async (t) => {
+    const s = await bound(dgram, '::');
+    const err = await withTimeout(new Promise((resolve) => s.sendFrom('x', 9, '::1', '127.0.0.7', resolve)));
+    t.is(err.code, 'EINVAL');
+    t.is(err.syscall, 'send');
+    await closeAll(s);
+  });
+}

@@ -8,10 +8,12 @@
 // destination is known. Receive filtering runs in Rust (src/blocklist.rs):
 // the list's rules are handed to the native handle, which drops blocked
 // datagrams before they cost JS anything. A BlockList can grow after the
-// socket was created, so each received batch first checks that the native
-// copy is current; when it is not (or the application replaced the list's
-// `check`, which Node calls per datagram), the batch is checked here with the
-// list's own `check`, exactly as Node does.
+// socket was created (even from a 'message' listener, mid-batch), so every
+// datagram first checks that the native copy is current; when it is not (or
+// the application replaced the list's `check`, which Node calls per
+// datagram), datagrams are checked here with the list's own `check`,
+// exactly as Node does. Rules added bypassing the list's own methods (e.g.
+// `BlockList.prototype.addAddress.call(list, ...)`) are not noticed.
 
 const { ERR_INVALID_ARG_TYPE, ERR_IP_BLOCKED } = require('./errors.js').codes;
 const { isIPv6 } = require('./ip.js');
@@ -41,44 +43,79 @@ function sendBlocked(list, ip) {
   return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4') ? new ERR_IP_BLOCKED(ip) : undefined;
 }
 
+// A count of rule changes per list, kept on the list under a symbol: the
+// list's adding methods are wrapped (on the instance, as own non-enumerable
+// properties) when a socket first uses it, so that a change is noticed with
+// one property read per datagram instead of reading `rules` (which builds
+// every rule's string) per batch.
+const kVersion = Symbol('dgram-rs.blockListVersion');
+const kMutators = ['addAddress', 'addRange', 'addSubnet', 'fromJSON'];
+
+function countChanges(list) {
+  if (Object.prototype.hasOwnProperty.call(list, kVersion)) return;
+  Object.defineProperty(list, kVersion, { value: 0, writable: true });
+  for (const name of kMutators) {
+    const original = list[name];
+    if (typeof original !== 'function') continue;
+    const counted = {
+      [name](...args) {
+        try {
+          return original.apply(this, args);
+        } finally {
+          this[kVersion]++;
+        }
+      },
+    }[name];
+    Object.defineProperty(list, name, { value: counted, writable: true, configurable: true });
+  }
+}
+
 /** The receive side of one socket's `receiveBlockList`. */
 class ReceiveFilter {
   constructor(list) {
+    countChanges(list);
     this.list = list;
-    this.synced = -1; // rules count the native copy has (-1: none)
+    this.version = -1; // the list's version the native copy has
     this.native = false; // whether the native side filters
     this.checkNext = 0; // batches still to check here after a change
   }
 
   /** Hands the rules to a socket that starts receiving. */
   start(handle) {
-    this.synced = -1;
-    if (this.sync(handle)) this.checkNext = 0;
+    this.version = -1;
+    this.sync(handle);
+    this.checkNext = 0;
   }
 
   /**
-   * Brings the native copy up to date; returns whether the batch about to
-   * be delivered must be checked datagram by datagram in JS.
+   * Per batch: brings the native copy up to date; returns whether the batch
+   * must be checked datagram by datagram in JS (it may have been read under
+   * older rules, or the native side cannot filter this list).
    */
   sync(handle) {
     const list = this.list;
     if (list.check !== BlockList().prototype.check) {
-      // The application wraps check(): it must see every datagram.
+      // The application replaced check(): it must see every datagram.
       if (this.native) handle.setReceiveBlockList(null);
       this.native = false;
-      this.synced = -1;
+      this.version = -1;
       return true;
     }
-    const rules = list.rules;
-    if (rules.length !== this.synced) {
-      this.synced = rules.length;
-      this.native = handle.setReceiveBlockList(rules);
+    if (list[kVersion] !== this.version) {
+      this.version = list[kVersion];
+      this.native = handle.setReceiveBlockList(list.rules);
       this.checkNext = BATCHES_IN_FLIGHT;
     }
     if (!this.native) return true;
     if (this.checkNext === 0) return false;
     this.checkNext--;
     return true;
+  }
+
+  /** Per datagram, cheap: whether the rules changed since the last sync. */
+  changed() {
+    const list = this.list;
+    return list[kVersion] !== this.version || list.check !== BlockList().prototype.check;
   }
 
   /** Node's per-datagram check (`rinfo.family` lower-cased). */

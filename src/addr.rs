@@ -23,21 +23,22 @@ pub(crate) fn parse(ip: &str, port: u16, ipv6: bool) -> io::Result<SocketAddr> {
 }
 
 /// Parses a local source address for `sendFrom`: an IP literal, IPv6 with
-/// an optional `%scope` giving the interface. IPv4 (or IPv4-mapped IPv6)
-/// is accepted on an IPv6 socket, for its IPv4-mapped destinations.
+/// an optional `%scope` giving the interface. An IPv6 socket also takes
+/// IPv4, as IPv4-mapped IPv6 (see `sys::send_from`).
 pub(crate) fn parse_source(ip: &str, ipv6: bool) -> io::Result<(IpAddr, u32)> {
     let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
     if let Ok(v4) = ip.parse::<Ipv4Addr>() {
-        return Ok((v4.into(), 0));
+        return Ok(if ipv6 {
+            (v4.to_ipv6_mapped().into(), 0)
+        } else {
+            (v4.into(), 0)
+        });
     }
     if !ipv6 {
         return Err(invalid());
     }
     match parse(ip, 0, true)? {
-        SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
-            Some(v4) => Ok((v4.into(), a.scope_id())),
-            None => Ok(((*a.ip()).into(), a.scope_id())),
-        },
+        SocketAddr::V6(a) => Ok(((*a.ip()).into(), a.scope_id())),
         SocketAddr::V4(_) => Err(invalid()),
     }
 }

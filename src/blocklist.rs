@@ -7,14 +7,24 @@
 //! when the list grows. Addresses are compared as 128-bit numbers with IPv4
 //! as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), which is how `BlockList.check`
 //! matches across families: an IPv4 rule blocks `::ffff:` senders on a
-//! dual-stack socket, and `::/0` blocks everything.
+//! dual-stack socket, and `::/0` blocks everything. One exception, also
+//! Node's: an IPv6 range whose ends are not both IPv4-mapped never matches
+//! an IPv4 sender (the addresses are "not comparable" there).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Inclusive ranges of blocked addresses.
+/// An inclusive range of blocked addresses.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    lo: u128,
+    hi: u128,
+    /// Whether IPv4 senders can match it.
+    ipv4: bool,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct BlockList {
-    ranges: Vec<(u128, u128)>,
+    ranges: Vec<Range>,
 }
 
 impl BlockList {
@@ -29,8 +39,11 @@ impl BlockList {
     }
 
     pub(crate) fn blocks(&self, ip: IpAddr) -> bool {
+        let v4 = ip.is_ipv4();
         let k = key(ip);
-        self.ranges.iter().any(|&(lo, hi)| lo <= k && k <= hi)
+        self.ranges
+            .iter()
+            .any(|r| r.lo <= k && k <= r.hi && (r.ipv4 || !v4))
     }
 }
 
@@ -50,17 +63,27 @@ fn parse_ip(family: &str, s: &str) -> Option<u128> {
     }
 }
 
-fn parse_rule(rule: &str) -> Option<(u128, u128)> {
+/// Whether a key is an IPv4(-mapped) address.
+fn is_v4(k: u128) -> bool {
+    k >> 32 == 0xffff
+}
+
+fn parse_rule(rule: &str) -> Option<Range> {
     let (kind, rest) = rule.split_once(": ")?;
     let (family, spec) = rest.split_once(' ')?;
-    match kind {
+    let (lo, hi) = match kind {
         "Address" => {
             let a = parse_ip(family, spec)?;
-            Some((a, a))
+            (a, a)
         }
         "Range" => {
             let (lo, hi) = spec.split_once('-')?;
-            Some((parse_ip(family, lo)?, parse_ip(family, hi)?))
+            let (lo, hi) = (parse_ip(family, lo)?, parse_ip(family, hi)?);
+            return Some(Range {
+                lo,
+                hi,
+                ipv4: is_v4(lo) && is_v4(hi),
+            });
         }
         "Subnet" => {
             let (net, prefix) = spec.rsplit_once('/')?;
@@ -73,10 +96,11 @@ fn parse_rule(rule: &str) -> Option<(u128, u128)> {
             };
             let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
             let start = parse_ip(family, net)? & mask;
-            Some((start, start | !mask))
+            (start, start | !mask)
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(Range { lo, hi, ipv4: true })
 }
 
 #[cfg(test)]
@@ -120,5 +144,10 @@ mod tests {
         assert!(!list(&["Subnet: IPv4 0.0.0.0/0"]).blocks(ip("::1")));
         assert!(list(&["Subnet: IPv4 0.0.0.0/0"]).blocks(ip("::ffff:1.2.3.4")));
         assert!(BlockList::parse(&["Port: IPv4 1".to_string()]).is_none());
+        // An IPv6 range with a non-mapped end: not for IPv4 senders.
+        let r = list(&["Range: IPv6 ::-::ffff:255.255.255.255"]);
+        assert!(!r.blocks(ip("127.0.0.3")));
+        assert!(r.blocks(ip("::ffff:127.0.0.3")));
+        assert!(list(&["Range: IPv6 ::ffff:127.0.0.1-::ffff:127.0.0.5"]).blocks(ip("127.0.0.3")));
     }
 }

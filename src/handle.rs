@@ -152,6 +152,7 @@ impl UdpHandle {
             }
         };
         let bound = sockopt::apply_bind_flags(&SockRef::from(&s), ipv6, flags)
+            .and_then(|()| self.apply_recv_destination(SockRef::from(&s), ipv6))
             .and_then(|()| s.bind(&at.into()));
         #[cfg(not(target_os = "linux"))]
         let bound = bound.and_then(|()| s.set_nonblocking(true));
@@ -174,6 +175,8 @@ impl UdpHandle {
             // The descriptor's ownership passes to us, as with uv_udp_open.
             let std_sock = sys::adopt_fd(fd).map_err(|e| to_napi(&e))?;
             std_sock.set_nonblocking(true).map_err(|e| to_napi(&e))?;
+            self.apply_recv_destination(SockRef::from(&std_sock), self.ipv6)
+                .map_err(|e| to_napi(&e))?;
             self.adopt(std_sock)
         }
         #[cfg(not(unix))]
@@ -283,24 +286,38 @@ impl UdpHandle {
     }
 
     /// `recvDestination`: each received datagram then also reports its
-    /// destination address and interface. Needs a socket (after bind);
-    /// `ENOTSUP` where the platform lacks `*_PKTINFO` support here.
+    /// destination address and interface. Asked for at creation; applied
+    /// when bind/open creates the socket (before any datagram can arrive),
+    /// or now if it exists. `ENOTSUP` where the platform lacks `*_PKTINFO`
+    /// support here.
     #[napi(catch_unwind)]
     pub fn recv_destination(&self) -> napi::Result<()> {
-        let sock = self.sock()?;
         #[cfg(target_os = "linux")]
         {
-            sys::enable_pktinfo(&*sock.sock(), self.ipv6).map_err(|e| to_napi(&e))?;
             self.shared
                 .recv_dest
                 .store(true, std::sync::atomic::Ordering::Relaxed);
+            if let Some(io) = self.socket.borrow().as_ref() {
+                sys::enable_pktinfo(&*io.sock(), self.ipv6).map_err(|e| to_napi(&e))?;
+            }
             Ok(())
         }
         #[cfg(not(target_os = "linux"))]
+        Err(coded("ENOTSUP"))
+    }
+
+    /// Applies `recvDestination` to a socket being set up.
+    fn apply_recv_destination(&self, s: SockRef<'_>, ipv6: bool) -> std::io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if self
+            .shared
+            .recv_dest
+            .load(std::sync::atomic::Ordering::Relaxed)
         {
-            let _ = sock;
-            Err(coded("ENOTSUP"))
+            sys::enable_pktinfo(&*s, ipv6)?;
         }
+        let _ = (s, ipv6);
+        Ok(())
     }
 
     /// Sends `data[i]` to `addresses[targets[i]]:ports[i]` for every i, in

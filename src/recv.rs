@@ -145,22 +145,21 @@ struct Options<'a> {
     with_dest: bool,
 }
 
-/// Caches the destination fields of a run of datagrams to one address, as
-/// `LastAddress` does for senders.
+/// The destination fields of a batch's datagrams: each distinct
+/// (destination, interface) pair costs its strings (and the interface name
+/// lookup, a syscall) once per batch, whatever order they come in.
 #[derive(Default)]
-struct LastDest {
-    last: Option<(std::net::IpAddr, u32, [u32; 3])>,
+struct DestTable {
+    seen: Vec<(std::net::IpAddr, u32, [u32; 3])>,
 }
 
-impl LastDest {
+impl DestTable {
     fn fields(&mut self, r: &Received, table: &mut Vec<String>) -> [u32; 3] {
         let Some((ip, ifindex)) = r.dest else {
             return [NO_STRING, 0, NO_STRING];
         };
-        if let Some((lip, lif, fields)) = self.last {
-            if lip == ip && lif == ifindex {
-                return fields;
-            }
+        if let Some((_, _, fields)) = self.seen.iter().find(|(i, f, _)| *i == ip && *f == ifindex) {
+            return *fields;
         }
         // An IPv6 socket reports IPv4 traffic as IPv4-mapped, as its senders.
         let shown = match (ip, r.from) {
@@ -177,9 +176,15 @@ impl LastDest {
         };
         table.push(crate::addr::to_js(&scoped));
         let local = (table.len() - 1) as u32;
-        table.push(crate::sys::interface_name(ifindex));
-        let fields = [local, ifindex, (table.len() - 1) as u32];
-        self.last = Some((ip, ifindex, fields));
+        let name = match self.seen.iter().find(|(_, f, _)| *f == ifindex) {
+            Some((_, _, known)) => known[2],
+            None => {
+                table.push(crate::sys::interface_name(ifindex));
+                (table.len() - 1) as u32
+            }
+        };
+        let fields = [local, ifindex, name];
+        self.seen.push((ip, ifindex, fields));
         fields
     }
 }
@@ -196,10 +201,13 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool, opts: &Optio
         let mut meta = Vec::new();
         let mut addrs = Vec::new();
         let mut error = None;
-        let mut last_dest = LastDest::default();
+        let mut dests = DestTable::default();
         last.reset();
         let mut count = 0;
-        while count < MAX_BATCH && chunks.bytes < MAX_BATCH_BYTES {
+        // Slots read, dropped ones included: a flood from a blocked sender
+        // must not keep this loop (and the runtime's one thread) busy.
+        let mut read = 0;
+        while count < MAX_BATCH && read < MAX_BATCH && chunks.bytes < MAX_BATCH_BYTES {
             let n = match arena.recv(sock, std::mem::take(&mut direct)) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -208,6 +216,7 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool, opts: &Optio
                     break;
                 }
             };
+            read += n;
             let mut upcoming: usize = arena.got.iter().map(|r| r.len).sum();
             for (i, r) in arena.got.iter().enumerate() {
                 // receiveBlockList: dropped here, as if never received.
@@ -218,7 +227,7 @@ fn drain(sock: &IoSocket, last: &mut LastAddress, mut direct: bool, opts: &Optio
                 let idx = last.index(&r.from, &mut addrs) as u32;
                 let port = u32::from(r.from.port());
                 let dest = if opts.with_dest {
-                    Some(last_dest.fields(r, &mut addrs))
+                    Some(dests.fields(r, &mut addrs))
                 } else {
                     None
                 };

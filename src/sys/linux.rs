@@ -113,7 +113,7 @@ pub(crate) fn recv_batch(
         hdr.msg_hdr.msg_iov = &mut scratch.iovs[i];
         hdr.msg_hdr.msg_iovlen = 1;
         hdr.msg_hdr.msg_control = scratch.controls[i].as_mut_ptr().cast();
-        hdr.msg_hdr.msg_controllen = CONTROL_WORDS * 8;
+        hdr.msg_hdr.msg_controllen = (CONTROL_WORDS * 8) as _;
         hdr.msg_hdr.msg_flags = 0;
         hdr.msg_len = 0;
     }
@@ -127,7 +127,7 @@ pub(crate) fn recv_batch(
                 sock.as_raw_fd(),
                 scratch.hdrs.as_mut_ptr(),
                 n as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                libc::MSG_DONTWAIT as _, // c_uint on musl
                 std::ptr::null_mut(),
             )
         };
@@ -194,8 +194,10 @@ fn ancillary(msg: &libc::msghdr) -> (usize, Option<(IpAddr, u32)>) {
 
 /// Sends one datagram from the local address `source` (and out of
 /// interface `ifindex` when non-zero): `sendmsg` with `IP_PKTINFO` for an
-/// IPv4 source (also on an IPv6 socket sending to an IPv4-mapped
-/// destination), `IPV6_PKTINFO` for an IPv6 one.
+/// IPv4 source (IPv4 sockets), `IPV6_PKTINFO` for an IPv6 one. IPv6
+/// sockets always pass an IPv6 source, IPv4-mapped for IPv4 traffic: the
+/// kernel applies that to IPv4-mapped destinations and refuses it (EINVAL)
+/// for IPv6 ones, where an `IP_PKTINFO` would be silently ignored.
 pub(crate) fn send_from(
     sock: &impl AsRawFd,
     data: &[u8],
@@ -234,11 +236,12 @@ pub(crate) fn send_from(
                 std::mem::size_of::<libc::in6_pktinfo>(),
             ),
         };
-        msg.msg_controllen = libc::CMSG_SPACE(size as u32) as usize;
+        // `as _`: socklen_t on musl, usize on glibc.
+        msg.msg_controllen = libc::CMSG_SPACE(size as u32) as _;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = level;
         (*cmsg).cmsg_type = kind;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(size as u32) as usize;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size as u32) as _;
         match source {
             IpAddr::V4(a) => {
                 let mut info: libc::in_pktinfo = std::mem::zeroed();
@@ -331,7 +334,7 @@ pub(crate) fn send_batch(
                 sock.as_raw_fd(),
                 hdrs.as_mut_ptr(),
                 hdrs.len() as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                libc::MSG_DONTWAIT as _, // c_uint on musl
             )
         };
         if rc >= 0 {
@@ -377,11 +380,11 @@ pub(crate) fn send_gso(
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as usize;
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as _;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = SOL_UDP;
         (*cmsg).cmsg_type = UDP_SEGMENT;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as usize;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
         loop {
             let rc = libc::sendmsg(sock.as_raw_fd(), &msg, 0);

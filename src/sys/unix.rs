@@ -70,12 +70,16 @@ pub(crate) fn fd_type(fd: i32) -> &'static str {
             // SAFETY: the fd is open (fstat succeeded) and only borrowed here.
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
             let s = socket2::SockRef::from(&borrowed);
-            // The family from the local address: SO_DOMAIN is Linux-only.
-            let unix = s.local_addr().map(|a| a.is_unix());
-            match (unix, s.r#type()) {
-                (Ok(true), _) => "PIPE", // libuv calls Unix sockets named pipes
-                (Ok(false), Ok(socket2::Type::DGRAM)) => "UDP",
-                (Ok(false), Ok(socket2::Type::STREAM)) => "TCP",
+            // libuv's rules: UDP and TCP are datagram / stream sockets of
+            // an IP family; a named pipe is a Unix stream socket; anything
+            // else (Unix datagram, netlink ...) is unknown. The family comes
+            // from the local address (SO_DOMAIN is Linux-only).
+            let family = s.local_addr().map(|a| a.family() as libc::c_int);
+            let ip = matches!(family, Ok(libc::AF_INET | libc::AF_INET6));
+            match s.r#type() {
+                Ok(socket2::Type::DGRAM) if ip => "UDP",
+                Ok(socket2::Type::STREAM) if ip => "TCP",
+                Ok(socket2::Type::STREAM) if matches!(family, Ok(libc::AF_UNIX)) => "PIPE",
                 _ => "UNKNOWN",
             }
         }
