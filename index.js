@@ -704,13 +704,25 @@ function startListening(socket, deferListening) {
   if (state.receiveFilter) state.receiveFilter.start(state.handle);
   // The native receive task starts on the loop's next turn, for every
   // socket started in this one at once (see env::defer_start).
-  if (state.handle.recvStart()) setImmediate(startReceiving);
+  if (state.handle.recvStart() && !startScheduled) {
+    startScheduled = true;
+    setImmediate(runDeferredStarts);
+  }
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, false);
   if (deferListening) process.nextTick(() => socket.emit('listening'));
   else socket.emit('listening');
+}
+
+// One pending setImmediate for all deferred receive starts (a socket that
+// closes in the same turn leaves nothing to start, and the next one would
+// otherwise schedule another).
+let startScheduled = false;
+function runDeferredStarts() {
+  startScheduled = false;
+  startReceiving();
 }
 
 function stopReceiving(socket) {
@@ -1103,6 +1115,7 @@ function transmit(socket, data, ip, address, port, callback, local) {
 
 function cancelPendingSends(socket) {
   const pending = socket[kState].pendingSends;
+  if (pending.length === 0) return;
   socket[kState].pendingSends = [];
   for (const p of pending) {
     if (p.callback) {

@@ -289,13 +289,12 @@ pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<Eve
         }
         None => return, // closed meanwhile
     }
-    let mut stop = shared.stop_signal();
     let mut last = LastAddress::default();
     loop {
         // Back-pressure: wait until JS has room for another batch.
         let permit = tokio::select! {
             p = shared.credits.acquire() => p,
-            _ = stop.changed() => return,
+            _ = shared.stopped() => return,
         };
         match permit {
             Ok(p) => p.forget(),
@@ -315,7 +314,7 @@ pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<Eve
                     Ok(error) => error_pending = error,
                     Err(_) => return,
                 },
-                _ = stop.changed() => return,
+                _ = shared.stopped() => return,
                 _ = shared.mode_changed.notified() => {}
             }
         } else {
@@ -325,7 +324,7 @@ pub(crate) async fn run(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<Eve
             });
             tokio::select! {
                 r = readable => if r.is_err() { return },
-                _ = stop.changed() => return,
+                _ = shared.stopped() => return,
                 _ = shared.mode_changed.notified() => {}
             }
         }

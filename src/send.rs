@@ -275,14 +275,13 @@ fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) {
 
 #[cfg(not(unix))]
 async fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) {
-    let mut stop = shared.stop_signal();
     while let Some(item) = next_queued(&shared) {
         let Some(sock) = sock.upgrade() else {
             return;
         };
         let result = tokio::select! {
             r = sock.send_async(&item.data, item.dest, item.source) => r,
-            _ = stop.changed() => return,
+            _ = shared.stopped() => return,
         };
         if !report(&shared, &sink, item.data.len(), result) {
             return;

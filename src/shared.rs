@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::{Buffer, FnArgs, Uint32Array, Unknown};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::Status;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::blocklist::BlockList;
 
@@ -98,8 +98,11 @@ pub(crate) struct Shared {
     /// Whether UDP GRO was turned on (see `recv::run`).
     #[cfg(target_os = "linux")]
     pub(crate) gro: std::sync::atomic::AtomicBool,
-    /// Flipped to `true` once, to stop every task of the socket.
-    stop_tx: watch::Sender<bool>,
+    /// Set once, to stop every task of the socket; `stop_notify` wakes them.
+    /// (A flag and a `Notify` rather than a `watch` channel: sockets are
+    /// created by the ten thousand, and this allocates nothing.)
+    stopped: std::sync::atomic::AtomicBool,
+    stop_notify: tokio::sync::Notify,
     /// Receive batches JS may still accept (see `BATCHES_IN_FLIGHT`).
     pub(crate) credits: Semaphore,
     pub(crate) queue: Mutex<SendQueue>,
@@ -118,7 +121,6 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(id: u32) -> Self {
-        let (stop_tx, _) = watch::channel(false);
         Self {
             id,
             liveness: Mutex::new(Liveness::default()),
@@ -126,7 +128,8 @@ impl Shared {
             mode_changed: tokio::sync::Notify::new(),
             #[cfg(target_os = "linux")]
             gro: std::sync::atomic::AtomicBool::new(false),
-            stop_tx,
+            stopped: std::sync::atomic::AtomicBool::new(false),
+            stop_notify: tokio::sync::Notify::new(),
             credits: Semaphore::new(BATCHES_IN_FLIGHT),
             queue: Mutex::new(SendQueue::default()),
             queued_count: AtomicUsize::new(0),
@@ -147,18 +150,29 @@ impl Shared {
         *lock(&self.receive_block) = list.map(Arc::new);
     }
 
-    /// A receiver that resolves `changed()` once the socket is stopped.
-    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
-        self.stop_tx.subscribe()
+    /// Resolves once the socket is stopped.
+    pub(crate) async fn stopped(&self) {
+        loop {
+            // Registered before the flag is read, so a stop in between is
+            // not missed.
+            let notified = self.stop_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_stopped() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     pub(crate) fn is_stopped(&self) -> bool {
-        *self.stop_tx.borrow()
+        self.stopped.load(Ordering::Acquire)
     }
 
     /// Stops every task of the socket. Idempotent, callable from any thread.
     pub(crate) fn stop(&self) {
-        self.stop_tx.send_replace(true);
+        self.stopped.store(true, Ordering::Release);
+        self.stop_notify.notify_waiters();
         self.credits.close();
     }
 
