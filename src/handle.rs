@@ -221,14 +221,7 @@ impl UdpHandle {
         address: Option<String>,
     ) -> napi::Result<i64> {
         let sock = self.sock()?;
-        let dest = match address {
-            Some(a) => {
-                let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
-                Some(addr::parse(&a, port, self.ipv6).map_err(|e| to_napi(&e))?)
-            }
-            None => None,
-        };
-        self.check_destination(dest.is_some())?;
+        let dest = self.destination(port, address.as_deref())?;
         self.send_with(&env, &sock, data, dest, None)
     }
 
@@ -244,16 +237,23 @@ impl UdpHandle {
         source: String,
     ) -> napi::Result<i64> {
         let sock = self.sock()?;
+        let dest = self.destination(port, address.as_deref())?;
+        let source = addr::parse_source(&source, self.ipv6).map_err(|e| to_napi(&e))?;
+        self.send_with(&env, &sock, data, dest, Some(source))
+    }
+
+    /// A send's destination (`None`: the connected peer), checked against
+    /// the connection state as libuv does.
+    fn destination(&self, port: u32, address: Option<&str>) -> napi::Result<Option<SocketAddr>> {
         let dest = match address {
             Some(a) => {
                 let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
-                Some(addr::parse(&a, port, self.ipv6).map_err(|e| to_napi(&e))?)
+                Some(addr::parse(a, port, self.ipv6).map_err(|e| to_napi(&e))?)
             }
             None => None,
         };
         self.check_destination(dest.is_some())?;
-        let source = addr::parse_source(&source, self.ipv6).map_err(|e| to_napi(&e))?;
-        self.send_with(&env, &sock, data, dest, Some(source))
+        Ok(dest)
     }
 
     fn send_with(

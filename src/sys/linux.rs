@@ -205,16 +205,48 @@ pub(crate) fn send_from(
     source: IpAddr,
     ifindex: u32,
 ) -> io::Result<usize> {
+    // SAFETY: all-zero bytes are valid values of these plain C structs.
+    let (mut v4, mut v6): (libc::in_pktinfo, libc::in6_pktinfo) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    match source {
+        IpAddr::V4(a) => {
+            v4.ipi_ifindex = ifindex as libc::c_int;
+            v4.ipi_spec_dst.s_addr = u32::from(a).to_be();
+            send_with_cmsg(sock, data, dest, libc::IPPROTO_IP, libc::IP_PKTINFO, v4)
+        }
+        IpAddr::V6(a) => {
+            v6.ipi6_ifindex = ifindex;
+            v6.ipi6_addr.s6_addr = a.octets();
+            send_with_cmsg(sock, data, dest, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, v6)
+        }
+    }
+}
+
+/// One `sendmsg` of `data` to `dest` (`None`: the connected peer) with one
+/// control message (`level`, `kind`) carrying `value`.
+fn send_with_cmsg<T: Copy>(
+    sock: &impl AsRawFd,
+    data: &[u8],
+    dest: Option<&socket2::SockAddr>,
+    level: libc::c_int,
+    kind: libc::c_int,
+    value: T,
+) -> io::Result<usize> {
+    // Room for one cmsg of up to 40 payload bytes, aligned for cmsghdr.
     let mut control = [0u64; 8];
+    let size = std::mem::size_of::<T>() as u32;
+    // SAFETY: CMSG_SPACE only computes a size.
+    if unsafe { libc::CMSG_SPACE(size) } as usize > std::mem::size_of_val(&control) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
     let mut iov = libc::iovec {
         iov_base: data.as_ptr() as *mut libc::c_void,
         iov_len: data.len(),
     };
-    // SAFETY: an all-zero msghdr and all-zero pktinfo structs are valid; every
-    // pointer set below refers to locals (`iov`, `control`, `dest`) that
-    // outlive the `sendmsg` call, and the kernel only reads through them. The
-    // CMSG_* macros are given the header and buffer they were sized for
-    // (`control` holds 64 bytes, more than either cmsg needs).
+    // SAFETY: an all-zero msghdr is valid; every pointer set below refers
+    // to locals (`iov`, `control`, `dest`) that outlive the `sendmsg` call,
+    // and the kernel only reads through them. The CMSG_* macros are given
+    // the header and the buffer checked above to hold the one cmsg.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         if let Some(d) = dest {
@@ -224,38 +256,13 @@ pub(crate) fn send_from(
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = control.as_mut_ptr().cast();
-        let (level, kind, size) = match source {
-            IpAddr::V4(_) => (
-                libc::IPPROTO_IP,
-                libc::IP_PKTINFO,
-                std::mem::size_of::<libc::in_pktinfo>(),
-            ),
-            IpAddr::V6(_) => (
-                libc::IPPROTO_IPV6,
-                libc::IPV6_PKTINFO,
-                std::mem::size_of::<libc::in6_pktinfo>(),
-            ),
-        };
         // `as _`: socklen_t on musl, usize on glibc.
-        msg.msg_controllen = libc::CMSG_SPACE(size as u32) as _;
+        msg.msg_controllen = libc::CMSG_SPACE(size) as _;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = level;
         (*cmsg).cmsg_type = kind;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(size as u32) as _;
-        match source {
-            IpAddr::V4(a) => {
-                let mut info: libc::in_pktinfo = std::mem::zeroed();
-                info.ipi_ifindex = ifindex as libc::c_int;
-                info.ipi_spec_dst.s_addr = u32::from(a).to_be();
-                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
-            }
-            IpAddr::V6(a) => {
-                let mut info: libc::in6_pktinfo = std::mem::zeroed();
-                info.ipi6_ifindex = ifindex;
-                info.ipi6_addr.s6_addr = a.octets();
-                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
-            }
-        }
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<T>(), value);
         loop {
             let rc = libc::sendmsg(sock.as_raw_fd(), &msg, 0);
             if rc >= 0 {
@@ -359,44 +366,8 @@ pub(crate) fn send_gso(
     segment: u16,
     dest: Option<&socket2::SockAddr>,
 ) -> io::Result<usize> {
-    const SOL_UDP: libc::c_int = 17;
     const UDP_SEGMENT: libc::c_int = 103;
-    // Room for one cmsg carrying a u16, aligned for cmsghdr.
-    let mut control = [0u64; 4];
-    let mut iov = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
-    };
-    // SAFETY: an all-zero msghdr is valid; every pointer set below refers
-    // to locals (`iov`, `control`, `dest`) that outlive the `sendmsg` call,
-    // and the kernel only reads through them. The CMSG_* macros are given
-    // the header and buffer they were sized for.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        if let Some(d) = dest {
-            msg.msg_name = d.as_ptr() as *mut libc::c_void;
-            msg.msg_namelen = d.len();
-        }
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as _;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = SOL_UDP;
-        (*cmsg).cmsg_type = UDP_SEGMENT;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
-        loop {
-            let rc = libc::sendmsg(sock.as_raw_fd(), &msg, 0);
-            if rc >= 0 {
-                return Ok(rc as usize);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
-    }
+    send_with_cmsg(sock, data, dest, SOL_UDP, UDP_SEGMENT, segment)
 }
 
 /// Joins or leaves an IPv6 source-specific multicast group
