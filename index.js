@@ -84,11 +84,17 @@ setDispatcher(onNativeEvent);
 // ---------------------------------------------------------------------------
 
 function lookup4(lookup, address, callback) {
-  return lookup(address || '127.0.0.1', 4, callback);
+  address = address || '127.0.0.1';
+  // Node 26: the default lookup is skipped for a literal of the socket's
+  // family, the answer still coming on the next tick as dns.lookup's would.
+  if (lookup === pristineLookup && isIPv4(address)) return process.nextTick(callback, null, address, 4);
+  return lookup(address, 4, callback);
 }
 
 function lookup6(lookup, address, callback) {
-  return lookup(address || '::1', 6, callback);
+  address = address || '::1';
+  if (lookup === pristineLookup && isIPv6(address)) return process.nextTick(callback, null, address, 6);
+  return lookup(address, 6, callback);
 }
 
 function newHandle(type, lookup, validateOnly) {
