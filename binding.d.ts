@@ -89,9 +89,9 @@ export declare class UdpHandle {
   recvStop(): void
   /**
    * Closes the socket now: the port is free when this returns; queued
-   * sends are dropped.
+   * sends are dropped. Returns how many queued sends were cancelled.
    */
-  close(): void
+  close(): number
 }
 
 /** `{ address, family, port }`, as `socket.address()` returns it. */

@@ -404,9 +404,9 @@ class SocketImpl extends EventEmitter {
     // close() also stops the native receive side: no separate recvStop().
     state.receiving = false;
     liveSockets.delete(state.id);
-    state.handle.close();
+    const cancelled = state.handle.close();
     state.handle = null;
-    cancelPendingSends(this);
+    settlePendingSends(this, cancelled);
     process.nextTick(socketCloseNT, this);
     return this;
   }
@@ -1119,12 +1119,21 @@ function transmit(socket, data, ip, address, port, callback, local) {
   }
 }
 
-function cancelPendingSends(socket) {
+// At close: of the sends the native side queued, the last `cancelled` never
+// reached the kernel and get ECANCELED, as libuv cancels unwritten requests;
+// the ones before them were written (their completion events, still on the
+// way, are dropped with the socket) and get their bytes.
+function settlePendingSends(socket, cancelled) {
   const pending = socket[kState].pendingSends;
   if (pending.length === 0) return;
   socket[kState].pendingSends = [];
-  for (const p of pending) {
-    if (p.callback) {
+  const written = Math.max(0, pending.length - cancelled);
+  for (let i = 0; i < pending.length; i++) {
+    const p = pending[i];
+    if (!p.callback) continue;
+    if (i < written) {
+      process.nextTick(p.callback, null, p.size);
+    } else {
       const err = errors.exceptionWithHostPort('ECANCELED', 'send', p.address, p.port);
       process.nextTick(p.callback, err, p.size);
     }

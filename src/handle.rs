@@ -585,13 +585,13 @@ impl UdpHandle {
     }
 
     /// Closes the socket now: the port is free when this returns; queued
-    /// sends are dropped.
+    /// sends are dropped. Returns how many queued sends were cancelled.
     #[napi(catch_unwind)]
-    pub fn close(&self, env: Env) -> napi::Result<()> {
+    pub fn close(&self, env: Env) -> napi::Result<u32> {
         if self.closed.replace(true) {
-            return Ok(());
+            return Ok(0);
         }
-        send::cancel_all(&self.shared);
+        let cancelled = send::cancel_all(&self.shared);
         self.shared.stop();
         if self.receiving.get() {
             crate::env::cancel_start(&self.shared);
@@ -606,7 +606,7 @@ impl UdpHandle {
         if let Some(sock) = self.socket.borrow_mut().take() {
             release_socket(sock);
         }
-        Ok(())
+        Ok(u32::try_from(cancelled).unwrap_or(u32::MAX))
     }
 }
 

@@ -289,10 +289,13 @@ async fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) 
     }
 }
 
-/// Drops every queued send (on close); JS calls their callbacks with
-/// `ECANCELED`, as libuv cancels pending send requests.
-pub(crate) fn cancel_all(shared: &Shared) {
-    lock(&shared.queue).items.clear();
-    shared.queued_count.store(0, Ordering::Release);
+/// Drops every queued send (on close) and returns how many were still
+/// pending (the one being written included). JS calls that many of its
+/// oldest-last callbacks with `ECANCELED`, as libuv cancels the requests it
+/// has not written; the ones before them completed and get their bytes.
+pub(crate) fn cancel_all(shared: &Shared) -> usize {
+    let mut q = lock(&shared.queue);
+    q.items.clear();
     shared.queued_bytes.store(0, Ordering::Release);
+    shared.queued_count.swap(0, Ordering::AcqRel)
 }

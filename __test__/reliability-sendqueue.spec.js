@@ -1,0 +1,126 @@
+'use strict';
+
+// The send queue: sends the kernel refuses for now (EAGAIN) wait in a queue
+// and complete in order, counted by getSendQueueSize()/getSendQueueCount(),
+// and close() cancels what still waits (ECANCELED). Loopback never pushes
+// back on its own, so each scenario runs in a private network namespace
+// (unshare -rn) whose lo is rate limited by a token-bucket qdisc: datagrams
+// wait in the qdisc, count against the sender's small send buffer, and the
+// socket stops being writable. Compared with node:dgram.
+//
+// Every datagram here has its own size: equal-size sends of one tick would
+// go out as one UDP GSO write, which the kernel accepts whole (it checks the
+// send buffer before, not after, a write), so nothing would be queued. That
+// difference is in __test__/DISCREPANCIES.md (R20).
+
+const test = require('ava');
+const { netnsParity, netnsTest } = require('./options-helpers.js');
+
+// 2 Mbit/s, a 5 KB burst, up to 1 MB waiting: nothing is dropped, only late.
+const SLOW_LO = 'tc qdisc add dev lo root tbf rate 2mbit burst 5kb limit 1mb';
+
+netnsTest(test)('sends beyond a full send buffer are queued, counted, completed in order and all delivered', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const N = 40;
+    const SIZE = 1000;
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const inbox = h.collect(r);
+    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    tr.reg(s.address().port, 'sender');
+    s.setSendBufferSize(4096);
+    const done = [];
+    const all = new Promise((resolve) => {
+      for (let i = 0; i < N; i++) {
+        s.send(Buffer.alloc(SIZE + i, i), port, '127.0.0.1', (err, n) => {
+          done.push([i, h.errShape(err), n]);
+          if (done.length === N) resolve();
+        });
+      }
+    });
+    // Right after the burst (on the next tick, when dgram-rs has written
+    // this tick's sends), part of it waits in the queue.
+    await new Promise((resolve) => process.nextTick(resolve));
+    const count = s.getSendQueueCount();
+    const size = s.getSendQueueSize();
+    // The queued ones are the last `count`, of sizes SIZE + N - count … SIZE + N - 1.
+    let expected = 0;
+    for (let i = N - count; i < N; i++) expected += SIZE + i;
+    tr.push({ queuedSome: count > 0 && count < N, sizeMatches: size === expected });
+    await all;
+    tr.push({ callbacks: done });
+    tr.push({ queueAfter: [s.getSendQueueCount(), s.getSendQueueSize()] });
+    const got = await inbox.wait(N);
+    tr.push({ received: got.map(({ msg }) => [msg.length, msg[0]]) });
+    await h.closeAll(r, s);
+  }, { setup: SLOW_LO, ms: 15000 });
+  t.true(node[0].queuedSome, 'the scenario must make the kernel push back');
+});
+
+netnsTest(test)('close() with sends still queued: each callback gets ECANCELED once, nothing after', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const N = 40;
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    tr.reg(s.address().port, 'sender');
+    s.setSendBufferSize(4096);
+    const results = new Map();
+    for (let i = 0; i < N; i++) {
+      s.send(Buffer.alloc(1000 + i), port, '127.0.0.1', (err) => {
+        results.set(i, (results.get(i) || []).concat([err ? err.code : 'ok']));
+      });
+    }
+    await new Promise((resolve) => process.nextTick(resolve));
+    const queued = s.getSendQueueCount();
+    await new Promise((resolve) => s.close(resolve));
+    await h.ticks(20);
+    const outcomes = [...results.values()];
+    tr.push({
+      queued: queued > 0,
+      everyCallbackOnce: results.size === N && outcomes.every((o) => o.length === 1),
+      // The queued ones that were not written yet (on node:dgram all of
+      // them: nothing completes between two statements on its one thread;
+      // dgram-rs writes queued sends on another thread meanwhile).
+      someCancelled: outcomes.some((o) => o[0] === 'ECANCELED'),
+      cancelledAtMostQueued: outcomes.filter((o) => o[0] === 'ECANCELED').length <= queued,
+      okThenCancelled: outcomes.map((o) => o[0]).join(',').replace(/(ok,)*(ECANCELED,?)*/, '') === '',
+    });
+    await h.closeAll(r);
+  }, { setup: SLOW_LO, ms: 15000 });
+  t.true(node[0].queued, 'the scenario must make the kernel push back');
+});
+
+netnsTest(test)('documented difference (R20): an equal-size burst goes out as one GSO write, which the kernel takes whole', async (t) => {
+  await netnsParity(t, async (dgram, tr, h) => {
+    const N = 40;
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const inbox = h.collect(r);
+    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    tr.reg(s.address().port, 'sender');
+    s.setSendBufferSize(4096);
+    let ok = 0;
+    const all = new Promise((resolve) => {
+      for (let i = 0; i < N; i++) {
+        s.send(Buffer.alloc(1000, i), port, '127.0.0.1', (err) => {
+          if (!err) ok++;
+          if (ok === N) resolve();
+        });
+      }
+    });
+    await new Promise((resolve) => process.nextTick(resolve));
+    tr.push({ queuedSome: s.getSendQueueCount() > 0 });
+    await all;
+    const got = await inbox.wait(N);
+    tr.push({ allOk: ok === N, inOrder: got.every(({ msg }, i) => msg[0] === i) });
+    await h.closeAll(r, s);
+  }, {
+    setup: SLOW_LO,
+    ms: 15000,
+    expect: {
+      node: [{ queuedSome: true }, { allOk: true, inOrder: true }],
+      rs: [{ queuedSome: false }, { allOk: true, inOrder: true }],
+    },
+  });
+});
