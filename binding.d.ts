@@ -13,10 +13,11 @@ export declare class UdpHandle {
   /**
    * A handle for an `udp4` (`ipv6 = false`) or `udp6` socket; the OS
    * socket is created by `bind`/`open`, as libuv does.
-   * `id` tags this socket's events; JS hands out ids unique within its
-   * environment (cheaper than reading one back through a getter).
+   * `id` tags this socket's events, which go to `channel` (what this copy
+   * of index.js got from `setDispatcher`); JS hands out ids unique within
+   * its channel (cheaper than reading one back through a getter).
    */
-  constructor(ipv6: boolean, id: number)
+  constructor(ipv6: boolean, id: number, channel: number)
   /** Creates the OS socket with `flags` (see `sockopt::flags`) and binds it. */
   bind(address: string, port: number, flags: number): void
   /** Wraps an existing UDP socket descriptor (`bind({ fd })`). */
@@ -112,9 +113,11 @@ export interface SendManyResult {
 
 /**
  * Registers `dispatch(id, kind, buffer, meta, strings)`, the JS function
- * every socket event of this environment goes to. Called once, by index.js.
+ * events go to, and returns its channel number, which that copy of
+ * index.js passes to every `UdpHandle` it creates. Called by index.js when
+ * it loads (once per copy of it in this environment).
  */
-export declare function setDispatcher(dispatch: (arg: EventArgs) => unknown): void
+export declare function setDispatcher(dispatch: (arg: EventArgs) => unknown): number
 
 /** Starts the receive tasks `defer_start` queued. */
 export declare function startReceiving(): void

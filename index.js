@@ -69,16 +69,18 @@ const kIovMax = 1024;
 
 // Receiving sockets by native id: every native event names its socket. Like
 // Node's active handles, a socket stays reachable here until it is closed.
+// Ids are handed out here (cheaper than asking each handle for its own);
+// they need only be unique within this copy of the module, whose sockets
+// report on a channel of their own (src/env.rs: a module registry reset, as
+// jest makes per test file, loads this file again in the same environment).
 const liveSockets = new Map();
-// Ids are handed out here (unique within this environment, which is all
-// the native side needs): cheaper than asking each handle for its own.
 let lastId = 0;
 function nextId() {
   do lastId = lastId >= 0xfffffffe ? 1 : lastId + 1;
   while (liveSockets.has(lastId)); // after a wrap-around, skip ids in use
   return lastId;
 }
-setDispatcher(onNativeEvent);
+const channel = setDispatcher(onNativeEvent);
 
 
 // ---------------------------------------------------------------------------
@@ -108,8 +110,8 @@ function newHandle(type, lookup, validateOnly) {
     return undefined;
   }
   const id = nextId();
-  if (type === 'udp4') return { handle: new UdpHandle(false, id), id, lookup: lookup4.bind(null, lookup), rawLookup: lookup };
-  if (type === 'udp6') return { handle: new UdpHandle(true, id), id, lookup: lookup6.bind(null, lookup), rawLookup: lookup };
+  if (type === 'udp4') return { handle: new UdpHandle(false, id, channel), id, lookup: lookup4.bind(null, lookup), rawLookup: lookup };
+  if (type === 'udp6') return { handle: new UdpHandle(true, id, channel), id, lookup: lookup6.bind(null, lookup), rawLookup: lookup };
   throw new ERR_SOCKET_BAD_TYPE();
 }
 
@@ -406,8 +408,9 @@ class SocketImpl extends EventEmitter {
     liveSockets.delete(state.id);
     const cancelled = state.handle.close();
     state.handle = null;
-    settlePendingSends(this, cancelled);
-    process.nextTick(socketCloseNT, this);
+    const pending = state.pendingSends;
+    state.pendingSends = [];
+    process.nextTick(socketCloseNT, this, pending, cancelled);
     return this;
   }
 
@@ -1119,14 +1122,13 @@ function transmit(socket, data, ip, address, port, callback, local) {
   }
 }
 
-// At close: of the sends the native side queued, the last `cancelled` never
-// reached the kernel and get ECANCELED, as libuv cancels unwritten requests;
-// the ones before them were written (their completion events, still on the
-// way, are dropped with the socket) and get their bytes.
-function settlePendingSends(socket, cancelled) {
-  const pending = socket[kState].pendingSends;
-  if (pending.length === 0) return;
-  socket[kState].pendingSends = [];
+// After close: of the sends the native side had queued, the last
+// `cancelled` never reached the kernel and get ECANCELED, as libuv cancels
+// unwritten requests; the ones before them were written (their completion
+// events, still on the way, were dropped with the socket) and get their
+// bytes. Each callback runs on its own tick, so one that throws does not
+// keep the others from running.
+function settlePendingSends(pending, cancelled) {
   const written = Math.max(0, pending.length - cancelled);
   for (let i = 0; i < pending.length; i++) {
     const p = pending[i];
@@ -1213,8 +1215,11 @@ function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, of
   }
 }
 
-function socketCloseNT(socket) {
+function socketCloseNT(socket, pending, cancelled) {
   socket.emit('close');
+  // libuv reports a closed handle's send requests in its close phase,
+  // after 'close' and after the setImmediate callbacks of this turn.
+  if (pending.length !== 0) setImmediate(settlePendingSends, pending, cancelled);
 }
 
 function membership(socket, multicastAddress, interfaceAddress, join) {

@@ -5,6 +5,7 @@
 
 const kIPv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const kHextet = /^[0-9a-fA-F]{1,4}$/;
+const kZone = /^[0-9a-zA-Z\-.:]+$/;
 
 function isIPv4(s) {
   return typeof s === 'string' && kIPv4.test(s);
@@ -16,7 +17,8 @@ function isIPv6(s) {
   if (typeof s !== 'string' || s.length < 2 || s.length > 100) return false;
   const pct = s.indexOf('%');
   if (pct !== -1) {
-    if (pct === s.length - 1) return false;
+    // A zone as Node's isIPv6 accepts it: letters, digits, '-', '.', ':'.
+    if (!kZone.test(s.slice(pct + 1))) return false;
     s = s.slice(0, pct);
   }
   let groups = 8;

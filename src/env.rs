@@ -26,11 +26,17 @@ use crate::shared::{
 };
 use crate::{recv, runtime, sys};
 
-struct EnvState {
+/// One JS copy's channel: each `setDispatcher` call adds one, and a socket
+/// reports on the channel of the copy that created it.
+struct Channel {
     sink: Arc<EventSink>,
-    /// Sockets currently keeping the loop alive.
+    /// Sockets of this channel currently keeping the loop alive.
     keep_alive: usize,
     refd: bool,
+}
+
+struct EnvState {
+    channels: Vec<Channel>,
     sockets: Vec<Weak<Shared>>,
     /// Receive tasks waiting for `startReceiving` (see `defer_start`).
     pending: Vec<(Weak<IoSocket>, Arc<Shared>)>,
@@ -41,12 +47,14 @@ thread_local! {
 }
 
 /// Registers `dispatch(id, kind, buffer, meta, strings)`, the JS function
-/// every socket event of this environment goes to. Called once, by index.js.
+/// events go to, and returns its channel number, which that copy of
+/// index.js passes to every `UdpHandle` it creates. Called by index.js when
+/// it loads (once per copy of it in this environment).
 #[napi(catch_unwind)]
 pub fn set_dispatcher(
     env: Env,
     dispatch: Function<EventArgs, Unknown<'static>>,
-) -> napi::Result<()> {
+) -> napi::Result<u32> {
     let sink = dispatch
         .build_threadsafe_function::<Envelope>()
         .weak::<true>()
@@ -85,28 +93,47 @@ pub fn set_dispatcher(
                 }
             })
         })?;
-    let first = STATE.with(|s| {
+    // A second call comes from a second copy of the JS module in this
+    // environment (a module registry reset, as jest makes per test file,
+    // maybe in a new vm context): it gets its own channel, so each copy
+    // hears its own sockets and no others, with its own keep-alive count.
+    let (first, index) = STATE.with(|s| {
         let mut s = s.borrow_mut();
-        let first = s.is_none();
-        *s = Some(EnvState {
+        let channel = Channel {
             sink: Arc::new(sink),
             keep_alive: 0,
             refd: false,
-            sockets: Vec::new(),
-            pending: Vec::new(),
-        });
-        first
+        };
+        match s.as_mut() {
+            Some(st) => {
+                st.channels.push(channel);
+                (false, st.channels.len() - 1)
+            }
+            None => {
+                *s = Some(EnvState {
+                    channels: vec![channel],
+                    sockets: Vec::new(),
+                    pending: Vec::new(),
+                });
+                (true, 0)
+            }
+        }
     });
     if first {
         env.add_env_cleanup_hook((), |()| teardown())?;
     }
-    Ok(())
+    Ok(u32::try_from(index).unwrap_or(u32::MAX))
 }
 
-/// The environment's channel, for a socket's tasks.
-pub(crate) fn sink() -> napi::Result<Arc<EventSink>> {
+/// A socket's channel, for its tasks.
+pub(crate) fn sink(shared: &Shared) -> napi::Result<Arc<EventSink>> {
     STATE
-        .with(|s| s.borrow().as_ref().map(|st| st.sink.clone()))
+        .with(|s| {
+            s.borrow()
+                .as_ref()
+                .and_then(|st| st.channels.get(shared.channel))
+                .map(|c| c.sink.clone())
+        })
         .ok_or_else(|| napi::Error::from_reason("dgram-rs: setDispatcher was not called"))
 }
 
@@ -161,20 +188,20 @@ pub(crate) fn cancel_start(shared: &Arc<Shared>) {
 /// Starts the receive tasks `defer_start` queued.
 #[napi(catch_unwind)]
 pub fn start_receiving() -> napi::Result<()> {
-    let Some((pending, sink)) = STATE.with(|s| {
+    let pending = STATE.with(|s| {
         s.borrow_mut()
             .as_mut()
-            .map(|st| (std::mem::take(&mut st.pending), st.sink.clone()))
-    }) else {
-        return Ok(());
-    };
+            .map(|st| std::mem::take(&mut st.pending))
+            .unwrap_or_default()
+    });
     if pending.is_empty() {
         return Ok(());
     }
     let rt = runtime::handle().map_err(|e| crate::error::to_napi(&e))?;
     for (sock, shared) in pending {
         if !shared.is_stopped() && sock.strong_count() > 0 {
-            rt.spawn(recv::run(sock, shared, sink.clone()));
+            let sink = sink(&shared)?;
+            rt.spawn(recv::run(sock, shared, sink));
         }
     }
     Ok(())
@@ -201,11 +228,14 @@ pub(crate) fn sync_liveness(env: &Env, shared: &Shared) -> napi::Result<()> {
         let Some(st) = s.as_mut() else {
             return Ok(());
         };
-        st.keep_alive = st.keep_alive.saturating_add_signed(delta);
-        let want = st.keep_alive > 0;
-        if want != st.refd {
-            sys::set_threadsafe_function_ref(env, st.sink.raw(), want)?;
-            st.refd = want;
+        let Some(ch) = st.channels.get_mut(shared.channel) else {
+            return Ok(());
+        };
+        ch.keep_alive = ch.keep_alive.saturating_add_signed(delta);
+        let want = ch.keep_alive > 0;
+        if want != ch.refd {
+            sys::set_threadsafe_function_ref(env, ch.sink.raw(), want)?;
+            ch.refd = want;
         }
         Ok(())
     })

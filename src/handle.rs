@@ -80,16 +80,17 @@ pub struct UdpHandle {
 impl UdpHandle {
     /// A handle for an `udp4` (`ipv6 = false`) or `udp6` socket; the OS
     /// socket is created by `bind`/`open`, as libuv does.
-    /// `id` tags this socket's events; JS hands out ids unique within its
-    /// environment (cheaper than reading one back through a getter).
+    /// `id` tags this socket's events, which go to `channel` (what this copy
+    /// of index.js got from `setDispatcher`); JS hands out ids unique within
+    /// its channel (cheaper than reading one back through a getter).
     #[napi(constructor, catch_unwind)]
-    pub fn new(ipv6: bool, id: u32) -> Self {
+    pub fn new(ipv6: bool, id: u32, channel: u32) -> Self {
         Self {
             ipv6,
             socket: RefCell::new(None),
             unbound: RefCell::new(None),
             closed: Cell::new(false),
-            shared: Arc::new(Shared::new(id)),
+            shared: Arc::new(Shared::new(id, channel as usize)),
             receiving: Cell::new(false),
             connected: Cell::new(false),
         }
@@ -172,11 +173,21 @@ impl UdpHandle {
         #[cfg(unix)]
         {
             let fd = i32::try_from(fd).map_err(|_| coded("EBADF"))?;
-            // The descriptor's ownership passes to us, as with uv_udp_open.
+            // The descriptor's ownership passes to us once it is set up, as
+            // with uv_udp_open; a failure leaves it open, the caller's.
             let std_sock = sys::adopt_fd(fd).map_err(|e| to_napi(&e))?;
-            std_sock.set_nonblocking(true).map_err(|e| to_napi(&e))?;
-            self.apply_recv_destination(SockRef::from(&std_sock), self.ipv6)
-                .map_err(|e| to_napi(&e))?;
+            // recvDestination for the descriptor's own family.
+            let ipv6 = std_sock
+                .local_addr()
+                .map(|a| a.is_ipv6())
+                .unwrap_or(self.ipv6);
+            let setup = std_sock
+                .set_nonblocking(true)
+                .and_then(|()| self.apply_recv_destination(SockRef::from(&std_sock), ipv6));
+            if let Err(e) = setup {
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(std_sock);
+                return Err(to_napi(&e));
+            }
             self.adopt(std_sock)
         }
         #[cfg(not(unix))]
@@ -197,7 +208,7 @@ impl UdpHandle {
         if self.receiving.replace(true) {
             return Ok(false);
         }
-        crate::env::sink()?; // fails if setDispatcher was not called
+        crate::env::sink(&self.shared)?; // fails if setDispatcher was not called
         lock(&self.shared.liveness).receiving = true;
         crate::env::sync_liveness(&env, &self.shared)?;
         // A worker's teardown stops the socket's tasks even if JS never
@@ -591,8 +602,17 @@ impl UdpHandle {
         if self.closed.replace(true) {
             return Ok(0);
         }
-        let cancelled = send::cancel_all(&self.shared);
+        let (cancelled, draining) = send::cancel_all(&self.shared);
         self.shared.stop();
+        if draining {
+            // A drain thread may be waiting for the socket to become
+            // writable: shutting it down wakes that wait and makes any
+            // further write fail, so nothing reported cancelled goes out
+            // and close() need not wait for the wait to time out.
+            if let Some(io) = self.socket.borrow().as_ref() {
+                let _ = io.sock().shutdown(std::net::Shutdown::Both);
+            }
+        }
         if self.receiving.get() {
             crate::env::cancel_start(&self.shared);
         }

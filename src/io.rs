@@ -154,6 +154,10 @@ impl IoSocket {
                         return Err(io::Error::from(io::ErrorKind::Interrupted));
                     }
                     crate::sys::wait_writable(&*self.sock(), 50)?;
+                    // Closed while waiting: this send was reported cancelled.
+                    if stopped() {
+                        return Err(io::Error::from(io::ErrorKind::Interrupted));
+                    }
                 }
                 r => return r,
             }

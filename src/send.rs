@@ -212,7 +212,7 @@ pub(crate) fn send(
     };
     if start {
         let rt = crate::runtime::handle()?;
-        let sink = crate::env::sink().map_err(|e| io::Error::other(e.reason.clone()))?;
+        let sink = crate::env::sink(shared).map_err(|e| io::Error::other(e.reason.clone()))?;
         let (sock, shared) = (Arc::downgrade(sock), shared.clone());
         #[cfg(unix)]
         rt.spawn_blocking(move || drain(sock, shared, sink));
@@ -290,12 +290,13 @@ async fn drain(sock: Weak<IoSocket>, shared: Arc<Shared>, sink: Arc<EventSink>) 
 }
 
 /// Drops every queued send (on close) and returns how many were still
-/// pending (the one being written included). JS calls that many of its
-/// oldest-last callbacks with `ECANCELED`, as libuv cancels the requests it
-/// has not written; the ones before them completed and get their bytes.
-pub(crate) fn cancel_all(shared: &Shared) -> usize {
+/// pending (the one being written included), and whether a drain thread is
+/// writing them. JS calls that many of its newest pending callbacks with
+/// `ECANCELED`, as libuv cancels the requests it has not written; the ones
+/// before them completed and get their bytes.
+pub(crate) fn cancel_all(shared: &Shared) -> (usize, bool) {
     let mut q = lock(&shared.queue);
     q.items.clear();
     shared.queued_bytes.store(0, Ordering::Release);
-    shared.queued_count.swap(0, Ordering::AcqRel)
+    (shared.queued_count.swap(0, Ordering::AcqRel), q.draining)
 }

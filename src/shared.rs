@@ -90,6 +90,8 @@ pub(crate) struct SendQueue {
 pub(crate) struct Shared {
     /// The socket's id, by which JS finds the `Socket` an event is for.
     pub(crate) id: u32,
+    /// The environment channel (JS copy) its events go to (`env.rs`).
+    pub(crate) channel: usize,
     pub(crate) liveness: Mutex<Liveness>,
     /// Whether the socket is connected (it then also reports ICMP errors,
     /// see `recv::run`), and a wake-up for the receive task when that changes.
@@ -120,9 +122,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(id: u32) -> Self {
+    pub(crate) fn new(id: u32, channel: usize) -> Self {
         Self {
             id,
+            channel,
             liveness: Mutex::new(Liveness::default()),
             connected: std::sync::atomic::AtomicBool::new(false),
             mode_changed: tokio::sync::Notify::new(),
