@@ -380,13 +380,14 @@ class SocketImpl extends EventEmitter {
     }
 
     // The kernel takes at most IOV_MAX pieces per datagram; Node passes the
-    // list to sendmsg as is and so fails the same way.
-    if (list.length > kIovMax) {
-      const ex = errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port);
-      if (callback) process.nextTick(callback, ex);
+    // list to sendmsg as is and so fails the same way, after the lookup
+    // (`data` null: sendTo reports EMSGSIZE once the address is known).
+    const tooMany = list.length > kIovMax;
+    if (tooMany && connected) {
+      if (callback) process.nextTick(callback, errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port));
       return;
     }
-    const data = list.length === 1 ? toBuffer(list[0]) : Buffer.concat(list);
+    const data = tooMany ? null : list.length === 1 ? toBuffer(list[0]) : Buffer.concat(list);
     if (connected) transmit(this, data, undefined, undefined, undefined, callback);
     else sendTo(this, data, port, address, callback);
   }
@@ -1065,7 +1066,8 @@ function flushOutbox(socket) {
 // Sends one datagram of a bound, unconnected socket to `address` (the
 // family's loopback when omitted): resolved with the socket's lookup, checked
 // against sendBlockList, then queued in this tick's outbox. `local` is a
-// source address (sendFrom).
+// source address (sendFrom); `data` null is a message of too many pieces,
+// which fails with EMSGSIZE once the address is known.
 function sendTo(socket, data, port, address, callback, local) {
   const state = socket[kState];
   const literal = address == null ? (state.family === 'IPv4' ? '127.0.0.1' : '::1') : address;
@@ -1073,11 +1075,10 @@ function sendTo(socket, data, port, address, callback, local) {
     // dns.lookup would only hand the literal back on the next tick; do
     // that without it, and send everything queued this tick in one go.
     const item = { data, port, ip: literal, address, callback, local, error: undefined };
-    if (state.sendBlockList !== undefined) {
-      item.error = sendBlocked(state.sendBlockList, literal);
-      // Blocked without a callback: dropped silently, as Node does.
-      if (item.error !== undefined && !callback) return;
-    }
+    if (state.sendBlockList !== undefined) item.error = sendBlocked(state.sendBlockList, literal);
+    if (item.error === undefined && data === null) item.error = errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port);
+    // Failed without a callback: dropped silently, as Node does.
+    if (item.error !== undefined && !callback) return;
     // A blocked send keeps its place, so that its callback comes in order
     // with those of the sends around it; it and sendFrom()s go one by one.
     if (local !== undefined || item.error !== undefined) state.outboxOneByOne = true;
@@ -1096,9 +1097,14 @@ function sendTo(socket, data, port, address, callback, local) {
       if (callback) process.nextTick(callback, new ERR_SOCKET_DGRAM_NOT_RUNNING());
       return;
     }
-    const blocked = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
-    if (blocked === undefined) transmit(socket, data, ip, address, port, callback, local);
-    else if (callback) process.nextTick(callback, blocked);
+    let failed = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
+    if (failed === undefined && data === null) {
+      // As the native send would: an address of the other family first.
+      const ok = state.family === 'IPv4' ? isIPv4(String(ip)) : isIPv6(String(ip));
+      failed = errors.exceptionWithHostPort(ok ? 'EMSGSIZE' : 'EINVAL', 'send', address, port);
+    }
+    if (failed === undefined) transmit(socket, data, ip, address, port, callback, local);
+    else if (callback) process.nextTick(callback, failed);
   });
 }
 

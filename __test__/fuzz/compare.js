@@ -199,12 +199,6 @@ const KNOWN = [
       (/"code":"ENOBUFS"/.test(d.rs) || d.rs === '[null]'),
   },
   {
-    id: 'R10',
-    what: 'a list of more than IOV_MAX pieces: dgram-rs fails with EMSGSIZE before the lookup (node: the lookup or address error first)',
-    test: (d) => d.kind === 'callback' && d.entry && d.entry.method === 'send' && /length: 1025/.test(d.entry.args[0]) &&
-      /"EMSGSIZE"/.test(d.rs) && !/"EMSGSIZE"/.test(d.node),
-  },
-  {
     id: 'R7',
     what: "bind({ fd }) with a Unix socket: node:dgram names the type 'PIPE', dgram-rs 'UNIX'",
     test: (d) => d.entry.method === 'bind' && d.node.threw && d.rs.threw && d.node.threw.code === 'ERR_INVALID_FD_TYPE' &&
@@ -226,7 +220,7 @@ function closedSameTick(plan, entry) {
 /** The KNOWN entry a difference matches, if any. */
 function known(d, plan) {
   if (d.kind === 'uncaught') return KNOWN.find((k) => k.id === 'R6' && k.test(d));
-  if (d.kind === 'callback') return KNOWN.find((k) => ['D5', 'D10', 'R12', 'R18', 'R10'].includes(k.id) && k.test(d, d.plan || plan));
+  if (d.kind === 'callback') return KNOWN.find((k) => ['D5', 'D10', 'R12', 'R18'].includes(k.id) && k.test(d, d.plan || plan));
   if (d.kind !== 'sync' || !d.entry || !d.node || !d.rs) return undefined;
   return KNOWN.find((k) => k.test(d));
 }
