@@ -1207,12 +1207,10 @@ function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, of
         if (!check && filter.changed()) check = filter.sync(state.handle);
         if (check && filter.blocks(address, family)) continue;
       }
-      const rinfo = { address, family, port: meta[at + 1], size: len };
-      if (stride === 6) {
-        rinfo.localAddress = addrs[meta[at + 3]];
-        rinfo.interfaceIndex = meta[at + 4];
-        rinfo.interface = addrs[meta[at + 5]];
-      }
+      const port = meta[at + 1];
+      const rinfo = stride === 3
+        ? { address, family, port, size: len }
+        : { address, family, port, size: len, localAddress: addrs[meta[at + 3]], interfaceIndex: meta[at + 4], interface: addrs[meta[at + 5]] };
       socket.emit('message', msg, rinfo);
     }
     threw = false;
