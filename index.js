@@ -877,8 +877,9 @@ function normalizeManyItem(socket, item, i, connected) {
   if (item !== null && typeof item === 'object' && !ArrayBuffer.isView(item)) {
     ({ msg, port, address, localAddress } = item);
   }
-  // Argument names are built only for an error: this runs per datagram.
-  const data = typeof msg === 'string' || ArrayBuffer.isView(msg) ? messageData(msg) : messageData(msg, `list[${i}].msg`);
+  // The argument name is built only for an error: this runs per datagram.
+  if (typeof msg !== 'string' && !ArrayBuffer.isView(msg)) throw new ERR_INVALID_ARG_TYPE(`list[${i}].msg`, kBufferTypes, msg);
+  const data = messageData(msg);
   let local;
   if (localAddress !== undefined) {
     if (process.platform !== 'linux') throw new ERR_FEATURE_UNAVAILABLE_ON_PLATFORM(`list[${i}].localAddress`);

@@ -205,16 +205,17 @@ pub(crate) fn send_from(
     source: IpAddr,
     ifindex: u32,
 ) -> io::Result<usize> {
-    // SAFETY: all-zero bytes are valid values of these plain C structs.
-    let (mut v4, mut v6): (libc::in_pktinfo, libc::in6_pktinfo) =
-        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
     match source {
         IpAddr::V4(a) => {
+            // SAFETY: all-zero bytes are a valid value of this plain C struct.
+            let mut v4: libc::in_pktinfo = unsafe { std::mem::zeroed() };
             v4.ipi_ifindex = ifindex as libc::c_int;
             v4.ipi_spec_dst.s_addr = u32::from(a).to_be();
             send_with_cmsg(sock, data, dest, libc::IPPROTO_IP, libc::IP_PKTINFO, v4)
         }
         IpAddr::V6(a) => {
+            // SAFETY: as above.
+            let mut v6: libc::in6_pktinfo = unsafe { std::mem::zeroed() };
             v6.ipi6_ifindex = ifindex;
             v6.ipi6_addr.s6_addr = a.octets();
             send_with_cmsg(sock, data, dest, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, v6)
@@ -232,7 +233,7 @@ fn send_with_cmsg<T: Copy>(
     kind: libc::c_int,
     value: T,
 ) -> io::Result<usize> {
-    // Room for one cmsg of up to 40 payload bytes, aligned for cmsghdr.
+    // Room for one cmsg (checked below), aligned for cmsghdr.
     let mut control = [0u64; 8];
     let size = std::mem::size_of::<T>() as u32;
     // SAFETY: CMSG_SPACE only computes a size.
