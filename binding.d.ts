@@ -9,31 +9,31 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-export declare class UdpHandle {
+export declare class UDP {
   /**
-   * A handle for an `udp4` (`ipv6 = false`) or `udp6` socket; the OS
+   * A handle for an `udp4` (`ipv6 = false`) or `udp6` socket whose
+   * events go to event function `handler` (`addEventHandler`); the OS
    * socket is created by `bind`/`open`, as libuv does.
-   * `id` tags this socket's events, which go to `channel` (what this copy
-   * of index.js got from `setDispatcher`); JS hands out ids unique within
-   * its channel (cheaper than reading one back through a getter).
    */
-  constructor(ipv6: boolean, id: number, channel: number)
+  constructor(ipv6: boolean, handler: number)
   /** Creates the OS socket with `flags` (see `sockopt::flags`) and binds it. */
-  bind(address: string, port: number, flags: number): void
-  /** Wraps an existing UDP socket descriptor (`bind({ fd })`). */
-  open(fd: number): void
+  bind(this: this, address: string, port: number, flags: number): void
   /**
-   * Starts receiving: datagrams, receive errors and queued-send
-   * completions go to the environment's dispatcher (`setDispatcher`),
-   * tagged with this handle's `id`. The receive task itself starts at
-   * the next `startReceiving()` (see `env::defer_start`), which JS must
-   * schedule when this returns true.
+   * Wraps an existing UDP socket descriptor (`bind({ fd })`); with `dup`,
+   * a duplicate of it, leaving the original to its owner.
    */
-  recvStart(): boolean
+  open(this: this, fd: number): void
+  /**
+   * Starts receiving: datagrams and receive errors go to the event
+   * handler (see `deliver.rs`).
+   */
+  recvStart(): void
+  /** Stops receiving (Node's `_stopReceiving()`); the socket stays open. */
+  recvStop(): void
   /**
    * Sends `data` to `address:port`, or to the connected peer when
-   * `address` is absent. Returns the bytes sent, or -1 when the datagram
-   * was queued (a send-done event follows).
+   * `address` is absent. Returns Node's handle code: bytes + 1 when sent
+   * now, 0 when queued (a `SEND_DONE` event follows).
    */
   send(data: Uint8Array, port: number, address?: string | undefined | null): number
   /**
@@ -42,9 +42,10 @@ export declare class UdpHandle {
    */
   sendFrom(data: Uint8Array, port: number, address: string | undefined | null, source: string): number
   /**
-   * `receiveBlockList`: the list's `rules` (see `blocklist.rs`), or null
-   * to stop filtering. False when a rule is in a form this version does
-   * not parse: nothing is filtered here then, and JS checks every datagram.
+   * `receiveBlockList`: the list's `rules` (see `core/blocklist.rs`), or
+   * null to stop filtering. False when a rule is in a form this version
+   * does not parse: nothing is filtered here then, and JS checks every
+   * datagram.
    */
   setReceiveBlockList(rules?: Array<string> | undefined | null): boolean
   /**
@@ -57,10 +58,10 @@ export declare class UdpHandle {
   recvDestination(): void
   /**
    * Sends `data[i]` to `addresses[targets[i]]:ports[i]` for every i, in
-   * order (see `send::send_many`); a list repeats few addresses, so each
-   * is passed and parsed once. `results[i]` is the bytes sent, -1 when
-   * queued (a send-done event follows), or -2 on failure, whose code is
-   * the next entry of `errors`.
+   * order (see `drivers::send::send_many`); a list repeats few
+   * addresses, so each is passed and parsed once. `results[i]` is the
+   * bytes sent, -1 when queued (a `SEND_DONE` event follows), or -2 on
+   * failure, whose code is the next entry of `errors`.
    */
   sendMany(data: Array<Uint8Array>, ports: Uint32Array, targets: Uint32Array, addresses: Array<string>): SendManyResult
   /** `connect(2)`: fixes the peer; later sends need no address. */
@@ -75,9 +76,9 @@ export declare class UdpHandle {
   setMulticastLoopback(on: boolean): void
   setMulticastInterface(iface: string): void
   /** Joins (`join = true`) or leaves a multicast group. */
-  membership(group: string, iface: string | undefined | null, join: boolean): void
+  membership(this: this, group: string, iface: string | undefined | null, join: boolean): void
   /** Joins or leaves a source-specific multicast group. */
-  sourceMembership(source: string, group: string, iface: string | undefined | null, join: boolean): void
+  sourceMembership(this: this, source: string, group: string, iface: string | undefined | null, join: boolean): void
   /** Reads (`size == 0`) or sets the kernel receive/send buffer size. */
   bufferSize(size: number, recv: boolean): number
   getSendQueueSize(): number
@@ -86,14 +87,22 @@ export declare class UdpHandle {
   get fd(): number
   ref(): void
   unref(): void
-  /** Stops receiving (Node's `_stopReceiving()`); the socket stays open. */
-  recvStop(): void
   /**
    * Closes the socket now: the port is free when this returns; queued
-   * sends are dropped. Returns how many queued sends were cancelled.
+   * sends are dropped. Returns how many queued sends were cancelled; with
+   * `notify`, a `CLOSED` event comes in the loop's close phase.
    */
-  close(): number
+  close(notify: boolean): number
 }
+export type UdpHandle = UDP
+
+/**
+ * Registers the function events of this copy of index.js's sockets go
+ * to: `onevent(kind, …)` with the socket's handle as `this` (see
+ * `deliver.rs`); returns the number to create its handles with. Called by
+ * index.js when it loads.
+ */
+export declare function addEventHandler(onevent: unknown): number
 
 /** `{ address, family, port }`, as `socket.address()` returns it. */
 export interface AddressInfo {
@@ -112,12 +121,7 @@ export interface SendManyResult {
 }
 
 /**
- * Registers `dispatch(id, kind, buffer, meta, strings)`, the JS function
- * events go to, and returns its channel number, which that copy of
- * index.js passes to every `UdpHandle` it creates. Called by index.js when
- * it loads (once per copy of it in this environment).
+ * Node's `--test-udp-no-try-send`: every send is queued (for tests of the
+ * queued path), as Node's handle does under that flag.
  */
-export declare function setDispatcher(dispatch: (arg: EventArgs) => unknown): number
-
-/** Starts the receive tasks `defer_start` queued. */
-export declare function startReceiving(): void
+export declare function setNoTrySend(on: boolean): void

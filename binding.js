@@ -835,7 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.UDP = nativeBinding.UDP
 module.exports.UdpHandle = nativeBinding.UdpHandle
+module.exports.addEventHandler = nativeBinding.addEventHandler
 module.exports.guessHandleType = nativeBinding.guessHandleType
-module.exports.setDispatcher = nativeBinding.setDispatcher
-module.exports.startReceiving = nativeBinding.startReceiving
+module.exports.setNoTrySend = nativeBinding.setNoTrySend

@@ -10,7 +10,7 @@
 const EventEmitter = require('node:events');
 const dns = require('node:dns');
 const { deprecate } = require('node:util');
-const { UdpHandle, guessHandleType, setDispatcher, startReceiving } = require('./binding.js');
+const { UDP, addEventHandler, guessHandleType, setNoTrySend } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
@@ -40,7 +40,20 @@ const {
   ERR_SOCKET_DGRAM_NOT_RUNNING,
 } = errors.codes;
 
-const kState = Symbol('kState');
+// The socket's state, under Node's own key when Node's internals are exposed
+// (`--expose-internals`, as in Node's own tests, which reach into it).
+const kState = internalStateSymbol() || Symbol('kState');
+function internalStateSymbol() {
+  if (!process.execArgv.some((a) => a === '--expose-internals' || a === '--expose_internals')) return undefined;
+  try {
+    return require('internal/dgram').kStateSymbol;
+  } catch {
+    return undefined;
+  }
+}
+
+// The socket a native handle belongs to (Node's owner_symbol).
+const kOwner = Symbol('kOwner');
 
 // dns.lookup as this module found it: a socket whose lookup is still this
 // function may skip it for IP literals, as it would only echo them back.
@@ -59,28 +72,22 @@ const FLAG_IPV6ONLY = 1;
 const FLAG_REUSEADDR = 4;
 const FLAG_REUSEPORT = 8;
 
-// Event kinds the native handle reports (src/shared.rs).
+// Event kinds the native handles report (src/deliver.rs).
 const EVENT_BATCH = 0;
 const EVENT_RECV_ERROR = 1;
 const EVENT_SEND_DONE = 2;
+const EVENT_RESUME = 3;
+const EVENT_CLOSED = 4;
 
 const kBufferTypes = ['Buffer', 'TypedArray', 'DataView', 'string'];
 const kIovMax = 1024;
 
-// Receiving sockets by native id: every native event names its socket. Like
-// Node's active handles, a socket stays reachable here until it is closed.
-// Ids are handed out here (cheaper than asking each handle for its own);
-// they need only be unique within this copy of the module, whose sockets
-// report on a channel of their own (src/env.rs: a module registry reset, as
-// jest makes per test file, loads this file again in the same environment).
-const liveSockets = new Map();
-let lastId = 0;
-function nextId() {
-  do lastId = lastId >= 0xfffffffe ? 1 : lastId + 1;
-  while (liveSockets.has(lastId)); // after a wrap-around, skip ids in use
-  return lastId;
-}
-const channel = setDispatcher(onNativeEvent);
+// Every event of this module's sockets comes to onNativeEvent, with the
+// socket's handle as `this`. A copy of this module loaded again over the
+// same addon (jest's registry resets do that) registers its own.
+const eventHandler = addEventHandler(onNativeEvent);
+// Node's test flag: every send takes the queued path.
+if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
 
 
 // ---------------------------------------------------------------------------
@@ -109,10 +116,17 @@ function newHandle(type, lookup, validateOnly) {
     if (type !== 'udp4' && type !== 'udp6') throw new ERR_SOCKET_BAD_TYPE();
     return undefined;
   }
-  const id = nextId();
-  if (type === 'udp4') return { handle: new UdpHandle(false, id, channel), id, lookup: lookup4.bind(null, lookup), rawLookup: lookup };
-  if (type === 'udp6') return { handle: new UdpHandle(true, id, channel), id, lookup: lookup6.bind(null, lookup), rawLookup: lookup };
-  throw new ERR_SOCKET_BAD_TYPE();
+  let handle;
+  if (type === 'udp4') {
+    handle = new UDP(false, eventHandler);
+    handle.lookup = lookup4.bind(null, lookup);
+  } else if (type === 'udp6') {
+    handle = new UDP(true, eventHandler);
+    handle.lookup = lookup6.bind(null, lookup);
+  } else {
+    throw new ERR_SOCKET_BAD_TYPE();
+  }
+  return { handle, rawLookup: lookup };
 }
 
 // Reads createSocket()'s options, validating them as Node does; with
@@ -146,13 +160,12 @@ function readOptions(type, validateOnly) {
 class SocketImpl extends EventEmitter {
   constructor(type_, listener) {
     super();
-    const { type, options, recvBufferSize, sendBufferSize, handle, id, lookup: boundLookup, rawLookup } = readOptions(type_);
+    const { type, options, recvBufferSize, sendBufferSize, handle, rawLookup } = readOptions(type_);
     this.type = type;
     if (typeof listener === 'function') this.on('message', listener);
 
     this[kState] = {
       handle,
-      lookup: boundLookup,
       // A literal IP needs no lookup when the lookup is the pristine
       // dns.lookup (which would only echo it back on the next tick).
       literalShortcut: rawLookup === pristineLookup,
@@ -171,8 +184,6 @@ class SocketImpl extends EventEmitter {
       receiveFilter: options && options.receiveBlockList ? new ReceiveFilter(options.receiveBlockList) : undefined,
       // Opt-in: rinfo also tells where each datagram arrived.
       recvDestination: !!(options && options.recvDestination),
-      // The native handle's id (events carry it; key of liveSockets).
-      id,
       // Callbacks of sends the native side queued, oldest first.
       pendingSends: [],
       // Sends to literal addresses waiting for this tick's flush.
@@ -181,6 +192,7 @@ class SocketImpl extends EventEmitter {
       outboxOneByOne: false,
     };
 
+    handle[kOwner] = this;
     // Applied by the native side when bind creates the OS socket.
     if (this[kState].recvDestination) handle.recvDestination();
 
@@ -245,7 +257,7 @@ class SocketImpl extends EventEmitter {
     }
     if (!address) address = this.type === 'udp4' ? '0.0.0.0' : '::';
 
-    state.lookup(address, (err, ip) => {
+    state.handle.lookup(address, (err, ip) => {
       if (!state.handle) return; // closed while the lookup ran
       if (err) {
         state.bindState = BIND_STATE_UNBOUND;
@@ -406,12 +418,14 @@ class SocketImpl extends EventEmitter {
     flushOutbox(this);
     // close() also stops the native receive side: no separate recvStop().
     state.receiving = false;
-    liveSockets.delete(state.id);
-    const cancelled = state.handle.close();
-    state.handle = null;
     const pending = state.pendingSends;
     state.pendingSends = [];
-    process.nextTick(socketCloseNT, this, pending, cancelled);
+    // Sends the native side queued are settled in the loop's close phase
+    // (the CLOSED event), where libuv reports a closed handle's requests.
+    const cancelled = state.handle.close(pending.length !== 0);
+    if (pending.length !== 0) state.closing = { pending, cancelled };
+    state.handle = null;
+    process.nextTick(socketCloseNT, this);
     return this;
   }
 
@@ -710,29 +724,14 @@ function healthCheck(socket) {
 
 function startListening(socket, deferListening) {
   const state = socket[kState];
-  liveSockets.set(state.id, socket);
   if (state.receiveFilter) state.receiveFilter.start(state.handle);
-  // The native receive task starts on the loop's next turn, for every
-  // socket started in this one at once (see env::defer_start).
-  if (state.handle.recvStart() && !startScheduled) {
-    startScheduled = true;
-    setImmediate(runDeferredStarts);
-  }
+  state.handle.recvStart();
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, false);
   if (deferListening) process.nextTick(() => socket.emit('listening'));
   else socket.emit('listening');
-}
-
-// One pending setImmediate for all deferred receive starts (a socket that
-// closes in the same turn leaves nothing to start, and the next one would
-// otherwise schedule another).
-let startScheduled = false;
-function runDeferredStarts() {
-  startScheduled = false;
-  startReceiving();
 }
 
 function stopReceiving(socket) {
@@ -782,7 +781,7 @@ function doConnectLookup(port, address, callback) {
   // Closed (connect() after close(), which Node does not check either): fail
   // as Node's handle access does.
   if (!state.handle) throw new TypeError("Cannot read properties of null (reading 'lookup')");
-  state.lookup(address, (ex, ip) => {
+  state.handle.lookup(address, (ex, ip) => {
     if (!state.handle) return; // closed while the lookup ran
     if (!ex) ex = sendBlocked(state.sendBlockList, ip);
     if (!ex) {
@@ -1086,7 +1085,7 @@ function sendTo(socket, data, port, address, callback, local) {
     if (state.outbox.push(item) === 1) process.nextTick(flushOutbox, socket);
     return;
   }
-  state.lookup(address, (ex, ip) => {
+  state.handle.lookup(address, (ex, ip) => {
     if (ex) {
       if (callback) process.nextTick(callback, ex);
       else process.nextTick(() => socket.emit('error', ex));
@@ -1122,10 +1121,14 @@ function transmit(socket, data, ip, address, port, callback, local) {
     if (callback) process.nextTick(callback, errors.fromNative(err, 'send', address, port));
     return;
   }
-  if (sent >= 0) {
-    if (callback) process.nextTick(callback, null, sent);
-  } else {
+  // Node's handle convention: bytes + 1 when sent now, 0 when queued (a
+  // SEND_DONE event follows), or a negative libuv errno.
+  if (sent > 0) {
+    if (callback) process.nextTick(callback, null, sent - 1);
+  } else if (sent === 0) {
     state.pendingSends.push({ callback, address, port, size: data.length });
+  } else if (callback) {
+    process.nextTick(callback, errors.exceptionWithHostPort(sent, 'send', address, port));
   }
 }
 
@@ -1149,82 +1152,107 @@ function settlePendingSends(pending, cancelled) {
   }
 }
 
-// Everything the native handle reports arrives here, on the JS thread.
-function onNativeEvent(id, kind, buf, meta, strings) {
-  const socket = liveSockets.get(id);
-  if (socket === undefined) return; // closed since
+// Everything a native handle reports arrives here, on the JS thread, called
+// from the event loop in the socket's async context, with the handle as
+// `this` (see src/deliver.rs).
+function onNativeEvent(kind, a, b, c) {
+  const socket = this[kOwner];
   const state = socket[kState];
-  if (kind === EVENT_BATCH) {
-    emitMessages(socket, buf, meta, strings);
-  } else if (kind === EVENT_RECV_ERROR) {
-    if (state.handle && state.receiving) socket.emit('error', errors.fromNative(strings[0], 'recvmsg'));
-  } else if (kind === EVENT_SEND_DONE) {
-    const p = state.pendingSends.shift();
-    if (p && p.callback) {
-      const err = strings.length ? errors.fromNative(strings[0], 'send', p.address, p.port) : null;
-      p.callback(err, err ? p.size : meta[0]);
+  switch (kind) {
+    case EVENT_BATCH:
+      state.batch = { chunks: a, meta: b, addrs: c, i: 0, chunk: 0, offset: 0 };
+      emitMessages(socket);
+      break;
+    case EVENT_RESUME:
+      // A listener threw (reported as uncaught): go on with the batch.
+      if (state.batch !== undefined) emitMessages(socket);
+      break;
+    case EVENT_RECV_ERROR:
+      if (state.handle && state.receiving) socket.emit('error', errors.fromNative(a, 'recvmsg'));
+      break;
+    case EVENT_SEND_DONE: {
+      const p = state.pendingSends.shift();
+      if (p && p.callback) {
+        const err = c === undefined ? null : errors.fromNative(c, 'send', p.address, p.port);
+        p.callback(err, err ? p.size : a);
+      }
+      break;
     }
+    case EVENT_CLOSED:
+      if (state.closing !== undefined) {
+        const { pending, cancelled } = state.closing;
+        state.closing = undefined;
+        settlePendingSends(pending, cancelled);
+      }
+      break;
   }
 }
 
-// One 'message' per datagram of a batch: `chunks` hold the payloads back to
-// back, a datagram that did not fit one chunk starting the next. If a
-// listener throws, the rest of the batch is emitted on the next tick, so one
-// bad datagram loses no others when the exception is handled (each
-// datagram is its own callback on Node).
-function emitMessages(socket, chunks, meta, addrs, start = 0, chunkStart = 0, offset = 0) {
+// Node's handle.onmessage(nread, handle, buf, rinfo): one datagram, or a
+// receive error when nread < 0 (native batches take emitMessages instead).
+UDP.prototype.onmessage = function onmessage(nread, handle, buf, rinfo) {
+  const socket = handle[kOwner];
   const state = socket[kState];
+  if (nread < 0) {
+    if (state.handle && state.receiving) socket.emit('error', errors.errnoException(nread, 'recvmsg'));
+    return;
+  }
+  rinfo.size = buf.length;
+  socket.emit('message', buf, rinfo);
+};
+
+// One 'message' per datagram of the current batch (state.batch): `chunks`
+// hold the payloads back to back, a datagram that did not fit one chunk
+// starting the next. A listener that throws ends this call (the exception
+// is reported as uncaught, as on Node); the native side then calls again
+// with EVENT_RESUME for the rest, as libuv goes on with the next datagram.
+function emitMessages(socket) {
+  const state = socket[kState];
+  const batch = state.batch;
+  const { chunks, meta, addrs } = batch;
   // Per datagram: length, port, sender (index into addrs); with
   // recvDestination also destination (index), interface index and name.
   const stride = state.recvDestination ? 6 : 3;
   const filter = state.receiveFilter;
   let check = filter !== undefined && filter.sync(state.handle);
-  let i = start;
-  let c = chunkStart;
-  let off = offset;
-  let threw = true;
-  try {
-    while (i < meta.length) {
-      if (!state.handle || !state.receiving) break; // closed by a listener
-      const at = i;
-      const len = meta[at];
-      // Advance first: whatever throws below skips this datagram only,
-      // and the rest of the batch goes on.
-      i += stride;
-      if (off + len > chunks[c].length) {
-        c++;
-        off = 0;
-      }
-      // A view into its chunk (at most 64 KiB): one copy out of the
-      // kernel's buffers per batch instead of an allocation per datagram.
-      const msg = chunks[c].subarray(off, off + len);
-      off += len;
-      const address = addrs[meta[at + 2]];
-      // The sender's family (a socket adopted with bind({ fd }) may not be
-      // of the socket's type), as Node reports it.
-      const family = address.includes(':') ? 'IPv6' : 'IPv4';
-      if (filter !== undefined) {
-        // Rules changed (maybe by a listener of this batch): check in JS.
-        if (!check && filter.changed()) check = filter.sync(state.handle);
-        if (check && filter.blocks(address, family)) continue;
-      }
-      const port = meta[at + 1];
-      const rinfo = stride === 3
-        ? { address, family, port, size: len }
-        : { address, family, port, size: len, localAddress: addrs[meta[at + 3]], interfaceIndex: meta[at + 4], interface: addrs[meta[at + 5]] };
-      socket.emit('message', msg, rinfo);
+  let c = batch.chunk;
+  let off = batch.offset;
+  while (batch.i < meta.length) {
+    if (!state.handle || !state.receiving) break; // closed by a listener
+    const at = batch.i;
+    const len = meta[at];
+    if (off + len > chunks[c].length) {
+      c++;
+      off = 0;
     }
-    threw = false;
-  } finally {
-    if (threw && i < meta.length) process.nextTick(emitMessages, socket, chunks, meta, addrs, i, c, off);
+    // Advance first: a listener that throws skips this datagram only.
+    batch.i += stride;
+    batch.chunk = c;
+    batch.offset = off + len;
+    // A view into its chunk (at most 64 KiB): one copy out of the kernel's
+    // buffers per batch instead of an allocation per datagram.
+    const msg = chunks[c].subarray(off, off + len);
+    off += len;
+    const address = addrs[meta[at + 2]];
+    // The sender's family (a socket adopted with bind({ fd }) may not be
+    // of the socket's type), as Node reports it.
+    const family = address.includes(':') ? 'IPv6' : 'IPv4';
+    if (filter !== undefined) {
+      // Rules changed (maybe by a listener of this batch): check in JS.
+      if (!check && filter.changed()) check = filter.sync(state.handle);
+      if (check && filter.blocks(address, family)) continue;
+    }
+    const port = meta[at + 1];
+    const rinfo = stride === 3
+      ? { address, family, port, size: len }
+      : { address, family, port, size: len, localAddress: addrs[meta[at + 3]], interfaceIndex: meta[at + 4], interface: addrs[meta[at + 5]] };
+    socket.emit('message', msg, rinfo);
   }
+  if (state.batch === batch) state.batch = undefined;
 }
 
-function socketCloseNT(socket, pending, cancelled) {
+function socketCloseNT(socket) {
   socket.emit('close');
-  // libuv reports a closed handle's send requests in its close phase,
-  // after 'close' and after the setImmediate callbacks of this turn.
-  if (pending.length !== 0) setImmediate(settlePendingSends, pending, cancelled);
 }
 
 function membership(socket, multicastAddress, interfaceAddress, join) {
@@ -1272,7 +1300,7 @@ const _createSocketHandle = deprecate(
       if (Number.isInteger(fd) && fd > 0 && fd <= 0x7fffffff) handle.open(fd);
       else if (port || address) handle.bind(String(address), (Number(port || 0) >>> 0) & 0xffff, flags >>> 0);
     } catch (err) {
-      handle.close();
+      handle.close(false);
       const code = errors.nativeCode(err);
       if (code === undefined) throw err;
       return typeof code === 'number' ? code : errors.uvErrno(code);

@@ -1,251 +1,223 @@
-//! Per-environment state: the one channel from the runtime to this JS
-//! environment (the main thread, or a worker), shared by all its sockets.
+//! Per-thread state of the JS side: the thread's event loop, the async
+//! handle through which the runtime wakes it, the sockets bound on it, and
+//! the event function each copy of the JS module registered.
 //!
-//! One threadsafe function per environment rather than per socket: creating
-//! and finalising one per socket costs time, and its finalisation waits for
-//! the event loop, so a program that churns sockets without yielding to the
-//! loop would pile them up. It is ref'd while at least one socket keeps the
-//! process alive (see `Liveness`).
+//! Each JS environment (the main thread, each worker) runs on a thread of
+//! its own with a loop of its own, so the state is thread-local. A thread
+//! may hold several Node-API environments (`napi_env`), one per copy of the
+//! addon loaded into it (a module registry reset, as jest makes per test
+//! file, loads it again): each socket remembers its own.
 //!
-//! Each environment runs on a thread of its own, so the state is
-//! thread-local. At environment teardown (a worker terminated with sockets
-//! open), a cleanup hook stops every socket still tracked.
+//! Nothing here exists for a thread without bound sockets but the handler
+//! references: the async handle is opened when the first socket needs the
+//! runtime (read-ahead, or a send that had to wait) and closed when the
+//! last one no longer does, so an idle or finished program has no open
+//! handle of ours; liveness otherwise comes from each socket's own poll
+//! handle (`socket.rs`).
 
-use std::cell::RefCell;
-use std::sync::{Arc, Weak};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
-use napi::bindgen_prelude::{Buffer, Function, Uint32Array, Unknown};
-use napi::threadsafe_function::ThreadsafeCallContext;
 use napi::Env;
-use napi_derive::napi;
 
-use crate::io::IoSocket;
-use crate::shared::{
-    lock, Envelope, Event, EventArgs, EventSink, Shared, KIND_BATCH, KIND_RECV_ERROR,
-    KIND_SEND_DONE,
-};
-use crate::{recv, runtime, sys};
+use crate::drivers::shared::JsWaker;
+use crate::socket::SocketCtx;
+use crate::sys::napi::{self as raw, CleanupDone, RawEnv, Ref};
+use crate::sys::uv;
 
-/// One JS copy's channel: each `setDispatcher` call adds one, and a socket
-/// reports on the channel of the copy that created it.
-struct Channel {
-    sink: Arc<EventSink>,
-    /// Sockets of this channel currently keeping the loop alive.
-    keep_alive: usize,
-    refd: bool,
-}
-
-struct EnvState {
-    channels: Vec<Channel>,
-    sockets: Vec<Weak<Shared>>,
-    /// Receive tasks waiting for `startReceiving` (see `defer_start`).
-    pending: Vec<(Weak<IoSocket>, Arc<Shared>)>,
+pub(crate) struct ThreadState {
+    pub(crate) lp: *mut uv::Loop,
+    waker: uv::Waker,
+    pub(crate) js_waker: Arc<JsWaker>,
+    wakeup: RefCell<Option<uv::Async>>,
+    /// Sockets that need the async handle (read-ahead or queued sends).
+    users: Cell<usize>,
+    /// Of those, the ones that keep the loop alive meanwhile.
+    keepalive: Cell<usize>,
+    /// Bound sockets, for their runtime events and for teardown.
+    sockets: RefCell<HashMap<u64, Weak<SocketCtx>>>,
+    /// The event function of each copy of index.js on the thread, with its
+    /// environment.
+    handlers: RefCell<Vec<(RawEnv, Ref)>>,
+    /// Environments being torn down: nothing may call into their JS.
+    torn_down: RefCell<Vec<RawEnv>>,
 }
 
 thread_local! {
-    static STATE: RefCell<Option<EnvState>> = const { RefCell::new(None) };
+    static THREAD: RefCell<Option<Rc<ThreadState>>> = const { RefCell::new(None) };
 }
 
-/// Registers `dispatch(id, kind, buffer, meta, strings)`, the JS function
-/// events go to, and returns its channel number, which that copy of
-/// index.js passes to every `UdpHandle` it creates. Called by index.js when
-/// it loads (once per copy of it in this environment).
-#[napi(catch_unwind)]
-pub fn set_dispatcher(
-    env: Env,
-    dispatch: Function<EventArgs, Unknown<'static>>,
-) -> napi::Result<u32> {
-    let sink = dispatch
-        .build_threadsafe_function::<Envelope>()
-        .weak::<true>()
-        .callee_handled::<false>()
-        .build_callback(|ctx: ThreadsafeCallContext<Envelope>| {
-            let Envelope { shared, event } = ctx.value;
-            let id = shared.id;
-            Ok(match event {
-                Event::Batch {
-                    chunks,
-                    meta,
-                    addrs,
-                } => {
-                    shared.credits.add_permits(1);
-                    let buffers = chunks.into_iter().map(Buffer::from).collect();
-                    (id, KIND_BATCH, buffers, Some(Uint32Array::new(meta)), addrs).into()
-                }
-                Event::RecvError(code) => {
-                    (id, KIND_RECV_ERROR, Vec::new(), None, vec![code]).into()
-                }
-                Event::SendDone { bytes, error } => {
-                    {
-                        let mut l = lock(&shared.liveness);
-                        l.pending_sends = l.pending_sends.saturating_sub(1);
-                    }
-                    sync_liveness(&ctx.env, &shared)?;
-                    let bytes = Some(Uint32Array::new(vec![bytes]));
-                    (
-                        id,
-                        KIND_SEND_DONE,
-                        Vec::new(),
-                        bytes,
-                        error.into_iter().collect(),
-                    )
-                        .into()
-                }
-            })
-        })?;
-    // A second call comes from a second copy of the JS module in this
-    // environment (a module registry reset, as jest makes per test file,
-    // maybe in a new vm context): it gets its own channel, so each copy
-    // hears its own sockets and no others, with its own keep-alive count.
-    let (first, index) = STATE.with(|s| {
-        let mut s = s.borrow_mut();
-        let channel = Channel {
-            sink: Arc::new(sink),
-            keep_alive: 0,
-            refd: false,
-        };
-        match s.as_mut() {
-            Some(st) => {
-                st.channels.push(channel);
-                (false, st.channels.len() - 1)
-            }
-            None => {
-                *s = Some(EnvState {
-                    channels: vec![channel],
-                    sockets: Vec::new(),
-                    pending: Vec::new(),
-                });
-                (true, 0)
-            }
-        }
-    });
-    if first {
-        env.add_env_cleanup_hook((), |()| teardown())?;
+/// This thread's state, made on first use with `env`'s loop.
+pub(crate) fn thread(env: &Env) -> napi::Result<Rc<ThreadState>> {
+    if let Some(t) = THREAD.with(|t| t.borrow().clone()) {
+        return Ok(t);
     }
-    Ok(u32::try_from(index).unwrap_or(u32::MAX))
-}
-
-/// A socket's channel, for its tasks.
-pub(crate) fn sink(shared: &Shared) -> napi::Result<Arc<EventSink>> {
-    STATE
-        .with(|s| {
-            s.borrow()
-                .as_ref()
-                .and_then(|st| st.channels.get(shared.channel))
-                .map(|c| c.sink.clone())
-        })
-        .ok_or_else(|| napi::Error::from_reason("dgram-rs: setDispatcher was not called"))
-}
-
-/// Tracks a receiving socket so that teardown can stop it.
-pub(crate) fn track(shared: &Arc<Shared>) {
-    STATE.with(|s| {
-        if let Some(st) = s.borrow_mut().as_mut() {
-            // Closed sockets are pruned when the list is full: amortised O(1).
-            if st.sockets.len() >= 64 && st.sockets.len() == st.sockets.capacity() {
-                st.sockets.retain(|w| w.strong_count() > 0);
-            }
-            st.sockets.push(Arc::downgrade(shared));
-        }
+    let lp = env.get_uv_event_loop()?.cast::<uv::Loop>();
+    let waker = uv::Waker::default();
+    let state = Rc::new(ThreadState {
+        lp,
+        js_waker: Arc::new(JsWaker::new(waker.clone())),
+        waker,
+        wakeup: RefCell::new(None),
+        users: Cell::new(0),
+        keepalive: Cell::new(0),
+        sockets: RefCell::new(HashMap::new()),
+        handlers: RefCell::new(Vec::new()),
+        torn_down: RefCell::new(Vec::new()),
     });
+    THREAD.with(|t| *t.borrow_mut() = Some(state.clone()));
+    Ok(state)
 }
 
-/// Queues the start of a socket's receive task for the next
-/// `startReceiving()`, which JS calls from `setImmediate` when this returns
-/// true (the queue was empty).
-///
-/// Spawning the task wakes the runtime thread, and the task's first wait
-/// registers the socket with epoll (and its stop another wake-up): a few
-/// tens of microseconds per socket, mostly cross-CPU wake-ups. Deferred to
-/// the event loop's next turn, a socket closed before then (a short-lived
-/// one) costs none of it, and sockets bound in one turn share one wake-up.
-/// Nothing is lost meanwhile: the kernel queues datagrams and errors, and
-/// JS could not take them before the loop turns anyway. libuv, too, only
-/// registers a socket at its next poll.
-pub(crate) fn defer_start(sock: Weak<IoSocket>, shared: Arc<Shared>) -> bool {
-    STATE.with(|s| match s.borrow_mut().as_mut() {
-        Some(st) => {
-            st.pending.push((sock, shared));
-            st.pending.len() == 1
-        }
-        None => false,
-    })
-}
-
-/// Forgets a socket's deferred start (it is closing).
-pub(crate) fn cancel_start(shared: &Arc<Shared>) {
-    STATE.with(|s| {
-        if let Some(st) = s.borrow_mut().as_mut() {
-            // Sockets usually close in the order they started: search from
-            // the end.
-            if let Some(i) = st.pending.iter().rposition(|(_, p)| Arc::ptr_eq(p, shared)) {
-                st.pending.swap_remove(i);
-            }
-        }
-    });
-}
-
-/// Starts the receive tasks `defer_start` queued.
-#[napi(catch_unwind)]
-pub fn start_receiving() -> napi::Result<()> {
-    let pending = STATE.with(|s| {
-        s.borrow_mut()
-            .as_mut()
-            .map(|st| std::mem::take(&mut st.pending))
-            .unwrap_or_default()
-    });
-    if pending.is_empty() {
-        return Ok(());
+/// Registers `onevent`, the function events of sockets created by one copy
+/// of index.js go to (`this` is the socket's handle), and returns its
+/// number, which that copy passes to each handle it creates. Called once by
+/// each copy when it loads: a module registry reset loads index.js again
+/// over the same addon and environment, and each copy must hear its own
+/// sockets.
+pub(crate) fn add_handler(env: &Env, onevent: raw::RawValue) -> napi::Result<u32> {
+    let t = thread(env)?;
+    let reference = Ref::new(env.raw(), onevent)?;
+    let first_of_env = !t.handlers.borrow().iter().any(|(e, _)| *e == env.raw());
+    if first_of_env {
+        let raw_env = env.raw();
+        raw::add_async_cleanup_hook(raw_env, move |done| teardown(raw_env, done))?;
     }
-    let rt = runtime::handle().map_err(|e| crate::error::to_napi(&e))?;
-    for (sock, shared) in pending {
-        if !shared.is_stopped() && sock.strong_count() > 0 {
-            let sink = sink(&shared)?;
-            rt.spawn(recv::run(sock, shared, sink));
+    let mut handlers = t.handlers.borrow_mut();
+    handlers.push((env.raw(), reference));
+    Ok(u32::try_from(handlers.len() - 1).unwrap_or(u32::MAX))
+}
+
+impl ThreadState {
+    /// Event function number `index` (see `add_handler`), in the current
+    /// handle scope.
+    pub(crate) fn handler(&self, env: RawEnv, index: u32) -> napi::Result<raw::RawValue> {
+        match self.handlers.borrow().get(index as usize) {
+            Some((e, r)) if *e == env => r.get(env),
+            _ => Err(napi::Error::from_reason(
+                "dgram-rs: no event handler registered",
+            )),
         }
     }
-    Ok(())
-}
 
-/// Counts the socket in or out of the environment's keep-alive sockets
-/// after its `Liveness` changed, and refs or unrefs the channel to match.
-pub(crate) fn sync_liveness(env: &Env, shared: &Shared) -> napi::Result<()> {
-    let delta: isize = {
-        let mut l = lock(&shared.liveness);
-        let want = l.wanted();
-        if want == l.counted {
-            return Ok(());
+    pub(crate) fn is_torn_down(&self, env: RawEnv) -> bool {
+        self.torn_down.borrow().contains(&env)
+    }
+
+    pub(crate) fn add_socket(&self, id: u64, ctx: Weak<SocketCtx>) {
+        self.sockets.borrow_mut().insert(id, ctx);
+    }
+
+    pub(crate) fn remove_socket(&self, id: u64) {
+        self.sockets.borrow_mut().remove(&id);
+    }
+
+    /// A socket starts needing the async handle: open it if it is not.
+    pub(crate) fn acquire(self: &Rc<Self>) -> std::io::Result<()> {
+        if self.wakeup.borrow().is_none() {
+            let weak = Rc::downgrade(self);
+            let handle = uv::Async::new(self.lp, self.waker.clone(), move || {
+                if let Some(t) = weak.upgrade() {
+                    t.on_wake();
+                }
+            })?;
+            handle.set_ref(self.keepalive.get() > 0);
+            *self.wakeup.borrow_mut() = Some(handle);
         }
-        l.counted = want;
-        if want {
-            1
-        } else {
-            -1
-        }
-    };
-    STATE.with(|s| {
-        let mut s = s.borrow_mut();
-        let Some(st) = s.as_mut() else {
-            return Ok(());
-        };
-        let Some(ch) = st.channels.get_mut(shared.channel) else {
-            return Ok(());
-        };
-        ch.keep_alive = ch.keep_alive.saturating_add_signed(delta);
-        let want = ch.keep_alive > 0;
-        if want != ch.refd {
-            sys::set_threadsafe_function_ref(env, ch.sink.raw(), want)?;
-            ch.refd = want;
-        }
+        self.users.set(self.users.get() + 1);
         Ok(())
-    })
+    }
+
+    /// A socket no longer needs the async handle: close it after the last.
+    pub(crate) fn release(&self) {
+        let users = self.users.get().saturating_sub(1);
+        self.users.set(users);
+        if users == 0 {
+            if let Some(handle) = self.wakeup.borrow_mut().take() {
+                handle.close(None);
+                // Nothing is delivered until a socket needs it again.
+                self.js_waker.take_ready();
+            }
+        }
+    }
+
+    /// A socket starts (`+1`) or stops (`-1`) keeping the loop alive
+    /// through the async handle.
+    pub(crate) fn keep_alive(&self, delta: isize) {
+        let before = self.keepalive.get();
+        let after = before.saturating_add_signed(delta);
+        self.keepalive.set(after);
+        if (before == 0) != (after == 0) {
+            if let Some(h) = self.wakeup.borrow().as_ref() {
+                h.set_ref(after > 0);
+            }
+        }
+    }
+
+    /// The async handle's callback: deliver what the runtime produced.
+    fn on_wake(&self) {
+        for shared in self.js_waker.take_ready() {
+            let ctx = self
+                .sockets
+                .borrow()
+                .get(&shared.id)
+                .and_then(Weak::upgrade);
+            if let Some(ctx) = ctx {
+                ctx.take_events();
+            }
+        }
+    }
 }
 
-fn teardown() {
-    let Some(state) = STATE.with(|s| s.borrow_mut().take()) else {
+/// Environment teardown (a worker terminated or the process exiting with
+/// sockets open): close the handles of `env`'s sockets without calling JS,
+/// and report done once libuv has closed them all.
+fn teardown(env: RawEnv, done: CleanupDone) {
+    let Some(t) = THREAD.with(|t| t.borrow().clone()) else {
+        done.done();
         return;
     };
-    for shared in state.sockets.iter().filter_map(Weak::upgrade) {
-        shared.stop();
+    t.torn_down.borrow_mut().push(env);
+    let ours: Vec<Rc<SocketCtx>> = t
+        .sockets
+        .borrow()
+        .values()
+        .filter_map(Weak::upgrade)
+        .filter(|s| s.env == env)
+        .collect();
+    // Counts the handles still closing (the socket polls, maybe the async
+    // handle); the last close callback reports done.
+    let pending = Rc::new(Cell::new(1usize));
+    let done = Rc::new(RefCell::new(Some(done)));
+    let finish = {
+        let (pending, done) = (pending.clone(), done.clone());
+        move || {
+            pending.set(pending.get() - 1);
+            if pending.get() == 0 {
+                if let Some(d) = done.borrow_mut().take() {
+                    d.done();
+                }
+            }
+        }
+    };
+    for s in ours {
+        pending.set(pending.get() + 1);
+        let f = finish.clone();
+        s.teardown(Box::new(f));
     }
+    let last_env = t
+        .handlers
+        .borrow()
+        .iter()
+        .all(|(e, _)| t.torn_down.borrow().contains(e));
+    if last_env {
+        if let Some(handle) = t.wakeup.borrow_mut().take() {
+            pending.set(pending.get() + 1);
+            let f = finish.clone();
+            handle.close(Some(Box::new(f)));
+        }
+    }
+    finish();
 }

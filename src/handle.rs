@@ -1,27 +1,55 @@
-//! `UdpHandle`: the native half of one `dgram.Socket`, exported to JS.
+//! The napi edge: `UDP`, the native half of one `dgram.Socket`, and the
+//! module functions JS calls.
 //!
-//! It mirrors Node's internal UDP handle: JS owns the API semantics
+//! The class mirrors Node's internal UDP handle: JS owns the API semantics
 //! (arguments, lookups, state machine, events); this owns the socket. Every
 //! method takes `&self` because listeners re-enter (a `'message'` listener
-//! calls `send()`); JS-thread-only state sits in `RefCell`s, state shared
-//! with runtime tasks in `Shared`. Failures are thrown as errors whose
-//! message is the libuv code name, which `lib/errors.js` turns into Node's
-//! error shape.
+//! calls `send()`). Failures are thrown as errors whose message is the
+//! libuv code name, which `lib/errors.js` turns into Node's error shape.
+//! Events go back to JS through `deliver.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Int32Array, Uint32Array};
-use napi::Env;
+use napi::bindgen_prelude::{Int32Array, This, Uint32Array, Unknown};
+use napi::{Env, JsValue};
 use napi_derive::napi;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use crate::blocklist::BlockList;
-use crate::error::{coded, to_napi};
-use crate::io::IoSocket;
-use crate::shared::{lock, Shared};
-use crate::{addr, runtime, send, sockopt, sys};
+use crate::core::blocklist::BlockList;
+use crate::core::error::code_of;
+use crate::core::{addr, send::Source, sockopt};
+use crate::drivers::send::Outcome;
+use crate::socket::SocketCtx;
+use crate::sys;
+
+/// An error for JS whose message is the libuv name of `err`.
+fn to_napi(err: &std::io::Error) -> napi::Error {
+    napi::Error::from_reason(code_of(err))
+}
+
+/// An error for JS with a libuv name of our choosing.
+fn coded(code: &str) -> napi::Error {
+    napi::Error::from_reason(code)
+}
+
+/// Registers the function events of this copy of index.js's sockets go
+/// to: `onevent(kind, …)` with the socket's handle as `this` (see
+/// `deliver.rs`); returns the number to create its handles with. Called by
+/// index.js when it loads.
+#[napi(catch_unwind)]
+pub fn add_event_handler(env: Env, onevent: Unknown) -> napi::Result<u32> {
+    crate::env::add_handler(&env, onevent.raw())
+}
+
+/// Node's `--test-udp-no-try-send`: every send is queued (for tests of the
+/// queued path), as Node's handle does under that flag.
+#[napi(catch_unwind)]
+pub fn set_no_try_send(on: bool) {
+    crate::drivers::send::set_no_try_send(on);
+}
 
 /// `{ address, family, port }`, as `socket.address()` returns it.
 #[napi(object)]
@@ -62,15 +90,22 @@ pub fn guess_handle_type(fd: i64) -> String {
     }
 }
 
-#[napi(js_name = "UdpHandle")]
+/// A send's result as Node's handle reports it: bytes + 1 when the kernel
+/// took it now, 0 when it was queued (a `SEND_DONE` event follows).
+fn sent_code(outcome: Outcome) -> napi::Result<i64> {
+    match outcome {
+        Outcome::Sent(n) => Ok(n as i64 + 1),
+        Outcome::Queued => Ok(0),
+        Outcome::Failed(e) => Err(to_napi(&e)),
+    }
+}
+
+#[napi(js_name = "UDP")]
 pub struct UdpHandle {
     ipv6: bool,
-    socket: RefCell<Option<Arc<IoSocket>>>,
+    ctx: Rc<SocketCtx>,
     /// A socket created by a bind that failed, kept for the next try.
     unbound: RefCell<Option<Socket>>,
-    closed: Cell<bool>,
-    shared: Arc<Shared>,
-    receiving: Cell<bool>,
     /// Whether `connect` fixed a peer: libuv refuses an explicit destination
     /// then (`EISCONN`) and requires one otherwise (`EDESTADDRREQ`).
     connected: Cell<bool>,
@@ -78,33 +113,28 @@ pub struct UdpHandle {
 
 #[napi]
 impl UdpHandle {
-    /// A handle for an `udp4` (`ipv6 = false`) or `udp6` socket; the OS
+    /// A handle for an `udp4` (`ipv6 = false`) or `udp6` socket whose
+    /// events go to event function `handler` (`addEventHandler`); the OS
     /// socket is created by `bind`/`open`, as libuv does.
-    /// `id` tags this socket's events, which go to `channel` (what this copy
-    /// of index.js got from `setDispatcher`); JS hands out ids unique within
-    /// its channel (cheaper than reading one back through a getter).
     #[napi(constructor, catch_unwind)]
-    pub fn new(ipv6: bool, id: u32, channel: u32) -> Self {
-        Self {
+    pub fn new(env: Env, this: This, ipv6: bool, handler: u32) -> napi::Result<Self> {
+        Ok(Self {
             ipv6,
-            socket: RefCell::new(None),
+            ctx: SocketCtx::new(&env, this.raw(), handler)?,
             unbound: RefCell::new(None),
-            closed: Cell::new(false),
-            shared: Arc::new(Shared::new(id, channel as usize)),
-            receiving: Cell::new(false),
             connected: Cell::new(false),
-        }
+        })
     }
 
-    fn sock(&self) -> napi::Result<Arc<IoSocket>> {
-        self.socket.borrow().clone().ok_or_else(|| coded("EBADF"))
+    fn sock(&self) -> napi::Result<Arc<Socket>> {
+        self.ctx.sock().ok_or_else(|| coded("EBADF"))
     }
 
     /// Runs a socket-option call on whichever socket exists: the bound one,
     /// or one whose bind failed (libuv keeps that descriptor open too).
     fn with_sock<R>(&self, f: impl FnOnce(SockRef<'_>) -> std::io::Result<R>) -> napi::Result<R> {
-        if let Some(io) = self.socket.borrow().as_ref() {
-            return f(io.sock()).map_err(|e| to_napi(&e));
+        if let Some(s) = self.ctx.sock() {
+            return f(SockRef::from(&*s)).map_err(|e| to_napi(&e));
         }
         match self.unbound.borrow().as_ref() {
             Some(s) => f(SockRef::from(s)).map_err(|e| to_napi(&e)),
@@ -112,24 +142,23 @@ impl UdpHandle {
         }
     }
 
-    fn adopt(&self, std_sock: std::net::UdpSocket) -> napi::Result<()> {
-        let rt = runtime::handle().map_err(|e| to_napi(&e))?;
-        let _enter = rt.enter();
-        let sock = IoSocket::new(std_sock).map_err(|e| to_napi(&e))?;
-        *self.socket.borrow_mut() = Some(Arc::new(sock));
-        Ok(())
-    }
-
     /// Creates the OS socket with `flags` (see `sockopt::flags`) and binds it.
     #[napi(catch_unwind)]
-    pub fn bind(&self, address: String, port: u32, flags: u32) -> napi::Result<()> {
-        self.bind_in(self.ipv6, &address, port, flags)
+    pub fn bind(&self, this: This, address: String, port: u32, flags: u32) -> napi::Result<()> {
+        self.bind_in(this.raw(), self.ipv6, &address, port, flags)
     }
 
     /// `bind` for a socket of the given family: the handle's own, except for
     /// libuv's implicit bind of a membership call, which takes the group's.
-    fn bind_in(&self, ipv6: bool, address: &str, port: u32, flags: u32) -> napi::Result<()> {
-        if self.closed.get() || self.socket.borrow().is_some() {
+    fn bind_in(
+        &self,
+        this: sys::napi::RawValue,
+        ipv6: bool,
+        address: &str,
+        port: u32,
+        flags: u32,
+    ) -> napi::Result<()> {
+        if self.ctx.is_closed() || self.ctx.sock().is_some() {
             return Err(coded("EINVAL"));
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
@@ -143,8 +172,7 @@ impl UdpHandle {
             Some(s) => s,
             None => {
                 let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-                // On Linux, non-blocking from the start (`SOCK_NONBLOCK`):
-                // two `fcntl` calls fewer per socket.
+                // On Linux, non-blocking from the start (`SOCK_NONBLOCK`).
                 #[cfg(target_os = "linux")]
                 let ty = Type::DGRAM.nonblocking();
                 #[cfg(not(target_os = "linux"))]
@@ -161,13 +189,15 @@ impl UdpHandle {
             *self.unbound.borrow_mut() = Some(s);
             return Err(to_napi(&e));
         }
-        self.adopt(s.into())
+        let s = Arc::new(s);
+        self.ctx.attach(&s, this).map_err(|e| to_napi(&e))
     }
 
-    /// Wraps an existing UDP socket descriptor (`bind({ fd })`).
+    /// Wraps an existing UDP socket descriptor (`bind({ fd })`); with `dup`,
+    /// a duplicate of it, leaving the original to its owner.
     #[napi(catch_unwind)]
-    pub fn open(&self, fd: i64) -> napi::Result<()> {
-        if self.closed.get() || self.socket.borrow().is_some() {
+    pub fn open(&self, this: This, fd: i64) -> napi::Result<()> {
+        if self.ctx.is_closed() || self.ctx.sock().is_some() {
             return Err(coded("EINVAL"));
         }
         #[cfg(unix)]
@@ -175,65 +205,55 @@ impl UdpHandle {
             let fd = i32::try_from(fd).map_err(|_| coded("EBADF"))?;
             // The descriptor's ownership passes to us once it is set up, as
             // with uv_udp_open; a failure leaves it open, the caller's.
-            let std_sock = sys::adopt_fd(fd).map_err(|e| to_napi(&e))?;
-            // recvDestination for the descriptor's own family.
-            let ipv6 = std_sock
+            let s = Socket::from(sys::adopt_fd(fd).map_err(|e| to_napi(&e))?);
+            let ipv6 = s
                 .local_addr()
-                .map(|a| a.is_ipv6())
-                .unwrap_or(self.ipv6);
-            let setup = std_sock
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map_or(self.ipv6, |a| a.is_ipv6());
+            let setup = s
                 .set_nonblocking(true)
-                .and_then(|()| self.apply_recv_destination(SockRef::from(&std_sock), ipv6));
-            if let Err(e) = setup {
-                let _ = std::os::fd::IntoRawFd::into_raw_fd(std_sock);
+                .and_then(|()| self.apply_recv_destination(SockRef::from(&s), ipv6));
+            let s = Arc::new(s);
+            let attached = setup.and_then(|()| self.ctx.attach(&s, this.raw()));
+            if let Err(e) = attached {
+                // Not ours after all: give the descriptor back unclosed.
+                if let Ok(s) = Arc::try_unwrap(s) {
+                    let _ = std::os::fd::IntoRawFd::into_raw_fd(s);
+                }
                 return Err(to_napi(&e));
             }
-            self.adopt(std_sock)
+            Ok(())
         }
         #[cfg(not(unix))]
         {
-            let _ = fd;
+            let _ = (fd, this);
             Err(coded("ENOTSUP"))
         }
     }
 
-    /// Starts receiving: datagrams, receive errors and queued-send
-    /// completions go to the environment's dispatcher (`setDispatcher`),
-    /// tagged with this handle's `id`. The receive task itself starts at
-    /// the next `startReceiving()` (see `env::defer_start`), which JS must
-    /// schedule when this returns true.
+    /// Starts receiving: datagrams and receive errors go to the event
+    /// handler (see `deliver.rs`).
     #[napi(catch_unwind)]
-    pub fn recv_start(&self, env: Env) -> napi::Result<bool> {
-        let sock = self.sock()?;
-        if self.receiving.replace(true) {
-            return Ok(false);
-        }
-        crate::env::sink(&self.shared)?; // fails if setDispatcher was not called
-        lock(&self.shared.liveness).receiving = true;
-        crate::env::sync_liveness(&env, &self.shared)?;
-        // A worker's teardown stops the socket's tasks even if JS never
-        // closed it.
-        crate::env::track(&self.shared);
-        Ok(crate::env::defer_start(
-            Arc::downgrade(&sock),
-            self.shared.clone(),
-        ))
+    pub fn recv_start(&self) -> napi::Result<()> {
+        self.sock()?;
+        self.ctx.recv_start().map_err(|e| to_napi(&e))
+    }
+
+    /// Stops receiving (Node's `_stopReceiving()`); the socket stays open.
+    #[napi(catch_unwind)]
+    pub fn recv_stop(&self) {
+        self.ctx.recv_stop();
     }
 
     /// Sends `data` to `address:port`, or to the connected peer when
-    /// `address` is absent. Returns the bytes sent, or -1 when the datagram
-    /// was queued (a send-done event follows).
+    /// `address` is absent. Returns Node's handle code: bytes + 1 when sent
+    /// now, 0 when queued (a `SEND_DONE` event follows).
     #[napi(catch_unwind)]
-    pub fn send(
-        &self,
-        env: Env,
-        data: &[u8],
-        port: u32,
-        address: Option<String>,
-    ) -> napi::Result<i64> {
+    pub fn send(&self, data: &[u8], port: u32, address: Option<String>) -> napi::Result<i64> {
         let sock = self.sock()?;
         let dest = self.destination(port, address.as_deref())?;
-        self.send_with(&env, &sock, data, dest, None)
+        sent_code(self.ctx.send(&sock, data, dest, None))
     }
 
     /// `send` from the local address `source` (an IP literal, IPv6 with an
@@ -241,7 +261,6 @@ impl UdpHandle {
     #[napi(catch_unwind)]
     pub fn send_from(
         &self,
-        env: Env,
         data: &[u8],
         port: u32,
         address: Option<String>,
@@ -249,8 +268,8 @@ impl UdpHandle {
     ) -> napi::Result<i64> {
         let sock = self.sock()?;
         let dest = self.destination(port, address.as_deref())?;
-        let source = addr::parse_source(&source, self.ipv6).map_err(|e| to_napi(&e))?;
-        self.send_with(&env, &sock, data, dest, Some(source))
+        let source: Source = addr::parse_source(&source, self.ipv6).map_err(|e| to_napi(&e))?;
+        sent_code(self.ctx.send(&sock, data, dest, Some(source)))
     }
 
     /// A send's destination (`None`: the connected peer), checked against
@@ -267,32 +286,15 @@ impl UdpHandle {
         Ok(dest)
     }
 
-    fn send_with(
-        &self,
-        env: &Env,
-        sock: &Arc<IoSocket>,
-        data: &[u8],
-        dest: Option<SocketAddr>,
-        source: Option<send::Source>,
-    ) -> napi::Result<i64> {
-        match send::send(sock, &self.shared, data, dest, source).map_err(|e| to_napi(&e))? {
-            send::Sent::Now(n) => Ok(n as i64),
-            send::Sent::Queued => {
-                lock(&self.shared.liveness).pending_sends += 1;
-                crate::env::sync_liveness(env, &self.shared)?;
-                Ok(-1)
-            }
-        }
-    }
-
-    /// `receiveBlockList`: the list's `rules` (see `blocklist.rs`), or null
-    /// to stop filtering. False when a rule is in a form this version does
-    /// not parse: nothing is filtered here then, and JS checks every datagram.
+    /// `receiveBlockList`: the list's `rules` (see `core/blocklist.rs`), or
+    /// null to stop filtering. False when a rule is in a form this version
+    /// does not parse: nothing is filtered here then, and JS checks every
+    /// datagram.
     #[napi(catch_unwind)]
     pub fn set_receive_block_list(&self, rules: Option<Vec<String>>) -> bool {
         let parsed = rules.map(|r| BlockList::parse(&r));
         let understood = !matches!(parsed, Some(None));
-        self.shared.set_receive_block_list(parsed.flatten());
+        self.ctx.shared.set_receive_block_list(parsed.flatten());
         understood
     }
 
@@ -305,11 +307,12 @@ impl UdpHandle {
     pub fn recv_destination(&self) -> napi::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            self.shared
+            self.ctx
+                .shared
                 .recv_dest
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            if let Some(io) = self.socket.borrow().as_ref() {
-                sys::enable_pktinfo(&*io.sock(), self.ipv6).map_err(|e| to_napi(&e))?;
+            if let Some(s) = self.ctx.sock() {
+                sys::enable_pktinfo(&*s, self.ipv6).map_err(|e| to_napi(&e))?;
             }
             Ok(())
         }
@@ -321,6 +324,7 @@ impl UdpHandle {
     fn apply_recv_destination(&self, s: SockRef<'_>, ipv6: bool) -> std::io::Result<()> {
         #[cfg(target_os = "linux")]
         if self
+            .ctx
             .shared
             .recv_dest
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -332,14 +336,13 @@ impl UdpHandle {
     }
 
     /// Sends `data[i]` to `addresses[targets[i]]:ports[i]` for every i, in
-    /// order (see `send::send_many`); a list repeats few addresses, so each
-    /// is passed and parsed once. `results[i]` is the bytes sent, -1 when
-    /// queued (a send-done event follows), or -2 on failure, whose code is
-    /// the next entry of `errors`.
+    /// order (see `drivers::send::send_many`); a list repeats few
+    /// addresses, so each is passed and parsed once. `results[i]` is the
+    /// bytes sent, -1 when queued (a `SEND_DONE` event follows), or -2 on
+    /// failure, whose code is the next entry of `errors`.
     #[napi(catch_unwind)]
     pub fn send_many(
         &self,
-        env: Env,
         data: Vec<&[u8]>,
         ports: Uint32Array,
         targets: Uint32Array,
@@ -351,9 +354,9 @@ impl UdpHandle {
             .iter()
             .map(|a| addr::parse(a, 0, self.ipv6).ok())
             .collect();
-        // One outcome per item, in order: runs of items whose address parses
-        // go out together; an item whose address does not parse fails alone
-        // (JS only passes IP literals, so this is a guard).
+        // Runs of items whose address parses go out together; an item whose
+        // address does not parse fails alone (JS only passes IP literals, so
+        // this is a guard).
         let mut outcomes = Vec::with_capacity(data.len());
         let mut run = Vec::new();
         for (i, d) in data.iter().enumerate() {
@@ -367,34 +370,26 @@ impl UdpHandle {
                     run.push((*d, Some(to)));
                 }
                 _ => {
-                    outcomes.extend(send::send_many(&sock, &self.shared, &run));
+                    outcomes.extend(self.ctx.send_many(&sock, &run));
                     run.clear();
-                    outcomes.push(send::Outcome::Failed(std::io::Error::from(
+                    outcomes.push(Outcome::Failed(std::io::Error::from(
                         std::io::ErrorKind::InvalidInput,
                     )));
                 }
             }
         }
-        outcomes.extend(send::send_many(&sock, &self.shared, &run));
+        outcomes.extend(self.ctx.send_many(&sock, &run));
         let mut results = Vec::with_capacity(outcomes.len());
         let mut errors = Vec::new();
-        let mut queued = 0;
         for outcome in outcomes {
             results.push(match outcome {
-                send::Outcome::Sent(n) => i32::try_from(n).unwrap_or(i32::MAX),
-                send::Outcome::Queued => {
-                    queued += 1;
-                    -1
-                }
-                send::Outcome::Failed(e) => {
-                    errors.push(crate::error::code_of(&e));
+                Outcome::Sent(n) => i32::try_from(n).unwrap_or(i32::MAX),
+                Outcome::Queued => -1,
+                Outcome::Failed(e) => {
+                    errors.push(code_of(&e));
                     -2
                 }
             });
-        }
-        if queued > 0 {
-            lock(&self.shared.liveness).pending_sends += queued;
-            crate::env::sync_liveness(&env, &self.shared)?;
         }
         Ok(SendManyResult {
             results: Int32Array::new(results),
@@ -408,8 +403,8 @@ impl UdpHandle {
         let sock = self.sock()?;
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
         let to = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
-        sock.sock().connect(&to.into()).map_err(|e| to_napi(&e))?;
-        self.set_connected(true);
+        sock.connect(&to.into()).map_err(|e| to_napi(&e))?;
+        self.connected.set(true);
         Ok(())
     }
 
@@ -422,21 +417,12 @@ impl UdpHandle {
         }
     }
 
-    fn set_connected(&self, on: bool) {
-        self.connected.set(on);
-        // The receive task watches connected sockets for ICMP errors too.
-        self.shared
-            .connected
-            .store(on, std::sync::atomic::Ordering::Release);
-        self.shared.mode_changed.notify_one();
-    }
-
     /// Dissolves the association made by `connect`.
     #[napi(catch_unwind)]
     pub fn disconnect(&self) -> napi::Result<()> {
         let sock = self.sock()?;
-        sys::disconnect(&sock.sock()).map_err(|e| to_napi(&e))?;
-        self.set_connected(false);
+        sys::disconnect(&SockRef::from(&*sock)).map_err(|e| to_napi(&e))?;
+        self.connected.set(false);
         Ok(())
     }
 
@@ -453,7 +439,13 @@ impl UdpHandle {
     #[napi(catch_unwind)]
     pub fn getpeername(&self) -> napi::Result<AddressInfo> {
         let sock = self.sock()?;
-        let a = sock.peer_addr().map_err(|e| to_napi(&e))?;
+        let a = sock
+            .peer_addr()
+            .and_then(|a| {
+                a.as_socket()
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+            })
+            .map_err(|e| to_napi(&e))?;
         Ok(address_info(&a))
     }
 
@@ -491,27 +483,37 @@ impl UdpHandle {
         self.with_sock(|s| sockopt::set_multicast_interface(&s, &iface))
     }
 
-    /// Before a membership call: like libuv, an unbound socket is
-    /// bound to the any-address (port 0, `SO_REUSEADDR`) first, without
-    /// receiving; a later `bind()` then fails with `EINVAL`, as on Node.
-    fn implicit_bind(&self, group: std::net::IpAddr) -> napi::Result<()> {
-        if self.socket.borrow().is_none() && self.unbound.borrow().is_none() && !self.closed.get() {
+    /// Before a membership call: like libuv, an unbound socket is bound to
+    /// the any-address (port 0, `SO_REUSEADDR`) first, without receiving; a
+    /// later `bind()` then fails with `EINVAL`, as on Node.
+    fn implicit_bind(
+        &self,
+        this: sys::napi::RawValue,
+        group: std::net::IpAddr,
+    ) -> napi::Result<()> {
+        if self.ctx.sock().is_none() && self.unbound.borrow().is_none() && !self.ctx.is_closed() {
             let (ipv6, any) = if group.is_ipv6() {
                 (true, "::")
             } else {
                 (false, "0.0.0.0")
             };
-            self.bind_in(ipv6, any, 0, sockopt::flags::REUSE_ADDR)?;
+            self.bind_in(this, ipv6, any, 0, sockopt::flags::REUSE_ADDR)?;
         }
         Ok(())
     }
 
     /// Joins (`join = true`) or leaves a multicast group.
     #[napi(catch_unwind)]
-    pub fn membership(&self, group: String, iface: Option<String>, join: bool) -> napi::Result<()> {
+    pub fn membership(
+        &self,
+        this: This,
+        group: String,
+        iface: Option<String>,
+        join: bool,
+    ) -> napi::Result<()> {
         // libuv parses the group before its implicit bind: a bad one binds nothing.
         let g = sockopt::parse_group(&group).map_err(|e| to_napi(&e))?;
-        self.implicit_bind(g)?;
+        self.implicit_bind(this.raw(), g)?;
         self.with_sock(|s| sockopt::membership(&s, &group, iface.as_deref(), join))
     }
 
@@ -519,6 +521,7 @@ impl UdpHandle {
     #[napi(catch_unwind)]
     pub fn source_membership(
         &self,
+        this: This,
         source: String,
         group: String,
         iface: Option<String>,
@@ -529,7 +532,7 @@ impl UdpHandle {
         if g.is_ipv4() != src.is_ipv4() {
             return Err(coded("EINVAL")); // the source parses in the group's family
         }
-        self.implicit_bind(g)?;
+        self.implicit_bind(this.raw(), g)?;
         self.with_sock(|s| sockopt::source_membership(&s, &source, &group, iface.as_deref(), join))
     }
 
@@ -546,14 +549,16 @@ impl UdpHandle {
 
     #[napi(catch_unwind)]
     pub fn get_send_queue_size(&self) -> u32 {
-        self.shared
+        self.ctx
+            .shared
             .queued_bytes
             .load(std::sync::atomic::Ordering::Acquire) as u32
     }
 
     #[napi(catch_unwind)]
     pub fn get_send_queue_count(&self) -> u32 {
-        self.shared
+        self.ctx
+            .shared
             .queued_count
             .load(std::sync::atomic::Ordering::Acquire) as u32
     }
@@ -564,10 +569,7 @@ impl UdpHandle {
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
-            self.socket
-                .borrow()
-                .as_ref()
-                .map_or(-1, |s| i64::from(s.as_raw_fd()))
+            self.ctx.sock().map_or(-1, |s| i64::from(s.as_raw_fd()))
         }
         #[cfg(not(unix))]
         {
@@ -576,77 +578,21 @@ impl UdpHandle {
     }
 
     #[napi(js_name = "ref", catch_unwind)]
-    pub fn ref_(&self, env: Env) -> napi::Result<()> {
-        lock(&self.shared.liveness).unrefd = false;
-        crate::env::sync_liveness(&env, &self.shared)
+    pub fn ref_(&self) {
+        self.ctx.set_ref(true);
     }
 
     #[napi(catch_unwind)]
-    pub fn unref(&self, env: Env) -> napi::Result<()> {
-        lock(&self.shared.liveness).unrefd = true;
-        crate::env::sync_liveness(&env, &self.shared)
-    }
-
-    /// Stops receiving (Node's `_stopReceiving()`); the socket stays open.
-    #[napi(catch_unwind)]
-    pub fn recv_stop(&self, env: Env) -> napi::Result<()> {
-        // Rare, so simple: stopping the receive task means a new Shared.
-        lock(&self.shared.liveness).receiving = false;
-        crate::env::sync_liveness(&env, &self.shared)
+    pub fn unref(&self) {
+        self.ctx.set_ref(false);
     }
 
     /// Closes the socket now: the port is free when this returns; queued
-    /// sends are dropped. Returns how many queued sends were cancelled.
+    /// sends are dropped. Returns how many queued sends were cancelled; with
+    /// `notify`, a `CLOSED` event comes in the loop's close phase.
     #[napi(catch_unwind)]
-    pub fn close(&self, env: Env) -> napi::Result<u32> {
-        if self.closed.replace(true) {
-            return Ok(0);
-        }
-        let (cancelled, draining) = send::cancel_all(&self.shared);
-        self.shared.stop();
-        if draining {
-            // A drain thread may be waiting for the socket to become
-            // writable: shutting it down wakes that wait and makes any
-            // further write fail, so nothing reported cancelled goes out
-            // and close() need not wait for the wait to time out.
-            if let Some(io) = self.socket.borrow().as_ref() {
-                let _ = io.sock().shutdown(std::net::Shutdown::Both);
-            }
-        }
-        if self.receiving.get() {
-            crate::env::cancel_start(&self.shared);
-        }
-        {
-            let mut l = lock(&self.shared.liveness);
-            l.receiving = false;
-            l.pending_sends = 0;
-        }
-        crate::env::sync_liveness(&env, &self.shared)?;
+    pub fn close(&self, notify: bool) -> u32 {
         self.unbound.borrow_mut().take();
-        if let Some(sock) = self.socket.borrow_mut().take() {
-            release_socket(sock);
-        }
-        Ok(u32::try_from(cancelled).unwrap_or(u32::MAX))
-    }
-}
-
-/// Drops our reference to the socket, which is normally the last one (the
-/// runtime tasks hold it weakly), closing the descriptor now so that the
-/// port is free when `close()` returns. If a task is in the middle of a
-/// receive, wait the few microseconds until it lets go.
-fn release_socket(sock: Arc<IoSocket>) {
-    let weak = Arc::downgrade(&sock);
-    drop(sock);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
-    while weak.strong_count() > 0 && std::time::Instant::now() < deadline {
-        std::thread::yield_now();
-    }
-}
-
-impl Drop for UdpHandle {
-    /// A handle collected without `close()` (an unbound or closed socket, as
-    /// bound ones stay reachable from JS's table of live sockets) stops its tasks.
-    fn drop(&mut self) {
-        self.shared.stop();
+        u32::try_from(self.ctx.close(notify)).unwrap_or(u32::MAX)
     }
 }

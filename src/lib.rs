@@ -1,26 +1,31 @@
 //! dgram-rs: Node's `node:dgram` UDP sockets, implemented in Rust.
 //!
-//! JS (`index.js`) owns the API semantics; this crate owns the sockets: one
-//! `UdpHandle` per socket (`handle.rs`), driven by one shared tokio runtime
-//! (`runtime.rs`), talking to each JS environment through one channel
-//! (`env.rs`). Receives are batched and handed to JS in one call per wake-up
-//! (`recv.rs`); sends go to the kernel from the JS thread, coalesced per tick
-//! (`send.rs`). All `unsafe` code is in `sys/`.
+//! JS (`index.js`) owns the API semantics; this crate owns the sockets.
+//! Layers, each importing only those below it:
 //!
-//! Platforms: Linux uses `recvmmsg`, UDP GSO on send and UDP GRO on receive;
-//! macOS and Windows use portable one-datagram-per-syscall paths.
+//! - `sys`: syscalls, libuv and Node-API calls; the only `unsafe` code.
+//! - `core`: the socket core in plain Rust (batch reads and writes,
+//!   addresses, options, block lists), covered by `cargo test`.
+//! - `drivers`: who reads and writes when. While a socket is idle, the JS
+//!   thread's own event loop watches it and the JS thread reads it
+//!   (`js_loop`); when the JS thread falls behind, the shared tokio runtime
+//!   reads ahead into a bounded queue until JS catches up (`runtime`);
+//!   sends go out from the calling thread and only what the kernel refuses
+//!   for now waits on the runtime (`send`).
+//! - the napi edge: `handle` (the `UDP` class JS sees), `socket` (one
+//!   socket's JS-thread state), `env` (per-thread state), `deliver` (events
+//!   into JS, as Node's own handles call it).
+//!
+//! Platforms: Linux uses `recvmmsg`, UDP GRO on receive and UDP GSO and
+//! `sendmmsg` on send; macOS and Windows use portable
+//! one-datagram-per-syscall paths.
 
 #![deny(clippy::all)]
 
-mod addr;
-mod blocklist;
+mod core;
+mod deliver;
+mod drivers;
 mod env;
-mod error;
 mod handle;
-mod io;
-mod recv;
-mod runtime;
-mod send;
-mod shared;
-mod sockopt;
+mod socket;
 mod sys;

@@ -1,6 +1,6 @@
-//! The only module allowed to use `unsafe`: syscalls and Node-API calls that
-//! neither std, socket2, tokio nor napi-rs wrap safely. Everything above it is
-//! safe Rust on `io::Result`.
+//! The only module allowed to use `unsafe`: syscalls, libuv and Node-API
+//! calls that neither std, socket2, tokio nor napi-rs wrap safely.
+//! Everything above it is safe Rust.
 //!
 //! | what                      | Linux            | elsewhere                      |
 //! |---------------------------|------------------|--------------------------------|
@@ -8,14 +8,17 @@
 //! | disconnect a UDP socket   | `AF_UNSPEC`      | `AF_UNSPEC` / any-address      |
 //! | interface name <-> index  | `if_*toname`     | numeric scope ids (Windows)    |
 //! | destination / source addr | `*_PKTINFO` cmsg | unsupported                    |
+//! | the JS thread's loop      | `uv.rs`: libuv looked up in the host process |
+//! | calling JS from libuv     | `napi.rs`: `napi_make_callback` and friends  |
 
 #[cfg(not(target_os = "linux"))]
 mod fallback;
 #[cfg(target_os = "linux")]
 mod linux;
-mod napi_ref;
+pub(crate) mod napi;
 #[cfg(unix)]
 mod unix;
+pub(crate) mod uv;
 #[cfg(windows)]
 mod windows;
 
@@ -26,14 +29,13 @@ pub(crate) use linux::{
     enable_gro, enable_pktinfo, recv_batch, send_batch, send_from, send_gso, ssm_v6, MmsgScratch,
     GSO_MAX_SEGMENTS,
 };
-pub(crate) use napi_ref::set_threadsafe_function_ref;
 #[cfg(unix)]
 pub(crate) use unix::{
     adopt_fd, disconnect, fd_type, interface_index, interface_name, register_readable,
-    wait_writable,
+    wait_writable, Registered,
 };
 #[cfg(windows)]
-pub(crate) use windows::{disconnect, interface_index, interface_name};
+pub(crate) use windows::{disconnect, interface_index, interface_name, wait_writable};
 
 /// One filled receive slot (see `recv_batch` on Linux, `recv_from` elsewhere).
 pub(crate) struct Received {

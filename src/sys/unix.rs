@@ -115,14 +115,29 @@ pub(crate) fn wait_writable(sock: &impl AsRawFd, timeout_ms: i32) -> io::Result<
     Ok(())
 }
 
-/// Registers a socket with the current runtime for readability only.
+/// A socket registered with the current tokio runtime's reactor: it holds
+/// the socket, so the descriptor stays open while registered.
+pub(crate) struct Registered(std::sync::Arc<socket2::Socket>);
+
+impl AsRawFd for Registered {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Registers `sock` with the current runtime for readability only.
 pub(crate) fn register_readable(
-    sock: std::sync::Arc<std::net::UdpSocket>,
-) -> io::Result<tokio::io::unix::AsyncFd<std::sync::Arc<std::net::UdpSocket>>> {
+    sock: std::sync::Arc<socket2::Socket>,
+) -> io::Result<tokio::io::unix::AsyncFd<Registered>> {
     // SAFETY: tokio asks that the descriptor stay open and refer to the same
     // socket while registered: the AsyncFd owns a strong reference to the
     // socket, so it is closed at the earliest when the AsyncFd is dropped,
     // after deregistration.
-    unsafe { tokio::io::unix::AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts().1)
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(
+            Registered(sock),
+            tokio::io::Interest::READABLE,
+        )
+    }
+    .map_err(|e| e.into_parts().1)
 }

@@ -1,7 +1,8 @@
 //! Turning OS errors into the libuv-style names Node reports (`EADDRINUSE`).
 //!
-//! The addon throws plain errors whose message is the name; `lib/errors.js`
-//! turns that into Node's shape (errno, syscall, address, port, message).
+//! The addon hands JS errors whose message is the name (see `handle.rs`);
+//! `lib/errors.js` turns that into Node's shape (errno, syscall, address,
+//! port, message).
 
 use std::io;
 
@@ -27,16 +28,6 @@ pub(crate) fn code_of(err: &io::Error) -> String {
         _ => "UNKNOWN",
     }
     .to_string()
-}
-
-/// An error for JS whose message is the libuv name of `err`.
-pub(crate) fn to_napi(err: &io::Error) -> napi::Error {
-    napi::Error::from_reason(code_of(err))
-}
-
-/// An error for JS with a libuv name of our choosing.
-pub(crate) fn coded(code: &str) -> napi::Error {
-    napi::Error::from_reason(code)
 }
 
 #[cfg(unix)]

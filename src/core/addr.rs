@@ -80,9 +80,4 @@ impl LastAddress {
         self.last = Some((addr.ip(), scope, idx));
         idx
     }
-
-    /// Forgets the cached entry (a new batch starts a new table).
-    pub(crate) fn reset(&mut self) {
-        self.last = None;
-    }
 }

@@ -1,0 +1,221 @@
+//! Writing datagrams: one at a time, or a burst in as few syscalls as the
+//! kernel allows (on Linux: one UDP GSO `sendmsg` for a run of equal-size
+//! datagrams to one destination, one `sendmmsg` for the others). Plain
+//! non-blocking syscalls; what to do when the kernel says `WouldBlock` is
+//! the caller's business (see `drivers::send`).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use socket2::{SockAddr, SockRef};
+
+/// A local source address (and interface index, 0 for any) to send from,
+/// instead of the one the kernel would pick (`sendFrom`).
+pub(crate) type Source = (IpAddr, u32);
+
+/// One datagram of a burst: payload and destination (`None`: the
+/// connected peer).
+pub(crate) type Item<'a> = (&'a [u8], Option<SocketAddr>);
+
+/// One non-blocking send, retried on `EINTR`.
+pub(crate) fn send_once(
+    s: SockRef<'_>,
+    data: &[u8],
+    dest: Option<&SockAddr>,
+    source: Option<Source>,
+) -> io::Result<usize> {
+    if let Some((ip, ifindex)) = source {
+        #[cfg(target_os = "linux")]
+        return crate::sys::send_from(&*s, data, dest, ip, ifindex);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (ip, ifindex);
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        }
+    }
+    loop {
+        let r = match dest {
+            Some(a) => s.send_to(data, a),
+            None => s.send(data),
+        };
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// What a socket learnt about UDP GSO: the smallest datagram size the
+/// kernel refused to segment (so that sizes this large are not tried again).
+#[derive(Debug)]
+pub(crate) struct Gso {
+    #[cfg(target_os = "linux")]
+    refused_size: AtomicUsize,
+}
+
+impl Default for Gso {
+    fn default() -> Self {
+        Self {
+            #[cfg(target_os = "linux")]
+            refused_size: AtomicUsize::new(usize::MAX),
+        }
+    }
+}
+
+/// Payload bytes one GSO send may carry (below the 64 KiB IP limit).
+#[cfg(target_os = "linux")]
+const GSO_MAX_BYTES: usize = 60_000;
+/// Datagrams per `sendmmsg` (the kernel's `UIO_MAXIOV`).
+#[cfg(target_os = "linux")]
+const MMSG_MAX: usize = 1024;
+
+/// Writes `items` in order, as many as the kernel takes now. Returns how
+/// many were written, and the error of the one after them (`WouldBlock`
+/// when the socket buffer is full) if the burst stopped early.
+pub(crate) fn write_burst(
+    s: SockRef<'_>,
+    gso: &Gso,
+    items: &[Item<'_>],
+) -> (usize, Option<io::Error>) {
+    let mut i = 0;
+    while i < items.len() {
+        #[cfg(target_os = "linux")]
+        {
+            let run = gso_run(gso, &items[i..]);
+            if run >= 2 && send_run_gso(&s, gso, &items[i..i + run]) {
+                i += run;
+                continue;
+            }
+            // The items up to the next GSO run, in one sendmmsg.
+            let mut end = i + 1;
+            while end < items.len() && end - i < MMSG_MAX && gso_run(gso, &items[end..]) < 2 {
+                end += 1;
+            }
+            if end - i >= 2 {
+                let batch: Vec<(&[u8], Option<SockAddr>)> = items[i..end]
+                    .iter()
+                    .map(|(d, a)| (*d, a.map(SockAddr::from)))
+                    .collect();
+                if let Ok(n) = crate::sys::send_batch(&*s, &batch) {
+                    i += n;
+                    if n > 0 {
+                        continue;
+                    }
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = gso;
+        // One alone: it attributes its own error.
+        let (data, dest) = items[i];
+        let to = dest.map(SockAddr::from);
+        if let Err(e) = send_once(SockRef::from(&*s), data, to.as_ref(), None) {
+            return (i, Some(e));
+        }
+        i += 1;
+    }
+    (i, None)
+}
+
+/// How many leading items qualify for one GSO send: same destination, the
+/// same non-zero size (the last may be shorter), within the kernel limits.
+#[cfg(target_os = "linux")]
+fn gso_run(gso: &Gso, items: &[Item<'_>]) -> usize {
+    let Some((first, dest)) = items.first() else {
+        return 0;
+    };
+    let size = first.len();
+    if size == 0 || size >= gso.refused_size.load(Ordering::Relaxed) {
+        return 0;
+    }
+    let mut n = 0;
+    let mut bytes = 0;
+    for (data, d) in items.iter().take(crate::sys::GSO_MAX_SEGMENTS) {
+        if d != dest || data.len() > size || bytes + data.len() > GSO_MAX_BYTES {
+            break;
+        }
+        n += 1;
+        bytes += data.len();
+        if data.len() < size {
+            break; // a shorter datagram can only end a run
+        }
+    }
+    n
+}
+
+/// Tries one GSO send of `run`; false means "send these another way".
+#[cfg(target_os = "linux")]
+fn send_run_gso(s: &SockRef<'_>, gso: &Gso, run: &[Item<'_>]) -> bool {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let size = run[0].0.len();
+    let dest = run[0].1.map(SockAddr::from);
+    let result = SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        buf.clear();
+        for (data, _) in run {
+            buf.extend_from_slice(data);
+        }
+        crate::sys::send_gso(&**s, &buf, size as u16, dest.as_ref())
+    });
+    match result {
+        Ok(_) => true,
+        Err(e) => {
+            // Not WouldBlock: the kernel refuses GSO for this size (no GSO
+            // support, or segments larger than the route allows).
+            if e.kind() != io::ErrorKind::WouldBlock {
+                gso.refused_size.fetch_min(size, Ordering::Relaxed);
+            }
+            false
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_arrives_whole_and_in_order() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let to = rx.local_addr().unwrap();
+        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        tx.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        // Equal sizes (a GSO run), then mixed sizes (sendmmsg).
+        let payloads: Vec<Vec<u8>> = (0..10u8)
+            .map(|i| vec![i; 100])
+            .chain((10..15u8).map(|i| vec![i; 10 + usize::from(i)]))
+            .collect();
+        let items: Vec<Item<'_>> = payloads.iter().map(|p| (&p[..], Some(to))).collect();
+        let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
+        assert_eq!((n, err.map(|e| e.kind())), (15, None));
+        let mut buf = [0u8; 256];
+        for p in &payloads {
+            let got = loop {
+                match rx.recv(&mut buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            assert_eq!(&buf[..got], &p[..]);
+        }
+    }
+
+    #[test]
+    fn an_unreachable_item_reports_its_error_and_stops_the_burst() {
+        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        tx.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        let too_big = vec![0u8; 70_000];
+        let items: Vec<Item<'_>> = vec![(&too_big[..], Some("127.0.0.1:9".parse().unwrap()))];
+        let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
+        assert_eq!(n, 0);
+        assert_eq!(err.and_then(|e| e.raw_os_error()), Some(libc::EMSGSIZE));
+    }
+}

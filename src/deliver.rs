@@ -1,0 +1,119 @@
+//! Handing a socket's events to JS: one call of the environment's event
+//! function (`addEventHandler`), with the socket's handle object as `this`,
+//! made the way Node calls JS from libuv (`napi_make_callback` in the
+//! socket's async context, so `process.nextTick` callbacks and microtasks
+//! run right after it, and async_hooks / `AsyncLocalStorage` see the
+//! socket's context).
+//!
+//! The arguments are `(kind, …)`:
+//! - `BATCH, chunks, meta, addrs`: datagrams (see `core::recv::Batch`);
+//! - `RECV_ERROR, code`: a receive error, e.g. `"ECONNREFUSED"`;
+//! - `SEND_DONE, bytes, code?`: the oldest queued send completed;
+//! - `RESUME`: go on with what a listener's exception interrupted;
+//! - `CLOSED`: the close phase of a closed socket (cancelled sends).
+//!
+//! An exception thrown by a listener goes to Node's uncaught-exception
+//! handling; if the program survives it, JS is called again with `RESUME`
+//! to emit the rest of the batch, as libuv would go on with the next
+//! datagram (each is a callback of its own there).
+
+use std::io;
+
+use crate::core::error::code_of;
+use crate::core::recv::Batch;
+use crate::socket::SocketCtx;
+use crate::sys::napi::{self as raw, value, HandleScope, RawValue};
+
+pub(crate) const KIND_BATCH: u32 = 0;
+pub(crate) const KIND_RECV_ERROR: u32 = 1;
+pub(crate) const KIND_SEND_DONE: u32 = 2;
+pub(crate) const KIND_RESUME: u32 = 3;
+pub(crate) const KIND_CLOSED: u32 = 4;
+
+pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<()> {
+    let env = ctx.env;
+    let _scope = HandleScope::open(env)?;
+    let chunks = b
+        .chunks
+        .iter()
+        .map(|c| value::buffer_copy(env, c))
+        .collect::<napi::Result<Vec<_>>>()?;
+    let addrs = b
+        .addrs
+        .iter()
+        .map(|a| value::string(env, a))
+        .collect::<napi::Result<Vec<_>>>()?;
+    let args = [
+        value::uint32(env, KIND_BATCH)?,
+        value::array(env, &chunks)?,
+        value::uint32_array(env, &b.meta)?,
+        value::array(env, &addrs)?,
+    ];
+    emit(ctx, &args, b.count)
+}
+
+pub(crate) fn recv_error(ctx: &SocketCtx, err: &io::Error) -> napi::Result<()> {
+    let env = ctx.env;
+    let _scope = HandleScope::open(env)?;
+    let args = [
+        value::uint32(env, KIND_RECV_ERROR)?,
+        value::string(env, &code_of(err))?,
+    ];
+    emit(ctx, &args, 0)
+}
+
+pub(crate) fn send_done(ctx: &SocketCtx, result: io::Result<usize>) -> napi::Result<()> {
+    let env = ctx.env;
+    let _scope = HandleScope::open(env)?;
+    let (bytes, code) = match &result {
+        Ok(n) => (
+            u32::try_from(*n).unwrap_or(u32::MAX),
+            value::undefined(env)?,
+        ),
+        Err(e) => (0, value::string(env, &code_of(e))?),
+    };
+    let args = [
+        value::uint32(env, KIND_SEND_DONE)?,
+        value::uint32(env, bytes)?,
+        code,
+    ];
+    emit(ctx, &args, 0)
+}
+
+pub(crate) fn closed(ctx: &SocketCtx) -> napi::Result<()> {
+    let env = ctx.env;
+    let _scope = HandleScope::open(env)?;
+    emit(ctx, &[value::uint32(env, KIND_CLOSED)?], 0)
+}
+
+/// Calls the event function; after an exception, with `RESUME` until a call
+/// returns normally, at most `resumable` times (each exception consumes the
+/// datagram whose listener threw; a terminating worker throws at every
+/// call).
+fn emit(ctx: &SocketCtx, args: &[RawValue], resumable: usize) -> napi::Result<()> {
+    let env = ctx.env;
+    let recv = match ctx.this_ref.borrow().as_ref() {
+        Some(r) => r.get(env)?,
+        None => return Ok(()),
+    };
+    let func = ctx.thread.handler(env, ctx.handler)?;
+    // The context lives until the socket's close phase, and events are only
+    // delivered before it, so it outlives this call even if JS closes the
+    // socket meanwhile.
+    let Some(async_ctx) = ctx.async_ctx.borrow().as_ref().map(|c| c.raw()) else {
+        return Ok(());
+    };
+    if raw::make_callback(env, async_ctx, recv, func, args)? {
+        return Ok(());
+    }
+    let resume = [value::uint32(env, KIND_RESUME)?];
+    for _ in 0..resumable {
+        if ctx.is_closed()
+            || ctx.thread.is_torn_down(env)
+            || raw::make_callback(env, async_ctx, recv, func, &resume)?
+        {
+            break;
+        }
+    }
+    Ok(())
+}

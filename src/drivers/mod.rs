@@ -1,0 +1,10 @@
+//! The two receive drivers and the send drain, between the socket core and
+//! the napi edge: `js_loop` reads on the JS thread while a socket is idle,
+//! `runtime` reads ahead on the background runtime while it is busy, and
+//! `send` queues what the kernel cannot take now. `shared` is the state a
+//! socket's JS side and its runtime tasks share.
+
+pub(crate) mod js_loop;
+pub(crate) mod runtime;
+pub(crate) mod send;
+pub(crate) mod shared;

@@ -1,0 +1,277 @@
+//! The one tokio runtime shared by every socket of the process, and the
+//! busy receive path that runs on it: read-ahead.
+//!
+//! A socket comes here when the JS thread found more waiting than it reads
+//! per wake-up. The task then reads batches into the socket's inbox in
+//! parallel with JS emitting the previous ones, at most
+//! `BATCHES_IN_FLIGHT` ahead (beyond that it pauses and the kernel drops, as
+//! with node:dgram). When it finds the socket empty *and* JS has taken
+//! every batch, it hands the socket back to the JS loop (`Event::HandBack`,
+//! always its last event). Waiting for JS to catch up before handing back
+//! is the hysteresis: a burst that keeps arriving while JS works through a
+//! backlog stays here instead of bouncing between the two readers.
+//!
+//! A socket is registered with the runtime's reactor only while read-ahead
+//! runs (and not while it pauses for JS): an idle socket never wakes the
+//! runtime thread. The runtime is started lazily and never shut down: its
+//! thread holds no JS state and is not joined at exit.
+
+use std::io;
+use std::sync::{Arc, OnceLock, Weak};
+
+use socket2::Socket;
+use tokio::runtime::{Builder, Handle, Runtime};
+
+use crate::core::recv::{self, Drained};
+use crate::drivers::shared::{Event, Shared};
+
+static RUNTIME: OnceLock<io::Result<Runtime>> = OnceLock::new();
+
+/// The shared runtime's handle, starting it on first use. One worker: the
+/// JS thread does the hot work (emitting events); one thread reading ahead
+/// and draining sends is enough, more would only add wake-ups.
+pub(crate) fn handle() -> io::Result<Handle> {
+    let rt = RUNTIME.get_or_init(|| {
+        Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .thread_name("dgram-rs-io")
+            .enable_io()
+            .build()
+    });
+    match rt {
+        Ok(rt) => Ok(rt.handle().clone()),
+        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+    }
+}
+
+/// Datagrams per read-ahead batch (bounds one batch's memory with the
+/// byte limit in `core::recv`).
+const AHEAD_BATCH: usize = 256;
+
+/// Starts reading `sock` ahead (JS thread; the JS loop stopped watching it).
+pub(crate) fn start_read_ahead(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::Result<()> {
+    let rt = handle()?;
+    let generation = shared.begin_reading();
+    // UDP GRO only once a socket is busy: enabling it flips a kernel static
+    // key (costly text patching on every CPU) when it is the first such
+    // socket, and again at close, which would make every short-lived socket
+    // pay for it.
+    #[cfg(target_os = "linux")]
+    if !shared.gro.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        crate::sys::enable_gro(&**sock);
+    }
+    rt.spawn(read_ahead(Arc::downgrade(sock), shared.clone(), generation));
+    Ok(())
+}
+
+/// What ended one registered stretch of reading.
+enum Pause {
+    /// JS has every batch and the socket is empty: hand back.
+    Idle,
+    /// JS holds `BATCHES_IN_FLIGHT` batches: wait for room, unregistered.
+    Full,
+    /// Stopped (recvStop, close) or the socket is gone: end quietly.
+    Stop,
+}
+
+async fn read_ahead(sock: Weak<Socket>, shared: Arc<Shared>, generation: u64) {
+    loop {
+        match read_registered(&sock, &shared).await {
+            Pause::Stop => return,
+            Pause::Idle => {
+                shared.post(Event::HandBack(generation));
+                return;
+            }
+            Pause::Full => {
+                tokio::select! {
+                    permit = shared.credits.acquire() => match permit {
+                        // Give the credit back: the next drain takes it.
+                        Ok(p) => drop(p),
+                        Err(_) => return,
+                    },
+                    _ = shared.until_reading_stopped() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Registers the socket with the reactor and reads until a pause; the
+/// registration (and our hold on the descriptor) ends with the stretch.
+async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
+    // Held strongly while registered: the descriptor must stay open until
+    // it is unregistered (close() waits the moment this takes).
+    let Some(sock) = sock.upgrade() else {
+        return Pause::Stop;
+    };
+    if shared.reading_stopped() {
+        return Pause::Stop;
+    }
+    let reg = match Registration::new(&sock) {
+        Ok(r) => r,
+        Err(e) => {
+            // Reported like a receive error; the JS loop takes over again.
+            shared.post(Event::RecvError(e));
+            return Pause::Idle;
+        }
+    };
+    loop {
+        let permit = match shared.credits.try_acquire() {
+            Ok(p) => p,
+            Err(tokio::sync::TryAcquireError::NoPermits) => return Pause::Full,
+            Err(tokio::sync::TryAcquireError::Closed) => return Pause::Stop,
+        };
+        let error_pending = tokio::select! {
+            r = reg.readable_or_error() => match r {
+                Ok(e) => e,
+                Err(_) => return Pause::Stop,
+            },
+            _ = shared.until_reading_stopped() => return Pause::Stop,
+        };
+        let block = shared.receive_block_list();
+        let opts = recv::Options {
+            block: block.as_deref(),
+            with_dest: shared.recv_dest.load(std::sync::atomic::Ordering::Relaxed),
+            max_datagrams: AHEAD_BATCH,
+        };
+        // A pending socket error is collected by a direct read (tokio
+        // reports it as error readiness, which its read path ignores).
+        let mut direct = error_pending;
+        let Drained { batch, error, more } = recv::drain(
+            &mut |arena| {
+                if std::mem::take(&mut direct) {
+                    read_direct(arena, &sock)
+                } else {
+                    reg.try_read(|| read_direct(arena, &sock))
+                }
+            },
+            &opts,
+        );
+        if shared.reading_stopped() {
+            return Pause::Stop;
+        }
+        match batch {
+            // The batch keeps its credit until JS takes it.
+            Some(b) => {
+                permit.forget();
+                shared.post(Event::Batch(b));
+            }
+            None => drop(permit),
+        }
+        if let Some(err) = error {
+            shared.post(Event::RecvError(err));
+        }
+        if more {
+            continue;
+        }
+        // The socket looked empty: read on if more arrives before JS has
+        // caught up; hand back if JS catches up first.
+        loop {
+            let caught_up = shared.caught_up.notified();
+            tokio::pin!(caught_up);
+            caught_up.as_mut().enable();
+            if shared.js_caught_up() && !reg.is_readable() {
+                return Pause::Idle;
+            }
+            tokio::select! {
+                r = reg.readable_or_error() => match r {
+                    Ok(_) => break,
+                    Err(_) => return Pause::Stop,
+                },
+                _ = &mut caught_up => {}
+                _ = shared.until_reading_stopped() => return Pause::Stop,
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn read_direct(arena: &mut recv::Arena, sock: &Socket) -> io::Result<usize> {
+    arena.read(sock)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_direct(arena: &mut recv::Arena, sock: &Socket) -> io::Result<usize> {
+    arena.read(&socket2::SockRef::from(sock))
+}
+
+/// A socket's readiness registration with the reactor, for readability
+/// (and errors) only: tokio's `UdpSocket` would also register for
+/// writability, and every datagram sent would then wake the runtime thread
+/// when the kernel frees its buffer. It holds the socket open until dropped.
+#[cfg(unix)]
+struct Registration {
+    fd: tokio::io::unix::AsyncFd<crate::sys::Registered>,
+}
+
+#[cfg(unix)]
+impl Registration {
+    fn new(sock: &Arc<Socket>) -> io::Result<Self> {
+        Ok(Self {
+            fd: crate::sys::register_readable(sock.clone())?,
+        })
+    }
+
+    /// Waits until the socket has datagrams or a pending error; true when
+    /// an error is pending.
+    async fn readable_or_error(&self) -> io::Result<bool> {
+        let mut guard = self
+            .fd
+            .ready(tokio::io::Interest::READABLE | tokio::io::Interest::ERROR)
+            .await?;
+        let error = guard.ready().is_error();
+        if error {
+            // The read that follows consumes the error; tokio would
+            // otherwise keep reporting it.
+            guard.clear_ready_matching(tokio::io::Ready::ERROR);
+        }
+        Ok(error)
+    }
+
+    /// Whether the reactor has seen the socket readable since the last
+    /// `WouldBlock`.
+    fn is_readable(&self) -> bool {
+        use std::task::{Context, Poll, Waker};
+        let mut cx = Context::from_waker(Waker::noop());
+        matches!(self.fd.poll_read_ready(&mut cx), Poll::Ready(Ok(_)))
+    }
+
+    /// Runs a non-blocking read; `WouldBlock` clears the readiness.
+    fn try_read<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        self.fd.try_io(tokio::io::Interest::READABLE, |_| f())
+    }
+}
+
+#[cfg(not(unix))]
+struct Registration {
+    sock: tokio::net::UdpSocket,
+}
+
+#[cfg(not(unix))]
+impl Registration {
+    fn new(sock: &Arc<Socket>) -> io::Result<Self> {
+        let clone: std::net::UdpSocket = sock.try_clone()?.into();
+        Ok(Self {
+            sock: tokio::net::UdpSocket::from_std(clone)?,
+        })
+    }
+
+    async fn readable_or_error(&self) -> io::Result<bool> {
+        let ready = self
+            .sock
+            .ready(tokio::io::Interest::READABLE | tokio::io::Interest::ERROR)
+            .await?;
+        Ok(ready.is_error())
+    }
+
+    fn is_readable(&self) -> bool {
+        use std::task::{Context, Poll, Waker};
+        let mut cx = Context::from_waker(Waker::noop());
+        matches!(self.sock.poll_recv_ready(&mut cx), Poll::Ready(Ok(())))
+    }
+
+    fn try_read<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        self.sock.try_io(tokio::io::Interest::READABLE, f)
+    }
+}

@@ -1,0 +1,194 @@
+//! The send path: the calling (JS) thread tries the non-blocking syscall;
+//! only when the kernel says `WouldBlock` (or earlier sends still wait) is
+//! the datagram copied into the socket's queue, which a runtime thread
+//! drains as the socket becomes writable, reporting each completion to JS
+//! (`Event::SendDone`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use socket2::{SockAddr, SockRef, Socket};
+
+use crate::core::send::{self, Item, Source};
+use crate::drivers::shared::{lock, Event, Queued, Shared};
+
+/// What happened to a datagram handed to `send`.
+pub(crate) enum Outcome {
+    /// Handed to the kernel now: this many bytes.
+    Sent(usize),
+    /// Queued; an `Event::SendDone` reports it later.
+    Queued,
+    Failed(io::Error),
+}
+
+/// Node's `--test-udp-no-try-send`: every send takes the queued path.
+static NO_TRY_SEND: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn set_no_try_send(on: bool) {
+    NO_TRY_SEND.store(on, Ordering::Relaxed);
+}
+
+fn may_try_now(shared: &Shared) -> bool {
+    shared.queued_count.load(Ordering::Acquire) == 0 && !NO_TRY_SEND.load(Ordering::Relaxed)
+}
+
+/// Sends one datagram now if possible, else queues it (keeping order with
+/// earlier sends).
+pub(crate) fn send(
+    sock: &Arc<Socket>,
+    shared: &Arc<Shared>,
+    data: &[u8],
+    dest: Option<SocketAddr>,
+    source: Option<Source>,
+) -> Outcome {
+    if may_try_now(shared) {
+        let to = dest.map(SockAddr::from);
+        match send::send_once(SockRef::from(&**sock), data, to.as_ref(), source) {
+            Ok(n) => return Outcome::Sent(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Outcome::Failed(e),
+        }
+    }
+    enqueue(sock, shared, data, dest, source)
+}
+
+/// Sends a burst in order, in as few syscalls as possible; from the first
+/// datagram the kernel cannot take now, the rest are queued behind it.
+pub(crate) fn send_many(
+    sock: &Arc<Socket>,
+    shared: &Arc<Shared>,
+    items: &[Item<'_>],
+) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut i = 0;
+    while i < items.len() {
+        if !may_try_now(shared) {
+            let (data, dest) = items[i];
+            out.push(enqueue(sock, shared, data, dest, None));
+            i += 1;
+            continue;
+        }
+        let (written, err) = send::write_burst(SockRef::from(&**sock), &shared.gso, &items[i..]);
+        out.extend(
+            items[i..i + written]
+                .iter()
+                .map(|(d, _)| Outcome::Sent(d.len())),
+        );
+        i += written;
+        match err {
+            None => {}
+            Some(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let (data, dest) = items[i];
+                out.push(enqueue(sock, shared, data, dest, None));
+                i += 1;
+            }
+            Some(e) => {
+                out.push(Outcome::Failed(e));
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn enqueue(
+    sock: &Arc<Socket>,
+    shared: &Arc<Shared>,
+    data: &[u8],
+    dest: Option<SocketAddr>,
+    source: Option<Source>,
+) -> Outcome {
+    shared.queued_count.fetch_add(1, Ordering::AcqRel);
+    shared.queued_bytes.fetch_add(data.len(), Ordering::AcqRel);
+    let start = {
+        let mut q = lock(&shared.queue);
+        q.items.push_back(Queued {
+            data: data.to_vec(),
+            dest,
+            source,
+        });
+        !std::mem::replace(&mut q.draining, true)
+    };
+    if start {
+        let rt = match crate::drivers::runtime::handle() {
+            Ok(rt) => rt,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let (sock, shared) = (Arc::downgrade(sock), shared.clone());
+        rt.spawn_blocking(move || drain(sock, shared));
+    }
+    Outcome::Queued
+}
+
+/// Takes the next queued datagram, or marks the queue idle.
+fn next_queued(shared: &Shared) -> Option<Queued> {
+    let mut q = lock(&shared.queue);
+    let item = q.items.pop_front();
+    if item.is_none() {
+        q.draining = false;
+    }
+    item
+}
+
+/// Writes queued datagrams in order as the socket becomes writable, on a
+/// blocking thread of the runtime (waiting with `poll(POLLOUT)`: a reactor
+/// registration for writability would wake the runtime at every send).
+fn drain(sock: Weak<Socket>, shared: Arc<Shared>) {
+    while let Some(item) = next_queued(&shared) {
+        let dest = item.dest.map(SockAddr::from);
+        // Held only while writing: closing never waits for this thread long.
+        let Some(sock) = sock.upgrade() else {
+            return;
+        };
+        let result = send_waiting(&sock, &shared, |s| {
+            send::send_once(s, &item.data, dest.as_ref(), item.source)
+        });
+        drop(sock);
+        if shared.is_stopped() {
+            return;
+        }
+        shared.queue_completed(item.data.len());
+        shared.post(Event::SendDone(result));
+    }
+}
+
+/// Sends one datagram with `send`, waiting for buffer space; gives up
+/// (`Interrupted`) once the socket is stopped.
+fn send_waiting(
+    sock: &Socket,
+    shared: &Shared,
+    send: impl Fn(SockRef<'_>) -> io::Result<usize>,
+) -> io::Result<usize> {
+    loop {
+        match send(SockRef::from(sock)) {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted =>
+            {
+                if shared.is_stopped() {
+                    return Err(io::Error::from(io::ErrorKind::Interrupted));
+                }
+                crate::sys::wait_writable(sock, 50)?;
+                // Closed while waiting: this send was reported cancelled.
+                if shared.is_stopped() {
+                    return Err(io::Error::from(io::ErrorKind::Interrupted));
+                }
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Drops every queued send (on close) and returns how many were still
+/// pending (the one being written included), and whether a drain thread is
+/// writing them. JS calls that many of its newest pending callbacks with
+/// `ECANCELED`, as libuv cancels the requests it has not written; the ones
+/// before them completed and get their bytes.
+pub(crate) fn cancel_all(shared: &Shared) -> (usize, bool) {
+    let mut q = lock(&shared.queue);
+    q.items.clear();
+    shared.queued_bytes.store(0, Ordering::Release);
+    (shared.queued_count.swap(0, Ordering::AcqRel), q.draining)
+}

@@ -1,0 +1,264 @@
+//! What a socket's JS thread and its runtime tasks share: the events the
+//! runtime produces for JS (read-ahead batches, queued-send completions),
+//! the bound on them, the send queue, and the stop signal.
+//!
+//! Events travel in a per-socket inbox; the socket is then put on its
+//! environment's ready list (`JsWaker`) and the JS thread's loop is woken
+//! through a libuv async handle. The JS thread takes the events in order.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Notify, Semaphore};
+
+use crate::core::blocklist::BlockList;
+use crate::core::recv::Batch;
+use crate::core::send::{Gso, Source};
+use crate::sys::uv;
+
+/// How many read-ahead batches may wait for the JS thread at once. When JS
+/// falls this far behind, read-ahead pauses and the kernel drops datagrams
+/// (as it would with node:dgram), so our memory stays bounded.
+pub(crate) const BATCHES_IN_FLIGHT: usize = 8;
+
+/// What the runtime tells a socket's JS side, in order.
+pub(crate) enum Event {
+    /// Datagrams read ahead.
+    Batch(Batch),
+    /// A receive error (e.g. `ECONNREFUSED` on a connected socket).
+    RecvError(io::Error),
+    /// Read-ahead stopped (the socket is empty and JS caught up): the JS
+    /// loop watches the socket again. The last event of a read-ahead period,
+    /// whose generation it carries.
+    HandBack(u64),
+    /// A queued send was written (`Ok(bytes)`) or failed.
+    SendDone(io::Result<usize>),
+}
+
+/// A send waiting for the socket to become writable.
+pub(crate) struct Queued {
+    pub(crate) data: Vec<u8>,
+    pub(crate) dest: Option<SocketAddr>,
+    pub(crate) source: Option<Source>,
+}
+
+/// The send queue: datagrams not yet handed to the kernel, in order.
+#[derive(Default)]
+pub(crate) struct SendQueue {
+    pub(crate) items: VecDeque<Queued>,
+    /// Whether a drain task is writing them.
+    pub(crate) draining: bool,
+}
+
+/// An environment's ready list: sockets with events for its JS thread,
+/// which `wake` rouses.
+pub(crate) struct JsWaker {
+    waker: uv::Waker,
+    ready: Mutex<Vec<Arc<Shared>>>,
+}
+
+impl JsWaker {
+    pub(crate) fn new(waker: uv::Waker) -> Self {
+        Self {
+            waker,
+            ready: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Puts `shared` on the ready list (once) and wakes the JS thread. If
+    /// the JS side closed its wake-up handle (no socket expects events), the
+    /// event stays undelivered and the list is emptied, holding nothing.
+    pub(crate) fn notify(&self, shared: &Arc<Shared>) {
+        if !shared.on_ready_list.swap(true, Ordering::AcqRel) {
+            lock(&self.ready).push(shared.clone());
+        }
+        if !self.waker.wake() {
+            self.take_ready();
+        }
+    }
+
+    /// Takes the ready list (JS thread).
+    pub(crate) fn take_ready(&self) -> Vec<Arc<Shared>> {
+        let ready = std::mem::take(&mut *lock(&self.ready));
+        for s in &ready {
+            s.on_ready_list.store(false, Ordering::Release);
+        }
+        ready
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) struct Shared {
+    /// Unique in the process: how the JS side finds its socket.
+    pub(crate) id: u64,
+    waker: Arc<JsWaker>,
+    on_ready_list: AtomicBool,
+    inbox: Mutex<VecDeque<Event>>,
+    /// Read-ahead batches JS may still accept (see `BATCHES_IN_FLIGHT`).
+    pub(crate) credits: Semaphore,
+    /// Signalled when JS has taken every batch (read-ahead may hand back).
+    pub(crate) caught_up: Notify,
+    /// Set to end read-ahead without a hand-back (recvStop, close).
+    stop_reading: AtomicBool,
+    read_gen: AtomicU64,
+    /// Set once, to stop every task of the socket.
+    stopped: AtomicBool,
+    stop_notify: Notify,
+    pub(crate) queue: Mutex<SendQueue>,
+    /// Queued sends not yet completed (including the one being written),
+    /// and their bytes: `getSendQueueCount()` / `getSendQueueSize()`.
+    pub(crate) queued_count: AtomicUsize,
+    pub(crate) queued_bytes: AtomicUsize,
+    pub(crate) gso: Gso,
+    /// Whether UDP GRO was turned on (see `drivers::runtime`).
+    pub(crate) gro: AtomicBool,
+    /// `receiveBlockList`: senders whose datagrams are dropped on receipt.
+    receive_block: Mutex<Option<Arc<BlockList>>>,
+    /// `recvDestination`: batches carry each datagram's destination.
+    pub(crate) recv_dest: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(waker: Arc<JsWaker>) -> Self {
+        Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            waker,
+            on_ready_list: AtomicBool::new(false),
+            inbox: Mutex::new(VecDeque::new()),
+            credits: Semaphore::new(BATCHES_IN_FLIGHT),
+            caught_up: Notify::new(),
+            stop_reading: AtomicBool::new(false),
+            read_gen: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            stop_notify: Notify::new(),
+            queue: Mutex::new(SendQueue::default()),
+            queued_count: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            gso: Gso::default(),
+            gro: AtomicBool::new(false),
+            receive_block: Mutex::new(None),
+            recv_dest: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues an event for JS and wakes the JS thread (runtime side).
+    pub(crate) fn post(self: &Arc<Self>, event: Event) {
+        lock(&self.inbox).push_back(event);
+        self.waker.notify(self);
+    }
+
+    /// The next event for JS (JS thread).
+    pub(crate) fn next_event(&self) -> Option<Event> {
+        lock(&self.inbox).pop_front()
+    }
+
+    /// Drops every undelivered event (the socket closed).
+    pub(crate) fn clear_events(&self) {
+        lock(&self.inbox).clear();
+    }
+
+    /// Drops undelivered receive events (receiving stopped), returning the
+    /// batches' credits; send completions stay.
+    pub(crate) fn drop_received(&self) {
+        let mut inbox = lock(&self.inbox);
+        let batches = inbox
+            .iter()
+            .filter(|e| matches!(e, Event::Batch(_)))
+            .count();
+        inbox.retain(|e| matches!(e, Event::SendDone(_)));
+        drop(inbox);
+        self.credits.add_permits(batches);
+    }
+
+    /// JS took a batch: its credit returns, and read-ahead learns when JS
+    /// has caught up.
+    pub(crate) fn batch_taken(&self) {
+        self.credits.add_permits(1);
+        if self.credits.available_permits() >= BATCHES_IN_FLIGHT {
+            self.caught_up.notify_one();
+        }
+    }
+
+    /// Whether JS holds no undelivered batch.
+    pub(crate) fn js_caught_up(&self) -> bool {
+        self.credits.available_permits() >= BATCHES_IN_FLIGHT
+    }
+
+    /// The current receive block list (read once per drain).
+    pub(crate) fn receive_block_list(&self) -> Option<Arc<BlockList>> {
+        lock(&self.receive_block).clone()
+    }
+
+    pub(crate) fn set_receive_block_list(&self, list: Option<BlockList>) {
+        *lock(&self.receive_block) = list.map(Arc::new);
+    }
+
+    /// Starts a read-ahead period (JS thread, before spawning the task);
+    /// returns its generation, which its hand-back carries.
+    pub(crate) fn begin_reading(&self) -> u64 {
+        self.stop_reading.store(false, Ordering::Release);
+        self.read_gen.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// The generation of the latest read-ahead period.
+    pub(crate) fn read_generation(&self) -> u64 {
+        self.read_gen.load(Ordering::Acquire)
+    }
+
+    /// Ends read-ahead without a hand-back.
+    pub(crate) fn end_reading(&self) {
+        self.stop_reading.store(true, Ordering::Release);
+        self.stop_notify.notify_waiters();
+    }
+
+    pub(crate) fn reading_stopped(&self) -> bool {
+        self.stop_reading.load(Ordering::Acquire) || self.is_stopped()
+    }
+
+    /// Resolves once reading should stop (or the socket stopped).
+    pub(crate) async fn until_reading_stopped(&self) {
+        loop {
+            // Registered before the flags are read, so a stop in between
+            // is not missed.
+            let notified = self.stop_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.reading_stopped() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Stops every task of the socket. Idempotent, callable from any thread.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.stop_notify.notify_waiters();
+        self.credits.close();
+    }
+
+    pub(crate) fn queue_completed(&self, bytes: usize) {
+        // Saturating: `close()` may have zeroed the counters meanwhile.
+        let sub = |a: &AtomicUsize, n: usize| {
+            let _ = a.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            });
+        };
+        sub(&self.queued_count, 1);
+        sub(&self.queued_bytes, bytes);
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: our critical sections leave the data
+/// consistent even if a panic unwound through them.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,421 @@
+//! The JS-thread side of one socket: its OS socket, which of the two
+//! receive drivers reads it, what keeps the event loop alive for it, and
+//! the events it hands to JS.
+//!
+//! Receive modes: `Stopped`; `Watching`, the JS loop's poll handle watches
+//! the socket and the JS thread reads it (`drivers::js_loop`); `ReadAhead`,
+//! the runtime reads it (`drivers::runtime`) until it hands it back.
+//!
+//! Liveness, as Node's rules: a socket keeps the process alive while it is
+//! receiving and ref'd, or while sends wait in its queue. While watching,
+//! that is its poll handle (`uv_ref`/`uv_unref` on it); while reading ahead
+//! or with queued sends, it is counted on the thread's async handle.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use socket2::Socket;
+
+use crate::core::recv::Batch;
+use crate::core::send::{Item, Source};
+use crate::deliver;
+use crate::drivers::js_loop::{Poller, Sink};
+use crate::drivers::runtime;
+use crate::drivers::send::{self as sender, Outcome};
+use crate::drivers::shared::{Event, Shared};
+use crate::env::ThreadState;
+use crate::sys::napi::{AsyncContext, RawEnv, RawValue, Ref};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Stopped,
+    Watching,
+    ReadAhead,
+}
+
+pub(crate) struct SocketCtx {
+    pub(crate) env: RawEnv,
+    /// Which event function (copy of index.js) events go to.
+    pub(crate) handler: u32,
+    pub(crate) thread: Rc<ThreadState>,
+    me: Weak<SocketCtx>,
+    pub(crate) shared: Arc<Shared>,
+    sock: RefCell<Option<Arc<Socket>>>,
+    poller: RefCell<Option<Poller>>,
+    mode: Cell<Mode>,
+    receiving: Cell<bool>,
+    refd: Cell<bool>,
+    closed: Cell<bool>,
+    /// Queued sends whose completion JS has not been told yet.
+    pending_sends: Cell<u32>,
+    /// Whether this socket counts as a user of the thread's async handle,
+    /// and as keeping the loop alive through it.
+    uses_async: Cell<bool>,
+    keeps_alive: Cell<bool>,
+    pub(crate) async_ctx: RefCell<Option<AsyncContext>>,
+    /// The handle object (`this` of events), held while the socket is open.
+    pub(crate) this_ref: RefCell<Option<Ref>>,
+}
+
+impl SocketCtx {
+    /// A socket's state, created with its JS handle object `this`: its async
+    /// context (type `UDPWRAP`) starts now, in the current execution
+    /// context, as Node's handle's does.
+    pub(crate) fn new(env: &napi::Env, this: RawValue, handler: u32) -> napi::Result<Rc<Self>> {
+        let thread = crate::env::thread(env)?;
+        let async_ctx = AsyncContext::new(env.raw(), this, "UDPWRAP")?;
+        let shared = Arc::new(Shared::new(thread.js_waker.clone()));
+        Ok(Rc::new_cyclic(|me| Self {
+            env: env.raw(),
+            handler,
+            thread,
+            me: me.clone(),
+            shared,
+            sock: RefCell::new(None),
+            poller: RefCell::new(None),
+            mode: Cell::new(Mode::Stopped),
+            receiving: Cell::new(false),
+            refd: Cell::new(true),
+            closed: Cell::new(false),
+            pending_sends: Cell::new(0),
+            uses_async: Cell::new(false),
+            keeps_alive: Cell::new(false),
+            async_ctx: RefCell::new(Some(async_ctx)),
+            this_ref: RefCell::new(None),
+        }))
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// The bound socket.
+    pub(crate) fn sock(&self) -> Option<Arc<Socket>> {
+        self.sock.borrow().clone()
+    }
+
+    /// Takes `sock` (bound, non-blocking) as this handle's socket: makes
+    /// its poll handle on this thread's loop (`EEXIST` if the loop already
+    /// watches that descriptor) and keeps the handle object `this` alive
+    /// while the socket is open. On failure `sock` is not kept.
+    pub(crate) fn attach(&self, sock: &Arc<Socket>, this: RawValue) -> io::Result<()> {
+        let poller = Poller::new(self.thread.lp, sock, self.shared.clone())?;
+        let this_ref = match Ref::new(self.env, this) {
+            Ok(r) => r,
+            Err(e) => {
+                poller.close(None);
+                return Err(io::Error::other(e.reason));
+            }
+        };
+        let me: Weak<dyn Sink> = self.me.clone();
+        poller.set_sink(me);
+        poller.set_ref(self.refd.get());
+        *self.poller.borrow_mut() = Some(poller);
+        *self.this_ref.borrow_mut() = Some(this_ref);
+        *self.sock.borrow_mut() = Some(sock.clone());
+        self.thread.add_socket(self.shared.id, self.me.clone());
+        Ok(())
+    }
+
+    /// Starts receiving: the JS loop watches the socket.
+    pub(crate) fn recv_start(&self) -> io::Result<()> {
+        if self.receiving.get() || self.closed.get() {
+            return Ok(());
+        }
+        if self.mode.get() == Mode::Stopped {
+            let started = match self.poller.borrow().as_ref() {
+                Some(p) => p.watch(),
+                None => Err(io::Error::from(io::ErrorKind::NotConnected)),
+            };
+            started?;
+            self.mode.set(Mode::Watching);
+        }
+        self.receiving.set(true);
+        self.update_liveness();
+        Ok(())
+    }
+
+    /// Stops receiving; the socket stays open (Node's `_stopReceiving`).
+    pub(crate) fn recv_stop(&self) {
+        self.receiving.set(false);
+        match self.mode.get() {
+            Mode::Watching => {
+                if let Some(p) = self.poller.borrow().as_ref() {
+                    p.unwatch();
+                }
+            }
+            Mode::ReadAhead => {
+                self.shared.end_reading();
+                self.shared.drop_received();
+            }
+            Mode::Stopped => {}
+        }
+        self.mode.set(Mode::Stopped);
+        self.update_liveness();
+    }
+
+    /// `socket.ref()` / `unref()`.
+    pub(crate) fn set_ref(&self, on: bool) {
+        self.refd.set(on);
+        if let Some(p) = self.poller.borrow().as_ref() {
+            p.set_ref(on);
+        }
+        self.update_liveness();
+    }
+
+    /// Sends one datagram (now, or queued when the kernel pushes back).
+    pub(crate) fn send(
+        &self,
+        sock: &Arc<Socket>,
+        data: &[u8],
+        dest: Option<SocketAddr>,
+        source: Option<Source>,
+    ) -> Outcome {
+        let outcome = sender::send(sock, &self.shared, data, dest, source);
+        if matches!(outcome, Outcome::Queued) {
+            self.queued(1);
+        }
+        outcome
+    }
+
+    /// Sends a burst, in order.
+    pub(crate) fn send_many(&self, sock: &Arc<Socket>, items: &[Item<'_>]) -> Vec<Outcome> {
+        let outcomes = sender::send_many(sock, &self.shared, items);
+        let queued = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Queued))
+            .count();
+        if queued > 0 {
+            self.queued(queued as u32);
+        }
+        outcomes
+    }
+
+    fn queued(&self, n: u32) {
+        self.pending_sends.set(self.pending_sends.get() + n);
+        self.update_liveness();
+    }
+
+    /// Closes the socket now (the port is free when this returns). Queued
+    /// sends are dropped: returns how many were cancelled. With `notify`,
+    /// JS hears `CLOSED` in the loop's close phase (where libuv reports a
+    /// closed handle's cancelled sends).
+    pub(crate) fn close(&self, notify: bool) -> usize {
+        if self.closed.replace(true) {
+            return 0;
+        }
+        let (cancelled, draining) = sender::cancel_all(&self.shared);
+        self.shared.stop();
+        self.shared.clear_events();
+        let sock = self.sock.borrow_mut().take();
+        if draining {
+            // A drain thread may be waiting for room to write: shutting the
+            // socket down wakes it and fails any further write, so nothing
+            // reported cancelled goes out.
+            if let Some(s) = sock.as_ref() {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+        self.receiving.set(false);
+        self.mode.set(Mode::Stopped);
+        self.pending_sends.set(0);
+        self.update_liveness();
+        self.thread.remove_socket(self.shared.id);
+        let poller = self.poller.borrow_mut().take();
+        match poller {
+            Some(p) => {
+                let me = self.me.clone();
+                p.close(Some(Box::new(move || {
+                    if let Some(ctx) = me.upgrade() {
+                        ctx.finish_close(notify);
+                    }
+                })));
+            }
+            None => self.finish_close(false),
+        }
+        if let Some(s) = sock {
+            release_socket(s);
+        }
+        cancelled
+    }
+
+    /// The end of `close`, in the close phase when the socket had a poll
+    /// handle: tell JS if asked, then end the async context and let the
+    /// handle object go.
+    fn finish_close(&self, notify: bool) {
+        if self.thread.is_torn_down(self.env) {
+            return;
+        }
+        if notify {
+            let _ = deliver::closed(self);
+        }
+        if let Some(ctx) = self.async_ctx.borrow_mut().take() {
+            ctx.destroy(self.env);
+        }
+        if let Some(r) = self.this_ref.borrow_mut().take() {
+            r.delete(self.env);
+        }
+    }
+
+    /// Environment teardown: close without calling JS; `done` runs once the
+    /// poll handle is closed.
+    pub(crate) fn teardown(&self, done: Box<dyn FnOnce()>) {
+        self.closed.set(true);
+        self.shared.stop();
+        self.shared.clear_events();
+        self.receiving.set(false);
+        self.mode.set(Mode::Stopped);
+        self.pending_sends.set(0);
+        self.update_liveness();
+        self.thread.remove_socket(self.shared.id);
+        let poller = self.poller.borrow_mut().take();
+        match poller {
+            Some(p) => p.close(Some(done)),
+            None => done(),
+        }
+        if let Some(s) = self.sock.borrow_mut().take() {
+            release_socket(s);
+        }
+    }
+
+    /// Delivers what the runtime produced for this socket (called from the
+    /// thread's async handle).
+    pub(crate) fn take_events(&self) {
+        while !self.closed.get() {
+            let Some(event) = self.shared.next_event() else {
+                return;
+            };
+            match event {
+                Event::Batch(batch) => {
+                    if self.receiving.get() {
+                        let _ = deliver::batch(self, batch);
+                    }
+                    self.shared.batch_taken();
+                }
+                Event::RecvError(err) => {
+                    if self.receiving.get() {
+                        let _ = deliver::recv_error(self, &err);
+                    }
+                }
+                Event::HandBack(generation) => self.handed_back(generation),
+                Event::SendDone(result) => {
+                    let pending = self.pending_sends.get();
+                    if pending > 0 {
+                        self.pending_sends.set(pending - 1);
+                        self.update_liveness();
+                        let _ = deliver::send_done(self, result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Read-ahead ended: the JS loop watches the socket again.
+    fn handed_back(&self, generation: u64) {
+        if self.mode.get() != Mode::ReadAhead || generation != self.shared.read_generation() {
+            return; // a stale hand-back (receiving stopped meanwhile)
+        }
+        self.mode.set(Mode::Stopped);
+        if self.receiving.get() {
+            let started = match self.poller.borrow().as_ref() {
+                Some(p) => p.watch(),
+                None => Ok(()),
+            };
+            match started {
+                Ok(()) => self.mode.set(Mode::Watching),
+                Err(e) => {
+                    let _ = deliver::recv_error(self, &e);
+                }
+            }
+        }
+        self.update_liveness();
+    }
+
+    /// Brings the socket's share of the thread's async handle and of the
+    /// loop's liveness in line with its state.
+    fn update_liveness(&self) {
+        let read_ahead = self.mode.get() == Mode::ReadAhead;
+        let queued = self.pending_sends.get() > 0;
+        let uses = read_ahead || queued;
+        let keeps = (read_ahead && self.receiving.get() && self.refd.get()) || queued;
+        if uses && !self.uses_async.get() {
+            // Failing to open an async handle (out of memory) leaves events
+            // undelivered; there is nothing better to do here.
+            if self.thread.acquire().is_ok() {
+                self.uses_async.set(true);
+            }
+        }
+        if keeps != self.keeps_alive.get() && (self.uses_async.get() || !keeps) {
+            self.thread.keep_alive(if keeps { 1 } else { -1 });
+            self.keeps_alive.set(keeps);
+        }
+        if !uses && self.uses_async.get() {
+            self.uses_async.set(false);
+            self.thread.release();
+        }
+    }
+}
+
+impl Sink for SocketCtx {
+    fn batch(&self, batch: Batch) -> bool {
+        let _ = deliver::batch(self, batch);
+        self.receiving.get() && !self.closed.get()
+    }
+
+    fn error(&self, err: io::Error) -> bool {
+        let _ = deliver::recv_error(self, &err);
+        self.receiving.get() && !self.closed.get()
+    }
+
+    fn busy(&self) {
+        let Some(sock) = self.sock() else {
+            return;
+        };
+        self.mode.set(Mode::ReadAhead);
+        self.update_liveness();
+        if let Err(e) = runtime::start_read_ahead(&sock, &self.shared) {
+            // No runtime: stay on the JS loop.
+            self.mode.set(Mode::Watching);
+            self.update_liveness();
+            if let Some(p) = self.poller.borrow().as_ref() {
+                let _ = p.watch();
+            }
+            let _ = deliver::recv_error(self, &e);
+        }
+    }
+}
+
+impl Drop for SocketCtx {
+    /// A handle collected without `close()` (an unbound socket: bound ones
+    /// are held by their poll handle's reference until closed) ends its
+    /// async context; at environment teardown nothing may touch JS.
+    fn drop(&mut self) {
+        self.shared.stop();
+        if let Some(ctx) = self.async_ctx.get_mut().take() {
+            if !self.thread.is_torn_down(self.env) {
+                ctx.destroy(self.env);
+            }
+        }
+        if let Some(r) = self.this_ref.get_mut().take() {
+            if !self.thread.is_torn_down(self.env) {
+                r.delete(self.env);
+            }
+        }
+    }
+}
+
+/// Drops our reference to the socket, normally the last one (runtime tasks
+/// hold it only while reading or writing), so that the descriptor is closed
+/// and the port free when `close()` returns. If a task is in the middle of
+/// a read, wait the moment until it lets go.
+fn release_socket(sock: Arc<Socket>) {
+    let weak = Arc::downgrade(&sock);
+    drop(sock);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+    while weak.strong_count() > 0 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,391 @@
+//! libuv, as the Node process hosting us exports it: the event loop of the
+//! JS thread we run on (one per environment: the main thread, each worker).
+//!
+//! We must use *that* libuv, not a copy of our own, so its functions are
+//! looked up in the host process at run time (every platform's `node`
+//! exports them; on Windows a DLL cannot leave them unresolved at link
+//! time, and looking them up everywhere keeps one code path). Handles are
+//! allocated with `uv_handle_size`, so nothing here depends on the layout
+//! of libuv's structs beyond its stable C API.
+//!
+//! The wrappers are JS-thread objects (`!Send`): a handle is created,
+//! started, stopped and closed on the thread whose loop owns it, and its
+//! memory, with the Rust callback it carries, is freed in its close
+//! callback, as libuv requires. Only `Waker::wake` may be called from other
+//! threads.
+
+use std::ffi::{c_int, c_void};
+use std::io;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// An opaque `uv_loop_t`.
+pub(crate) type Loop = c_void;
+/// An opaque `uv_handle_t` (any handle type).
+type Handle = c_void;
+
+/// libuv's socket descriptor type.
+#[cfg(unix)]
+pub(crate) type OsSock = c_int;
+#[cfg(windows)]
+pub(crate) type OsSock = usize;
+
+// `uv_handle_type` values (stable across libuv 1.x).
+const UV_ASYNC: c_int = 1;
+const UV_POLL: c_int = 8;
+// `uv_poll_event`.
+const UV_READABLE: c_int = 1;
+
+type PollCb = unsafe extern "C" fn(*mut Handle, c_int, c_int);
+type AsyncCb = unsafe extern "C" fn(*mut Handle);
+type CloseCb = unsafe extern "C" fn(*mut Handle);
+
+/// The libuv functions we use, resolved once from the host process.
+struct Api {
+    handle_size: unsafe extern "C" fn(c_int) -> usize,
+    handle_set_data: unsafe extern "C" fn(*mut Handle, *mut c_void),
+    handle_get_data: unsafe extern "C" fn(*const Handle) -> *mut c_void,
+    poll_init_socket: unsafe extern "C" fn(*mut Loop, *mut Handle, OsSock) -> c_int,
+    poll_start: unsafe extern "C" fn(*mut Handle, c_int, PollCb) -> c_int,
+    poll_stop: unsafe extern "C" fn(*mut Handle) -> c_int,
+    async_init: unsafe extern "C" fn(*mut Loop, *mut Handle, AsyncCb) -> c_int,
+    async_send: unsafe extern "C" fn(*mut Handle) -> c_int,
+    close: unsafe extern "C" fn(*mut Handle, Option<CloseCb>),
+    ref_: unsafe extern "C" fn(*mut Handle),
+    unref: unsafe extern "C" fn(*mut Handle),
+}
+
+static API: OnceLock<Option<Api>> = OnceLock::new();
+
+fn api() -> io::Result<&'static Api> {
+    API.get_or_init(resolve_api).as_ref().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "dgram-rs: the host process does not export libuv",
+        )
+    })
+}
+
+/// Looks up a function exported by the host process.
+#[cfg(unix)]
+fn host_symbol(name: &std::ffi::CStr) -> *mut c_void {
+    // SAFETY: dlsym with RTLD_DEFAULT only reads the NUL-terminated name.
+    unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }
+}
+
+#[cfg(windows)]
+fn host_symbol(name: &std::ffi::CStr) -> *mut c_void {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    // The executable (node.exe) first, then the DLL builds of Node.
+    let dlls: Vec<Vec<u16>> = ["libnode", "node"]
+        .iter()
+        .map(|n| n.encode_utf16().chain(std::iter::once(0)).collect())
+        .collect();
+    // SAFETY: a null name asks for the executable's module, the others are
+    // NUL-terminated UTF-16 strings; GetProcAddress only reads `name`.
+    unsafe {
+        let modules = std::iter::once(GetModuleHandleW(std::ptr::null()))
+            .chain(dlls.iter().map(|d| GetModuleHandleW(d.as_ptr())));
+        for module in modules {
+            if module.is_null() {
+                continue;
+            }
+            if let Some(f) = GetProcAddress(module, name.as_ptr().cast()) {
+                return f as *mut c_void;
+            }
+        }
+    }
+    std::ptr::null_mut()
+}
+
+/// A function exported by the host process, as a function pointer of type
+/// `F`; `None` when it does not export it.
+///
+/// # Safety
+/// `F` must be the (C ABI) function-pointer type of the symbol `name`.
+pub(crate) unsafe fn host_fn<F: Copy>(name: &std::ffi::CStr) -> Option<F> {
+    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*mut c_void>());
+    let p = host_symbol(name);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null symbol address, which the caller says is a
+    // function of type `F` (a pointer-sized function pointer).
+    Some(unsafe { std::mem::transmute_copy::<*mut c_void, F>(&p) })
+}
+
+fn resolve_api() -> Option<Api> {
+    // SAFETY: each field's type is the C signature of the libuv function of
+    // that name, stable across libuv 1.x.
+    unsafe {
+        Some(Api {
+            handle_size: host_fn(c"uv_handle_size")?,
+            handle_set_data: host_fn(c"uv_handle_set_data")?,
+            handle_get_data: host_fn(c"uv_handle_get_data")?,
+            poll_init_socket: host_fn(c"uv_poll_init_socket")?,
+            poll_start: host_fn(c"uv_poll_start")?,
+            poll_stop: host_fn(c"uv_poll_stop")?,
+            async_init: host_fn(c"uv_async_init")?,
+            async_send: host_fn(c"uv_async_send")?,
+            close: host_fn(c"uv_close")?,
+            ref_: host_fn(c"uv_ref")?,
+            unref: host_fn(c"uv_unref")?,
+        })
+    }
+}
+
+/// A libuv error code (negative) as an `io::Error`.
+fn uv_error(code: c_int) -> io::Error {
+    #[cfg(unix)]
+    return io::Error::from_raw_os_error(-code);
+    #[cfg(not(unix))]
+    return io::Error::other(format!("libuv error {code}"));
+}
+
+/// The memory of one handle (sized by libuv) and the Rust state its
+/// callbacks use. Boxed so that it never moves while libuv knows it.
+struct Slot<S> {
+    /// The uv handle itself; u128 words for alignment.
+    raw: Box<[u128]>,
+    state: S,
+    on_closed: Option<Box<dyn FnOnce()>>,
+}
+
+impl<S> Slot<S> {
+    fn new(kind: c_int, state: S) -> io::Result<*mut Slot<S>> {
+        let api = api()?;
+        // SAFETY: uv_handle_size only maps a handle type to a size.
+        let size = unsafe { (api.handle_size)(kind) };
+        let words = size.div_ceil(std::mem::size_of::<u128>()).max(1);
+        let slot = Box::into_raw(Box::new(Slot {
+            raw: vec![0u128; words].into_boxed_slice(),
+            state,
+            on_closed: None,
+        }));
+        // SAFETY: `slot` is a live allocation we own; the handle's data
+        // field points back at it for the callbacks.
+        unsafe { (api.handle_set_data)(Self::handle(slot), slot.cast()) };
+        Ok(slot)
+    }
+
+    fn handle(slot: *mut Slot<S>) -> *mut Handle {
+        // SAFETY: `slot` is live (callers hold it until the close callback).
+        unsafe { (*slot).raw.as_mut_ptr().cast() }
+    }
+
+    /// The slot a handle's callback is about.
+    ///
+    /// # Safety
+    /// `h` must be a handle made by `Slot::<S>::new`, not yet freed.
+    unsafe fn of(h: *mut Handle) -> *mut Slot<S> {
+        // SAFETY: per the contract, the data field holds the slot pointer.
+        unsafe { (api_unchecked().handle_get_data)(h).cast() }
+    }
+
+    /// Frees a slot whose handle was never initialised.
+    fn discard(slot: *mut Slot<S>) {
+        // SAFETY: libuv never saw this handle; we own the allocation.
+        drop(unsafe { Box::from_raw(slot) });
+    }
+
+    /// Closes the handle; the slot is freed in the close callback, after
+    /// running `on_closed`.
+    fn close(slot: *mut Slot<S>, on_closed: Option<Box<dyn FnOnce()>>) {
+        let api = api_unchecked();
+        // SAFETY: the slot is live and its handle initialised; uv_close is
+        // called once (the wrappers give up the slot here) and frees
+        // nothing itself: `closed::<S>` frees the slot afterwards.
+        unsafe {
+            (*slot).on_closed = on_closed;
+            (api.close)(Self::handle(slot), Some(closed::<S>));
+        }
+    }
+}
+
+/// `uv_close` callback: runs the owner's `on_closed`, frees the slot.
+unsafe extern "C" fn closed<S>(h: *mut Handle) {
+    // SAFETY: libuv calls this once per handle closed by `Slot::close`,
+    // after which it never touches the handle again: the slot is ours.
+    let slot = unsafe { Box::from_raw(Slot::<S>::of(h)) };
+    let Slot {
+        on_closed, state, ..
+    } = *slot;
+    if let Some(f) = on_closed {
+        f();
+    }
+    drop(state);
+}
+
+/// The API after a handle exists (so it was resolved).
+fn api_unchecked() -> &'static Api {
+    match API.get() {
+        Some(Some(api)) => api,
+        // A handle exists only if `api()` succeeded before.
+        _ => unreachable!("libuv handle without libuv"),
+    }
+}
+
+/// A poll handle watching a socket for readability on the JS thread's loop.
+/// Level-triggered: while started, `on_readable` runs at every loop turn
+/// where the socket has data (or an error) pending.
+pub(crate) struct Poll {
+    slot: *mut Slot<Box<dyn FnMut(io::Result<()>)>>,
+}
+
+type PollState = Box<dyn FnMut(io::Result<()>)>;
+
+impl Poll {
+    /// Creates a (stopped) poll handle for `sock` on `lp`, the loop of the
+    /// calling thread (`napi_get_uv_event_loop`). Fails with `EEXIST` when
+    /// the loop already watches that descriptor, as `uv_udp_open` does.
+    pub(crate) fn new(
+        lp: *mut Loop,
+        sock: OsSock,
+        on_readable: impl FnMut(io::Result<()>) + 'static,
+    ) -> io::Result<Poll> {
+        let state: PollState = Box::new(on_readable);
+        let slot = Slot::new(UV_POLL, state)?;
+        // SAFETY: `lp` is this thread's live loop (the caller's contract),
+        // the handle memory is ours and stays put until closed.
+        let rc = unsafe { (api_unchecked().poll_init_socket)(lp, Slot::handle(slot), sock) };
+        if rc != 0 {
+            Slot::discard(slot);
+            return Err(uv_error(rc));
+        }
+        Ok(Poll { slot })
+    }
+
+    pub(crate) fn start(&self) -> io::Result<()> {
+        // SAFETY: the handle is initialised and open (closing consumes self).
+        let rc = unsafe {
+            (api_unchecked().poll_start)(Slot::handle(self.slot), UV_READABLE, poll_ready)
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(uv_error(rc))
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        // SAFETY: as in `start`.
+        unsafe { (api_unchecked().poll_stop)(Slot::handle(self.slot)) };
+    }
+
+    /// Whether the handle keeps the loop alive while started (`uv_ref`).
+    pub(crate) fn set_ref(&self, on: bool) {
+        set_ref(Slot::handle(self.slot), on);
+    }
+
+    /// Stops and closes the handle; `on_closed` runs in the loop's close
+    /// phase, after which the handle's memory and callback are freed.
+    pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
+        Slot::close(self.slot, on_closed);
+    }
+}
+
+unsafe extern "C" fn poll_ready(h: *mut Handle, status: c_int, _events: c_int) {
+    // SAFETY: libuv only calls this for our started poll handles, whose
+    // slot lives until their close callback. Only the `state` field is
+    // borrowed: the callback may close the handle, which writes the slot's
+    // `on_closed` field (and frees nothing until later).
+    let state = unsafe { &mut (*Slot::<PollState>::of(h)).state };
+    let result = if status < 0 {
+        Err(uv_error(status))
+    } else {
+        Ok(())
+    };
+    state(result);
+}
+
+fn set_ref(h: *mut Handle, on: bool) {
+    let api = api_unchecked();
+    // SAFETY: `h` is an initialised, not yet closed handle of ours.
+    unsafe {
+        if on {
+            (api.ref_)(h)
+        } else {
+            (api.unref)(h)
+        }
+    }
+}
+
+/// Where other threads find an async handle to wake the JS thread: empty
+/// once the handle is closed, so a late wake-up is a no-op, never a use of
+/// freed memory.
+#[derive(Clone, Default)]
+pub(crate) struct Waker(Arc<Mutex<Option<AsyncPtr>>>);
+
+#[derive(Clone, Copy)]
+struct AsyncPtr(*mut Handle);
+// SAFETY: uv_async_send is the one libuv call documented as safe from any
+// thread; the pointer is only used for it, under the Waker's lock, which
+// `Async::close` takes before closing the handle.
+unsafe impl Send for AsyncPtr {}
+
+impl Waker {
+    /// Wakes the loop, which then runs the async handle's callback (several
+    /// wake-ups before it runs are merged into one). False when the handle
+    /// is closed (nobody will run).
+    pub(crate) fn wake(&self) -> bool {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match *guard {
+            Some(AsyncPtr(h)) => {
+                // SAFETY: the handle is open while it sits in the slot (see
+                // `Async::close`), and uv_async_send is thread-safe.
+                unsafe { (api_unchecked().async_send)(h) };
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+type AsyncState = Box<dyn FnMut()>;
+
+/// An async handle: lets other threads (via its `Waker`) make the JS
+/// thread's loop run `on_wake`.
+pub(crate) struct Async {
+    slot: *mut Slot<AsyncState>,
+    waker: Waker,
+}
+
+impl Async {
+    /// Creates the handle on `lp` (this thread's loop) and publishes it in
+    /// `waker`.
+    pub(crate) fn new(
+        lp: *mut Loop,
+        waker: Waker,
+        on_wake: impl FnMut() + 'static,
+    ) -> io::Result<Async> {
+        let state: AsyncState = Box::new(on_wake);
+        let slot = Slot::new(UV_ASYNC, state)?;
+        // SAFETY: as in `Poll::new`.
+        let rc = unsafe { (api_unchecked().async_init)(lp, Slot::handle(slot), async_ready) };
+        if rc != 0 {
+            Slot::discard(slot);
+            return Err(uv_error(rc));
+        }
+        *waker.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(AsyncPtr(Slot::handle(slot)));
+        Ok(Async { slot, waker })
+    }
+
+    pub(crate) fn set_ref(&self, on: bool) {
+        set_ref(Slot::handle(self.slot), on);
+    }
+
+    /// Unpublishes the handle (later wake-ups do nothing), then closes it.
+    pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
+        self.waker
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        Slot::close(self.slot, on_closed);
+    }
+}
+
+unsafe extern "C" fn async_ready(h: *mut Handle) {
+    // SAFETY: as in `poll_ready`, for our async handles.
+    let state = unsafe { &mut (*Slot::<AsyncState>::of(h)).state };
+    state();
+}
