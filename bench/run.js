@@ -409,9 +409,10 @@ function echoLoadCase(sockets, inflight, cfg) {
 }
 
 // One process creating and closing sockets: no peer, so it only belongs in
-// the `same` table. Memory growth is split into what the JS heap and
-// Buffers account for and the rest of RSS (native allocations, e.g.
-// dgram-rs's Rust side, which the JS heap figures do not see).
+// the `same` table. Memory growth is split into the JS heap (its resident
+// size), Buffers (external) and the rest of RSS (native allocations, e.g.
+// dgram-rs's Rust side, which the JS heap figures do not see); the growth
+// over the second half of the loop tells one-off growth from a leak.
 function churnCase(cfg) {
   return {
     name: 'churn',
@@ -423,6 +424,7 @@ function churnCase(cfg) {
       // (dgram-rs − node:dgram) instead of a ratio.
       { key: 'rss', name: 'RSS growth MB', better: 'lower', diff: true },
       { key: 'native', name: 'RSS outside the JS heap, growth MB', better: 'lower', diff: true },
+      { key: 'rss2', name: 'RSS growth over the 2nd half MB', better: 'lower', diff: true },
       { key: 'heap', name: 'JS heapUsed growth MB', better: 'lower', diff: true },
       { key: 'external', name: 'external (Buffers) growth MB', better: 'lower', diff: true },
       { key: 'fd', name: 'fd delta', better: 'lower', diff: true },
@@ -440,17 +442,18 @@ function churnCase(cfg) {
         if (r.fdDeltaImmediate !== r.fdDelta) notes.push(`fd delta right after the loop ${r.fdDeltaImmediate}, after 200 ms ${r.fdDelta}`);
         if (r.threadsDelta) notes.push(`thread count changed by ${r.threadsDelta}`);
         if (!r.gcExposed) notes.push('global.gc missing: memory measured without a forced GC');
-        const mb = (k) => (r.mem1[k] - r.mem0[k]) / (1024 * 1024);
+        const mb = (k, from = r.mem0) => (from ? (r.mem1[k] - from[k]) / (1024 * 1024) : NaN);
         return {
           values: {
             rate: r.done / (r.elapsedMs / 1000),
             rss: mb('rss'),
-            native: mb('rss') - mb('heapTotal'),
+            native: mb('rss') - mb('heapPhysical'),
+            rss2: mb('rss', r.memMid),
             heap: mb('heapUsed'),
             external: mb('external'),
             fd: r.fdDelta,
           },
-          extra: { done: r.done, mem0: r.mem0, mem1: r.mem1, threadsDelta: r.threadsDelta },
+          extra: { done: r.done, mem0: r.mem0, memMid: r.memMid, mem1: r.mem1, threadsDelta: r.threadsDelta },
           notes,
         };
       }),

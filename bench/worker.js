@@ -14,6 +14,7 @@
 
 const path = require('node:path');
 const fs = require('node:fs');
+const v8 = require('node:v8');
 
 const [impl, role, rawParams] = process.argv.slice(2);
 const params = JSON.parse(rawParams || '{}');
@@ -408,6 +409,13 @@ function threadCount() {
   return m ? Number(m[1]) : NaN;
 }
 
+// process.memoryUsage() plus the JS heap's resident size (heapTotal is what
+// V8 reserved, not what is in RAM), so that RSS can be split into the JS
+// heap and the rest (native allocations, code, stacks).
+function memory() {
+  return { ...process.memoryUsage(), heapPhysical: v8.getHeapStatistics().total_physical_size };
+}
+
 function gc() {
   if (global.gc) {
     global.gc();
@@ -438,31 +446,44 @@ async function churn() {
   for (let i = 0; i < params.warmup; i++) await churnOne();
   await sleep(100);
   gc();
-  const mem0 = process.memoryUsage();
+  const mem0 = memory();
   const fd0 = fdCount();
   const threads0 = threadCount();
   const deadline = process.hrtime.bigint() + BigInt(params.durationMs) * 1000000n;
   const t0 = process.hrtime.bigint();
   let done = 0;
   let error = null;
+  // A snapshot halfway (after a GC, not counted in the time) separates
+  // one-off growth (allocator arenas, caches) from growth per socket: a
+  // leak keeps growing in the second half.
+  const half = Math.floor(params.count / 2);
+  let memMid = null;
+  let pausedNs = 0n;
   try {
     while (done < params.count && process.hrtime.bigint() < deadline) {
       await churnOne();
       done++;
+      if (done === half) {
+        const p0 = process.hrtime.bigint();
+        gc();
+        memMid = memory();
+        pausedNs += process.hrtime.bigint() - p0;
+      }
     }
   } catch (err) {
     error = err.message;
   }
-  const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const elapsedMs = Number(process.hrtime.bigint() - t0 - pausedNs) / 1e6;
   const fdImmediate = fdCount() - fd0;
   await sleep(200);
   gc();
-  const mem1 = process.memoryUsage();
+  const mem1 = memory();
   send({
     type: 'result',
     done,
     elapsedMs,
     mem0,
+    memMid,
     mem1,
     fdDelta: fdCount() - fd0,
     fdDeltaImmediate: fdImmediate,
