@@ -647,7 +647,7 @@ async function main() {
     res.seconds = Math.round((Date.now() - t0case) / 1000);
     for (const p of mine) {
       const figures = [];
-      if (raw.base.length && raw[p].length) {
+      if (raw.base.length || raw[p].length) {
         for (const f of c.figures(p)) {
           const node = raw.base.map((v) => v[f.key]);
           const rs = raw[p].map((v) => v[f.key]);
