@@ -14,6 +14,7 @@
 
 const path = require('node:path');
 const fs = require('node:fs');
+const v8 = require('node:v8');
 
 const [impl, role, rawParams] = process.argv.slice(2);
 const params = JSON.parse(rawParams || '{}');
@@ -60,6 +61,9 @@ function cpuMicros(since) {
   return u.user + u.system;
 }
 
+// The flood sender's fill byte, checked by the receiver.
+const FILL = 0x61;
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const immediate = () => new Promise((r) => setImmediate(r));
 
@@ -89,11 +93,21 @@ async function floodRecv() {
   let received = 0;
   let bytes = 0;
   let badSize = 0;
+  let badData = 0;
+  const badSizes = new Set(); // a few of the wrong sizes seen, for the notes
+  const last = params.size - 1;
   sock.on('message', (msg) => {
     if (!counting) return;
     received++;
     bytes += msg.length;
-    if (msg.length !== params.size) badSize++;
+    if (msg.length !== params.size) {
+      badSize++;
+      if (badSizes.size < 5) badSizes.add(msg.length);
+    } else if (msg[0] !== FILL || msg[last] !== FILL) {
+      // first and last byte only: a mis-split super-packet shows up here
+      // without the check costing more than the receive it measures.
+      badData++;
+    }
   });
   sock.on('error', (err) => send({ type: 'error', message: `receiver socket error: ${err.message}` }));
   send({ type: 'ready', port: sock.address().port, recvBuf: sock.getRecvBufferSize() });
@@ -108,7 +122,7 @@ async function floodRecv() {
   counting = false;
   const cpu = cpuMicros(cpu0);
   const windowMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  send({ type: 'result', received, bytes, badSize, cpuMicros: cpu, windowMs });
+  send({ type: 'result', received, bytes, badSize, badSizes: [...badSizes], badData, cpuMicros: cpu, windowMs });
 }
 
 // ---------------------------------------------------------------------------
@@ -117,13 +131,17 @@ async function floodRecv() {
 // Only the last send of each batch carries a callback, to check that send
 // callbacks are not lost without paying for one per datagram.
 // paced sender (params.rate): a 1 ms interval tops the count up to
-// rate * elapsed, in bursts capped at 1/100 s worth, so the average rate is
-// accurate even though timers are coarse.
+// rate * elapsed, so the average rate is accurate even though timers are
+// coarse. A burst is capped at 3 ms worth (150 datagrams at 50k/s): after a
+// stalled tick on a loaded machine the sender falls behind (reported by the
+// parent) rather than catching up in bursts of hundreds, which overflow a
+// default receive buffer (~200 KB holds only a few hundred small datagrams)
+// and turn the paced case into a loss measurement.
 
 async function floodSend() {
   const sock = await bindSocket(typeOf(params.host), params.host);
   sock.on('error', (err) => send({ type: 'error', message: `sender socket error: ${err.message}` }));
-  const buf = Buffer.alloc(params.size, 0x61);
+  const buf = Buffer.alloc(params.size, FILL);
   send({ type: 'ready' });
   await nextCommand('start');
 
@@ -140,12 +158,17 @@ async function floodSend() {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let elapsedNs = 0n;
+  let maxGapMs = 0; // paced: the longest gap between two timer ticks
 
   if (params.rate) {
-    const cap = Math.max(1, Math.floor(params.rate / 100));
+    const cap = Math.max(1, Math.ceil((params.rate * 3) / 1000));
+    let lastTick = t0;
     await new Promise((resolve) => {
       const timer = setInterval(() => {
-        elapsedNs = process.hrtime.bigint() - t0;
+        const now = process.hrtime.bigint();
+        maxGapMs = Math.max(maxGapMs, Number(now - lastTick) / 1e6);
+        lastTick = now;
+        elapsedNs = now - t0;
         if (elapsedNs >= durationNs || sent >= maxSends) {
           clearInterval(timer);
           resolve();
@@ -194,6 +217,7 @@ async function floodSend() {
     withCallback,
     callbacks,
     cbErrors,
+    maxGapMs,
     queuedAtEnd: sock.getSendQueueCount(),
   });
 }
@@ -204,14 +228,16 @@ async function floodSend() {
 async function echoServer() {
   const sock = await bindSocket(typeOf(params.host), params.host);
   let echoed = 0;
+  let badSize = 0;
   sock.on('message', (msg, rinfo) => {
     echoed++;
+    if (params.size && msg.length !== params.size) badSize++;
     sock.send(msg, rinfo.port, rinfo.address);
   });
   sock.on('error', (err) => send({ type: 'error', message: `echo server socket error: ${err.message}` }));
   send({ type: 'ready', port: sock.address().port });
   await nextCommand('stop');
-  send({ type: 'result', echoed });
+  send({ type: 'result', echoed, badSize });
 }
 
 // ---------------------------------------------------------------------------
@@ -233,6 +259,8 @@ async function pingpongClient() {
   let resends = 0;
   let stale = 0;
   let tSend = 0n;
+  let cpu0 = null; // CPU counted from the end of the warm-up
+  let cpu = 0;
   const onSent = (err) => {
     callbacks++;
     if (err) cbErrors++;
@@ -244,6 +272,7 @@ async function pingpongClient() {
   await new Promise((resolve) => {
     let lastDone = -1;
     const finish = () => {
+      if (cpu0) cpu = cpuMicros(cpu0);
       clearInterval(watchdog);
       sock.removeAllListeners('message');
       resolve();
@@ -264,9 +293,11 @@ async function pingpongClient() {
       }
       if (done >= params.warmup) samples[done - params.warmup] = Number(now - tSend) / 1000;
       done++;
+      if (done === params.warmup) cpu0 = process.cpuUsage();
       if (done >= total || now >= deadline) return finish();
       ping();
     });
+    if (params.warmup === 0) cpu0 = process.cpuUsage();
     const watchdog = setInterval(() => {
       if (process.hrtime.bigint() >= deadline) return finish();
       if (done === lastDone) {
@@ -285,6 +316,7 @@ async function pingpongClient() {
   send({
     type: 'result',
     roundTrips: measured,
+    cpuMicros: cpu,
     medianUs: pct(50),
     p99Us: pct(99),
     sends,
@@ -316,6 +348,7 @@ async function echoClient() {
   let callbacks = 0;
   let cbErrors = 0;
   let refills = 0;
+  let badSize = 0;
   const onSent = (err) => {
     callbacks++;
     if (err) cbErrors++;
@@ -328,8 +361,9 @@ async function echoClient() {
     s.send(buf, params.port, params.host, onSent);
   };
   socks.forEach((s, i) => {
-    s.on('message', () => {
+    s.on('message', (msg) => {
       heard[i]++;
+      if (msg.length !== buf.length) badSize++;
       if (counting) replies++;
       if (running) shoot(s);
     });
@@ -358,7 +392,7 @@ async function echoClient() {
   running = false;
   clearInterval(watchdog);
   for (let i = 0; i < 100 && callbacks < sends; i++) await sleep(10);
-  send({ type: 'result', replies, elapsedMs, cpuMicros: cpu, sends, callbacks, cbErrors, refills });
+  send({ type: 'result', replies, elapsedMs, cpuMicros: cpu, sends, callbacks, cbErrors, refills, badSize });
 }
 
 // ---------------------------------------------------------------------------
@@ -366,8 +400,9 @@ async function echoClient() {
 // for 'close' -- sequentially, so each socket is fully gone (as far as the
 // API can tell) before the next one exists. Waiting for 'close' makes the
 // figure comparable: both implementations emit it on a later tick.
-// RSS and open fds are measured after a warm-up (so lazily created runtime
-// state is not counted as growth), and again after a short settle + GC.
+// Memory (process.memoryUsage(): rss, heapTotal, heapUsed, external, ...) and
+// open fds are measured after a warm-up (so lazily created runtime state is
+// not counted as growth), and again after a short settle + GC.
 
 function fdCount() {
   return fs.readdirSync('/proc/self/fd').length;
@@ -376,6 +411,13 @@ function fdCount() {
 function threadCount() {
   const m = /^Threads:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+// process.memoryUsage() plus the JS heap's resident size (heapTotal is what
+// V8 reserved, not what is in RAM), so that RSS can be split into the JS
+// heap and the rest (native allocations, code, stacks).
+function memory() {
+  return { ...process.memoryUsage(), heapPhysical: v8.getHeapStatistics().total_physical_size };
 }
 
 function gc() {
@@ -408,31 +450,45 @@ async function churn() {
   for (let i = 0; i < params.warmup; i++) await churnOne();
   await sleep(100);
   gc();
-  const rss0 = process.memoryUsage().rss;
+  const mem0 = memory();
   const fd0 = fdCount();
   const threads0 = threadCount();
   const deadline = process.hrtime.bigint() + BigInt(params.durationMs) * 1000000n;
   const t0 = process.hrtime.bigint();
   let done = 0;
   let error = null;
+  // A snapshot halfway (after a GC, not counted in the time) separates
+  // one-off growth (allocator arenas, caches) from growth per socket: a
+  // leak keeps growing in the second half.
+  const half = Math.floor(params.count / 2);
+  let memMid = null;
+  let pausedNs = 0n;
   try {
     while (done < params.count && process.hrtime.bigint() < deadline) {
       await churnOne();
       done++;
+      if (done === half) {
+        const p0 = process.hrtime.bigint();
+        gc();
+        memMid = memory();
+        pausedNs += process.hrtime.bigint() - p0;
+      }
     }
   } catch (err) {
     error = err.message;
   }
-  const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const elapsedMs = Number(process.hrtime.bigint() - t0 - pausedNs) / 1e6;
   const fdImmediate = fdCount() - fd0;
   await sleep(200);
   gc();
-  const rss1 = process.memoryUsage().rss;
+  const mem1 = memory();
   send({
     type: 'result',
     done,
     elapsedMs,
-    rssDeltaMB: (rss1 - rss0) / (1024 * 1024),
+    mem0,
+    memMid,
+    mem1,
     fdDelta: fdCount() - fd0,
     fdDeltaImmediate: fdImmediate,
     threadsDelta: threadCount() - threads0,
