@@ -20,8 +20,12 @@ export declare class UdpHandle {
   constructor(ipv6: boolean, id: number, channel: number)
   /** Creates the OS socket with `flags` (see `sockopt::flags`) and binds it. */
   bind(address: string, port: number, flags: number): void
-  /** Wraps an existing UDP socket descriptor (`bind({ fd })`). */
-  open(fd: number): void
+  /**
+   * Wraps an existing UDP socket descriptor (`bind({ fd })`); with
+   * `duplicate`, a duplicate of it, the original staying the caller's
+   * (a cluster worker adopting the socket its primary shares).
+   */
+  open(fd: number, duplicate?: boolean | undefined | null): void
   /**
    * Starts receiving: datagrams, receive errors and queued-send
    * completions go to the environment's dispatcher (`setDispatcher`),

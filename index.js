@@ -14,6 +14,7 @@ const { UdpHandle, guessHandleType, setDispatcher, startReceiving } = require('.
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
+const cluster = require('./lib/cluster.js');
 const {
   validateAbortSignal,
   validateBoolean,
@@ -179,6 +180,8 @@ class SocketImpl extends EventEmitter {
       outbox: [],
       // Whether the outbox holds a blocked send or a sendFrom().
       outboxOneByOne: false,
+      // In a cluster worker, gives back the primary's socket (lib/cluster.js).
+      clusterRelease: undefined,
     };
 
     // Applied by the native side when bind creates the OS socket.
@@ -222,6 +225,12 @@ class SocketImpl extends EventEmitter {
 
     if (port !== null && typeof port === 'object' && Number.isInteger(port.fd) && port.fd > 0 && port.fd <= 0x7fffffff) {
       const fd = port.fd;
+      // In a cluster worker the primary opens the descriptor (a number in
+      // its own process) and shares the socket, unchecked here, as on Node.
+      if (!port.exclusive && cluster.isWorker()) {
+        bindInCluster(this, { address: null, port: null, addressType: this.type, fd, flags: null }, (errno) => errors.errnoException(errno, 'open'));
+        return this;
+      }
       const kind = guessHandleType(fd);
       if (kind !== 'UDP') throw new ERR_INVALID_FD_TYPE(kind);
       try {
@@ -255,12 +264,13 @@ class SocketImpl extends EventEmitter {
       let flags = 0;
       if (state.reuseAddr) flags |= FLAG_REUSEADDR;
       if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
+      // reusePort binds are exclusive (Node 22.12+): each worker its own.
       if (state.reusePort) flags |= FLAG_REUSEPORT;
-      // In a cluster worker, Node has the primary share one socket among
-      // the workers for non-exclusive binds. We bind in the worker, with
-      // SO_REUSEADDR and SO_REUSEPORT, so that every worker can bind the
-      // same port and the kernel spreads datagrams over them.
-      else if (!exclusive && isClusterWorker()) flags |= FLAG_REUSEADDR | FLAG_REUSEPORT;
+      else if (!exclusive && cluster.isWorker()) {
+        // A cluster worker shares the primary's socket (lib/cluster.js).
+        bindInCluster(this, { address: ip, port, addressType: this.type, fd: -1, flags }, (errno) => errors.exceptionWithHostPort(errno, 'bind', ip, port));
+        return;
+      }
       try {
         // Like Node, the port is not validated: it is taken as a uint32
         // and the kernel sees its low 16 bits.
@@ -409,6 +419,11 @@ class SocketImpl extends EventEmitter {
     liveSockets.delete(state.id);
     const cancelled = state.handle.close();
     state.handle = null;
+    if (state.clusterRelease !== undefined) {
+      const release = state.clusterRelease;
+      state.clusterRelease = undefined;
+      release();
+    }
     const pending = state.pendingSends;
     state.pendingSends = [];
     process.nextTick(socketCloseNT, this, pending, cancelled);
@@ -742,12 +757,30 @@ function stopReceiving(socket) {
   state.receiving = false;
 }
 
-// Loaded lazily (most programs never touch cluster), once: a require() per
-// bind showed in socket churn profiles.
-let clusterWorker;
-function isClusterWorker() {
-  if (clusterWorker === undefined) clusterWorker = require('node:cluster').isWorker;
-  return clusterWorker;
+// A non-exclusive bind in a cluster worker: the primary's socket for
+// `options`, adopted by a duplicate of its descriptor (lib/cluster.js), or
+// `toError(errno)` as an 'error' event.
+function bindInCluster(socket, options, toError) {
+  const state = socket[kState];
+  cluster.bindShared(socket, options, {
+    isOpen: () => state.handle !== null,
+    onError(errno) {
+      state.bindState = BIND_STATE_UNBOUND;
+      socket.emit('error', toError(errno));
+    },
+    adopt(handle) {
+      try {
+        state.handle.open(handle.fd, true);
+      } catch (err) {
+        handle.close();
+        state.bindState = BIND_STATE_UNBOUND;
+        socket.emit('error', toError(errors.nativeCode(err)));
+        return;
+      }
+      state.clusterRelease = cluster.keepHandle(handle, (callback) => socket.close(callback));
+      startListening(socket);
+    },
+  });
 }
 
 // Operations issued before the implicit bind completes run, in order, once

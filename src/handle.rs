@@ -164,15 +164,23 @@ impl UdpHandle {
         self.adopt(s.into())
     }
 
-    /// Wraps an existing UDP socket descriptor (`bind({ fd })`).
+    /// Wraps an existing UDP socket descriptor (`bind({ fd })`); with
+    /// `duplicate`, a duplicate of it, the original staying the caller's
+    /// (a cluster worker adopting the socket its primary shares).
     #[napi(catch_unwind)]
-    pub fn open(&self, fd: i64) -> napi::Result<()> {
+    pub fn open(&self, fd: i64, duplicate: Option<bool>) -> napi::Result<()> {
         if self.closed.get() || self.socket.borrow().is_some() {
             return Err(coded("EINVAL"));
         }
         #[cfg(unix)]
         {
             let fd = i32::try_from(fd).map_err(|_| coded("EBADF"))?;
+            // Closed on the way out unless adopted below.
+            let dup = match duplicate {
+                Some(true) => Some(sys::dup_fd(fd).map_err(|e| to_napi(&e))?),
+                _ => None,
+            };
+            let fd = dup.as_ref().map_or(fd, std::os::fd::AsRawFd::as_raw_fd);
             // The descriptor's ownership passes to us once it is set up, as
             // with uv_udp_open; a failure leaves it open, the caller's.
             let std_sock = sys::adopt_fd(fd).map_err(|e| to_napi(&e))?;
@@ -188,11 +196,15 @@ impl UdpHandle {
                 let _ = std::os::fd::IntoRawFd::into_raw_fd(std_sock);
                 return Err(to_napi(&e));
             }
+            // The duplicate now belongs to `std_sock`.
+            if let Some(owned) = dup {
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(owned);
+            }
             self.adopt(std_sock)
         }
         #[cfg(not(unix))]
         {
-            let _ = fd;
+            let _ = (fd, duplicate);
             Err(coded("ENOTSUP"))
         }
     }

@@ -29,7 +29,7 @@ pub(crate) use linux::{
 pub(crate) use napi_ref::set_threadsafe_function_ref;
 #[cfg(unix)]
 pub(crate) use unix::{
-    adopt_fd, disconnect, fd_type, interface_index, interface_name, register_readable,
+    adopt_fd, disconnect, dup_fd, fd_type, interface_index, interface_name, register_readable,
     wait_writable,
 };
 #[cfg(windows)]
