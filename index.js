@@ -10,6 +10,7 @@
 const EventEmitter = require('node:events');
 const dns = require('node:dns');
 const { deprecate } = require('node:util');
+const { AsyncResource } = require('node:async_hooks');
 const { UdpHandle, guessHandleType, setDispatcher, startReceiving } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
@@ -176,10 +177,10 @@ class SocketImpl extends EventEmitter {
       id,
       // Callbacks of sends the native side queued, oldest first.
       pendingSends: [],
-      // Sends to literal addresses waiting for this tick's flush.
+      // Sends to literal addresses not written yet, in order (see sendTo).
       outbox: [],
-      // Whether the outbox holds a blocked send or a sendFrom().
-      outboxOneByOne: false,
+      // How many of them, from the front, have passed their lookup step.
+      outboxReady: 0,
       // In a cluster worker, gives back the primary's socket (lib/cluster.js).
       clusterRelease: undefined,
     };
@@ -309,6 +310,7 @@ class SocketImpl extends EventEmitter {
   disconnect() {
     const state = this[kState];
     if (state.connectState !== CONNECT_STATE_CONNECTED) throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    if (state.outboxReady !== 0) flushReady(this);
     try {
       state.handle.disconnect();
     } catch (err) {
@@ -411,9 +413,10 @@ class SocketImpl extends EventEmitter {
       return this;
     }
     healthCheck(this);
-    // Sends already accepted this tick still go out, as they would have on
-    // Node, where a send to a literal address is not deferred.
-    flushOutbox(this);
+    // Sends past their lookup step would have gone out on Node: they go now.
+    // The others are dropped, without a callback, as Node drops them.
+    flushReady(this);
+    dropOutbox(state);
     // close() also stops the native receive side: no separate recvStop().
     state.receiving = false;
     liveSockets.delete(state.id);
@@ -452,6 +455,7 @@ class SocketImpl extends EventEmitter {
 
   setBroadcast(arg) {
     const { handle } = this[kState];
+    settleOutbox(this);
     try {
       handle.setBroadcast(!!arg);
     } catch (err) {
@@ -462,6 +466,7 @@ class SocketImpl extends EventEmitter {
   setTTL(ttl) {
     validateNumber(ttl, 'ttl');
     const { handle } = this[kState];
+    settleOutbox(this);
     try {
       handle.setTTL(ttl);
     } catch (err) {
@@ -473,6 +478,7 @@ class SocketImpl extends EventEmitter {
   setMulticastTTL(ttl) {
     validateNumber(ttl, 'ttl');
     const { handle } = this[kState];
+    settleOutbox(this);
     try {
       handle.setMulticastTTL(ttl);
     } catch (err) {
@@ -483,6 +489,7 @@ class SocketImpl extends EventEmitter {
 
   setMulticastLoopback(arg) {
     const { handle } = this[kState];
+    settleOutbox(this);
     try {
       handle.setMulticastLoopback(!!arg);
     } catch (err) {
@@ -494,6 +501,7 @@ class SocketImpl extends EventEmitter {
   setMulticastInterface(interfaceAddress) {
     healthCheck(this);
     validateString(interfaceAddress, 'interfaceAddress');
+    settleOutbox(this);
     try {
       this[kState].handle.setMulticastInterface(interfaceAddress);
     } catch (err) {
@@ -819,6 +827,8 @@ function doConnectLookup(port, address, callback) {
     if (!state.handle) return; // closed while the lookup ran
     if (!ex) ex = sendBlocked(state.sendBlockList, ip);
     if (!ex) {
+      // Sends that passed their lookup step go out unconnected first.
+      if (state.outboxReady !== 0) flushReady(this);
       try {
         state.handle.connect(String(ip), port);
       } catch (err) {
@@ -992,7 +1002,7 @@ function sendManyLiterals(socket, items, callback) {
     origin.push(i);
   }
   // Keep the order with send() calls made earlier in this tick.
-  flushOutbox(socket);
+  flushAll(socket);
   let sent = 0;
   let pending = 1; // released below, once every datagram is accounted for
   const fail = (err) => {
@@ -1045,55 +1055,182 @@ function addressIndex(addresses, ip) {
   return i >= 0 ? i : addresses.push(ip) - 1;
 }
 
-// Sends queued this tick to literal addresses go out in one native call,
-// which can coalesce them (UDP GSO, see src/send.rs).
-function flushOutbox(socket) {
+// Sends to IP literals (sendTo) wait in the socket's outbox for their
+// lookup step, which Node runs even for literals, answering on the next
+// tick: one nextTick per send (outboxTick), in the send's async context.
+// A send is written once it has passed that step, and those that have are
+// written together, in one native call (UDP GSO, see src/send.rs), when
+// the last one queued has passed it, or earlier when something must see
+// them gone (a callback, close(), an option change, a direct send).
+// close() drops the ones that have not passed it, as Node does.
+const ITEM_WAITING = 0;
+const ITEM_READY = 1;
+const ITEM_WRITTEN = 2;
+const ITEM_DROPPED = 3;
+
+function outboxTick(item) {
+  if (item.stage === ITEM_DROPPED) return;
+  if (item.stage === ITEM_WAITING) {
+    item.stage = ITEM_READY;
+    const state = item.socket[kState];
+    if (++state.outboxReady === state.outbox.length) flushReady(item.socket);
+  }
+  // Node calls back on the tick after its lookup step.
+  if (item.callback !== undefined) process.nextTick(deliverSendResult, item);
+}
+
+function deliverSendResult(item) {
+  if (item.stage === ITEM_READY) flushReady(item.socket);
+  const callback = item.callback;
+  const result = item.result;
+  if (typeof result === 'number') {
+    callback(null, result);
+  } else if (result === undefined) {
+    // Queued by the native side: completes later, in an async resource
+    // made here, in the send's context, as Node's queued SendWrap.
+    if (item.queued !== undefined) item.queued.resource = new AsyncResource('UDPSENDWRAP');
+  } else {
+    callback(result);
+  }
+}
+
+// Writes the sends that passed their lookup step.
+function flushReady(socket) {
   const state = socket[kState];
+  const n = state.outboxReady;
+  if (n === 0) return;
   const outbox = state.outbox;
-  if (outbox.length === 0) return;
+  let items;
+  if (n === outbox.length) {
+    items = outbox;
+    state.outbox = [];
+  } else {
+    items = outbox.splice(0, n);
+  }
+  state.outboxReady = 0;
+  writeItems(socket, items);
+}
+
+// Writes every send of the outbox, whether past its lookup step or not
+// (sendMany, which Node does not have, keeps its order with them).
+// Before an option change: the sends that passed their lookup step would
+// have gone out with the options as they were.
+function settleOutbox(socket) {
+  const state = socket[kState];
+  if (state !== undefined && state.outboxReady !== 0 && state.handle) flushReady(socket);
+}
+
+function flushAll(socket) {
+  const state = socket[kState];
+  const items = state.outbox;
+  if (items.length === 0) return;
   state.outbox = [];
-  const oneByOne = state.outboxOneByOne;
-  state.outboxOneByOne = false;
-  if (!state.handle) return;
-  if (outbox.length === 1 || oneByOne) {
-    for (const item of outbox) {
-      if (item.error !== undefined) process.nextTick(item.callback, item.error);
-      else transmit(socket, item.data, item.ip, item.address, item.port, item.callback, item.local);
+  state.outboxReady = 0;
+  writeItems(socket, items);
+}
+
+function dropOutbox(state) {
+  const items = state.outbox;
+  if (items.length === 0) return;
+  for (const item of items) item.stage = ITEM_DROPPED;
+  state.outbox = [];
+  state.outboxReady = 0;
+}
+
+// Writes `items` in order: runs of plain ones in one native call each,
+// sendFrom()s one by one; failed ones (blocked, too many pieces) only
+// keep their place. Results are kept on the items for their callbacks.
+function writeItems(socket, items) {
+  const state = socket[kState];
+  const n = items.length;
+  let i = 0;
+  while (i < n) {
+    const item = items[i];
+    if (item.error !== undefined) {
+      item.stage = ITEM_WRITTEN;
+      item.result = item.error;
+      i++;
+      continue;
     }
+    if (item.local !== undefined) {
+      writeOne(state, item);
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < n && items[j].error === undefined && items[j].local === undefined) j++;
+    if (j - i === 1) writeOne(state, item);
+    else writeMany(state, items, i, j);
+    i = j;
+  }
+}
+
+function writeOne(state, item) {
+  item.stage = ITEM_WRITTEN;
+  let r;
+  try {
+    if (item.local !== undefined) r = state.handle.sendFrom(item.data, item.port || 0, item.ip, item.local);
+    else r = state.handle.send(item.data, item.port, item.ip);
+  } catch (err) {
+    item.result = errors.fromNative(err, 'send', item.address, item.port);
     return;
   }
-  const n = outbox.length;
+  settleItem(state, item, r);
+}
+
+function writeMany(state, items, from, to) {
+  const n = to - from;
   const data = new Array(n);
   const ports = new Uint32Array(n);
   const targets = new Uint32Array(n);
   const addresses = [];
-  for (let i = 0; i < n; i++) {
-    data[i] = outbox[i].data;
-    ports[i] = outbox[i].port;
-    targets[i] = addressIndex(addresses, outbox[i].ip);
+  for (let k = 0; k < n; k++) {
+    const item = items[from + k];
+    item.stage = ITEM_WRITTEN;
+    data[k] = item.data;
+    ports[k] = item.port;
+    targets[k] = addressIndex(addresses, item.ip);
   }
   let result;
   try {
     result = state.handle.sendMany(data, ports, targets, addresses);
   } catch (err) {
-    for (const item of outbox) {
-      if (item.callback) process.nextTick(item.callback, errors.fromNative(err, 'send', item.address, item.port));
-    }
+    for (let k = from; k < to; k++) items[k].result = errors.fromNative(err, 'send', items[k].address, items[k].port);
     return;
   }
   const { results, errors: codes } = result;
   let e = 0;
-  for (let i = 0; i < n; i++) {
-    const item = outbox[i];
-    const r = results[i];
-    if (r >= 0) {
-      if (item.callback) process.nextTick(item.callback, null, r);
-    } else if (r === -1) {
-      state.pendingSends.push({ callback: item.callback, address: item.address, port: item.port, size: item.data.length });
-    } else {
-      const code = codes[e++];
-      if (item.callback) process.nextTick(item.callback, errors.fromNative(code, 'send', item.address, item.port));
-    }
+  for (let k = 0; k < n; k++) {
+    const item = items[from + k];
+    const r = results[k];
+    if (r === -1 || r >= 0) settleItem(state, item, r);
+    else item.result = errors.fromNative(codes[e++], 'send', item.address, item.port);
+  }
+}
+
+// A native send's outcome: bytes sent, or -1 when the native side queued
+// it (its completion comes as an event, see pendingSends).
+function settleItem(state, item, r) {
+  if (r >= 0) {
+    item.result = r;
+    return;
+  }
+  const entry = { callback: undefined, address: item.address, port: item.port, size: item.data.length, resource: undefined };
+  if (item.callback !== undefined) {
+    entry.callback = runQueuedCallback.bind(null, entry, item.callback);
+    item.queued = entry;
+  }
+  state.pendingSends.push(entry);
+}
+
+// A queued send's callback, in the async resource made at the send.
+function runQueuedCallback(entry, callback, err, sent) {
+  const resource = entry.resource;
+  if (resource === undefined) return callback(err, sent);
+  try {
+    return resource.runInAsyncScope(callback, null, err, sent);
+  } finally {
+    resource.emitDestroy();
   }
 }
 
@@ -1108,15 +1245,25 @@ function sendTo(socket, data, port, address, callback, local) {
   if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(literal) : isIPv6(literal))) {
     // dns.lookup would only hand the literal back on the next tick; do
     // that without it, and send everything queued this tick in one go.
-    const item = { data, port, ip: literal, address, callback, local, error: undefined };
+    const item = {
+      socket,
+      data,
+      port,
+      ip: literal,
+      address,
+      callback,
+      local,
+      error: undefined,
+      stage: ITEM_WAITING,
+      result: undefined,
+      queued: undefined,
+    };
     if (state.sendBlockList !== undefined) item.error = sendBlocked(state.sendBlockList, literal);
     if (item.error === undefined && data === null) item.error = errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port);
     // Failed without a callback: dropped silently, as Node does.
     if (item.error !== undefined && !callback) return;
-    // A blocked send keeps its place, so that its callback comes in order
-    // with those of the sends around it; it and sendFrom()s go one by one.
-    if (local !== undefined || item.error !== undefined) state.outboxOneByOne = true;
-    if (state.outbox.push(item) === 1) process.nextTick(flushOutbox, socket);
+    state.outbox.push(item);
+    process.nextTick(outboxTick, item);
     return;
   }
   state.lookup(address, (ex, ip) => {
@@ -1125,12 +1272,8 @@ function sendTo(socket, data, port, address, callback, local) {
       else process.nextTick(() => socket.emit('error', ex));
       return;
     }
-    // Closed while the lookup ran: Node drops the datagram silently and
-    // never calls back; we call back once, with the reason.
-    if (!state.handle) {
-      if (callback) process.nextTick(callback, new ERR_SOCKET_DGRAM_NOT_RUNNING());
-      return;
-    }
+    // Closed while the lookup ran: dropped silently, no callback, as Node.
+    if (!state.handle) return;
     let failed = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
     if (failed === undefined && data === null) {
       // As the native send would: an address of the other family first.
@@ -1146,6 +1289,7 @@ function sendTo(socket, data, port, address, callback, local) {
 // tick with (null, bytes) or a 'send' error, never as an 'error' event.
 function transmit(socket, data, ip, address, port, callback, local) {
   const state = socket[kState];
+  if (state.outboxReady !== 0) flushReady(socket); // sends that came first
   let sent;
   try {
     if (local !== undefined) sent = state.handle.sendFrom(data, port || 0, ip === undefined ? undefined : String(ip), local);
@@ -1158,7 +1302,13 @@ function transmit(socket, data, ip, address, port, callback, local) {
   if (sent >= 0) {
     if (callback) process.nextTick(callback, null, sent);
   } else {
-    state.pendingSends.push({ callback, address, port, size: data.length });
+    // Queued natively: called back later, in an async resource made now.
+    const entry = { callback, address, port, size: data.length, resource: undefined };
+    if (callback) {
+      entry.resource = new AsyncResource('UDPSENDWRAP');
+      entry.callback = runQueuedCallback.bind(null, entry, callback);
+    }
+    state.pendingSends.push(entry);
   }
 }
 

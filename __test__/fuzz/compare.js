@@ -175,18 +175,6 @@ const KNOWN = [
     })(),
   },
   {
-    id: 'D5',
-    what: 'send then close() in the same tick (or queued before bind): dgram-rs sends and calls back once, node:dgram never calls back (documented)',
-    test: (d, plan) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) && d.node === '[]' &&
-      JSON.parse(d.rs).length === 1 && closedSameTick(plan, d.entry),
-  },
-  {
-    id: 'D10',
-    what: 'send whose lookup finishes after close(): dgram-rs calls back once with ERR_SOCKET_DGRAM_NOT_RUNNING (documented)',
-    test: (d) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) && d.node === '[]' &&
-      /^\[\{[^[]*"code":"ERR_SOCKET_DGRAM_NOT_RUNNING"[^[]*\}\]$/.test(d.rs),
-  },
-  {
     id: 'R12',
     what: 'a pending ICMP error (connected socket): node:dgram may hand it to the next send callback, dgram-rs to its receive path (racy in both)',
     test: (d) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) &&
@@ -206,21 +194,10 @@ const KNOWN = [
   },
 ];
 
-/** Whether `entry`'s socket is closed later in the same tick (no settle in between). */
-function closedSameTick(plan, entry) {
-  if (!plan) return false;
-  for (let k = plan.indexOf(entry) + 1; k < plan.length; k++) {
-    const e = plan[k];
-    if (e.op === 'settle') return false;
-    if (e.op === 'call' && e.slot === entry.slot && (e.method === 'close' || e.method === 'asyncDispose')) return true;
-  }
-  return false;
-}
-
 /** The KNOWN entry a difference matches, if any. */
 function known(d, plan) {
   if (d.kind === 'uncaught') return KNOWN.find((k) => k.id === 'R6' && k.test(d));
-  if (d.kind === 'callback') return KNOWN.find((k) => ['D5', 'D10', 'R12', 'R18'].includes(k.id) && k.test(d, d.plan || plan));
+  if (d.kind === 'callback') return KNOWN.find((k) => ['R12', 'R18'].includes(k.id) && k.test(d, d.plan || plan));
   if (d.kind !== 'sync' || !d.entry || !d.node || !d.rs) return undefined;
   return KNOWN.find((k) => k.test(d));
 }
