@@ -11,6 +11,7 @@ const EventEmitter = require('node:events');
 const dns = require('node:dns');
 const { deprecate } = require('node:util');
 const { AsyncResource } = require('node:async_hooks');
+const diagnosticsChannel = require('node:diagnostics_channel');
 const { UdpHandle, guessHandleType, setDispatcher, startReceiving } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
@@ -43,6 +44,10 @@ const {
 } = errors.codes;
 
 const kState = Symbol('kState');
+
+// Published with { socket } by every new socket, last thing in its
+// constructor, as node:dgram does.
+const udpSocketChannel = diagnosticsChannel.channel('udp.socket');
 
 // dns.lookup as this module found it: a socket whose lookup is still this
 // function may skip it for IP literals, as it would only echo them back.
@@ -201,6 +206,7 @@ class SocketImpl extends EventEmitter {
         this.once('close', () => signal.removeEventListener('abort', onAborted));
       }
     }
+    if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
   }
 
   bind(port_, address_ /* , callback */) {
