@@ -711,7 +711,7 @@ for (const name of Object.getOwnPropertyNames(SocketImpl.prototype)) {
 // `instanceof`, subclassing and `socket.constructor === Socket` working.
 function Socket(type, listener) {
   if (new.target === undefined) {
-    readOptions(type, true);
+    Reflect.apply(constructorBody, this, [type, listener]);
     return undefined;
   }
   // `new SocketImpl` when possible: Reflect.construct with `Socket` as
@@ -723,6 +723,33 @@ function Socket(type, listener) {
   return Reflect.construct(SocketImpl, [type, listener], new.target);
 }
 Socket.prototype = SocketImpl.prototype;
+
+// Node's Socket called without `new` runs its constructor body on `this`
+// (the module object for `dgram.Socket(...)`, undefined for a bare call):
+// the EventEmitter fields, the validation, `type`, the 'message' listener,
+// the signal's abort handler and the diagnostics message all land there,
+// and calls `this` cannot take fail as they do on Node. The same here,
+// minus the native handle, which nothing could ever close.
+function constructorBody(type, listener) {
+  EventEmitter.call(this);
+  const { type: checked, options } = readOptions(type, true);
+  this.type = checked;
+  if (typeof listener === 'function') this.on('message', listener);
+  if (options && options.signal !== undefined) {
+    const { signal } = options;
+    validateAbortSignal(signal, 'options.signal');
+    const onAborted = () => {
+      this.close();
+    };
+    if (signal.aborted) {
+      onAborted();
+    } else {
+      signal.addEventListener('abort', onAborted, { once: true });
+      this.once('close', () => signal.removeEventListener('abort', onAborted));
+    }
+  }
+  if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
+}
 Object.defineProperty(Socket.prototype, 'constructor', { value: Socket, writable: true, configurable: true });
 Object.setPrototypeOf(Socket, EventEmitter);
 
@@ -1152,19 +1179,19 @@ function writeItems(socket, items) {
   let i = 0;
   while (i < n) {
     const item = items[i];
-    if (item.error !== undefined) {
+    if (item.error !== undefined || item.data === null) {
       item.stage = ITEM_WRITTEN;
-      item.result = item.error;
+      item.result = item.error !== undefined ? item.error : tooManyPieces(state, item.ip, item.address, item.port);
       i++;
       continue;
     }
-    if (item.local !== undefined) {
+    if (item.local !== undefined || !item.port) {
       writeOne(state, item);
       i++;
       continue;
     }
     let j = i + 1;
-    while (j < n && items[j].error === undefined && items[j].local === undefined) j++;
+    while (j < n && items[j].error === undefined && items[j].data !== null && items[j].local === undefined && items[j].port) j++;
     if (j - i === 1) writeOne(state, item);
     else writeMany(state, items, i, j);
     i = j;
@@ -1176,6 +1203,9 @@ function writeOne(state, item) {
   let r;
   try {
     if (item.local !== undefined) r = state.handle.sendFrom(item.data, item.port || 0, item.ip, item.local);
+    // Port 0 (a string such as '0x0' passes validatePort): Node sends with
+    // no destination at all (EDESTADDRREQ unless connected).
+    else if (!item.port) r = state.handle.send(item.data, 0);
     else r = state.handle.send(item.data, item.port, item.ip);
   } catch (err) {
     item.result = errors.fromNative(err, 'send', item.address, item.port);
@@ -1265,9 +1295,8 @@ function sendTo(socket, data, port, address, callback, local) {
       queued: undefined,
     };
     if (state.sendBlockList !== undefined) item.error = sendBlocked(state.sendBlockList, literal);
-    if (item.error === undefined && data === null) item.error = errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port);
     // Failed without a callback: dropped silently, as Node does.
-    if (item.error !== undefined && !callback) return;
+    if ((item.error !== undefined || data === null) && !callback) return;
     state.outbox.push(item);
     process.nextTick(outboxTick, item);
     return;
@@ -1281,14 +1310,22 @@ function sendTo(socket, data, port, address, callback, local) {
     // Closed while the lookup ran: dropped silently, no callback, as Node.
     if (!state.handle) return;
     let failed = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
-    if (failed === undefined && data === null) {
-      // As the native send would: an address of the other family first.
-      const ok = state.family === 'IPv4' ? isIPv4(String(ip)) : isIPv6(String(ip));
-      failed = errors.exceptionWithHostPort(ok ? 'EMSGSIZE' : 'EINVAL', 'send', address, port);
-    }
+    if (failed === undefined && data === null) failed = tooManyPieces(state, ip, address, port);
     if (failed === undefined) transmit(socket, data, ip, address, port, callback, local);
     else if (callback) process.nextTick(callback, failed);
   });
+}
+
+// A message of more than IOV_MAX pieces fails where the native send would
+// have: the checks libuv makes before it (connection state, then the
+// address family), then EMSGSIZE.
+function tooManyPieces(state, ip, address, port) {
+  const connected = state.connectState === CONNECT_STATE_CONNECTED;
+  let code;
+  if (!port) code = connected ? 'EMSGSIZE' : 'EDESTADDRREQ';
+  else if (connected) code = 'EISCONN';
+  else code = (state.family === 'IPv4' ? isIPv4(String(ip)) : isIPv6(String(ip))) ? 'EMSGSIZE' : 'EINVAL';
+  return errors.exceptionWithHostPort(code, 'send', address, port);
 }
 
 // Hands one datagram to the native handle; the callback runs on a later
@@ -1299,7 +1336,7 @@ function transmit(socket, data, ip, address, port, callback, local) {
   let sent;
   try {
     if (local !== undefined) sent = state.handle.sendFrom(data, port || 0, ip === undefined ? undefined : String(ip), local);
-    else if (ip === undefined) sent = state.handle.send(data, 0);
+    else if (ip === undefined || !port) sent = state.handle.send(data, 0); // no destination, as Node
     else sent = state.handle.send(data, port, String(ip));
   } catch (err) {
     if (callback) process.nextTick(callback, errors.fromNative(err, 'send', address, port));
@@ -1419,9 +1456,11 @@ function socketCloseNT(socket, pending, cancelled) {
 function membership(socket, multicastAddress, interfaceAddress, join) {
   healthCheck(socket);
   if (!multicastAddress) throw new ERR_MISSING_ARGS('multicastAddress');
-  const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : String(interfaceAddress);
+  // Converted as Node's binding does (a Symbol throws a TypeError).
+  const group = `${multicastAddress}`;
+  const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : `${interfaceAddress}`;
   try {
-    socket[kState].handle.membership(String(multicastAddress), iface, join);
+    socket[kState].handle.membership(group, iface, join);
   } catch (err) {
     throw errors.fromNative(err, join ? 'addMembership' : 'dropMembership');
   }

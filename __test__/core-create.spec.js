@@ -223,3 +223,27 @@ test('diagnostics_channel \'udp.socket\' gets { socket } for every new socket, a
   t.deepEqual(seen.map((x) => x.setTTL), ['EBADF', 'EBADF', 'EBADF', 'TypeError']);
   t.deepEqual(seen.map((x) => x.messageListeners), [0, 1, 0, 0]);
 });
+
+test('Socket() without new runs the constructor body on `this`, failing where `this` is no socket, as Node (fuzzer R6)', async (t) => {
+  const { childParity } = require('./helpers.js');
+  const { node } = await childParity(t, `
+const dgram = require(process.env.DGRAM);
+process.on('uncaughtException', (e) => console.log('uncaught', e.message));
+const t = (f) => { try { console.log('returned', f()); } catch (e) { console.log('threw', e.name, e.code, e.message); } };
+t(() => dgram.Socket('udp4'));
+t(() => dgram.Socket('udp4', () => {}));
+t(() => dgram.Socket({ type: 'udp4', signal: {} }));
+t(() => dgram.Socket({ type: 'udp4', signal: AbortSignal.abort() }));
+const ac = new AbortController();
+t(() => dgram.Socket({ type: 'udp4', signal: ac.signal }));
+ac.abort();
+t(() => dgram.Socket('udp5'));
+const { Socket } = dgram;
+t(() => Socket('udp4'));
+const target = new (require('node:events'))();
+t(() => Socket.call(target, 'udp6', () => {}));
+console.log(target.type, target.listenerCount('message'), Object.keys(dgram).join());
+`);
+  t.regex(node.stdout, /threw TypeError undefined this\.on is not a function/);
+  t.regex(node.stdout, /uncaught this\.close is not a function/);
+});

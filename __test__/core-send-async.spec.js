@@ -524,3 +524,36 @@ test('each send callback runs in the async context of its send(), sends of one t
   });
   t.true(node[0].seen.every(([label, store]) => label === store));
 });
+
+test('port strings that validatePort lets through as 0 (\'0x0\', \' 0\'): sent with no destination, EDESTADDRREQ (fuzzer)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server: srv, inbox, port } = await server(dgram, tr);
+    const client = await boundSocket(dgram);
+    const results = [];
+    for (const [p, a] of [['0x0', '127.0.0.1'], [' 0', undefined], ['0b0', 'localhost'], [port, '127.0.0.1']]) {
+      results.push(await withTimeout(new Promise((resolve) => client.send('z', p, a, (err, n) => resolve([errShape(err), n])))));
+    }
+    tr.push({ results, received: await fence(inbox, port) });
+    await closeAll(srv, client);
+  });
+  t.is(node[0].results[0][0].code, 'EDESTADDRREQ');
+});
+
+test('more than IOV_MAX pieces to an address, the socket connected meanwhile: EISCONN first, as libuv checks (fuzzer)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = await boundSocket(dgram, 'udp6');
+    const list = () => Array.from({ length: 1025 }, () => Buffer.from('a'));
+    const results = [];
+    await new Promise((resolve) => {
+      let left = 3;
+      const cb = (label) => (err) => { results.push([label, errShape(err)]); if (--left === 0) resolve(); };
+      s.send(list(), 9, '::1', cb('before connect'));
+      s.connect(9, '::1');
+      s.send(list(), 9, '::1', cb('connect pending'));
+      s.send(list(), '0x0', '::1', cb('port 0'));
+    });
+    tr.push({ results });
+    await closeAll(s);
+  });
+  t.deepEqual(node[0].results.map(([l, e]) => [l, e.code]), [['before connect', 'EMSGSIZE'], ['connect pending', 'EISCONN'], ['port 0', 'EMSGSIZE']]);
+});

@@ -258,3 +258,16 @@ test('implicit bind by a membership call uses the group\'s address family, like 
     }
   });
 });
+
+test('add/dropMembership with a Symbol group or interface: TypeError from the string conversion, as Node (fuzzer R11)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = await boundSocket(dgram, 'udp4', LO);
+    rec(tr, 'add(Symbol)', () => s.addMembership(Symbol('g')));
+    rec(tr, 'drop(Symbol)', () => s.dropMembership(Symbol('g'), LO));
+    rec(tr, 'add(GROUP, Symbol)', () => s.addMembership(GROUP, Symbol('i')));
+    rec(tr, 'add({ toString })', () => s.addMembership({ toString: () => GROUP }, LO));
+    rec(tr, 'drop({ toString })', () => s.dropMembership({ toString: () => GROUP }, LO));
+    await closeAll(s);
+  });
+  t.is(node[0]['add(Symbol)'].threw.name, 'TypeError');
+});

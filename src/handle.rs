@@ -500,6 +500,14 @@ impl UdpHandle {
 
     #[napi(catch_unwind)]
     pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
+        // libuv parses the address before it touches the socket: EINVAL
+        // for a bad one even without a descriptor (EBADF).
+        let (host, _) = iface.split_once('%').unwrap_or((&iface, ""));
+        if iface.parse::<std::net::Ipv4Addr>().is_err()
+            && host.parse::<std::net::Ipv6Addr>().is_err()
+        {
+            return Err(coded("EINVAL"));
+        }
         self.with_sock(|s| sockopt::set_multicast_interface(&s, &iface))
     }
 

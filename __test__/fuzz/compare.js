@@ -127,17 +127,9 @@ function compareTraces(node, rs, plan) {
 const KNOWN = [
   {
     id: 'R2',
-    what: 'setMulticastInterface on a socket without a descriptor: libuv parses the address first (EINVAL), dgram-rs reports EBADF; ' +
-      'source-specific membership with an IPv6 non-multicast group on udp4: ENOPROTOOPT vs EINVAL',
+    what: 'source-specific membership with an IPv6 non-multicast group on udp4: ENOPROTOOPT vs EINVAL',
     test: (d) => d.kind === 'sync' && d.node.threw && d.rs.threw &&
-      ((d.entry.method === 'setMulticastInterface' && d.node.threw.code === 'EINVAL' && d.rs.threw.code === 'EBADF') ||
-        (/SourceSpecificMembership$/.test(d.entry.method) && d.node.threw.code === 'ENOPROTOOPT' && d.rs.threw.code === 'EINVAL')),
-  },
-  {
-    id: 'R11',
-    what: 'addMembership/dropMembership with a Symbol group: node:dgram throws a TypeError (string conversion), dgram-rs EINVAL',
-    test: (d) => d.kind === 'sync' && /^(add|drop)Membership$/.test(d.entry.method) && /Symbol/.test(d.entry.args[0]) &&
-      d.node.threw && d.node.threw.name === 'TypeError' && d.rs.threw && d.rs.threw.code === 'EINVAL',
+      /SourceSpecificMembership$/.test(d.entry.method) && d.node.threw.code === 'ENOPROTOOPT' && d.rs.threw.code === 'EINVAL',
   },
   {
     id: 'R14',
@@ -155,24 +147,6 @@ const KNOWN = [
     what: 'connect() on a socket closed after binding: node:dgram throws a TypeError (null handle)',
     test: (d) => d.entry.method === 'connect' && d.node.threw && d.node.threw.name === 'TypeError' && !d.node.threw.code &&
       (d.rs.returned === '<undefined>' || (d.rs.threw && d.rs.threw.code === 'ERR_SOCKET_DGRAM_NOT_RUNNING')),
-  },
-  {
-    id: 'R6',
-    what: 'Socket() called without new: node:dgram runs its constructor body on `this` (listener, signal checks)',
-    test: (d) => d.kind === 'sync' && d.entry.op === 'create' && d.entry.how === 'call' && d.node.threw && d.rs.returned === '<undefined>',
-  },
-  {
-    id: 'R6',
-    what: 'Socket() without new and an AbortSignal: node:dgram registers an abort handler that later fails on `this`',
-    test: (d) => d.kind === 'uncaught' && (() => {
-      const extra = [...d.node];
-      for (const m of d.rs) {
-        const k = extra.indexOf(m);
-        if (k === -1) return false;
-        extra.splice(k, 1);
-      }
-      return extra.length > 0 && extra.every((m) => m === 'this.close is not a function');
-    })(),
   },
   {
     id: 'R12',
@@ -196,7 +170,7 @@ const KNOWN = [
 
 /** The KNOWN entry a difference matches, if any. */
 function known(d, plan) {
-  if (d.kind === 'uncaught') return KNOWN.find((k) => k.id === 'R6' && k.test(d));
+  if (d.kind === 'uncaught') return undefined;
   if (d.kind === 'callback') return KNOWN.find((k) => ['R12', 'R18'].includes(k.id) && k.test(d, d.plan || plan));
   if (d.kind !== 'sync' || !d.entry || !d.node || !d.rs) return undefined;
   return KNOWN.find((k) => k.test(d));
