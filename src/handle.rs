@@ -129,7 +129,7 @@ impl UdpHandle {
     /// `bind` for a socket of the given family: the handle's own, except for
     /// libuv's implicit bind of a membership call, which takes the group's.
     fn bind_in(&self, ipv6: bool, address: &str, port: u32, flags: u32) -> napi::Result<()> {
-        if self.closed.get() || self.socket.borrow().is_some() {
+        if self.closed.get() {
             return Err(coded("EINVAL"));
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
@@ -137,6 +137,20 @@ impl UdpHandle {
         // libuv refuses IPV6ONLY on an IPv4 socket before creating anything.
         if !ipv6 && flags & sockopt::flags::IPV6_ONLY != 0 {
             return Err(coded("EINVAL"));
+        }
+        if self.socket.borrow().is_some() {
+            // Bound already (a membership call's implicit bind): libuv sets
+            // the flags before bind() fails, and IPV6_V6ONLY fails first on
+            // an IPv4 socket.
+            let v4 = self
+                .with_sock(|s| s.local_addr())
+                .is_ok_and(|a| a.is_ipv4());
+            let ipv6_only = flags & sockopt::flags::IPV6_ONLY != 0;
+            return Err(coded(if ipv6_only && v4 {
+                "ENOPROTOOPT"
+            } else {
+                "EINVAL"
+            }));
         }
         // A socket whose earlier bind failed is reused, as libuv does.
         let s = match self.unbound.borrow_mut().take() {

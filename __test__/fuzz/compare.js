@@ -126,12 +126,6 @@ function compareTraces(node, rs, plan) {
  */
 const KNOWN = [
   {
-    id: 'R2',
-    what: 'source-specific membership with an IPv6 non-multicast group on udp4: ENOPROTOOPT vs EINVAL',
-    test: (d) => d.kind === 'sync' && d.node.threw && d.rs.threw &&
-      /SourceSpecificMembership$/.test(d.entry.method) && d.node.threw.code === 'ENOPROTOOPT' && d.rs.threw.code === 'EINVAL',
-  },
-  {
     id: 'R14',
     what: 'getSendQueueSize/getSendQueueCount: what is still queued depends on timing (libuv queues, dgram-rs mostly writes at once)',
     test: (d) => d.kind === 'sync' && /^getSendQueue(Size|Count)$/.test(d.entry.method) && d.node.returned !== undefined && d.rs.returned !== undefined,
