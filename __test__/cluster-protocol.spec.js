@@ -34,7 +34,8 @@ function probe(port, cb) {
 if (cluster.isPrimary) {
   const reports = [];
   const exits = [];
-  const summary = (extra) => { out({ reports, exits, ...extra }); };
+  // Workers exit in no particular order.
+  const summary = (extra) => { exits.sort((a, b) => (a.w < b.w ? -1 : 1)); out({ reports, exits, ...extra }); };
   const fork = (env) => {
     const w = cluster.fork(env);
     w.on('message', (m) => { reports.push({ w: env.ROLE, ...m }); onReport(w, m, env.ROLE); });
@@ -62,7 +63,6 @@ if (cluster.isPrimary) {
       } else if (m.received !== undefined && ++received === 6) {
         onExit = () => {
           if (exits.length < roles.length) return;
-          exits.sort((a, b) => a.w < b.w ? -1 : 1);
           const closed = reports.filter((r) => r.closed).sort((a, b) => a.w < b.w ? -1 : 1);
           reports.splice(0, reports.length, ...closed);
           summary({
