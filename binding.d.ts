@@ -19,10 +19,11 @@ export declare class UDP {
   /** Creates the OS socket with `flags` (see `sockopt::flags`) and binds it. */
   bind(this: this, address: string, port: number, flags: number): void
   /**
-   * Wraps an existing UDP socket descriptor (`bind({ fd })`); with `dup`,
-   * a duplicate of it, leaving the original to its owner.
+   * Wraps an existing UDP socket descriptor (`bind({ fd })`); with
+   * `duplicate`, a duplicate of it, the original staying the caller's
+   * (a cluster worker adopting the socket its primary shares).
    */
-  open(this: this, fd: number): void
+  open(this: this, fd: number, duplicate?: boolean | undefined | null): void
   /**
    * Starts receiving: datagrams and receive errors go to the event
    * handler (see `deliver.rs`).
@@ -113,6 +114,22 @@ export interface AddressInfo {
 
 /** Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket. */
 export declare function guessHandleType(fd: number): string
+
+export declare function receiveStats(): ReceiveStats
+
+/** What the receive drivers did so far in this process (for benchmarks). */
+export interface ReceiveStats {
+  jsWakeups: number
+  jsBatches: number
+  jsDatagrams: number
+  readAheads: number
+  handBacks: number
+  aheadBatches: number
+  aheadDatagrams: number
+  runtimeWakeups: number
+  streams: number
+  streamTicks: number
+}
 
 /** What `sendMany` did with each datagram. */
 export interface SendManyResult {

@@ -839,4 +839,5 @@ module.exports.UDP = nativeBinding.UDP
 module.exports.UdpHandle = nativeBinding.UdpHandle
 module.exports.addEventHandler = nativeBinding.addEventHandler
 module.exports.guessHandleType = nativeBinding.guessHandleType
+module.exports.receiveStats = nativeBinding.receiveStats
 module.exports.setNoTrySend = nativeBinding.setNoTrySend

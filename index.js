@@ -10,10 +10,13 @@
 const EventEmitter = require('node:events');
 const dns = require('node:dns');
 const { deprecate } = require('node:util');
+const { AsyncResource } = require('node:async_hooks');
+const diagnosticsChannel = require('node:diagnostics_channel');
 const { UDP, addEventHandler, guessHandleType, setNoTrySend } = require('./binding.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
+const cluster = require('./lib/cluster.js');
 const {
   validateAbortSignal,
   validateBoolean,
@@ -55,6 +58,10 @@ function internalStateSymbol() {
 // The socket a native handle belongs to (Node's owner_symbol).
 const kOwner = Symbol('kOwner');
 
+// Published with { socket } by every new socket, last thing in its
+// constructor, as node:dgram does.
+const udpSocketChannel = diagnosticsChannel.channel('udp.socket');
+
 // dns.lookup as this module found it: a socket whose lookup is still this
 // function may skip it for IP literals, as it would only echo them back.
 const pristineLookup = dns.lookup;
@@ -78,6 +85,7 @@ const EVENT_RECV_ERROR = 1;
 const EVENT_SEND_DONE = 2;
 const EVENT_RESUME = 3;
 const EVENT_CLOSED = 4;
+const EVENT_ONE = 5;
 
 const kBufferTypes = ['Buffer', 'TypedArray', 'DataView', 'string'];
 const kIovMax = 1024;
@@ -186,10 +194,12 @@ class SocketImpl extends EventEmitter {
       recvDestination: !!(options && options.recvDestination),
       // Callbacks of sends the native side queued, oldest first.
       pendingSends: [],
-      // Sends to literal addresses waiting for this tick's flush.
+      // Sends to literal addresses not written yet, in order (see sendTo).
       outbox: [],
-      // Whether the outbox holds a blocked send or a sendFrom().
-      outboxOneByOne: false,
+      // How many of them, from the front, have passed their lookup step.
+      outboxReady: 0,
+      // In a cluster worker, gives back the primary's socket (lib/cluster.js).
+      clusterRelease: undefined,
     };
 
     handle[kOwner] = this;
@@ -209,6 +219,7 @@ class SocketImpl extends EventEmitter {
         this.once('close', () => signal.removeEventListener('abort', onAborted));
       }
     }
+    if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
   }
 
   bind(port_, address_ /* , callback */) {
@@ -234,6 +245,12 @@ class SocketImpl extends EventEmitter {
 
     if (port !== null && typeof port === 'object' && Number.isInteger(port.fd) && port.fd > 0 && port.fd <= 0x7fffffff) {
       const fd = port.fd;
+      // In a cluster worker the primary opens the descriptor (a number in
+      // its own process) and shares the socket, unchecked here, as on Node.
+      if (!port.exclusive && cluster.isWorker()) {
+        bindInCluster(this, { address: null, port: null, addressType: this.type, fd, flags: null }, (errno) => errors.errnoException(errno, 'open'));
+        return this;
+      }
       const kind = guessHandleType(fd);
       if (kind !== 'UDP') throw new ERR_INVALID_FD_TYPE(kind);
       try {
@@ -267,12 +284,13 @@ class SocketImpl extends EventEmitter {
       let flags = 0;
       if (state.reuseAddr) flags |= FLAG_REUSEADDR;
       if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
+      // reusePort binds are exclusive (Node 22.12+): each worker its own.
       if (state.reusePort) flags |= FLAG_REUSEPORT;
-      // In a cluster worker, Node has the primary share one socket among
-      // the workers for non-exclusive binds. We bind in the worker, with
-      // SO_REUSEADDR and SO_REUSEPORT, so that every worker can bind the
-      // same port and the kernel spreads datagrams over them.
-      else if (!exclusive && isClusterWorker()) flags |= FLAG_REUSEADDR | FLAG_REUSEPORT;
+      else if (!exclusive && cluster.isWorker()) {
+        // A cluster worker shares the primary's socket (lib/cluster.js).
+        bindInCluster(this, { address: ip, port, addressType: this.type, fd: -1, flags }, (errno) => errors.exceptionWithHostPort(errno, 'bind', ip, port));
+        return;
+      }
       try {
         // Like Node, the port is not validated: it is taken as a uint32
         // and the kernel sees its low 16 bits.
@@ -311,6 +329,7 @@ class SocketImpl extends EventEmitter {
   disconnect() {
     const state = this[kState];
     if (state.connectState !== CONNECT_STATE_CONNECTED) throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    if (state.outboxReady !== 0) flushReady(this);
     try {
       state.handle.disconnect();
     } catch (err) {
@@ -413,9 +432,10 @@ class SocketImpl extends EventEmitter {
       return this;
     }
     healthCheck(this);
-    // Sends already accepted this tick still go out, as they would have on
-    // Node, where a send to a literal address is not deferred.
-    flushOutbox(this);
+    // Sends past their lookup step would have gone out on Node: they go now.
+    // The others are dropped, without a callback, as Node drops them.
+    flushReady(this);
+    dropOutbox(state);
     // close() also stops the native receive side: no separate recvStop().
     state.receiving = false;
     const pending = state.pendingSends;
@@ -425,6 +445,11 @@ class SocketImpl extends EventEmitter {
     const cancelled = state.handle.close(pending.length !== 0);
     if (pending.length !== 0) state.closing = { pending, cancelled };
     state.handle = null;
+    if (state.clusterRelease !== undefined) {
+      const release = state.clusterRelease;
+      state.clusterRelease = undefined;
+      release();
+    }
     process.nextTick(socketCloseNT, this);
     return this;
   }
@@ -451,6 +476,7 @@ class SocketImpl extends EventEmitter {
 
   setBroadcast(arg) {
     const { handle } = this[kState];
+    settleOutbox(this);
     try {
       handle.setBroadcast(!!arg);
     } catch (err) {
@@ -461,6 +487,7 @@ class SocketImpl extends EventEmitter {
   setTTL(ttl) {
     validateNumber(ttl, 'ttl');
     const { handle } = this[kState];
+    settleOutbox(this);
     try {
       handle.setTTL(ttl);
     } catch (err) {
@@ -472,6 +499,7 @@ class SocketImpl extends EventEmitter {
   setMulticastTTL(ttl) {
     validateNumber(ttl, 'ttl');
     const { handle } = this[kState];
+    settleOutbox(this);
     try {
       handle.setMulticastTTL(ttl);
     } catch (err) {
@@ -482,6 +510,7 @@ class SocketImpl extends EventEmitter {
 
   setMulticastLoopback(arg) {
     const { handle } = this[kState];
+    settleOutbox(this);
     try {
       handle.setMulticastLoopback(!!arg);
     } catch (err) {
@@ -493,6 +522,7 @@ class SocketImpl extends EventEmitter {
   setMulticastInterface(interfaceAddress) {
     healthCheck(this);
     validateString(interfaceAddress, 'interfaceAddress');
+    settleOutbox(this);
     try {
       this[kState].handle.setMulticastInterface(interfaceAddress);
     } catch (err) {
@@ -696,7 +726,7 @@ for (const name of Object.getOwnPropertyNames(SocketImpl.prototype)) {
 // `instanceof`, subclassing and `socket.constructor === Socket` working.
 function Socket(type, listener) {
   if (new.target === undefined) {
-    readOptions(type, true);
+    Reflect.apply(constructorBody, this, [type, listener]);
     return undefined;
   }
   // `new SocketImpl` when possible: Reflect.construct with `Socket` as
@@ -708,6 +738,33 @@ function Socket(type, listener) {
   return Reflect.construct(SocketImpl, [type, listener], new.target);
 }
 Socket.prototype = SocketImpl.prototype;
+
+// Node's Socket called without `new` runs its constructor body on `this`
+// (the module object for `dgram.Socket(...)`, undefined for a bare call):
+// the EventEmitter fields, the validation, `type`, the 'message' listener,
+// the signal's abort handler and the diagnostics message all land there,
+// and calls `this` cannot take fail as they do on Node. The same here,
+// minus the native handle, which nothing could ever close.
+function constructorBody(type, listener) {
+  EventEmitter.call(this);
+  const { type: checked, options } = readOptions(type, true);
+  this.type = checked;
+  if (typeof listener === 'function') this.on('message', listener);
+  if (options && options.signal !== undefined) {
+    const { signal } = options;
+    validateAbortSignal(signal, 'options.signal');
+    const onAborted = () => {
+      this.close();
+    };
+    if (signal.aborted) {
+      onAborted();
+    } else {
+      signal.addEventListener('abort', onAborted, { once: true });
+      this.once('close', () => signal.removeEventListener('abort', onAborted));
+    }
+  }
+  if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
+}
 Object.defineProperty(Socket.prototype, 'constructor', { value: Socket, writable: true, configurable: true });
 Object.setPrototypeOf(Socket, EventEmitter);
 
@@ -741,12 +798,30 @@ function stopReceiving(socket) {
   state.receiving = false;
 }
 
-// Loaded lazily (most programs never touch cluster), once: a require() per
-// bind showed in socket churn profiles.
-let clusterWorker;
-function isClusterWorker() {
-  if (clusterWorker === undefined) clusterWorker = require('node:cluster').isWorker;
-  return clusterWorker;
+// A non-exclusive bind in a cluster worker: the primary's socket for
+// `options`, adopted by a duplicate of its descriptor (lib/cluster.js), or
+// `toError(errno)` as an 'error' event.
+function bindInCluster(socket, options, toError) {
+  const state = socket[kState];
+  cluster.bindShared(socket, options, {
+    isOpen: () => state.handle !== null,
+    onError(errno) {
+      state.bindState = BIND_STATE_UNBOUND;
+      socket.emit('error', toError(errno));
+    },
+    adopt(handle) {
+      try {
+        state.handle.open(handle.fd, true);
+      } catch (err) {
+        handle.close();
+        state.bindState = BIND_STATE_UNBOUND;
+        socket.emit('error', toError(errors.nativeCode(err)));
+        return;
+      }
+      state.clusterRelease = cluster.keepHandle(handle, (callback) => socket.close(callback));
+      startListening(socket);
+    },
+  });
 }
 
 // Operations issued before the implicit bind completes run, in order, once
@@ -785,6 +860,8 @@ function doConnectLookup(port, address, callback) {
     if (!state.handle) return; // closed while the lookup ran
     if (!ex) ex = sendBlocked(state.sendBlockList, ip);
     if (!ex) {
+      // Sends that passed their lookup step go out unconnected first.
+      if (state.outboxReady !== 0) flushReady(this);
       try {
         state.handle.connect(String(ip), port);
       } catch (err) {
@@ -958,7 +1035,7 @@ function sendManyLiterals(socket, items, callback) {
     origin.push(i);
   }
   // Keep the order with send() calls made earlier in this tick.
-  flushOutbox(socket);
+  flushAll(socket);
   let sent = 0;
   let pending = 1; // released below, once every datagram is accounted for
   const fail = (err) => {
@@ -1011,55 +1088,189 @@ function addressIndex(addresses, ip) {
   return i >= 0 ? i : addresses.push(ip) - 1;
 }
 
-// Sends queued this tick to literal addresses go out in one native call,
-// which can coalesce them (UDP GSO, see src/send.rs).
-function flushOutbox(socket) {
+// Sends to IP literals (sendTo) wait in the socket's outbox for their
+// lookup step, which Node runs even for literals, answering on the next
+// tick: one nextTick per send (outboxTick), in the send's async context.
+// A send is written once it has passed that step, and those that have are
+// written together, in one native call (UDP GSO, see src/send.rs), when
+// the last one queued has passed it, or earlier when something must see
+// them gone (a callback, close(), an option change, a direct send).
+// close() drops the ones that have not passed it, as Node does.
+const ITEM_WAITING = 0;
+const ITEM_READY = 1;
+const ITEM_WRITTEN = 2;
+const ITEM_DROPPED = 3;
+
+function outboxTick(item) {
+  if (item.stage === ITEM_DROPPED) return;
+  if (item.stage === ITEM_WAITING) {
+    item.stage = ITEM_READY;
+    const state = item.socket[kState];
+    if (++state.outboxReady === state.outbox.length) flushReady(item.socket);
+  }
+  // Node calls back on the tick after its lookup step.
+  if (item.callback !== undefined) process.nextTick(deliverSendResult, item);
+}
+
+function deliverSendResult(item) {
+  if (item.stage === ITEM_READY) flushReady(item.socket);
+  const callback = item.callback;
+  const result = item.result;
+  if (typeof result === 'number') {
+    callback(null, result);
+  } else if (result === undefined) {
+    // Queued by the native side: completes later, in an async resource
+    // made here, in the send's context, as Node's queued SendWrap.
+    if (item.queued !== undefined) item.queued.resource = new AsyncResource('UDPSENDWRAP');
+  } else {
+    callback(result);
+  }
+}
+
+// Writes the sends that passed their lookup step.
+function flushReady(socket) {
   const state = socket[kState];
+  const n = state.outboxReady;
+  if (n === 0) return;
   const outbox = state.outbox;
-  if (outbox.length === 0) return;
+  let items;
+  if (n === outbox.length) {
+    items = outbox;
+    state.outbox = [];
+  } else {
+    items = outbox.splice(0, n);
+  }
+  state.outboxReady = 0;
+  writeItems(socket, items);
+}
+
+// Writes every send of the outbox, whether past its lookup step or not
+// (sendMany, which Node does not have, keeps its order with them).
+// Before an option change: the sends that passed their lookup step would
+// have gone out with the options as they were.
+function settleOutbox(socket) {
+  const state = socket[kState];
+  if (state !== undefined && state.outboxReady !== 0 && state.handle) flushReady(socket);
+}
+
+function flushAll(socket) {
+  const state = socket[kState];
+  const items = state.outbox;
+  if (items.length === 0) return;
   state.outbox = [];
-  const oneByOne = state.outboxOneByOne;
-  state.outboxOneByOne = false;
-  if (!state.handle) return;
-  if (outbox.length === 1 || oneByOne) {
-    for (const item of outbox) {
-      if (item.error !== undefined) process.nextTick(item.callback, item.error);
-      else transmit(socket, item.data, item.ip, item.address, item.port, item.callback, item.local);
+  state.outboxReady = 0;
+  writeItems(socket, items);
+}
+
+function dropOutbox(state) {
+  const items = state.outbox;
+  if (items.length === 0) return;
+  for (const item of items) item.stage = ITEM_DROPPED;
+  state.outbox = [];
+  state.outboxReady = 0;
+}
+
+// Writes `items` in order: runs of plain ones in one native call each,
+// sendFrom()s one by one; failed ones (blocked, too many pieces) only
+// keep their place. Results are kept on the items for their callbacks.
+function writeItems(socket, items) {
+  const state = socket[kState];
+  const n = items.length;
+  let i = 0;
+  while (i < n) {
+    const item = items[i];
+    if (item.error !== undefined || item.data === null) {
+      item.stage = ITEM_WRITTEN;
+      item.result = item.error !== undefined ? item.error : tooManyPieces(state, item.ip, item.address, item.port);
+      i++;
+      continue;
     }
+    if (item.local !== undefined || !item.port) {
+      writeOne(state, item);
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < n && items[j].error === undefined && items[j].data !== null && items[j].local === undefined && items[j].port) j++;
+    if (j - i === 1) writeOne(state, item);
+    else writeMany(state, items, i, j);
+    i = j;
+  }
+}
+
+function writeOne(state, item) {
+  item.stage = ITEM_WRITTEN;
+  let r;
+  try {
+    if (item.local !== undefined) r = state.handle.sendFrom(item.data, item.port || 0, item.ip, item.local);
+    // Port 0 (a string such as '0x0' passes validatePort): Node sends with
+    // no destination at all (EDESTADDRREQ unless connected).
+    else if (!item.port) r = state.handle.send(item.data, 0);
+    else r = state.handle.send(item.data, item.port, item.ip);
+  } catch (err) {
+    item.result = errors.fromNative(err, 'send', item.address, item.port);
     return;
   }
-  const n = outbox.length;
+  // Node's handle convention: bytes + 1 when sent now, 0 when queued, or a
+  // negative libuv errno.
+  if (r > 0) settleItem(state, item, r - 1);
+  else if (r === 0) settleItem(state, item, -1);
+  else item.result = errors.exceptionWithHostPort(r, 'send', item.address, item.port);
+}
+
+function writeMany(state, items, from, to) {
+  const n = to - from;
   const data = new Array(n);
   const ports = new Uint32Array(n);
   const targets = new Uint32Array(n);
   const addresses = [];
-  for (let i = 0; i < n; i++) {
-    data[i] = outbox[i].data;
-    ports[i] = outbox[i].port;
-    targets[i] = addressIndex(addresses, outbox[i].ip);
+  for (let k = 0; k < n; k++) {
+    const item = items[from + k];
+    item.stage = ITEM_WRITTEN;
+    data[k] = item.data;
+    ports[k] = item.port;
+    targets[k] = addressIndex(addresses, item.ip);
   }
   let result;
   try {
     result = state.handle.sendMany(data, ports, targets, addresses);
   } catch (err) {
-    for (const item of outbox) {
-      if (item.callback) process.nextTick(item.callback, errors.fromNative(err, 'send', item.address, item.port));
-    }
+    for (let k = from; k < to; k++) items[k].result = errors.fromNative(err, 'send', items[k].address, items[k].port);
     return;
   }
   const { results, errors: codes } = result;
   let e = 0;
-  for (let i = 0; i < n; i++) {
-    const item = outbox[i];
-    const r = results[i];
-    if (r >= 0) {
-      if (item.callback) process.nextTick(item.callback, null, r);
-    } else if (r === -1) {
-      state.pendingSends.push({ callback: item.callback, address: item.address, port: item.port, size: item.data.length });
-    } else {
-      const code = codes[e++];
-      if (item.callback) process.nextTick(item.callback, errors.fromNative(code, 'send', item.address, item.port));
-    }
+  for (let k = 0; k < n; k++) {
+    const item = items[from + k];
+    const r = results[k];
+    if (r === -1 || r >= 0) settleItem(state, item, r);
+    else item.result = errors.fromNative(codes[e++], 'send', item.address, item.port);
+  }
+}
+
+// A native send's outcome: bytes sent, or -1 when the native side queued
+// it (its completion comes as an event, see pendingSends).
+function settleItem(state, item, r) {
+  if (r >= 0) {
+    item.result = r;
+    return;
+  }
+  const entry = { callback: undefined, address: item.address, port: item.port, size: item.data.length, resource: undefined };
+  if (item.callback !== undefined) {
+    entry.callback = runQueuedCallback.bind(null, entry, item.callback);
+    item.queued = entry;
+  }
+  state.pendingSends.push(entry);
+}
+
+// A queued send's callback, in the async resource made at the send.
+function runQueuedCallback(entry, callback, err, sent) {
+  const resource = entry.resource;
+  if (resource === undefined) return callback(err, sent);
+  try {
+    return resource.runInAsyncScope(callback, null, err, sent);
+  } finally {
+    resource.emitDestroy();
   }
 }
 
@@ -1074,15 +1285,24 @@ function sendTo(socket, data, port, address, callback, local) {
   if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(literal) : isIPv6(literal))) {
     // dns.lookup would only hand the literal back on the next tick; do
     // that without it, and send everything queued this tick in one go.
-    const item = { data, port, ip: literal, address, callback, local, error: undefined };
+    const item = {
+      socket,
+      data,
+      port,
+      ip: literal,
+      address,
+      callback,
+      local,
+      error: undefined,
+      stage: ITEM_WAITING,
+      result: undefined,
+      queued: undefined,
+    };
     if (state.sendBlockList !== undefined) item.error = sendBlocked(state.sendBlockList, literal);
-    if (item.error === undefined && data === null) item.error = errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port);
     // Failed without a callback: dropped silently, as Node does.
-    if (item.error !== undefined && !callback) return;
-    // A blocked send keeps its place, so that its callback comes in order
-    // with those of the sends around it; it and sendFrom()s go one by one.
-    if (local !== undefined || item.error !== undefined) state.outboxOneByOne = true;
-    if (state.outbox.push(item) === 1) process.nextTick(flushOutbox, socket);
+    if ((item.error !== undefined || data === null) && !callback) return;
+    state.outbox.push(item);
+    process.nextTick(outboxTick, item);
     return;
   }
   state.handle.lookup(address, (ex, ip) => {
@@ -1091,31 +1311,36 @@ function sendTo(socket, data, port, address, callback, local) {
       else process.nextTick(() => socket.emit('error', ex));
       return;
     }
-    // Closed while the lookup ran: Node drops the datagram silently and
-    // never calls back; we call back once, with the reason.
-    if (!state.handle) {
-      if (callback) process.nextTick(callback, new ERR_SOCKET_DGRAM_NOT_RUNNING());
-      return;
-    }
+    // Closed while the lookup ran: dropped silently, no callback, as Node.
+    if (!state.handle) return;
     let failed = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
-    if (failed === undefined && data === null) {
-      // As the native send would: an address of the other family first.
-      const ok = state.family === 'IPv4' ? isIPv4(String(ip)) : isIPv6(String(ip));
-      failed = errors.exceptionWithHostPort(ok ? 'EMSGSIZE' : 'EINVAL', 'send', address, port);
-    }
+    if (failed === undefined && data === null) failed = tooManyPieces(state, ip, address, port);
     if (failed === undefined) transmit(socket, data, ip, address, port, callback, local);
     else if (callback) process.nextTick(callback, failed);
   });
+}
+
+// A message of more than IOV_MAX pieces fails where the native send would
+// have: the checks libuv makes before it (connection state, then the
+// address family), then EMSGSIZE.
+function tooManyPieces(state, ip, address, port) {
+  const connected = state.connectState === CONNECT_STATE_CONNECTED;
+  let code;
+  if (!port) code = connected ? 'EMSGSIZE' : 'EDESTADDRREQ';
+  else if (connected) code = 'EISCONN';
+  else code = (state.family === 'IPv4' ? isIPv4(String(ip)) : isIPv6(String(ip))) ? 'EMSGSIZE' : 'EINVAL';
+  return errors.exceptionWithHostPort(code, 'send', address, port);
 }
 
 // Hands one datagram to the native handle; the callback runs on a later
 // tick with (null, bytes) or a 'send' error, never as an 'error' event.
 function transmit(socket, data, ip, address, port, callback, local) {
   const state = socket[kState];
+  if (state.outboxReady !== 0) flushReady(socket); // sends that came first
   let sent;
   try {
     if (local !== undefined) sent = state.handle.sendFrom(data, port || 0, ip === undefined ? undefined : String(ip), local);
-    else if (ip === undefined) sent = state.handle.send(data, 0);
+    else if (ip === undefined || !port) sent = state.handle.send(data, 0); // no destination, as Node
     else sent = state.handle.send(data, port, String(ip));
   } catch (err) {
     if (callback) process.nextTick(callback, errors.fromNative(err, 'send', address, port));
@@ -1126,7 +1351,13 @@ function transmit(socket, data, ip, address, port, callback, local) {
   if (sent > 0) {
     if (callback) process.nextTick(callback, null, sent - 1);
   } else if (sent === 0) {
-    state.pendingSends.push({ callback, address, port, size: data.length });
+    // Queued natively: called back later, in an async resource made now.
+    const entry = { callback, address, port, size: data.length, resource: undefined };
+    if (callback) {
+      entry.resource = new AsyncResource('UDPSENDWRAP');
+      entry.callback = runQueuedCallback.bind(null, entry, callback);
+    }
+    state.pendingSends.push(entry);
   } else if (callback) {
     process.nextTick(callback, errors.exceptionWithHostPort(sent, 'send', address, port));
   }
@@ -1159,6 +1390,9 @@ function onNativeEvent(kind, a, b, c) {
   const socket = this[kOwner];
   const state = socket[kState];
   switch (kind) {
+    case EVENT_ONE:
+      emitOne(socket, a, b, c);
+      break;
     case EVENT_BATCH:
       state.batch = { chunks: a, meta: b, addrs: c, i: 0, chunk: 0, offset: 0 };
       emitMessages(socket);
@@ -1251,6 +1485,17 @@ function emitMessages(socket) {
   if (state.batch === batch) state.batch = undefined;
 }
 
+// A batch of one datagram (without recvDestination): `msg` is its own
+// Buffer.
+function emitOne(socket, msg, port, address) {
+  const state = socket[kState];
+  if (!state.handle || !state.receiving) return;
+  const family = address.includes(':') ? 'IPv6' : 'IPv4';
+  const filter = state.receiveFilter;
+  if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) return;
+  socket.emit('message', msg, { address, family, port, size: msg.length });
+}
+
 function socketCloseNT(socket) {
   socket.emit('close');
 }
@@ -1258,9 +1503,11 @@ function socketCloseNT(socket) {
 function membership(socket, multicastAddress, interfaceAddress, join) {
   healthCheck(socket);
   if (!multicastAddress) throw new ERR_MISSING_ARGS('multicastAddress');
-  const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : String(interfaceAddress);
+  // Converted as Node's binding does (a Symbol throws a TypeError).
+  const group = `${multicastAddress}`;
+  const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : `${interfaceAddress}`;
   try {
-    socket[kState].handle.membership(String(multicastAddress), iface, join);
+    socket[kState].handle.membership(group, iface, join);
   } catch (err) {
     throw errors.fromNative(err, join ? 'addMembership' : 'dropMembership');
   }

@@ -101,8 +101,9 @@ test('close during a pending implicit bind with queued sends', async (t) => {
     await closeAll(srv);
   });
   t.truthy(node.length);
+  // Dropped without a callback, as Node drops them.
   t.deepEqual(outcome.node, { sends: [], received: [] });
-  t.deepEqual(outcome.rs, { sends: [{ cb1: [null, 2] }, { cb2: [null, 2] }], received: ['q1', 'q2'] });
+  t.deepEqual(outcome.rs, outcome.node);
 });
 
 test('close during a pending connect queued behind the implicit bind', async (t) => {

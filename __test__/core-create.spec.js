@@ -185,3 +185,65 @@ test('options.signal: validation, already-aborted signal closes at once, abort()
   });
   t.is(node[0].r.threw.code, 'ERR_INVALID_ARG_TYPE');
 });
+
+test('diagnostics_channel \'udp.socket\' gets { socket } for every new socket, at the end of its constructor', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const dc = require('node:diagnostics_channel');
+    const seen = [];
+    const onSocket = (msg, name) => {
+      const { socket } = msg;
+      seen.push({
+        name,
+        keys: Object.keys(msg),
+        isSocket: socket instanceof dgram.Socket,
+        type: socket.type,
+        messageListeners: socket.listenerCount('message'),
+        // Open (unbound: EBADF) or, with a pre-aborted signal, closed
+        // already (no handle: TypeError).
+        setTTL: (({ threw }) => threw && (threw.code || threw.name))(capture(() => socket.setTTL(1))),
+      });
+    };
+    dc.subscribe('udp.socket', onSocket);
+    const sockets = [];
+    try {
+      sockets.push(dgram.createSocket('udp4'));
+      sockets.push(dgram.createSocket({ type: 'udp6' }, () => {}));
+      sockets.push(new dgram.Socket('udp4'));
+      sockets.push(dgram.createSocket({ type: 'udp4', signal: AbortSignal.abort() }));
+      tr.push({ badType: capture(() => dgram.createSocket('udp5')) });
+      tr.push({ same: seen.length === 4 });
+    } finally {
+      dc.unsubscribe('udp.socket', onSocket);
+    }
+    sockets.push(dgram.createSocket('udp4')); // no longer observed
+    tr.push({ seen });
+    await closeAll(...sockets.slice(0, 3), sockets[4]);
+  });
+  const { seen } = node.find((e) => e.seen);
+  t.deepEqual(seen.map((x) => x.setTTL), ['EBADF', 'EBADF', 'EBADF', 'TypeError']);
+  t.deepEqual(seen.map((x) => x.messageListeners), [0, 1, 0, 0]);
+});
+
+test('Socket() without new runs the constructor body on `this`, failing where `this` is no socket, as Node (fuzzer R6)', async (t) => {
+  const { childParity } = require('./helpers.js');
+  const { node } = await childParity(t, `
+const dgram = require(process.env.DGRAM);
+process.on('uncaughtException', (e) => console.log('uncaught', e.message));
+const t = (f) => { try { console.log('returned', f()); } catch (e) { console.log('threw', e.name, e.code, e.message); } };
+t(() => dgram.Socket('udp4'));
+t(() => dgram.Socket('udp4', () => {}));
+t(() => dgram.Socket({ type: 'udp4', signal: {} }));
+t(() => dgram.Socket({ type: 'udp4', signal: AbortSignal.abort() }));
+const ac = new AbortController();
+t(() => dgram.Socket({ type: 'udp4', signal: ac.signal }));
+ac.abort();
+t(() => dgram.Socket('udp5'));
+const { Socket } = dgram;
+t(() => Socket('udp4'));
+const target = new (require('node:events'))();
+t(() => Socket.call(target, 'udp6', () => {}));
+console.log(target.type, target.listenerCount('message'), Object.keys(dgram).join());
+`);
+  t.regex(node.stdout, /threw TypeError undefined this\.on is not a function/);
+  t.regex(node.stdout, /uncaught this\.close is not a function/);
+});

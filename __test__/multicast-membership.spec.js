@@ -258,3 +258,46 @@ test('implicit bind by a membership call uses the group\'s address family, like 
     }
   });
 });
+
+test('add/dropMembership with a Symbol group or interface: TypeError from the string conversion, as Node (fuzzer R11)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = await boundSocket(dgram, 'udp4', LO);
+    rec(tr, 'add(Symbol)', () => s.addMembership(Symbol('g')));
+    rec(tr, 'drop(Symbol)', () => s.dropMembership(Symbol('g'), LO));
+    rec(tr, 'add(GROUP, Symbol)', () => s.addMembership(GROUP, Symbol('i')));
+    rec(tr, 'add({ toString })', () => s.addMembership({ toString: () => GROUP }, LO));
+    rec(tr, 'drop({ toString })', () => s.dropMembership({ toString: () => GROUP }, LO));
+    await closeAll(s);
+  });
+  t.is(node[0]['add(Symbol)'].threw.name, 'TypeError');
+});
+
+test('source-specific membership: an IPv6 source with a %zone parses as libuv parses it (ENOPROTOOPT on udp4, not EINVAL; fuzzer R2)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = await boundSocket(dgram, 'udp4', LO);
+    for (const [src, grp] of [['::1%lo', '::1'], ['::1%lo', 'ff3e::1'], ['1.2.3.4%x', SSM_GROUP], ['::1', '::1']]) {
+      for (const iface of [LO, '::%lo']) {
+        rec(tr, `add(${src}, ${grp}, ${iface})`, () => s.addSourceSpecificMembership(src, grp, iface));
+        rec(tr, `drop(${src}, ${grp}, ${iface})`, () => s.dropSourceSpecificMembership(src, grp, iface));
+      }
+    }
+    await closeAll(s);
+  });
+  t.is(node.find((e) => 'drop(::1%lo, ::1, ::%lo)' in e)['drop(::1%lo, ::1, ::%lo)'].threw.code, 'ENOPROTOOPT');
+});
+
+test('udp6 socket bound as IPv4 by a membership call, then bind() with ipv6Only: ENOPROTOOPT (without: EINVAL), as libuv', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    for (const ipv6Only of [true, false]) {
+      const s = dgram.createSocket({ type: 'udp6', ipv6Only });
+      rec(tr, `drop(127.0.0.1) ipv6Only=${ipv6Only}`, () => s.dropMembership('127.0.0.1'));
+      const err = await new Promise((resolve) => {
+        s.once('error', resolve);
+        s.bind(0, () => resolve(null));
+      });
+      tr.push({ ipv6Only, bind: errShape(err) });
+      await closeAll(s);
+    }
+  });
+  t.is(node.find((e) => e.ipv6Only === true).bind.code, 'ENOPROTOOPT');
+});

@@ -2,10 +2,10 @@
 
 // dgram in cluster workers. A child process runs a cluster primary that
 // forks two workers; each worker binds a socket with the implementation
-// under test and reports back. Node shares one socket, created by the
-// primary, among the workers for non-exclusive binds; dgram-rs binds in each
-// worker with SO_REUSEADDR + SO_REUSEPORT instead (README). The outputs of
-// the two implementations are compared.
+// under test and reports back. For non-exclusive binds the workers share one
+// socket, created by the primary (dgram-rs takes part in Node's cluster
+// protocol, lib/cluster.js). The outputs of the two implementations are
+// compared. More cluster scenarios: cluster-protocol.spec.js.
 
 const test = require('ava');
 const { runNode, scriptFile, jsonLines } = require('./options-helpers.js');
@@ -130,19 +130,12 @@ test('cluster: a non-exclusive worker after an exclusive one, and the reverse', 
   await clusterParity(t, { WORKERS: JSON.stringify([{ port: 'P' }, { port: 'P', exclusive: true }]) });
 });
 
-// Documented difference (README, "Cluster workers"), one of its
-// consequences: Node's primary keys shared handles by address/port/type, so
-// two workers that bind port 0 non-exclusively get the *same* ephemeral
-// port (one socket); dgram-rs workers each bind their own socket, so each
-// gets its own port. Both sides are pinned.
-test('cluster (documented difference): two workers binding port 0 non-exclusively: one shared port on node, two ports on dgram-rs', async (t) => {
-  const env = { WORKERS: JSON.stringify([{ port: 0 }, { port: 0 }]) };
-  const [node, rs] = await Promise.all(['node', 'rs'].map((impl) => runNode(script(), impl, { env, ms: 10000 })));
-  t.log(`node: ${r2s(node)}`);
-  t.log(`rs:   ${r2s(rs)}`);
+// The primary keys shared sockets by address/port/type, so two workers that
+// bind port 0 non-exclusively get the *same* ephemeral port (one socket).
+test('cluster: two workers binding port 0 non-exclusively share one ephemeral port', async (t) => {
+  const { node } = await clusterParity(t, { WORKERS: JSON.stringify([{ port: 0 }, { port: 0 }]) });
   const both = { results: [{ listening: true, port: 'EPHEMERAL' }, { listening: true, port: 'EPHEMERAL' }] };
-  t.deepEqual(jsonLines(node.stdout), [{ ...both, samePort: true }], 'node:dgram');
-  t.deepEqual(jsonLines(rs.stdout), [{ ...both, samePort: false }], 'dgram-rs');
+  t.deepEqual(node.lines, [{ ...both, samePort: true }]);
 });
 
 test('cluster: after the workers bound non-exclusively, sockets in the primary with and without reuseAddr', async (t) => {
@@ -150,12 +143,8 @@ test('cluster: after the workers bound non-exclusively, sockets in the primary w
   await clusterParity(t, { WORKERS: JSON.stringify([{ port: 'P' }, { port: 'P' }]), PRIMARY_BIND: JSON.stringify({ type: 'udp4' }) });
 });
 
-// Documented difference (README, "Cluster workers"), one of its
-// consequences: two unrelated cluster applications on the same port. On
-// Node the second primary's bind fails (EADDRINUSE reaches its worker);
-// dgram-rs workers bind with SO_REUSEPORT, so the second application's
-// worker joins the first one's port (same user) and the kernel splits the
-// traffic between the two applications. Both sides are pinned.
+// Two unrelated cluster applications on the same port: the second primary's
+// bind fails, and EADDRINUSE reaches its worker.
 const APP = `'use strict';
 const cluster = require('node:cluster');
 const dgram = require(process.env.DGRAM);
@@ -172,7 +161,7 @@ if (cluster.isPrimary) {
 }
 `;
 
-test('cluster (documented difference): a second, unrelated cluster application on the same port: EADDRINUSE on node, shares the port on dgram-rs', async (t) => {
+test('cluster: a second, unrelated cluster application on the same port: EADDRINUSE', async (t) => {
   const { spawn } = require('node:child_process');
   const { impls } = require('./helpers.js');
   const app = scriptFile('cluster-app.js', APP);
@@ -198,5 +187,5 @@ test('cluster (documented difference): a second, unrelated cluster application o
   }
   t.log(JSON.stringify(outcome));
   t.deepEqual(outcome.node, { first: { listening: true }, second: { error: 'EADDRINUSE', message: 'bind EADDRINUSE 127.0.0.1:P' } }, 'node:dgram');
-  t.deepEqual(outcome.rs, { first: { listening: true }, second: { listening: true } }, 'dgram-rs');
+  t.deepEqual(outcome.rs, outcome.node, 'dgram-rs');
 });

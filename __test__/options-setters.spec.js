@@ -135,3 +135,18 @@ test('udp6 setMulticastInterface with an IPv4 address, like node', async (t) => 
     await closeAll(s);
   });
 });
+
+test('setMulticastInterface() before bind: a string that is no address fails with EINVAL first, an address with EBADF (fuzzer R2)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    for (const type of ['udp4', 'udp6']) {
+      const s = dgram.createSocket(type);
+      for (const arg of ['::1::', 'bogus', '', '1.2.3.4%lo', '127.0.0.1', '::', '::%lo', 'fe80::1%1']) {
+        rec(tr, `${type} ${JSON.stringify(arg)}`, () => s.setMulticastInterface(arg));
+      }
+      await closeAll(s);
+    }
+  });
+  const code = (label) => Object.values(node.find((e) => label in e))[0].threw.code;
+  t.is(code('udp4 "::1::"'), 'EINVAL');
+  t.is(code('udp6 "127.0.0.1"'), 'EBADF');
+});

@@ -150,3 +150,51 @@ slowLoTest('documented difference (R20): an equal-size burst goes out as one GSO
     },
   });
 });
+
+slowLoTest('queued sends call back in the async context of their send(), in a UDPSENDWRAP resource (init, before, after, destroy)', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const { AsyncLocalStorage, createHook, executionAsyncId } = require('node:async_hooks');
+    const N = 40;
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    tr.reg(s.address().port, 'sender');
+    s.setSendBufferSize(4096);
+    // UDPSENDWRAP resources: id -> the hooks seen for it.
+    const wraps = new Map();
+    const hook = createHook({
+      init(id, type) { if (type === 'UDPSENDWRAP') wraps.set(id, ['init']); },
+      before(id) { if (wraps.has(id)) wraps.get(id).push('before'); },
+      after(id) { if (wraps.has(id)) wraps.get(id).push('after'); },
+      destroy(id) { if (wraps.has(id)) wraps.get(id).push('destroy'); },
+    }).enable();
+    const als = new AsyncLocalStorage();
+    const seen = [];
+    await new Promise((resolve) => {
+      let n = 0;
+      for (let i = 0; i < N; i++) {
+        als.run({ i }, () => {
+          s.send(Buffer.alloc(1000 + i), port, '127.0.0.1', (err) => {
+            const store = als.getStore();
+            // In a UDPSENDWRAP (queued: completed later) or not (sync).
+            seen.push({ i, err: h.errShape(err), store: store && store.i, inWrap: wraps.has(executionAsyncId()) });
+            if (++n === N) setImmediate(resolve);
+          });
+        });
+      }
+    });
+    // Destroy hooks run on a later turn.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    hook.disable();
+    const queued = seen.filter((x) => x.inWrap);
+    tr.push({
+      storesMatch: seen.every((x) => x.store === x.i),
+      inOrder: seen.every((x, k) => x.i === k),
+      someQueued: queued.length > 0,
+      // The wraps whose callbacks ran: init, before, after, destroy each once.
+      queuedWrapHooks: [...new Set([...wraps.values()].filter((v) => v.includes('before')).map((v) => v.join(',')))],
+    });
+    await h.closeAll(r, s);
+  }, { setup: SLOW_LO, ms: 15000 });
+  t.like(node[0], { storesMatch: true, inOrder: true, someQueued: true, queuedWrapHooks: ['init,before,after,destroy'] });
+});

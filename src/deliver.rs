@@ -7,6 +7,7 @@
 //!
 //! The arguments are `(kind, …)`:
 //! - `BATCH, chunks, meta, addrs`: datagrams (see `core::recv::Batch`);
+//! - `ONE, buffer, port, address`: a batch of one datagram;
 //! - `RECV_ERROR, code`: a receive error, e.g. `"ECONNREFUSED"`;
 //! - `SEND_DONE, bytes, code?`: the oldest queued send completed;
 //! - `RESUME`: go on with what a listener's exception interrupted;
@@ -29,14 +30,37 @@ pub(crate) const KIND_RECV_ERROR: u32 = 1;
 pub(crate) const KIND_SEND_DONE: u32 = 2;
 pub(crate) const KIND_RESUME: u32 = 3;
 pub(crate) const KIND_CLOSED: u32 = 4;
+pub(crate) const KIND_ONE: u32 = 5;
+
+/// Chunks at least this large become Buffers without a copy.
+const HAND_OVER_BYTES: usize = 8 * 1024;
 
 pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<()> {
     let env = ctx.env;
     let _scope = HandleScope::open(env)?;
+    if let ([chunk], [len, port, sender]) = (&b.chunks[..], &b.meta[..]) {
+        // One datagram (the common case below saturation): its own Buffer,
+        // as Node gives each message, and no tables to build or read.
+        let args = [
+            value::uint32(env, KIND_ONE)?,
+            value::buffer_copy(env, &chunk[..*len as usize])?,
+            value::uint32(env, *port)?,
+            value::string(env, &b.addrs[*sender as usize])?,
+        ];
+        return emit(ctx, &args, 1);
+    }
+    // Large chunks are handed over (a finalizer costs less than copying
+    // them), small ones copied (V8 allocates those cheaply).
     let chunks = b
         .chunks
-        .iter()
-        .map(|c| value::buffer_copy(env, c))
+        .into_iter()
+        .map(|c| {
+            if c.len() >= HAND_OVER_BYTES {
+                value::buffer_from_vec(env, c)
+            } else {
+                value::buffer_copy(env, &c)
+            }
+        })
         .collect::<napi::Result<Vec<_>>>()?;
     let addrs = b
         .addrs
@@ -100,8 +124,9 @@ fn emit(ctx: &SocketCtx, args: &[RawValue], resumable: usize) -> napi::Result<()
     // The context lives until the socket's close phase, and events are only
     // delivered before it, so it outlives this call even if JS closes the
     // socket meanwhile.
-    let Some(async_ctx) = ctx.async_ctx.borrow().as_ref().map(|c| c.raw()) else {
-        return Ok(());
+    let async_ctx = match ctx.async_ctx.borrow().as_ref() {
+        Some(c) => c.prepare(env)?,
+        None => return Ok(()),
     };
     if raw::make_callback(env, async_ctx, recv, func, args)? {
         return Ok(());

@@ -158,6 +158,7 @@ impl ThreadState {
 
     /// The async handle's callback: deliver what the runtime produced.
     fn on_wake(&self) {
+        crate::drivers::stats::RUNTIME_WAKEUPS.add(1);
         for shared in self.js_waker.take_ready() {
             let ctx = self
                 .sockets

@@ -21,6 +21,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use crate::core::blocklist::BlockList;
 use crate::core::error::code_of;
 use crate::core::{addr, send::Source, sockopt};
+use crate::drivers::js_loop::Sharing;
 use crate::drivers::send::Outcome;
 use crate::socket::SocketCtx;
 use crate::sys;
@@ -49,6 +50,38 @@ pub fn add_event_handler(env: Env, onevent: Unknown) -> napi::Result<u32> {
 #[napi(catch_unwind)]
 pub fn set_no_try_send(on: bool) {
     crate::drivers::send::set_no_try_send(on);
+}
+
+/// What the receive drivers did so far in this process (for benchmarks).
+#[napi(object)]
+pub struct ReceiveStats {
+    pub js_wakeups: f64,
+    pub js_batches: f64,
+    pub js_datagrams: f64,
+    pub read_aheads: f64,
+    pub hand_backs: f64,
+    pub ahead_batches: f64,
+    pub ahead_datagrams: f64,
+    pub runtime_wakeups: f64,
+    pub streams: f64,
+    pub stream_ticks: f64,
+}
+
+#[napi]
+pub fn receive_stats() -> ReceiveStats {
+    use crate::drivers::stats::*;
+    ReceiveStats {
+        js_wakeups: JS_WAKEUPS.get() as f64,
+        js_batches: JS_BATCHES.get() as f64,
+        js_datagrams: JS_DATAGRAMS.get() as f64,
+        read_aheads: READ_AHEADS.get() as f64,
+        hand_backs: HAND_BACKS.get() as f64,
+        ahead_batches: AHEAD_BATCHES.get() as f64,
+        ahead_datagrams: AHEAD_DATAGRAMS.get() as f64,
+        runtime_wakeups: RUNTIME_WAKEUPS.get() as f64,
+        streams: STREAMS.get() as f64,
+        stream_ticks: STREAM_TICKS.get() as f64,
+    }
 }
 
 /// `{ address, family, port }`, as `socket.address()` returns it.
@@ -158,7 +191,7 @@ impl UdpHandle {
         port: u32,
         flags: u32,
     ) -> napi::Result<()> {
-        if self.ctx.is_closed() || self.ctx.sock().is_some() {
+        if self.ctx.is_closed() {
             return Err(coded("EINVAL"));
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
@@ -166,6 +199,20 @@ impl UdpHandle {
         // libuv refuses IPV6ONLY on an IPv4 socket before creating anything.
         if !ipv6 && flags & sockopt::flags::IPV6_ONLY != 0 {
             return Err(coded("EINVAL"));
+        }
+        if self.ctx.sock().is_some() {
+            // Bound already (a membership call's implicit bind): libuv sets
+            // the flags before bind() fails, and IPV6_V6ONLY fails first on
+            // an IPv4 socket.
+            let v4 = self
+                .with_sock(|s| s.local_addr())
+                .is_ok_and(|a| a.is_ipv4());
+            let ipv6_only = flags & sockopt::flags::IPV6_ONLY != 0;
+            return Err(coded(if ipv6_only && v4 {
+                "ENOPROTOOPT"
+            } else {
+                "EINVAL"
+            }));
         }
         // A socket whose earlier bind failed is reused, as libuv does.
         let s = match self.unbound.borrow_mut().take() {
@@ -190,19 +237,28 @@ impl UdpHandle {
             return Err(to_napi(&e));
         }
         let s = Arc::new(s);
-        self.ctx.attach(&s, this).map_err(|e| to_napi(&e))
+        self.ctx
+            .attach(&s, this, Sharing::Exclusive)
+            .map_err(|e| to_napi(&e))
     }
 
-    /// Wraps an existing UDP socket descriptor (`bind({ fd })`); with `dup`,
-    /// a duplicate of it, leaving the original to its owner.
+    /// Wraps an existing UDP socket descriptor (`bind({ fd })`); with
+    /// `duplicate`, a duplicate of it, the original staying the caller's
+    /// (a cluster worker adopting the socket its primary shares).
     #[napi(catch_unwind)]
-    pub fn open(&self, this: This, fd: i64) -> napi::Result<()> {
+    pub fn open(&self, this: This, fd: i64, duplicate: Option<bool>) -> napi::Result<()> {
         if self.ctx.is_closed() || self.ctx.sock().is_some() {
             return Err(coded("EINVAL"));
         }
         #[cfg(unix)]
         {
             let fd = i32::try_from(fd).map_err(|_| coded("EBADF"))?;
+            // Closed on the way out unless adopted below.
+            let dup = match duplicate {
+                Some(true) => Some(sys::dup_fd(fd).map_err(|e| to_napi(&e))?),
+                _ => None,
+            };
+            let fd = dup.as_ref().map_or(fd, std::os::fd::AsRawFd::as_raw_fd);
             // The descriptor's ownership passes to us once it is set up, as
             // with uv_udp_open; a failure leaves it open, the caller's.
             let s = Socket::from(sys::adopt_fd(fd).map_err(|e| to_napi(&e))?);
@@ -215,7 +271,9 @@ impl UdpHandle {
                 .set_nonblocking(true)
                 .and_then(|()| self.apply_recv_destination(SockRef::from(&s), ipv6));
             let s = Arc::new(s);
-            let attached = setup.and_then(|()| self.ctx.attach(&s, this.raw()));
+            // Another process (a cluster's primary and its other workers,
+            // or whoever passed the descriptor) may read it too.
+            let attached = setup.and_then(|()| self.ctx.attach(&s, this.raw(), Sharing::Shared));
             if let Err(e) = attached {
                 // Not ours after all: give the descriptor back unclosed.
                 if let Ok(s) = Arc::try_unwrap(s) {
@@ -223,11 +281,15 @@ impl UdpHandle {
                 }
                 return Err(to_napi(&e));
             }
+            // The duplicate now belongs to the socket.
+            if let Some(owned) = dup {
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(owned);
+            }
             Ok(())
         }
         #[cfg(not(unix))]
         {
-            let _ = (fd, this);
+            let _ = (fd, this, duplicate);
             Err(coded("ENOTSUP"))
         }
     }
@@ -480,6 +542,14 @@ impl UdpHandle {
 
     #[napi(catch_unwind)]
     pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
+        // libuv parses the address before it touches the socket: EINVAL
+        // for a bad one even without a descriptor (EBADF).
+        let (host, _) = iface.split_once('%').unwrap_or((&iface, ""));
+        if iface.parse::<std::net::Ipv4Addr>().is_err()
+            && host.parse::<std::net::Ipv6Addr>().is_err()
+        {
+            return Err(coded("EINVAL"));
+        }
         self.with_sock(|s| sockopt::set_multicast_interface(&s, &iface))
     }
 

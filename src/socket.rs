@@ -22,7 +22,7 @@ use socket2::Socket;
 use crate::core::recv::Batch;
 use crate::core::send::{Item, Source};
 use crate::deliver;
-use crate::drivers::js_loop::{Poller, Sink};
+use crate::drivers::js_loop::{Poller, Sharing, Sink};
 use crate::drivers::runtime;
 use crate::drivers::send::{self as sender, Outcome};
 use crate::drivers::shared::{Event, Shared};
@@ -66,7 +66,7 @@ impl SocketCtx {
     /// context, as Node's handle's does.
     pub(crate) fn new(env: &napi::Env, this: RawValue, handler: u32) -> napi::Result<Rc<Self>> {
         let thread = crate::env::thread(env)?;
-        let async_ctx = AsyncContext::new(env.raw(), this, "UDPWRAP")?;
+        let async_ctx = AsyncContext::new(env.raw(), this, c"UDPWRAP")?;
         let shared = Arc::new(Shared::new(thread.js_waker.clone()));
         Ok(Rc::new_cyclic(|me| Self {
             env: env.raw(),
@@ -100,9 +100,15 @@ impl SocketCtx {
     /// Takes `sock` (bound, non-blocking) as this handle's socket: makes
     /// its poll handle on this thread's loop (`EEXIST` if the loop already
     /// watches that descriptor) and keeps the handle object `this` alive
-    /// while the socket is open. On failure `sock` is not kept.
-    pub(crate) fn attach(&self, sock: &Arc<Socket>, this: RawValue) -> io::Result<()> {
-        let poller = Poller::new(self.thread.lp, sock, self.shared.clone())?;
+    /// while the socket is open. On failure `sock` is not kept. `sharing`
+    /// says whether other handles may read the same descriptor.
+    pub(crate) fn attach(
+        &self,
+        sock: &Arc<Socket>,
+        this: RawValue,
+        sharing: Sharing,
+    ) -> io::Result<()> {
+        let poller = Poller::new(self.thread.lp, sock, self.shared.clone(), sharing)?;
         let this_ref = match Ref::new(self.env, this) {
             Ok(r) => r,
             Err(e) => {
@@ -174,6 +180,7 @@ impl SocketCtx {
         dest: Option<SocketAddr>,
         source: Option<Source>,
     ) -> Outcome {
+        self.note_send();
         let outcome = sender::send(sock, &self.shared, data, dest, source);
         if matches!(outcome, Outcome::Queued) {
             self.queued(1);
@@ -183,6 +190,7 @@ impl SocketCtx {
 
     /// Sends a burst, in order.
     pub(crate) fn send_many(&self, sock: &Arc<Socket>, items: &[Item<'_>]) -> Vec<Outcome> {
+        self.note_send();
         let outcomes = sender::send_many(sock, &self.shared, items);
         let queued = outcomes
             .iter()
@@ -192,6 +200,12 @@ impl SocketCtx {
             self.queued(queued as u32);
         }
         outcomes
+    }
+
+    fn note_send(&self) {
+        if let Some(p) = self.poller.borrow().as_ref() {
+            p.note_send();
+        }
     }
 
     fn queued(&self, n: u32) {

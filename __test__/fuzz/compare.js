@@ -126,20 +126,6 @@ function compareTraces(node, rs, plan) {
  */
 const KNOWN = [
   {
-    id: 'R2',
-    what: 'setMulticastInterface on a socket without a descriptor: libuv parses the address first (EINVAL), dgram-rs reports EBADF; ' +
-      'source-specific membership with an IPv6 non-multicast group on udp4: ENOPROTOOPT vs EINVAL',
-    test: (d) => d.kind === 'sync' && d.node.threw && d.rs.threw &&
-      ((d.entry.method === 'setMulticastInterface' && d.node.threw.code === 'EINVAL' && d.rs.threw.code === 'EBADF') ||
-        (/SourceSpecificMembership$/.test(d.entry.method) && d.node.threw.code === 'ENOPROTOOPT' && d.rs.threw.code === 'EINVAL')),
-  },
-  {
-    id: 'R11',
-    what: 'addMembership/dropMembership with a Symbol group: node:dgram throws a TypeError (string conversion), dgram-rs EINVAL',
-    test: (d) => d.kind === 'sync' && /^(add|drop)Membership$/.test(d.entry.method) && /Symbol/.test(d.entry.args[0]) &&
-      d.node.threw && d.node.threw.name === 'TypeError' && d.rs.threw && d.rs.threw.code === 'EINVAL',
-  },
-  {
     id: 'R14',
     what: 'getSendQueueSize/getSendQueueCount: what is still queued depends on timing (libuv queues, dgram-rs mostly writes at once)',
     test: (d) => d.kind === 'sync' && /^getSendQueue(Size|Count)$/.test(d.entry.method) && d.node.returned !== undefined && d.rs.returned !== undefined,
@@ -155,36 +141,6 @@ const KNOWN = [
     what: 'connect() on a socket closed after binding: node:dgram throws a TypeError (null handle)',
     test: (d) => d.entry.method === 'connect' && d.node.threw && d.node.threw.name === 'TypeError' && !d.node.threw.code &&
       (d.rs.returned === '<undefined>' || (d.rs.threw && d.rs.threw.code === 'ERR_SOCKET_DGRAM_NOT_RUNNING')),
-  },
-  {
-    id: 'R6',
-    what: 'Socket() called without new: node:dgram runs its constructor body on `this` (listener, signal checks)',
-    test: (d) => d.kind === 'sync' && d.entry.op === 'create' && d.entry.how === 'call' && d.node.threw && d.rs.returned === '<undefined>',
-  },
-  {
-    id: 'R6',
-    what: 'Socket() without new and an AbortSignal: node:dgram registers an abort handler that later fails on `this`',
-    test: (d) => d.kind === 'uncaught' && (() => {
-      const extra = [...d.node];
-      for (const m of d.rs) {
-        const k = extra.indexOf(m);
-        if (k === -1) return false;
-        extra.splice(k, 1);
-      }
-      return extra.length > 0 && extra.every((m) => m === 'this.close is not a function');
-    })(),
-  },
-  {
-    id: 'D5',
-    what: 'send then close() in the same tick (or queued before bind): dgram-rs sends and calls back once, node:dgram never calls back (documented)',
-    test: (d, plan) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) && d.node === '[]' &&
-      JSON.parse(d.rs).length === 1 && closedSameTick(plan, d.entry),
-  },
-  {
-    id: 'D10',
-    what: 'send whose lookup finishes after close(): dgram-rs calls back once with ERR_SOCKET_DGRAM_NOT_RUNNING (documented)',
-    test: (d) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) && d.node === '[]' &&
-      /^\[\{[^[]*"code":"ERR_SOCKET_DGRAM_NOT_RUNNING"[^[]*\}\]$/.test(d.rs),
   },
   {
     id: 'R12',
@@ -206,21 +162,10 @@ const KNOWN = [
   },
 ];
 
-/** Whether `entry`'s socket is closed later in the same tick (no settle in between). */
-function closedSameTick(plan, entry) {
-  if (!plan) return false;
-  for (let k = plan.indexOf(entry) + 1; k < plan.length; k++) {
-    const e = plan[k];
-    if (e.op === 'settle') return false;
-    if (e.op === 'call' && e.slot === entry.slot && (e.method === 'close' || e.method === 'asyncDispose')) return true;
-  }
-  return false;
-}
-
 /** The KNOWN entry a difference matches, if any. */
 function known(d, plan) {
-  if (d.kind === 'uncaught') return KNOWN.find((k) => k.id === 'R6' && k.test(d));
-  if (d.kind === 'callback') return KNOWN.find((k) => ['D5', 'D10', 'R12', 'R18'].includes(k.id) && k.test(d, d.plan || plan));
+  if (d.kind === 'uncaught') return undefined;
+  if (d.kind === 'callback') return KNOWN.find((k) => ['R12', 'R18'].includes(k.id) && k.test(d, d.plan || plan));
   if (d.kind !== 'sync' || !d.entry || !d.node || !d.rs) return undefined;
   return KNOWN.find((k) => k.test(d));
 }

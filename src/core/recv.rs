@@ -88,19 +88,29 @@ impl Arena {
         }
     }
 
-    /// Reads up to `SLOTS` datagrams from `sock` without blocking; returns
-    /// how many slots were filled (`WouldBlock` when none).
+    /// Reads up to `max` (at most `SLOTS`) datagrams from `sock` without
+    /// blocking; returns how many slots were filled (`WouldBlock` when none).
     #[cfg(target_os = "linux")]
-    pub(crate) fn read(&mut self, sock: &impl std::os::fd::AsRawFd) -> io::Result<usize> {
+    pub(crate) fn read(
+        &mut self,
+        sock: &impl std::os::fd::AsRawFd,
+        max: usize,
+    ) -> io::Result<usize> {
         self.got.clear();
-        let mut slots: Vec<&mut [u8]> = self.buf.chunks_mut(SLOT).collect();
-        crate::sys::recv_batch(sock, &mut self.scratch, &mut slots, &mut self.got)
+        crate::sys::recv_batch(
+            sock,
+            &mut self.scratch,
+            &mut self.buf,
+            SLOT,
+            max,
+            &mut self.got,
+        )
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub(crate) fn read(&mut self, sock: &socket2::SockRef<'_>) -> io::Result<usize> {
+    pub(crate) fn read(&mut self, sock: &socket2::SockRef<'_>, max: usize) -> io::Result<usize> {
         self.got.clear();
-        for slot in self.buf.chunks_mut(SLOT) {
+        for slot in self.buf.chunks_mut(SLOT).take(max) {
             match crate::sys::recv_from(sock, slot) {
                 Ok((len, from)) => self.got.push(Received {
                     len,
@@ -192,11 +202,12 @@ impl DestTable {
 }
 
 /// Reads the datagrams the kernel has ready, up to `opts.max_datagrams`,
-/// with `read` (one receive syscall into the arena: the caller decides how
-/// it waits for readiness). A `WouldBlock` ends the drain quietly; another
-/// error ends it and is returned after the datagrams read before it.
+/// with `read` (one receive syscall of at most the given number of
+/// datagrams into the arena: the caller decides how it waits for
+/// readiness). A `WouldBlock` ends the drain quietly; another error ends it
+/// and is returned after the datagrams read before it.
 pub(crate) fn drain(
-    read: &mut dyn FnMut(&mut Arena) -> io::Result<usize>,
+    read: &mut dyn FnMut(&mut Arena, usize) -> io::Result<usize>,
     opts: &Options<'_>,
 ) -> Drained {
     ARENA.with(|cell| {
@@ -217,7 +228,10 @@ pub(crate) fn drain(
             && read_total < opts.max_datagrams
             && chunks.bytes < MAX_BATCH_BYTES
         {
-            let n = match read(arena) {
+            // A GRO slot may hold many datagrams: the limit only bounds
+            // how many slots one read fills.
+            let want = SLOTS.min(opts.max_datagrams - read_total);
+            let n = match read(arena, want) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     more = false;
@@ -263,7 +277,7 @@ pub(crate) fn drain(
                     }
                 }
             }
-            more = n == SLOTS;
+            more = n == want;
             if !more {
                 break; // the kernel had no more
             }
@@ -304,7 +318,7 @@ mod tests {
         for i in 0..40u8 {
             tx.send(&vec![i; 100 + usize::from(i)]).unwrap();
         }
-        let d = drain(&mut |a| a.read(&rx), &opts(256));
+        let d = drain(&mut |a, max| a.read(&rx, max), &opts(256));
         assert!(d.error.is_none());
         let b = d.batch.unwrap();
         assert_eq!(b.count, 40);
@@ -321,7 +335,7 @@ mod tests {
         }
         assert!(!d.more);
         // Nothing left: the next drain finds the socket empty.
-        let d = drain(&mut |a| a.read(&rx), &opts(256));
+        let d = drain(&mut |a, max| a.read(&rx, max), &opts(256));
         assert!(d.batch.is_none() && d.error.is_none());
     }
 
@@ -331,10 +345,10 @@ mod tests {
         for _ in 0..(SLOTS * 2 + 1) {
             tx.send(b"x").unwrap();
         }
-        let d = drain(&mut |a| a.read(&rx), &opts(SLOTS));
+        let d = drain(&mut |a, max| a.read(&rx, max), &opts(SLOTS));
         assert_eq!(d.batch.unwrap().count, SLOTS);
         assert!(d.more);
-        let d = drain(&mut |a| a.read(&rx), &opts(1024));
+        let d = drain(&mut |a, max| a.read(&rx, max), &opts(1024));
         assert_eq!(d.batch.unwrap().count, SLOTS + 1);
         assert!(!d.more);
     }
@@ -349,7 +363,7 @@ mod tests {
             with_dest: false,
             max_datagrams: 64,
         };
-        let d = drain(&mut |a| a.read(&rx), &o);
+        let d = drain(&mut |a, max| a.read(&rx, max), &o);
         assert!(d.batch.is_none());
     }
 }

@@ -153,8 +153,17 @@ pub(crate) fn source_membership(
     iface: Option<&str>,
     join: bool,
 ) -> io::Result<()> {
-    let src: IpAddr = source.parse().map_err(|_| invalid())?;
-    let grp: IpAddr = group.parse().map_err(|_| invalid())?;
+    // As libuv parses them: IPv4, or IPv6 with an optional `%zone`.
+    let parse = |a: &str| match a.parse::<Ipv4Addr>() {
+        Ok(v4) => Ok(IpAddr::V4(v4)),
+        Err(_) => {
+            let (host, _) = a.split_once('%').unwrap_or((a, ""));
+            host.parse::<Ipv6Addr>()
+                .map(IpAddr::V6)
+                .map_err(|_| invalid())
+        }
+    };
+    let (src, grp) = (parse(source)?, parse(group)?);
     match (src, grp) {
         (IpAddr::V4(src), IpAddr::V4(grp)) => {
             let i = match iface {

@@ -8,21 +8,72 @@
 //! hands the socket to the runtime's read-ahead (`drivers::runtime`). The
 //! runtime hands it back later and `watch` resumes here. Only one of the
 //! two reads the socket at any time, so datagrams stay in order.
+//!
+//! A stream: when datagrams keep arriving one or two per wake-up (a sender
+//! slower than us, such as a node:dgram peer: one syscall per datagram),
+//! each wake-up costs more than the datagrams it brings. If wake-ups come
+//! less than `STREAM_GAP` apart `STREAM_STREAK` times in a row, and the
+//! application sent nothing on the socket meanwhile (so it is not answering
+//! them: a request/response exchange never waits here), the poller stops
+//! watching and reads on a timer instead: one wake-up per tick carries what
+//! arrived in it. The tick starts at `TICK_START` and adapts so that what
+//! accumulates in a tick fills at most half the socket's receive buffer
+//! (nothing is dropped that polling would have kept) and at least an
+//! eighth of it, between `TICK_MIN` and `TICK_MAX`. On Linux the timer is a
+//! timerfd watched by the loop (microseconds); elsewhere libuv's timer
+//! (milliseconds). The poller watches again as soon as the application
+//! sends, or a longest tick brings fewer than `STREAM_KEEP` datagrams. The
+//! price is at most one tick of added delay on one-way streams of more than
+//! a few thousand datagrams a second.
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
 use crate::core::recv::{self, Batch, Drained};
 use crate::drivers::shared::Shared;
+use crate::drivers::stats;
 use crate::sys::uv;
 
 /// Datagrams the JS thread reads per wake-up before it calls the socket
 /// busy (two full `recvmmsg` on Linux). libuv reads up to 32.
 pub(crate) const JS_BATCH: usize = 2 * recv::SLOTS;
+
+/// How a socket's queue may be read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sharing {
+    /// Only this handle reads the socket: read in batches, and ahead.
+    Exclusive,
+    /// The descriptor may be shared with other handles or processes (a
+    /// cluster worker's socket, `bind({ fd })`): whatever is read is
+    /// emitted before the next read, one datagram at a time as libuv does,
+    /// so that a listener that closes the socket leaves the rest in the
+    /// kernel for the others.
+    Shared,
+}
+
+/// Datagrams a shared socket's wake-up reads at most (libuv's count).
+const SHARED_BATCH: usize = 32;
+
+/// Wake-ups closer together than this count toward a stream.
+const STREAM_GAP: Duration = Duration::from_micros(250);
+/// How many such wake-ups in a row make a stream.
+const STREAM_STREAK: u32 = 16;
+/// A stream's first tick, and the bounds of its adaptation.
+const TICK_START: u64 = 250;
+const TICK_MIN: u64 = 50;
+const TICK_MAX: u64 = 1000;
+/// A longest tick that brings fewer datagrams ends the stream.
+const STREAM_KEEP: usize = 4;
+/// The kernel's accounting of one datagram beyond its payload (roughly an
+/// skb's truesize overhead on Linux), to estimate a tick's buffer fill.
+const DATAGRAM_OVERHEAD: usize = 768;
+/// Datagrams one tick reads before it calls the socket busy.
+const STREAM_BATCH: usize = 32 * recv::SLOTS;
 
 /// Where a socket's received data goes (the napi edge). Each call runs JS;
 /// `false` means the socket stopped receiving meanwhile (a listener closed
@@ -44,20 +95,34 @@ pub(crate) fn read_batch(sock: &Socket, shared: &Shared, max_datagrams: usize) -
         max_datagrams,
     };
     #[cfg(target_os = "linux")]
-    return recv::drain(&mut |arena| arena.read(sock), &opts);
+    return recv::drain(&mut |arena, max| arena.read(sock, max), &opts);
     #[cfg(not(target_os = "linux"))]
     return recv::drain(
-        &mut |arena| arena.read(&socket2::SockRef::from(sock)),
+        &mut |arena, max| arena.read(&socket2::SockRef::from(sock), max),
         &opts,
     );
 }
 
 struct Inner {
     poll: RefCell<Option<uv::Poll>>,
+    sharing: Sharing,
     sock: std::sync::Weak<Socket>,
     shared: Arc<Shared>,
     sink: RefCell<Option<Weak<dyn Sink>>>,
+    /// The JS loop reads the socket (by poll, or by timer in a stream).
     watching: Cell<bool>,
+    lp: *mut uv::Loop,
+    /// Stream detection (see the module comment).
+    ticker: RefCell<Option<Ticker>>,
+    streaming: Cell<bool>,
+    tick_us: Cell<u64>,
+    /// The socket's receive buffer size, read when a stream starts.
+    rcvbuf: Cell<usize>,
+    last_wakeup: Cell<Option<Instant>>,
+    streak: Cell<u32>,
+    /// The application sent on the socket since the last wake-up.
+    answered: Cell<bool>,
+    refd: Cell<bool>,
 }
 
 /// One socket's poll handle on the JS thread's loop.
@@ -72,13 +137,24 @@ impl Poller {
         lp: *mut uv::Loop,
         sock: &Arc<Socket>,
         shared: Arc<Shared>,
+        sharing: Sharing,
     ) -> io::Result<Self> {
         let inner = Rc::new(Inner {
             poll: RefCell::new(None),
+            sharing,
             sock: Arc::downgrade(sock),
             shared,
             sink: RefCell::new(None),
             watching: Cell::new(false),
+            lp,
+            ticker: RefCell::new(None),
+            streaming: Cell::new(false),
+            tick_us: Cell::new(TICK_START),
+            rcvbuf: Cell::new(0),
+            last_wakeup: Cell::new(None),
+            streak: Cell::new(0),
+            answered: Cell::new(false),
+            refd: Cell::new(true),
         });
         let weak = Rc::downgrade(&inner);
         let poll = uv::Poll::new(lp, os_sock(sock), move |status| {
@@ -106,15 +182,29 @@ impl Poller {
     }
 
     pub(crate) fn set_ref(&self, on: bool) {
+        self.inner.refd.set(on);
         if let Some(p) = self.inner.poll.borrow().as_ref() {
             p.set_ref(on);
         }
+        if let Some(t) = self.inner.ticker.borrow().as_ref() {
+            t.set_ref(on);
+        }
     }
 
-    /// Closes the poll handle; `on_closed` runs in the loop's close phase.
+    /// The application sent on the socket: it is answering what it
+    /// receives, so the socket is not a one-way stream.
+    pub(crate) fn note_send(&self) {
+        self.inner.answered.set(true);
+    }
+
+    /// Closes the handles; `on_closed` runs in the loop's close phase.
     pub(crate) fn close(&self, on_closed: Option<Box<dyn FnOnce()>>) {
         self.inner.watching.set(false);
+        self.inner.streaming.set(false);
         self.inner.sink.borrow_mut().take();
+        if let Some(t) = self.inner.ticker.borrow_mut().take() {
+            t.close();
+        }
         if let Some(p) = self.inner.poll.borrow_mut().take() {
             p.close(on_closed);
         } else if let Some(f) = on_closed {
@@ -124,6 +214,7 @@ impl Poller {
 }
 
 fn watch(inner: &Inner) -> io::Result<()> {
+    end_stream(inner);
     if let Some(p) = inner.poll.borrow().as_ref() {
         p.start()?;
         inner.watching.set(true);
@@ -132,44 +223,257 @@ fn watch(inner: &Inner) -> io::Result<()> {
 }
 
 fn unwatch(inner: &Inner) {
+    end_stream(inner);
     if let Some(p) = inner.poll.borrow().as_ref() {
         p.stop();
     }
     inner.watching.set(false);
 }
 
-fn on_readable(inner: &Inner, status: io::Result<()>) {
+fn end_stream(inner: &Inner) {
+    if inner.streaming.replace(false) {
+        if let Some(t) = inner.ticker.borrow().as_ref() {
+            t.stop();
+        }
+    }
+    inner.streak.set(0);
+    inner.last_wakeup.set(None);
+}
+
+/// Counts a wake-up toward a stream; on a stream, switches from the poll
+/// handle to the timer.
+fn note_wakeup(inner: &Rc<Inner>) {
+    let now = Instant::now();
+    let close = inner
+        .last_wakeup
+        .replace(Some(now))
+        .is_some_and(|last| now.duration_since(last) < STREAM_GAP);
+    let answered = inner.answered.replace(false);
+    let streak = if close && !answered {
+        inner.streak.get() + 1
+    } else {
+        0
+    };
+    inner.streak.set(streak);
+    if streak >= STREAM_STREAK && start_stream(inner).is_err() {
+        inner.streak.set(0);
+    }
+}
+
+fn start_stream(inner: &Rc<Inner>) -> io::Result<()> {
+    if inner.ticker.borrow().is_none() {
+        let weak = Rc::downgrade(inner);
+        let ticker = Ticker::new(inner.lp, move || {
+            if let Some(inner) = weak.upgrade() {
+                on_tick(&inner);
+            }
+        })?;
+        ticker.set_ref(inner.refd.get());
+        *inner.ticker.borrow_mut() = Some(ticker);
+    }
+    let rcvbuf = inner
+        .sock
+        .upgrade()
+        .and_then(|s| s.recv_buffer_size().ok())
+        .unwrap_or(0);
+    inner.rcvbuf.set(rcvbuf);
+    inner.tick_us.set(TICK_START);
+    if let Some(t) = inner.ticker.borrow().as_ref() {
+        t.start(TICK_START)?;
+    }
+    if let Some(p) = inner.poll.borrow().as_ref() {
+        p.stop();
+    }
+    inner.streaming.set(true);
+    stats::STREAMS.add(1);
+    Ok(())
+}
+
+/// A stream's tick: read what arrived since the last one.
+fn on_tick(inner: &Rc<Inner>) {
+    stats::STREAM_TICKS.add(1);
     let sink = inner.sink.borrow().as_ref().and_then(Weak::upgrade);
-    let (Some(sink), Some(sock)) = (sink, inner.sock.upgrade()) else {
+    let Some(sink) = sink else {
+        return;
+    };
+    let (count, bytes, more) = read_and_emit(inner, &*sink, STREAM_BATCH);
+    if !inner.watching.get() || !inner.streaming.get() {
+        return; // stopped by JS meanwhile
+    }
+    let answered = inner.answered.replace(false);
+    let tick = inner.tick_us.get();
+    if more {
+        unwatch(inner);
+        stats::READ_AHEADS.add(1);
+        sink.busy();
+        return;
+    }
+    if answered || (tick >= TICK_MAX && count < STREAM_KEEP) {
+        if let Err(e) = watch(inner) {
+            sink.error(e);
+        }
+        return;
+    }
+    // Adapt the tick to the buffer: fill at most a half, at least an eighth.
+    let fill = bytes + count * DATAGRAM_OVERHEAD;
+    let rcvbuf = inner.rcvbuf.get();
+    let next = if rcvbuf > 0 && fill > rcvbuf / 2 {
+        (tick / 2).max(TICK_MIN)
+    } else if rcvbuf == 0 || fill < rcvbuf / 8 {
+        (tick * 2).min(TICK_MAX)
+    } else {
+        tick
+    };
+    inner.tick_us.set(next);
+    let started = inner.ticker.borrow().as_ref().map(|t| t.start(next));
+    if let Some(Err(e)) = started {
+        resume_watching(inner, &*sink, e);
+    }
+}
+
+/// What wakes a stream's ticks: on Linux a timerfd watched by a poll handle
+/// (microseconds), elsewhere libuv's timer (milliseconds).
+enum Ticker {
+    #[cfg(target_os = "linux")]
+    Fd(Rc<crate::sys::TimerFd>, uv::Poll),
+    #[cfg(not(target_os = "linux"))]
+    Uv(uv::Timer),
+}
+
+impl Ticker {
+    #[cfg(target_os = "linux")]
+    fn new(lp: *mut uv::Loop, mut on_tick: impl FnMut() + 'static) -> io::Result<Self> {
+        let fd = Rc::new(crate::sys::TimerFd::new()?);
+        let theirs = fd.clone();
+        // The poll handle's callback holds the timerfd, which is closed
+        // when that is freed, after the handle closed.
+        let poll = uv::Poll::new(lp, fd.raw(), move |_| {
+            theirs.clear();
+            on_tick();
+        })?;
+        Ok(Self::Fd(fd, poll))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new(lp: *mut uv::Loop, on_tick: impl FnMut() + 'static) -> io::Result<Self> {
+        Ok(Self::Uv(uv::Timer::new(lp, on_tick)?))
+    }
+
+    fn start(&self, micros: u64) -> io::Result<()> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Fd(fd, poll) => {
+                fd.arm(micros)?;
+                poll.start()
+            }
+            #[cfg(not(target_os = "linux"))]
+            Self::Uv(t) => t.start(micros.div_ceil(1000)),
+        }
+    }
+
+    fn stop(&self) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Fd(fd, poll) => {
+                poll.stop();
+                let _ = fd.arm(0);
+                fd.clear();
+            }
+            #[cfg(not(target_os = "linux"))]
+            Self::Uv(t) => t.stop(),
+        }
+    }
+
+    fn set_ref(&self, on: bool) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Fd(_, poll) => poll.set_ref(on),
+            #[cfg(not(target_os = "linux"))]
+            Self::Uv(t) => t.set_ref(on),
+        }
+    }
+
+    fn close(self) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Fd(_, poll) => poll.close(None),
+            #[cfg(not(target_os = "linux"))]
+            Self::Uv(t) => t.close(None),
+        }
+    }
+}
+
+fn resume_watching(inner: &Inner, sink: &dyn Sink, err: io::Error) {
+    if let Err(e) = watch(inner) {
+        sink.error(e);
+    } else {
+        sink.error(err);
+    }
+}
+
+fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
+    stats::JS_WAKEUPS.add(1);
+    let sink = inner.sink.borrow().as_ref().and_then(Weak::upgrade);
+    let Some(sink) = sink else {
         return;
     };
     // libuv stops a poll handle whose socket reports an error (a pending
     // ICMP report on a connected socket): the read below collects and
     // reports it, then watching resumes.
     let errored = status.is_err();
-    let Drained { batch, error, more } = read_batch(&sock, &inner.shared, JS_BATCH);
-    drop(sock);
-    if let Some(batch) = batch {
-        if !sink.batch(batch) {
-            return;
+    let more = match inner.sharing {
+        Sharing::Exclusive => read_and_emit(inner, &*sink, JS_BATCH).2,
+        Sharing::Shared => {
+            for _ in 0..SHARED_BATCH {
+                if !read_and_emit(inner, &*sink, 1).2 || !inner.watching.get() {
+                    break;
+                }
+            }
+            false // a shared socket is never read ahead nor left waiting
         }
-    }
-    if let Some(err) = error {
-        if !sink.error(err) {
-            return;
-        }
-    }
+    };
     if !inner.watching.get() {
         return; // stopped by JS meanwhile
     }
     if more {
         unwatch(inner);
+        stats::READ_AHEADS.add(1);
         sink.busy();
     } else if errored {
         if let Err(e) = watch(inner) {
             sink.error(e);
         }
+    } else if inner.sharing == Sharing::Exclusive {
+        note_wakeup(inner);
     }
+}
+
+/// Reads up to `max` datagrams and hands them to the sink; returns how
+/// many were read and their bytes, and whether more are waiting and the
+/// sink still receives.
+fn read_and_emit(inner: &Inner, sink: &dyn Sink, max: usize) -> (usize, usize, bool) {
+    let Some(sock) = inner.sock.upgrade() else {
+        return (0, 0, false);
+    };
+    let Drained { batch, error, more } = read_batch(&sock, &inner.shared, max);
+    drop(sock);
+    let count = batch.as_ref().map_or(0, |b| b.count);
+    let bytes = batch
+        .as_ref()
+        .map_or(0, |b| b.chunks.iter().map(Vec::len).sum());
+    if let Some(batch) = batch {
+        stats::JS_BATCHES.add(1);
+        stats::JS_DATAGRAMS.add(count);
+        if !sink.batch(batch) {
+            return (count, bytes, false);
+        }
+    }
+    if let Some(err) = error {
+        if !sink.error(err) {
+            return (count, bytes, false);
+        }
+    }
+    (count, bytes, more)
 }
 
 #[cfg(unix)]

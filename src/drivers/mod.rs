@@ -8,3 +8,4 @@ pub(crate) mod js_loop;
 pub(crate) mod runtime;
 pub(crate) mod send;
 pub(crate) mod shared;
+pub(crate) mod stats;

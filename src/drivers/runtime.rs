@@ -5,11 +5,13 @@
 //! per wake-up. The task then reads batches into the socket's inbox in
 //! parallel with JS emitting the previous ones, at most
 //! `BATCHES_IN_FLIGHT` ahead (beyond that it pauses and the kernel drops, as
-//! with node:dgram). When it finds the socket empty *and* JS has taken
-//! every batch, it hands the socket back to the JS loop (`Event::HandBack`,
-//! always its last event). Waiting for JS to catch up before handing back
-//! is the hysteresis: a burst that keeps arriving while JS works through a
-//! backlog stays here instead of bouncing between the two readers.
+//! with node:dgram). It hands the socket back to the JS loop
+//! (`Event::HandBack`, always its last event) when a drain empties the
+//! socket with a small batch (the rate no longer needs a second thread), or
+//! when it finds the socket empty after a large one *and* JS has taken every
+//! batch. The two thresholds are the hysteresis: the JS loop calls a socket
+//! busy when a wake-up finds two full reads waiting (`js_loop::JS_BATCH`),
+//! or a stream tick eight; read-ahead stays while batches stay large.
 //!
 //! A socket is registered with the runtime's reactor only while read-ahead
 //! runs (and not while it pauses for JS): an idle socket never wakes the
@@ -24,6 +26,7 @@ use tokio::runtime::{Builder, Handle, Runtime};
 
 use crate::core::recv::{self, Drained};
 use crate::drivers::shared::{Event, Shared};
+use crate::drivers::stats;
 
 static RUNTIME: OnceLock<io::Result<Runtime>> = OnceLock::new();
 
@@ -48,6 +51,10 @@ pub(crate) fn handle() -> io::Result<Handle> {
 /// Datagrams per read-ahead batch (bounds one batch's memory with the
 /// byte limit in `core::recv`).
 const AHEAD_BATCH: usize = 256;
+/// A drain that brings fewer datagrams than this (and empties the socket)
+/// ends read-ahead: at that rate the JS loop reads well enough by itself,
+/// and reading ahead would only cost each batch a wake-up of both threads.
+const SMALL_BATCH: usize = 32;
 
 /// Starts reading `sock` ahead (JS thread; the JS loop stopped watching it).
 pub(crate) fn start_read_ahead(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::Result<()> {
@@ -80,6 +87,7 @@ async fn read_ahead(sock: Weak<Socket>, shared: Arc<Shared>, generation: u64) {
         match read_registered(&sock, &shared).await {
             Pause::Stop => return,
             Pause::Idle => {
+                stats::HAND_BACKS.add(1);
                 shared.post(Event::HandBack(generation));
                 return;
             }
@@ -139,11 +147,11 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
         // reports it as error readiness, which its read path ignores).
         let mut direct = error_pending;
         let Drained { batch, error, more } = recv::drain(
-            &mut |arena| {
+            &mut |arena, max| {
                 if std::mem::take(&mut direct) {
-                    read_direct(arena, &sock)
+                    read_direct(arena, &sock, max)
                 } else {
-                    reg.try_read(|| read_direct(arena, &sock))
+                    reg.try_read(|| read_direct(arena, &sock, max))
                 }
             },
             &opts,
@@ -151,9 +159,12 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
         if shared.reading_stopped() {
             return Pause::Stop;
         }
+        let count = batch.as_ref().map_or(0, |b| b.count);
         match batch {
             // The batch keeps its credit until JS takes it.
             Some(b) => {
+                stats::AHEAD_BATCHES.add(1);
+                stats::AHEAD_DATAGRAMS.add(b.count);
                 permit.forget();
                 shared.post(Event::Batch(b));
             }
@@ -164,6 +175,11 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
         }
         if more {
             continue;
+        }
+        if count < SMALL_BATCH {
+            // The rate fell to what the JS loop reads at a wake-up or a
+            // stream tick: hand back (after this batch, in order).
+            return Pause::Idle;
         }
         // The socket looked empty: read on if more arrives before JS has
         // caught up; hand back if JS catches up first.
@@ -187,13 +203,13 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
 }
 
 #[cfg(target_os = "linux")]
-fn read_direct(arena: &mut recv::Arena, sock: &Socket) -> io::Result<usize> {
-    arena.read(sock)
+fn read_direct(arena: &mut recv::Arena, sock: &Socket, max: usize) -> io::Result<usize> {
+    arena.read(sock, max)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn read_direct(arena: &mut recv::Arena, sock: &Socket) -> io::Result<usize> {
-    arena.read(&socket2::SockRef::from(sock))
+fn read_direct(arena: &mut recv::Arena, sock: &Socket, max: usize) -> io::Result<usize> {
+    arena.read(&socket2::SockRef::from(sock), max)
 }
 
 /// A socket's readiness registration with the reactor, for readability

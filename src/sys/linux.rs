@@ -91,21 +91,23 @@ impl MmsgScratch {
     }
 }
 
-/// Receives up to `slots.len()` datagrams without blocking. Each datagram
-/// (or GRO-coalesced run of datagrams) lands at the start of its slot; `out`
-/// receives one entry per slot, in arrival order. Returns the number of
-/// slots filled.
+/// Receives up to `max` datagrams without blocking into `buf`, cut into
+/// slots of `slot` bytes. Each datagram (or GRO-coalesced run of datagrams)
+/// lands at the start of its slot; `out` receives one entry per slot, in
+/// arrival order. Returns the number of slots filled.
 pub(crate) fn recv_batch(
     sock: &impl AsRawFd,
     scratch: &mut MmsgScratch,
-    slots: &mut [&mut [u8]],
+    buf: &mut [u8],
+    slot: usize,
+    max: usize,
     out: &mut Vec<super::Received>,
 ) -> io::Result<usize> {
-    let n = slots.len().min(scratch.hdrs.len());
-    for (i, slot) in slots.iter_mut().take(n).enumerate() {
+    let n = max.min(scratch.hdrs.len()).min(buf.len() / slot.max(1));
+    for (i, chunk) in buf.chunks_mut(slot).take(n).enumerate() {
         scratch.iovs[i] = libc::iovec {
-            iov_base: slot.as_mut_ptr().cast(),
-            iov_len: slot.len(),
+            iov_base: chunk.as_mut_ptr().cast(),
+            iov_len: chunk.len(),
         };
         let hdr = &mut scratch.hdrs[i];
         hdr.msg_hdr.msg_name = (&mut scratch.names[i] as *mut libc::sockaddr_storage).cast();
@@ -119,7 +121,7 @@ pub(crate) fn recv_batch(
     }
     let got = loop {
         // SAFETY: the first `n` headers point at live iovecs, names and slots
-        // owned by `scratch` and `slots`, which outlive the call; the kernel
+        // owned by `scratch` and `buf`, which outlive the call; the kernel
         // writes only within the lengths given. The fd is borrowed from its
         // owner for the call.
         let rc = unsafe {
@@ -416,5 +418,62 @@ pub(crate) fn ssm_v6(
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// A one-shot timer with microsecond resolution whose expiry makes its
+/// descriptor readable, so that a JS loop's poll handle can wait for it
+/// (libuv's own timers tick in milliseconds).
+pub(crate) struct TimerFd(std::os::fd::OwnedFd);
+
+impl TimerFd {
+    pub(crate) fn new() -> io::Result<Self> {
+        // SAFETY: plain syscall; a non-negative result is a new descriptor
+        // that we own from here on.
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        Ok(Self(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
+    }
+
+    /// Expires once, `micros` from now (0 disarms).
+    pub(crate) fn arm(&self, micros: u64) -> io::Result<()> {
+        // SAFETY: all-zero bytes are a valid (disarmed) itimerspec.
+        let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
+        spec.it_value.tv_sec = (micros / 1_000_000) as libc::time_t;
+        spec.it_value.tv_nsec = ((micros % 1_000_000) * 1000) as libc::c_long;
+        // SAFETY: `spec` lives for the call; the old value is not asked for.
+        let rc =
+            unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Consumes an expiry, so that the descriptor is no longer readable.
+    pub(crate) fn clear(&self) {
+        let mut expirations = 0u64;
+        // SAFETY: reads at most 8 bytes into `expirations`; a timerfd with
+        // nothing to report fails with EAGAIN, which is fine.
+        unsafe {
+            libc::read(
+                self.0.as_raw_fd(),
+                (&mut expirations as *mut u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+
+    pub(crate) fn raw(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
     }
 }

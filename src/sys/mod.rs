@@ -27,11 +27,11 @@ pub(crate) use fallback::recv_from;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
     enable_gro, enable_pktinfo, recv_batch, send_batch, send_from, send_gso, ssm_v6, MmsgScratch,
-    GSO_MAX_SEGMENTS,
+    TimerFd, GSO_MAX_SEGMENTS,
 };
 #[cfg(unix)]
 pub(crate) use unix::{
-    adopt_fd, disconnect, fd_type, interface_index, interface_name, register_readable,
+    adopt_fd, disconnect, dup_fd, fd_type, interface_index, interface_name, register_readable,
     wait_writable, Registered,
 };
 #[cfg(windows)]

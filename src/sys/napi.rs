@@ -14,7 +14,6 @@ use napi::sys;
 
 pub(crate) type RawEnv = sys::napi_env;
 pub(crate) type RawValue = sys::napi_value;
-pub(crate) type RawAsyncContext = sys::napi_async_context;
 
 fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
@@ -94,21 +93,165 @@ impl Ref {
     }
 }
 
+/// Node's own C++ API for calling into JS from native code (`node.h`):
+/// `node::MakeCallback` with a `node::async_context` from
+/// `node::EmitAsyncInit`, the way Node's handles call JS. Unlike
+/// `napi_make_callback`, it puts no `v8::TryCatch` around the call, so an
+/// exception thrown by a listener reaches Node's uncaught-exception
+/// handling from where it was thrown, exactly as with node:dgram: the
+/// printed source line and caret, the async context `'uncaughtException'`
+/// handlers run in, non-Error throws, the async_hooks `after` event.
+///
+/// These are C++ functions, looked up by their Itanium-mangled names (the
+/// same in Node 20, 22 and 24; Linux and macOS). Their argument types are
+/// trivially copyable: `v8::Local`/`MaybeLocal` are one pointer (the same
+/// as a `napi_value` in Node's implementation) and `node::async_context` is
+/// two doubles, so the C calling convention applies. Where they are missing
+/// (Windows, other embedders) `napi_make_callback` is used instead.
+///
+/// Node 22+ keeps `AsyncLocalStorage` in an async context frame that
+/// `node::MakeCallback` would reset: there the frame is captured when the
+/// context is made and passed to the exported `node::InternalMakeCallback`,
+/// as Node's own `AsyncResource` does; without that symbol, Node-API again.
+mod node_cxx {
+    use std::ffi::{c_char, c_int, c_void};
+    use std::sync::OnceLock;
+
+    use super::RawValue;
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct AsyncIds {
+        pub(crate) async_id: f64,
+        pub(crate) trigger_async_id: f64,
+    }
+
+    pub(crate) type Isolate = c_void;
+    type GetCurrent = unsafe extern "C" fn() -> *mut Isolate;
+    type EmitInit = unsafe extern "C" fn(*mut Isolate, RawValue, *const c_char, f64) -> AsyncIds;
+    type EmitDestroy = unsafe extern "C" fn(*mut Isolate, AsyncIds);
+    type MakeCallback = unsafe extern "C" fn(
+        *mut Isolate,
+        RawValue,
+        RawValue,
+        c_int,
+        *mut RawValue,
+        AsyncIds,
+    ) -> RawValue;
+    type InternalMakeCallback = unsafe extern "C" fn(
+        *mut Isolate,
+        RawValue,
+        RawValue,
+        c_int,
+        *mut RawValue,
+        AsyncIds,
+        RawValue,
+    ) -> RawValue;
+    type GetFrame = unsafe extern "C" fn(*mut Isolate) -> RawValue;
+
+    pub(crate) enum Call {
+        /// Node 20: no async context frames.
+        Plain(MakeCallback),
+        /// Node 22+: the frame captured at init is passed along.
+        WithFrame(InternalMakeCallback, GetFrame),
+    }
+
+    pub(crate) struct Api {
+        pub(crate) get_current: GetCurrent,
+        pub(crate) emit_init: EmitInit,
+        pub(crate) emit_destroy: EmitDestroy,
+        pub(crate) call: Call,
+    }
+
+    static API: OnceLock<Option<Api>> = OnceLock::new();
+
+    pub(crate) fn api() -> Option<&'static Api> {
+        API.get_or_init(resolve).as_ref()
+    }
+
+    fn resolve() -> Option<Api> {
+        use crate::sys::uv::host_fn;
+        // SAFETY: each symbol, when the host exports it, is the function of
+        // node.h / v8.h with the signature given by the type it is read as
+        // (see the module comment for why the C ABI matches).
+        unsafe {
+            let get_current: GetCurrent = host_fn(c"_ZN2v87Isolate10GetCurrentEv")?;
+            let emit_init: EmitInit =
+                host_fn(c"_ZN4node13EmitAsyncInitEPN2v87IsolateENS0_5LocalINS0_6ObjectEEEPKcd")?;
+            let emit_destroy: EmitDestroy =
+                host_fn(c"_ZN4node16EmitAsyncDestroyEPN2v87IsolateENS_13async_contextE")?;
+            let get_frame: Option<GetFrame> =
+                host_fn(c"_ZN2v87Isolate36GetContinuationPreservedEmbedderDataEv");
+            let call = match get_frame {
+                Some(frame) => Call::WithFrame(
+                    host_fn(c"_ZN4node20InternalMakeCallbackEPN2v87IsolateENS0_5LocalINS0_6ObjectEEENS3_INS0_8FunctionEEEiPNS3_INS0_5ValueEEENS_13async_contextES9_")?,
+                    frame,
+                ),
+                None => Call::Plain(host_fn(
+                    c"_ZN4node12MakeCallbackEPN2v87IsolateENS0_5LocalINS0_6ObjectEEENS3_INS0_8FunctionEEEiPNS3_INS0_5ValueEEENS_13async_contextE",
+                )?),
+            };
+            Some(Api {
+                get_current,
+                emit_init,
+                emit_destroy,
+                call,
+            })
+        }
+    }
+}
+
 /// The async context (async_hooks resource) that JS calls made for a
 /// socket run in: `executionAsyncResource()` is the resource object, and
 /// the `AsyncLocalStorage` store active when the context was made is the
 /// store its callbacks see, as for Node's own handles.
-pub(crate) struct AsyncContext {
-    raw: sys::napi_async_context,
-    _not_send: PhantomData<*mut ()>,
+pub(crate) enum AsyncContext {
+    Node {
+        ids: node_cxx::AsyncIds,
+        /// Node 22+: the async context frame active at init.
+        frame: Option<Ref>,
+    },
+    Napi(sys::napi_async_context, PhantomData<*mut ()>),
+}
+
+/// An async context ready for one `make_callback` (valid in the current
+/// handle scope).
+#[derive(Clone, Copy)]
+pub(crate) enum CallContext {
+    Node(node_cxx::AsyncIds, RawValue),
+    Napi(sys::napi_async_context),
 }
 
 impl AsyncContext {
     /// A context of type `name` for `resource`, triggered by the current
     /// execution context.
-    pub(crate) fn new(env: RawEnv, resource: RawValue, name: &str) -> napi::Result<Self> {
+    pub(crate) fn new(
+        env: RawEnv,
+        resource: RawValue,
+        name: &std::ffi::CStr,
+    ) -> napi::Result<Self> {
+        if let Some(api) = node_cxx::api() {
+            // SAFETY: called on the JS thread inside a JS call (the isolate
+            // is current, a context entered); `resource` is a live object
+            // and `name` NUL-terminated.
+            let (ids, frame) = unsafe {
+                let isolate = (api.get_current)();
+                let ids = (api.emit_init)(isolate, resource, name.as_ptr(), -1.0);
+                let frame = match api.call {
+                    node_cxx::Call::WithFrame(_, get_frame) => Some(get_frame(isolate)),
+                    node_cxx::Call::Plain(_) => None,
+                };
+                (ids, frame)
+            };
+            let frame = match frame {
+                Some(f) if !f.is_null() && !is_undefined(env, f) => Some(Ref::new(env, f)?),
+                _ => None,
+            };
+            return Ok(Self::Node { ids, frame });
+        }
         let mut js_name = std::ptr::null_mut();
         let mut raw = std::ptr::null_mut();
+        let name = name.to_str().unwrap_or("UDPWRAP");
         // SAFETY: `name` is valid UTF-8 of the given length; `resource` is a
         // live object of `env`.
         unsafe {
@@ -126,27 +269,53 @@ impl AsyncContext {
                 "napi_async_init",
             )?;
         }
-        Ok(Self {
-            raw,
-            _not_send: PhantomData,
-        })
+        Ok(Self::Napi(raw, PhantomData))
     }
 
-    /// The context, for `make_callback`.
-    pub(crate) fn raw(&self) -> RawAsyncContext {
-        self.raw
+    /// The context, for `make_callback` in the current handle scope.
+    pub(crate) fn prepare(&self, env: RawEnv) -> napi::Result<CallContext> {
+        Ok(match self {
+            Self::Node { ids, frame } => {
+                let frame = match frame {
+                    Some(f) => f.get(env)?,
+                    None => value::undefined(env)?,
+                };
+                CallContext::Node(*ids, frame)
+            }
+            Self::Napi(raw, _) => CallContext::Napi(*raw),
+        })
     }
 
     /// Ends the context (async_hooks `destroy`).
     pub(crate) fn destroy(self, env: RawEnv) {
-        // SAFETY: made by napi_async_init on this env; consumed here.
-        unsafe { sys::napi_async_destroy(env, self.raw) };
+        match self {
+            Self::Node { ids, frame } => {
+                if let Some(api) = node_cxx::api() {
+                    // SAFETY: on the JS thread; the ids came from emit_init.
+                    unsafe { (api.emit_destroy)((api.get_current)(), ids) };
+                }
+                if let Some(f) = frame {
+                    f.delete(env);
+                }
+            }
+            // SAFETY: made by napi_async_init on this env; consumed here.
+            Self::Napi(raw, _) => unsafe {
+                sys::napi_async_destroy(env, raw);
+            },
+        }
     }
+}
+
+fn is_undefined(env: RawEnv, v: RawValue) -> bool {
+    let mut ty = 0;
+    // SAFETY: `v` is a live value of `env`.
+    let ok = unsafe { sys::napi_typeof(env, v, &mut ty) } == sys::Status::napi_ok;
+    ok && ty == sys::ValueType::napi_undefined
 }
 
 /// Calls `func` with `this = recv` in `ctx`, as Node calls JS from libuv:
 /// `process.nextTick` callbacks and microtasks run when it returns. If the
-/// function throws, the exception is handed to Node's uncaught-exception
+/// function throws, the exception goes to Node's uncaught-exception
 /// handling (`'uncaughtException'`, or the process exits) and `false` is
 /// returned.
 ///
@@ -154,22 +323,58 @@ impl AsyncContext {
 /// `HandleScope`, with a context that is not destroyed during the call.
 pub(crate) fn make_callback(
     env: RawEnv,
-    ctx: RawAsyncContext,
+    ctx: CallContext,
     recv: RawValue,
     func: RawValue,
     args: &[RawValue],
 ) -> napi::Result<bool> {
-    let mut result = std::ptr::null_mut();
-    // SAFETY: all values belong to `env` and live in the caller's handle
-    // scope; `args` is a valid array of `args.len()` values.
-    let status = unsafe {
-        sys::napi_make_callback(env, ctx, recv, func, args.len(), args.as_ptr(), &mut result)
-    };
-    if status == sys::Status::napi_pending_exception {
-        report_exception(env);
-        return Ok(false);
+    match ctx {
+        CallContext::Node(ids, frame) => {
+            let Some(api) = node_cxx::api() else {
+                return Err(napi::Error::from_reason("node::MakeCallback vanished"));
+            };
+            let mut argv = args.to_vec();
+            // SAFETY: on the JS thread from a libuv callback, in a handle
+            // scope; every value is live in it and `argv` holds
+            // `argv.len()` of them. An empty result means the call threw
+            // (already reported as uncaught, as node:dgram's would be) or
+            // JS cannot run any more (a terminating worker).
+            let result = unsafe {
+                let isolate = (api.get_current)();
+                let argc = argv.len() as std::ffi::c_int;
+                match api.call {
+                    node_cxx::Call::Plain(f) => {
+                        f(isolate, recv, func, argc, argv.as_mut_ptr(), ids)
+                    }
+                    node_cxx::Call::WithFrame(f, _) => {
+                        f(isolate, recv, func, argc, argv.as_mut_ptr(), ids, frame)
+                    }
+                }
+            };
+            Ok(!result.is_null())
+        }
+        CallContext::Napi(raw) => {
+            let mut result = std::ptr::null_mut();
+            // SAFETY: all values belong to `env` and live in the caller's
+            // handle scope; `args` is a valid array of `args.len()` values.
+            let status = unsafe {
+                sys::napi_make_callback(
+                    env,
+                    raw,
+                    recv,
+                    func,
+                    args.len(),
+                    args.as_ptr(),
+                    &mut result,
+                )
+            };
+            if status == sys::Status::napi_pending_exception {
+                report_exception(env);
+                return Ok(false);
+            }
+            check(status, "napi_make_callback").map(|()| true)
+        }
     }
-    check(status, "napi_make_callback").map(|()| true)
 }
 
 /// Hands the pending exception to Node's uncaught-exception handling.
@@ -249,6 +454,45 @@ pub(crate) mod value {
             "napi_create_buffer_copy",
         )?;
         Ok(out)
+    }
+
+    /// A `Buffer` over `data` itself, which it owns and frees when
+    /// collected: no copy, but a finalizer (worth it for large batches).
+    /// Where external buffers are not allowed, a copy.
+    pub(crate) fn buffer_from_vec(env: RawEnv, data: Vec<u8>) -> napi::Result<RawValue> {
+        let mut data = std::mem::ManuallyDrop::new(data);
+        let (ptr, len, cap) = (data.as_mut_ptr(), data.len(), data.capacity());
+        let mut out = std::ptr::null_mut();
+        // SAFETY: the Vec's allocation stays alive until the finalizer,
+        // which rebuilds and drops the Vec from the hint (its capacity).
+        let status = unsafe {
+            sys::napi_create_external_buffer(
+                env,
+                len,
+                ptr.cast(),
+                Some(free_vec),
+                cap as *mut std::ffi::c_void,
+                &mut out,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            // Not handed over (external buffers may be refused, as in
+            // Electron): ours again, copied instead.
+            // SAFETY: the parts of the Vec leaked above, not freed since.
+            let data = unsafe { Vec::from_raw_parts(ptr, len, cap) };
+            return buffer_copy(env, &data);
+        }
+        Ok(out)
+    }
+
+    unsafe extern "C" fn free_vec(
+        _env: RawEnv,
+        data: *mut std::ffi::c_void,
+        hint: *mut std::ffi::c_void,
+    ) {
+        // SAFETY: `data` and the capacity in `hint` are those of a Vec<u8>
+        // leaked by `buffer_from_vec`; the length is irrelevant to freeing.
+        drop(unsafe { Vec::from_raw_parts(data.cast::<u8>(), 0, hint as usize) });
     }
 
     /// A `Uint32Array` holding a copy of `data`.

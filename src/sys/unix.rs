@@ -97,6 +97,19 @@ pub(crate) fn adopt_fd(fd: i32) -> io::Result<std::net::UdpSocket> {
     Ok(unsafe { std::net::UdpSocket::from_raw_fd(fd) })
 }
 
+/// A duplicate of `fd` (close-on-exec), owned by the caller: how a cluster
+/// worker takes the socket its primary shares, keeping the original open.
+pub(crate) fn dup_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` only reads `fd` (an invalid one yields
+    // EBADF) and returns a new descriptor that nothing else owns.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` was just created above and is owned by no one else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
+}
+
 /// Waits up to `timeout_ms` for the socket to have room to send.
 pub(crate) fn wait_writable(sock: &impl AsRawFd, timeout_ms: i32) -> io::Result<()> {
     let mut pfd = libc::pollfd {

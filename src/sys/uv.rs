@@ -32,12 +32,16 @@ pub(crate) type OsSock = usize;
 // `uv_handle_type` values (stable across libuv 1.x).
 const UV_ASYNC: c_int = 1;
 const UV_POLL: c_int = 8;
+#[cfg(not(target_os = "linux"))]
+const UV_TIMER: c_int = 13;
 // `uv_poll_event`.
 const UV_READABLE: c_int = 1;
 
 type PollCb = unsafe extern "C" fn(*mut Handle, c_int, c_int);
 type AsyncCb = unsafe extern "C" fn(*mut Handle);
 type CloseCb = unsafe extern "C" fn(*mut Handle);
+#[cfg(not(target_os = "linux"))]
+type TimerCb = unsafe extern "C" fn(*mut Handle);
 
 /// The libuv functions we use, resolved once from the host process.
 struct Api {
@@ -49,6 +53,12 @@ struct Api {
     poll_stop: unsafe extern "C" fn(*mut Handle) -> c_int,
     async_init: unsafe extern "C" fn(*mut Loop, *mut Handle, AsyncCb) -> c_int,
     async_send: unsafe extern "C" fn(*mut Handle) -> c_int,
+    #[cfg(not(target_os = "linux"))]
+    timer_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
+    #[cfg(not(target_os = "linux"))]
+    timer_start: unsafe extern "C" fn(*mut Handle, TimerCb, u64, u64) -> c_int,
+    #[cfg(not(target_os = "linux"))]
+    timer_stop: unsafe extern "C" fn(*mut Handle) -> c_int,
     close: unsafe extern "C" fn(*mut Handle, Option<CloseCb>),
     ref_: unsafe extern "C" fn(*mut Handle),
     unref: unsafe extern "C" fn(*mut Handle),
@@ -126,6 +136,12 @@ fn resolve_api() -> Option<Api> {
             poll_stop: host_fn(c"uv_poll_stop")?,
             async_init: host_fn(c"uv_async_init")?,
             async_send: host_fn(c"uv_async_send")?,
+            #[cfg(not(target_os = "linux"))]
+            timer_init: host_fn(c"uv_timer_init")?,
+            #[cfg(not(target_os = "linux"))]
+            timer_start: host_fn(c"uv_timer_start")?,
+            #[cfg(not(target_os = "linux"))]
+            timer_stop: host_fn(c"uv_timer_stop")?,
             close: host_fn(c"uv_close")?,
             ref_: host_fn(c"uv_ref")?,
             unref: host_fn(c"uv_unref")?,
@@ -295,6 +311,64 @@ unsafe extern "C" fn poll_ready(h: *mut Handle, status: c_int, _events: c_int) {
         Ok(())
     };
     state(result);
+}
+
+#[cfg(not(target_os = "linux"))]
+type TimerState = Box<dyn FnMut()>;
+
+/// A one-shot timer on the JS thread's loop (libuv's millisecond clock;
+/// Linux uses a timerfd instead, see `drivers::js_loop`).
+#[cfg(not(target_os = "linux"))]
+pub(crate) struct Timer {
+    slot: *mut Slot<TimerState>,
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Timer {
+    /// Creates a (stopped) timer on `lp`, this thread's loop.
+    pub(crate) fn new(lp: *mut Loop, on_fire: impl FnMut() + 'static) -> io::Result<Timer> {
+        let state: TimerState = Box::new(on_fire);
+        let slot = Slot::new(UV_TIMER, state)?;
+        // SAFETY: as in `Poll::new`.
+        let rc = unsafe { (api_unchecked().timer_init)(lp, Slot::handle(slot)) };
+        if rc != 0 {
+            Slot::discard(slot);
+            return Err(uv_error(rc));
+        }
+        Ok(Timer { slot })
+    }
+
+    /// Fires once, `ms` milliseconds from the loop's current time.
+    pub(crate) fn start(&self, ms: u64) -> io::Result<()> {
+        // SAFETY: the handle is initialised and open (closing consumes self).
+        let rc =
+            unsafe { (api_unchecked().timer_start)(Slot::handle(self.slot), timer_fired, ms, 0) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(uv_error(rc))
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        // SAFETY: as in `start`.
+        unsafe { (api_unchecked().timer_stop)(Slot::handle(self.slot)) };
+    }
+
+    pub(crate) fn set_ref(&self, on: bool) {
+        set_ref(Slot::handle(self.slot), on);
+    }
+
+    pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
+        Slot::close(self.slot, on_closed);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+unsafe extern "C" fn timer_fired(h: *mut Handle) {
+    // SAFETY: as in `poll_ready`, for our timer handles.
+    let state = unsafe { &mut (*Slot::<TimerState>::of(h)).state };
+    state();
 }
 
 fn set_ref(h: *mut Handle, on: bool) {

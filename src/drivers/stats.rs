@@ -1,0 +1,38 @@
+//! Counters of what the receive drivers did, for tuning and for the
+//! benchmarks (`receiveStats()` in the binding; not part of the public
+//! API). Relaxed atomics: a few increments per wake-up, not per datagram.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
+    pub(crate) fn add(&self, n: usize) {
+        self.0.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Poll callbacks on JS threads (wake-ups of the idle path).
+pub(crate) static JS_WAKEUPS: Counter = Counter::new();
+/// Batches and datagrams read on JS threads.
+pub(crate) static JS_BATCHES: Counter = Counter::new();
+pub(crate) static JS_DATAGRAMS: Counter = Counter::new();
+/// Switches to read-ahead, and hand-backs to the JS loop.
+pub(crate) static READ_AHEADS: Counter = Counter::new();
+pub(crate) static HAND_BACKS: Counter = Counter::new();
+/// Batches and datagrams read ahead on the runtime.
+pub(crate) static AHEAD_BATCHES: Counter = Counter::new();
+pub(crate) static AHEAD_DATAGRAMS: Counter = Counter::new();
+/// Async-handle wake-ups of JS threads by the runtime.
+pub(crate) static RUNTIME_WAKEUPS: Counter = Counter::new();
+/// Streams detected, and their timer ticks.
+pub(crate) static STREAMS: Counter = Counter::new();
+pub(crate) static STREAM_TICKS: Counter = Counter::new();
