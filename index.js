@@ -1420,6 +1420,9 @@ function onNativeEvent(kind, a, b, c) {
       }
       break;
   }
+  // Completed: a call that threw (reported as uncaught) returns nothing,
+  // and the native side then resumes the batch with EVENT_RESUME.
+  return true;
 }
 
 // Node's handle.onmessage(nread, handle, buf, rinfo): one datagram, or a

@@ -316,8 +316,9 @@ fn is_undefined(env: RawEnv, v: RawValue) -> bool {
 /// Calls `func` with `this = recv` in `ctx`, as Node calls JS from libuv:
 /// `process.nextTick` callbacks and microtasks run when it returns. If the
 /// function throws, the exception goes to Node's uncaught-exception
-/// handling (`'uncaughtException'`, or the process exits) and `false` is
-/// returned.
+/// handling (`'uncaughtException'`, or the process exits). Returns whether
+/// the function returned `true` (which tells a completed call from one that
+/// threw: `node::MakeCallback` returns `undefined` for both).
 ///
 /// Must be called from a libuv callback (no JS on the stack), inside a
 /// `HandleScope`, with a context that is not destroyed during the call.
@@ -351,7 +352,7 @@ pub(crate) fn make_callback(
                     }
                 }
             };
-            Ok(!result.is_null())
+            Ok(!result.is_null() && is_true(env, result))
         }
         CallContext::Napi(raw) => {
             let mut result = std::ptr::null_mut();
@@ -372,9 +373,16 @@ pub(crate) fn make_callback(
                 report_exception(env);
                 return Ok(false);
             }
-            check(status, "napi_make_callback").map(|()| true)
+            check(status, "napi_make_callback").map(|()| is_true(env, result))
         }
     }
+}
+
+fn is_true(env: RawEnv, v: RawValue) -> bool {
+    let mut b = false;
+    // SAFETY: `v` is a live value of `env`; a non-boolean fails, leaving false.
+    unsafe { sys::napi_get_value_bool(env, v, &mut b) };
+    b
 }
 
 /// Hands the pending exception to Node's uncaught-exception handling.
