@@ -10,7 +10,7 @@
 const EventEmitter = require('node:events');
 const dns = require('node:dns');
 const { deprecate } = require('node:util');
-const { UdpHandle, guessHandleType, setDispatcher, startReceiving } = require('./binding.js');
+const { UdpHandle, guessHandleType, setDispatcher, startReceiving } = require('./lib/native.js');
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
