@@ -2,7 +2,7 @@
 # End to end through a real npm registry: what a user without Rust gets from
 # `npm install dgram-rs`.
 #
-#   bash scripts/registry-e2e.sh [--no-build] [--no-emulation]
+#   bash scripts/registry-e2e.sh [--no-build] [--no-emulation] [--host-only]
 #
 # 1. Builds the four Linux targets this x64 machine can build
 #    (scripts/build-target.sh: x64/arm64, glibc/musl, Zig from PyPI).
@@ -24,9 +24,11 @@
 # 7. linux-arm64-musl: install and round trips in an arm64 musl chroot
 #    under qemu-user.
 #
-# Needs root for 5-7 (apt-get, binfmt_misc, chroot); --no-emulation skips 6
-# and 7. Every step is bounded by `timeout`; verdaccio, the mounts (private
-# mount namespaces) and the temp dir go away on exit.
+# --no-build publishes the binaries already in artifacts/. 5-7 need root
+# and Debian's apt (apt-get, binfmt_misc, chroot); --no-emulation skips 6
+# and 7, --host-only skips 5-7. Every step is bounded by `timeout`;
+# verdaccio, the mounts (private mount namespaces) and the temp dir go away
+# on exit.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,10 +37,12 @@ here="$root/scripts/registry-e2e"
 
 build=1
 emulation=1
+host_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
     --no-emulation) emulation=0 ;;
+    --host-only) host_only=1 ;;
     *) echo "registry-e2e.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -58,6 +62,10 @@ binfmt_registered=""
 cleanup() {
   local rc=$?
   if [ -n "$verdaccio_pid" ]; then
+    if [ "$rc" != 0 ] && [ -s "$work/verdaccio/verdaccio.log" ]; then
+      echo "---- verdaccio log (last lines)"
+      tail -n 30 "$work/verdaccio/verdaccio.log"
+    fi
     kill "$verdaccio_pid" 2>/dev/null || true
     wait "$verdaccio_pid" 2>/dev/null || true
   fi
@@ -230,6 +238,10 @@ new_project "$app2"
 )
 
 # ---------------------------------------------------------------- musl, arm64
+if [ "$host_only" = 1 ]; then
+  echo "--host-only: skipping the musl chroots and the arm64 emulation"
+  exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
   echo "not root: skipping the musl chroots and the arm64 emulation"
   exit 0
