@@ -1,0 +1,94 @@
+'use strict';
+// Loads the native addon through the loader that `napi build` generates
+// (binding.js: a `dgram-rs.<platform>.node` next to it first, i.e. a local
+// build in a checkout, then the installed `dgram-rs-<platform>` package).
+// When neither exists, that loader throws a generic "Cannot find native
+// binding"; this module replaces it with one error that names the platform,
+// says why the binary is missing and how to build it from source. The
+// loader's own errors stay reachable as `cause`.
+
+const REPO = 'https://github.com/dgram-rs/dgram-rs';
+
+function libc() {
+  try {
+    if (!process.report) return 'gnu';
+    process.report.excludeNetwork = true; // as binding.js does: no DNS lookups for the report
+    const report = process.report.getReport();
+    return report && report.header && report.header.glibcVersionRuntime ? 'gnu' : 'musl';
+  } catch {
+    return 'gnu';
+  }
+}
+
+/** The platform in napi-rs's naming, as in `dgram-rs-<platform>`. */
+function platformName() {
+  const { platform, arch } = process;
+  if (platform === 'linux') return `${platform}-${arch}-${libc()}`;
+  if (platform === 'win32') return `${platform}-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+function prebuiltPackages() {
+  try {
+    return Object.keys(require('../package.json').optionalDependencies || {});
+  } catch {
+    return [];
+  }
+}
+
+/** Messages of the loader's error chain (`cause` links), oldest last. */
+function causeMessages(err) {
+  const out = [];
+  for (let e = err && err.cause; e && out.length < 50; e = e.cause) out.push(String(e.message));
+  return out;
+}
+
+function missingBindingError(cause) {
+  const platform = platformName();
+  const wanted = `dgram-rs-${platform}`;
+  const published = prebuiltPackages();
+  // A binary that exists but does not load (wrong architecture, too old a
+  // libc, ...) shows up among "Cannot find module" misses of the others.
+  const failedLoad = causeMessages(cause).find((m) => !/^(Cannot find module\b|Unsupported )/.test(m));
+  let why = '';
+  if (failedLoad) {
+    // The headline says it all.
+  } else if (published.includes(wanted)) {
+    why =
+      `Its prebuilt binary comes in the optional dependency ${wanted}, which is not installed: ` +
+      'install again without --omit=optional / --no-optional (if it still is missing, remove ' +
+      'node_modules and the lockfile first, npm/cli#4828).';
+  } else if (published.length > 0) {
+    why = `No prebuilt binary is published for ${platform}; there are: ${published.map((p) => p.slice('dgram-rs-'.length)).join(', ')}.`;
+  } else {
+    // A checkout, or a package packed without the release step.
+    why = `Neither dgram-rs.${platform}.node (a local build) nor the package ${wanted} is there.`;
+  }
+  const where = `${platform}, Node.js ${process.version}`;
+  const headline = failedLoad
+    ? `dgram-rs: the native addon for this platform (${where}) was found but does not load: ${failedLoad.split('\n')[0]}.`
+    : `dgram-rs: no native addon for this platform (${where}). ${why}`;
+  const err = new Error(
+    `${headline} ` +
+      `To build it from source (Rust >= 1.88 from rustup and a C linker): git clone ${REPO} && ` +
+      'cd dgram-rs && npm install (this compiles dgram-rs.<platform>.node), then install that folder ' +
+      '(npm install /path/to/dgram-rs) or set NAPI_RS_NATIVE_LIBRARY_PATH to the built .node file.',
+  );
+  err.code = 'ERR_DGRAM_RS_NO_BINDING';
+  err.cause = cause;
+  return err;
+}
+
+let binding;
+try {
+  binding = require('../binding.js');
+} catch (err) {
+  // Only the loader's "nothing found" failure is rewritten; anything else
+  // (e.g. a binary that exists but fails to initialise) is thrown as is.
+  if (err && typeof err.message === 'string' && /^Cannot find native binding/.test(err.message)) {
+    throw missingBindingError(err);
+  }
+  throw err;
+}
+
+module.exports = binding;
