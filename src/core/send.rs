@@ -55,6 +55,7 @@ pub(crate) struct Gso {
     refused_size: AtomicUsize,
 }
 
+#[allow(clippy::derivable_impls)] // derivable only where GSO does not exist
 impl Default for Gso {
     fn default() -> Self {
         Self {

@@ -53,6 +53,7 @@ pub(crate) enum Sharing {
     /// emitted before the next read, one datagram at a time as libuv does,
     /// so that a listener that closes the socket leaves the rest in the
     /// kernel for the others.
+    #[cfg_attr(not(unix), allow(dead_code))] // descriptors are adopted on Unix only
     Shared,
 }
 

@@ -115,6 +115,7 @@ pub(crate) struct Shared {
     pub(crate) queued_bytes: AtomicUsize,
     pub(crate) gso: Gso,
     /// Whether UDP GRO was turned on (see `drivers::runtime`).
+    #[cfg(target_os = "linux")]
     pub(crate) gro: AtomicBool,
     /// `receiveBlockList`: senders whose datagrams are dropped on receipt.
     receive_block: Mutex<Option<Arc<BlockList>>>,
@@ -139,6 +140,7 @@ impl Shared {
             queued_count: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
             gso: Gso::default(),
+            #[cfg(target_os = "linux")]
             gro: AtomicBool::new(false),
             receive_block: Mutex::new(None),
             recv_dest: AtomicBool::new(false),

@@ -447,8 +447,8 @@ impl TimerFd {
     pub(crate) fn arm(&self, micros: u64) -> io::Result<()> {
         // SAFETY: all-zero bytes are a valid (disarmed) itimerspec.
         let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
-        spec.it_value.tv_sec = (micros / 1_000_000) as libc::time_t;
-        spec.it_value.tv_nsec = ((micros % 1_000_000) * 1000) as libc::c_long;
+        spec.it_value.tv_sec = (micros / 1_000_000) as _;
+        spec.it_value.tv_nsec = ((micros % 1_000_000) * 1000) as _;
         // SAFETY: `spec` lives for the call; the old value is not asked for.
         let rc =
             unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
