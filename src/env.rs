@@ -43,6 +43,10 @@ pub(crate) struct ThreadState {
     handlers: RefCell<Vec<(RawEnv, Ref)>>,
     /// Environments being torn down: nothing may call into their JS.
     torn_down: RefCell<Vec<RawEnv>>,
+    /// Sockets to start watching before the loop next waits for I/O, and
+    /// the prepare handle that does it (open only while some are waiting).
+    pending_watch: RefCell<Vec<Weak<SocketCtx>>>,
+    prepare: RefCell<Option<uv::Prepare>>,
 }
 
 thread_local! {
@@ -66,6 +70,8 @@ pub(crate) fn thread(env: &Env) -> napi::Result<Rc<ThreadState>> {
         sockets: RefCell::new(HashMap::new()),
         handlers: RefCell::new(Vec::new()),
         torn_down: RefCell::new(Vec::new()),
+        pending_watch: RefCell::new(Vec::new()),
+        prepare: RefCell::new(None),
     });
     THREAD.with(|t| *t.borrow_mut() = Some(state.clone()));
     Ok(state)
@@ -112,6 +118,43 @@ impl ThreadState {
 
     pub(crate) fn remove_socket(&self, id: u64) {
         self.sockets.borrow_mut().remove(&id);
+    }
+
+    /// Has `ctx` start watching its socket just before the loop next waits
+    /// for I/O. The prepare handle that does it keeps the loop alive until
+    /// then, as the started watcher of a libuv handle would.
+    pub(crate) fn defer_watch(self: &Rc<Self>, ctx: Weak<SocketCtx>) -> std::io::Result<()> {
+        if self.prepare.borrow().is_none() {
+            let weak = Rc::downgrade(self);
+            let prepare = uv::Prepare::new(self.lp, move || {
+                if let Some(t) = weak.upgrade() {
+                    t.start_pending();
+                }
+            })?;
+            prepare.start()?;
+            *self.prepare.borrow_mut() = Some(prepare);
+        }
+        self.pending_watch.borrow_mut().push(ctx);
+        Ok(())
+    }
+
+    /// Forgets `ctx`'s deferred start (it closed first).
+    pub(crate) fn cancel_watch(&self, ctx: &Weak<SocketCtx>) {
+        let mut pending = self.pending_watch.borrow_mut();
+        // Sockets usually close in the order they started: search from the end.
+        if let Some(i) = pending.iter().rposition(|w| w.ptr_eq(ctx)) {
+            pending.swap_remove(i);
+        }
+    }
+
+    fn start_pending(&self) {
+        if let Some(p) = self.prepare.borrow_mut().take() {
+            p.close(None);
+        }
+        let pending = std::mem::take(&mut *self.pending_watch.borrow_mut());
+        for ctx in pending.iter().filter_map(Weak::upgrade) {
+            ctx.start_watching();
+        }
     }
 
     /// A socket starts needing the async handle: open it if it is not.

@@ -44,7 +44,13 @@ pub(crate) struct SocketCtx {
     me: Weak<SocketCtx>,
     pub(crate) shared: Arc<Shared>,
     sock: RefCell<Option<Arc<Socket>>>,
+    /// The JS loop's watch on the socket: made when the socket is adopted
+    /// (a shared descriptor: `EEXIST` must come at once), otherwise just
+    /// before the loop first waits for I/O after `recvStart`, so that a
+    /// socket closed in the turn it was bound (a short-lived one) costs its
+    /// loop nothing, as with libuv's own deferred registration.
     poller: RefCell<Option<Poller>>,
+    sharing: Cell<Sharing>,
     mode: Cell<Mode>,
     receiving: Cell<bool>,
     refd: Cell<bool>,
@@ -76,6 +82,7 @@ impl SocketCtx {
             shared,
             sock: RefCell::new(None),
             poller: RefCell::new(None),
+            sharing: Cell::new(Sharing::Exclusive),
             mode: Cell::new(Mode::Stopped),
             receiving: Cell::new(false),
             refd: Cell::new(true),
@@ -108,40 +115,82 @@ impl SocketCtx {
         this: RawValue,
         sharing: Sharing,
     ) -> io::Result<()> {
-        let poller = Poller::new(self.thread.lp, sock, self.shared.clone(), sharing)?;
+        self.sharing.set(sharing);
+        *self.sock.borrow_mut() = Some(sock.clone());
+        if sharing == Sharing::Shared {
+            if let Err(e) = self.make_poller() {
+                self.sock.borrow_mut().take();
+                return Err(e);
+            }
+        }
         let this_ref = match Ref::new(self.env, this) {
             Ok(r) => r,
             Err(e) => {
-                poller.close(None);
+                self.sock.borrow_mut().take();
+                if let Some(p) = self.poller.borrow_mut().take() {
+                    p.close(None);
+                }
                 return Err(io::Error::other(e.reason));
             }
         };
-        let me: Weak<dyn Sink> = self.me.clone();
-        poller.set_sink(me);
-        poller.set_ref(self.refd.get());
-        *self.poller.borrow_mut() = Some(poller);
         *self.this_ref.borrow_mut() = Some(this_ref);
-        *self.sock.borrow_mut() = Some(sock.clone());
         self.thread.add_socket(self.shared.id, self.me.clone());
         Ok(())
     }
 
-    /// Starts receiving: the JS loop watches the socket.
+    /// Makes the socket's poll handle.
+    fn make_poller(&self) -> io::Result<()> {
+        let Some(sock) = self.sock() else {
+            return Err(io::Error::from(io::ErrorKind::NotConnected));
+        };
+        let poller = Poller::new(self.thread.lp, &sock, self.shared.clone(), self.sharing.get())?;
+        let me: Weak<dyn Sink> = self.me.clone();
+        poller.set_sink(me);
+        poller.set_ref(self.refd.get());
+        *self.poller.borrow_mut() = Some(poller);
+        Ok(())
+    }
+
+    /// Starts receiving: the JS loop watches the socket (from its next wait
+    /// for I/O, unless the poll handle exists already; see `poller`).
     pub(crate) fn recv_start(&self) -> io::Result<()> {
         if self.receiving.get() || self.closed.get() {
             return Ok(());
         }
         if self.mode.get() == Mode::Stopped {
-            let started = match self.poller.borrow().as_ref() {
-                Some(p) => p.watch(),
-                None => Err(io::Error::from(io::ErrorKind::NotConnected)),
-            };
-            started?;
+            let has_poller = self.poller.borrow().is_some();
+            if has_poller {
+                if let Some(p) = self.poller.borrow().as_ref() {
+                    p.watch()?;
+                }
+            } else {
+                self.thread.defer_watch(self.me.clone())?;
+            }
             self.mode.set(Mode::Watching);
         }
         self.receiving.set(true);
         self.update_liveness();
         Ok(())
+    }
+
+    /// The deferred start of watching (see `poller`), just before the loop
+    /// waits for I/O.
+    pub(crate) fn start_watching(&self) {
+        if self.closed.get() || !self.receiving.get() || self.mode.get() != Mode::Watching {
+            return;
+        }
+        let made = if self.poller.borrow().is_some() {
+            Ok(())
+        } else {
+            self.make_poller()
+        };
+        let started = made.and_then(|()| match self.poller.borrow().as_ref() {
+            Some(p) => p.watch(),
+            None => Ok(()),
+        });
+        if let Err(e) = started {
+            let _ = deliver::recv_error(self, &e);
+        }
     }
 
     /// Stops receiving; the socket stays open (Node's `_stopReceiving`).
@@ -239,6 +288,9 @@ impl SocketCtx {
         self.update_liveness();
         self.thread.remove_socket(self.shared.id);
         let poller = self.poller.borrow_mut().take();
+        if poller.is_none() {
+            self.thread.cancel_watch(&self.me);
+        }
         match poller {
             Some(p) => {
                 let me = self.me.clone();
@@ -247,6 +299,20 @@ impl SocketCtx {
                         ctx.finish_close(notify);
                     }
                 })));
+            }
+            None if notify => {
+                let me = self.me.clone();
+                let later = crate::sys::uv::close_phase(
+                    self.thread.lp,
+                    Box::new(move || {
+                        if let Some(ctx) = me.upgrade() {
+                            ctx.finish_close(true);
+                        }
+                    }),
+                );
+                if later.is_err() {
+                    self.finish_close(true);
+                }
             }
             None => self.finish_close(false),
         }

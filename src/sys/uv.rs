@@ -32,6 +32,7 @@ pub(crate) type OsSock = usize;
 // `uv_handle_type` values (stable across libuv 1.x).
 const UV_ASYNC: c_int = 1;
 const UV_POLL: c_int = 8;
+const UV_PREPARE: c_int = 9;
 #[cfg(not(target_os = "linux"))]
 const UV_TIMER: c_int = 13;
 // `uv_poll_event`.
@@ -52,6 +53,8 @@ struct Api {
     poll_start: unsafe extern "C" fn(*mut Handle, c_int, PollCb) -> c_int,
     poll_stop: unsafe extern "C" fn(*mut Handle) -> c_int,
     async_init: unsafe extern "C" fn(*mut Loop, *mut Handle, AsyncCb) -> c_int,
+    prepare_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
+    prepare_start: unsafe extern "C" fn(*mut Handle, AsyncCb) -> c_int,
     async_send: unsafe extern "C" fn(*mut Handle) -> c_int,
     #[cfg(not(target_os = "linux"))]
     timer_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
@@ -135,6 +138,8 @@ fn resolve_api() -> Option<Api> {
             poll_start: host_fn(c"uv_poll_start")?,
             poll_stop: host_fn(c"uv_poll_stop")?,
             async_init: host_fn(c"uv_async_init")?,
+            prepare_init: host_fn(c"uv_prepare_init")?,
+            prepare_start: host_fn(c"uv_prepare_start")?,
             async_send: host_fn(c"uv_async_send")?,
             #[cfg(not(target_os = "linux"))]
             timer_init: host_fn(c"uv_timer_init")?,
@@ -462,4 +467,57 @@ unsafe extern "C" fn async_ready(h: *mut Handle) {
     // SAFETY: as in `poll_ready`, for our async handles.
     let state = unsafe { &mut (*Slot::<AsyncState>::of(h)).state };
     state();
+}
+
+type PrepareState = Box<dyn FnMut()>;
+
+/// A prepare handle: `on_prepare` runs at every loop turn, just before the
+/// loop waits for I/O, from `start` until closed. Also the cheapest way to get a
+/// callback in the loop's close phase (`close_phase`).
+pub(crate) struct Prepare {
+    slot: *mut Slot<PrepareState>,
+}
+
+impl Prepare {
+    /// Creates a (stopped) prepare handle on `lp`, this thread's loop.
+    pub(crate) fn new(lp: *mut Loop, on_prepare: impl FnMut() + 'static) -> io::Result<Prepare> {
+        let state: PrepareState = Box::new(on_prepare);
+        let slot = Slot::new(UV_PREPARE, state)?;
+        // SAFETY: as in `Poll::new`.
+        let rc = unsafe { (api_unchecked().prepare_init)(lp, Slot::handle(slot)) };
+        if rc != 0 {
+            Slot::discard(slot);
+            return Err(uv_error(rc));
+        }
+        Ok(Prepare { slot })
+    }
+
+    pub(crate) fn start(&self) -> io::Result<()> {
+        // SAFETY: the handle is initialised and open (closing consumes self).
+        let rc = unsafe { (api_unchecked().prepare_start)(Slot::handle(self.slot), prepare_ready) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(uv_error(rc))
+        }
+    }
+
+
+    pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
+        Slot::close(self.slot, on_closed);
+    }
+}
+
+unsafe extern "C" fn prepare_ready(h: *mut Handle) {
+    // SAFETY: as in `poll_ready`, for our prepare handles.
+    let state = unsafe { &mut (*Slot::<PrepareState>::of(h)).state };
+    state();
+}
+
+/// Runs `f` in the loop's close phase of this turn (after the check phase,
+/// where `setImmediate` callbacks run), as libuv reports a closed handle's
+/// requests: through a handle made only to be closed.
+pub(crate) fn close_phase(lp: *mut Loop, f: Box<dyn FnOnce()>) -> io::Result<()> {
+    Prepare::new(lp, || {})?.close(Some(f));
+    Ok(())
 }
