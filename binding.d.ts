@@ -102,8 +102,10 @@ export type UdpHandle = UDP
  * to: `onevent(kind, …)` with the socket's handle as `this` (see
  * `deliver.rs`); returns the number to create its handles with. Called by
  * index.js when it loads.
+ * `scratch` is a Buffer of at least 64 KiB through which datagrams cross
+ * (see `deliver.rs`).
  */
-export declare function addEventHandler(onevent: unknown): number
+export declare function addEventHandler(onevent: unknown, scratch: unknown): number
 
 /** `{ address, family, port }`, as `socket.address()` returns it. */
 export interface AddressInfo {

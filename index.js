@@ -93,7 +93,10 @@ const kIovMax = 1024;
 // Every event of this module's sockets comes to onNativeEvent, with the
 // socket's handle as `this`. A copy of this module loaded again over the
 // same addon (jest's registry resets do that) registers its own.
-const eventHandler = addEventHandler(onNativeEvent);
+// A datagram received alone crosses into JS through `scratch` (see
+// src/deliver.rs): copying it out here is cheaper than a Buffer made natively.
+const scratch = Buffer.allocUnsafeSlow(64 * 1024);
+const eventHandler = addEventHandler(onNativeEvent, scratch);
 // Node's test flag: every send takes the queued path.
 if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
 
@@ -1488,11 +1491,14 @@ function emitMessages(socket) {
   if (state.batch === batch) state.batch = undefined;
 }
 
-// A batch of one datagram (without recvDestination): `msg` is its own
-// Buffer.
-function emitOne(socket, msg, port, address) {
+// A batch of one datagram (without recvDestination), `length` bytes at the
+// start of `scratch`: copied into a Buffer of its own, as Node gives each
+// message.
+function emitOne(socket, length, port, address) {
   const state = socket[kState];
   if (!state.handle || !state.receiving) return;
+  const msg = Buffer.allocUnsafeSlow(length);
+  scratch.copy(msg, 0, 0, length);
   const family = address.includes(':') ? 'IPv6' : 'IPv4';
   const filter = state.receiveFilter;
   if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) return;

@@ -7,7 +7,8 @@
 //!
 //! The arguments are `(kind, …)`:
 //! - `BATCH, chunks, meta, addrs`: datagrams (see `core::recv::Batch`);
-//! - `ONE, buffer, port, address`: a batch of one datagram;
+//! - `ONE, length, port, address`: a batch of one datagram, whose bytes are
+//!   at the start of the scratch buffer (`addEventHandler`);
 //! - `RECV_ERROR, code`: a receive error, e.g. `"ECONNREFUSED"`;
 //! - `SEND_DONE, bytes, code?`: the oldest queued send completed;
 //! - `RESUME`: go on with what a listener's exception interrupted;
@@ -39,15 +40,21 @@ pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<()> {
     let env = ctx.env;
     let _scope = HandleScope::open(env)?;
     if let ([chunk], [len, port, sender]) = (&b.chunks[..], &b.meta[..]) {
-        // One datagram (the common case below saturation): its own Buffer,
-        // as Node gives each message, and no tables to build or read.
-        let args = [
-            value::uint32(env, KIND_ONE)?,
-            value::buffer_copy(env, &chunk[..*len as usize])?,
-            value::uint32(env, *port)?,
-            value::string(env, &b.addrs[*sender as usize])?,
-        ];
-        return emit(ctx, &args, 1);
+        // One datagram (the common case below saturation): it crosses in
+        // the scratch buffer, JS copies it into a Buffer of its own (as
+        // Node gives each message), and there are no tables to build.
+        if ctx
+            .thread
+            .write_scratch(ctx.handler, &chunk[..*len as usize])
+        {
+            let args = [
+                value::uint32(env, KIND_ONE)?,
+                value::uint32(env, *len)?,
+                value::uint32(env, *port)?,
+                value::string(env, &b.addrs[*sender as usize])?,
+            ];
+            return emit(ctx, &args, 1);
+        }
     }
     // Large chunks are handed over (a finalizer costs less than copying
     // them), small ones copied (V8 allocates those cheaply).

@@ -27,6 +27,14 @@ use crate::socket::SocketCtx;
 use crate::sys::napi::{self as raw, CleanupDone, RawEnv, Ref};
 use crate::sys::uv;
 
+/// One copy of index.js: its environment, event function and scratch
+/// buffer (see `deliver.rs`).
+pub(crate) struct Handler {
+    env: RawEnv,
+    func: Ref,
+    pub(crate) scratch: raw::Scratch,
+}
+
 pub(crate) struct ThreadState {
     pub(crate) lp: *mut uv::Loop,
     waker: uv::Waker,
@@ -38,9 +46,8 @@ pub(crate) struct ThreadState {
     keepalive: Cell<usize>,
     /// Bound sockets, for their runtime events and for teardown.
     sockets: RefCell<HashMap<u64, Weak<SocketCtx>>>,
-    /// The event function of each copy of index.js on the thread, with its
-    /// environment.
-    handlers: RefCell<Vec<(RawEnv, Ref)>>,
+    /// The event function of each copy of index.js on the thread.
+    handlers: RefCell<Vec<Handler>>,
     /// Environments being torn down: nothing may call into their JS.
     torn_down: RefCell<Vec<RawEnv>>,
     /// Sockets to start watching before the loop next waits for I/O, and
@@ -83,16 +90,24 @@ pub(crate) fn thread(env: &Env) -> napi::Result<Rc<ThreadState>> {
 /// each copy when it loads: a module registry reset loads index.js again
 /// over the same addon and environment, and each copy must hear its own
 /// sockets.
-pub(crate) fn add_handler(env: &Env, onevent: raw::RawValue) -> napi::Result<u32> {
+pub(crate) fn add_handler(
+    env: &Env,
+    onevent: raw::RawValue,
+    scratch: raw::RawValue,
+) -> napi::Result<u32> {
     let t = thread(env)?;
-    let reference = Ref::new(env.raw(), onevent)?;
-    let first_of_env = !t.handlers.borrow().iter().any(|(e, _)| *e == env.raw());
+    let handler = Handler {
+        env: env.raw(),
+        func: Ref::new(env.raw(), onevent)?,
+        scratch: raw::Scratch::new(env.raw(), scratch)?,
+    };
+    let first_of_env = !t.handlers.borrow().iter().any(|h| h.env == env.raw());
     if first_of_env {
         let raw_env = env.raw();
         raw::add_async_cleanup_hook(raw_env, move |done| teardown(raw_env, done))?;
     }
     let mut handlers = t.handlers.borrow_mut();
-    handlers.push((env.raw(), reference));
+    handlers.push(handler);
     Ok(u32::try_from(handlers.len() - 1).unwrap_or(u32::MAX))
 }
 
@@ -101,11 +116,20 @@ impl ThreadState {
     /// handle scope.
     pub(crate) fn handler(&self, env: RawEnv, index: u32) -> napi::Result<raw::RawValue> {
         match self.handlers.borrow().get(index as usize) {
-            Some((e, r)) if *e == env => r.get(env),
+            Some(h) if h.env == env => h.func.get(env),
             _ => Err(napi::Error::from_reason(
                 "dgram-rs: no event handler registered",
             )),
         }
+    }
+
+    /// Copies `bytes` into handler `index`'s scratch buffer; false if
+    /// there is none or they do not fit.
+    pub(crate) fn write_scratch(&self, index: u32, bytes: &[u8]) -> bool {
+        self.handlers
+            .borrow()
+            .get(index as usize)
+            .is_some_and(|h| h.scratch.write(bytes))
     }
 
     pub(crate) fn is_torn_down(&self, env: RawEnv) -> bool {
@@ -255,7 +279,7 @@ fn teardown(env: RawEnv, done: CleanupDone) {
         .handlers
         .borrow()
         .iter()
-        .all(|(e, _)| t.torn_down.borrow().contains(e));
+        .all(|h| t.torn_down.borrow().contains(&h.env));
     if last_env {
         if let Some(handle) = t.wakeup.borrow_mut().take() {
             pending.set(pending.get() + 1);

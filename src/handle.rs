@@ -40,9 +40,11 @@ fn coded(code: &str) -> napi::Error {
 /// to: `onevent(kind, …)` with the socket's handle as `this` (see
 /// `deliver.rs`); returns the number to create its handles with. Called by
 /// index.js when it loads.
+/// `scratch` is a Buffer of at least 64 KiB through which datagrams cross
+/// (see `deliver.rs`).
 #[napi(catch_unwind)]
-pub fn add_event_handler(env: Env, onevent: Unknown) -> napi::Result<u32> {
-    crate::env::add_handler(&env, onevent.raw())
+pub fn add_event_handler(env: Env, onevent: Unknown, scratch: Unknown) -> napi::Result<u32> {
+    crate::env::add_handler(&env, onevent.raw(), scratch.raw())
 }
 
 /// Node's `--test-udp-no-try-send`: every send is queued (for tests of the

@@ -143,7 +143,12 @@ impl SocketCtx {
         let Some(sock) = self.sock() else {
             return Err(io::Error::from(io::ErrorKind::NotConnected));
         };
-        let poller = Poller::new(self.thread.lp, &sock, self.shared.clone(), self.sharing.get())?;
+        let poller = Poller::new(
+            self.thread.lp,
+            &sock,
+            self.shared.clone(),
+            self.sharing.get(),
+        )?;
         let me: Weak<dyn Sink> = self.me.clone();
         poller.set_sink(me);
         poller.set_ref(self.refd.get());

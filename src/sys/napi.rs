@@ -201,6 +201,47 @@ mod node_cxx {
     }
 }
 
+/// A JS `Buffer` that native code writes into and JS reads from right
+/// after: datagrams cross into JS through it, copied out by JS into
+/// Buffers of their own (cheaper there than a Buffer made natively). Held
+/// by a reference, so its memory stays put; JS never hands it out.
+pub(crate) struct Scratch {
+    /// Keeps the Buffer (and so `data`) alive.
+    _buffer: Ref,
+    data: *mut u8,
+    len: usize,
+}
+
+impl Scratch {
+    pub(crate) fn new(env: RawEnv, buffer: RawValue) -> napi::Result<Self> {
+        let mut data = std::ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: `buffer` is a live value of `env`; a non-Buffer fails.
+        check(
+            unsafe { sys::napi_get_buffer_info(env, buffer, &mut data, &mut len) },
+            "napi_get_buffer_info",
+        )?;
+        Ok(Self {
+            _buffer: Ref::new(env, buffer)?,
+            data: data.cast(),
+            len,
+        })
+    }
+
+    /// Copies `bytes` to the start of the buffer; false if they do not fit.
+    pub(crate) fn write(&self, bytes: &[u8]) -> bool {
+        if bytes.len() > self.len {
+            return false;
+        }
+        // SAFETY: the buffer holds `self.len` bytes at `self.data`, kept
+        // alive (and its backing store in place: a Buffer's does not move,
+        // and this one is never transferred or detached) by `self.buffer`;
+        // we are on its JS thread, where no JS runs during the copy.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data, bytes.len()) };
+        true
+    }
+}
+
 /// The async context (async_hooks resource) that JS calls made for a
 /// socket run in: `executionAsyncResource()` is the resource object, and
 /// the `AsyncLocalStorage` store active when the context was made is the

@@ -502,7 +502,6 @@ impl Prepare {
         }
     }
 
-
     pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
         Slot::close(self.slot, on_closed);
     }
