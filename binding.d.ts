@@ -9,94 +9,6 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-export declare class UDP {
-  /**
-   * A handle for an `udp4` (`ipv6 = false`) or `udp6` socket whose
-   * events go to event function `handler` (`addEventHandler`); the OS
-   * socket is created by `bind`/`open`, as libuv does.
-   */
-  constructor(ipv6: boolean, handler: number)
-  /** Creates the OS socket with `flags` (see `sockopt::flags`) and binds it. */
-  bind(this: this, address: string, port: number, flags: number): void
-  /**
-   * Wraps an existing UDP socket descriptor (`bind({ fd })`); with
-   * `duplicate`, a duplicate of it, the original staying the caller's
-   * (a cluster worker adopting the socket its primary shares).
-   */
-  open(this: this, fd: number, duplicate?: boolean | undefined | null): void
-  /**
-   * Starts receiving: datagrams and receive errors go to the event
-   * handler (see `deliver.rs`).
-   */
-  recvStart(): void
-  /** Stops receiving (Node's `_stopReceiving()`); the socket stays open. */
-  recvStop(): void
-  /**
-   * Sends `data` to `address:port`, or to the connected peer when
-   * `address` is absent. Returns Node's handle code: bytes + 1 when sent
-   * now, 0 when queued (a `SEND_DONE` event follows).
-   */
-  send(data: Uint8Array, port: number, address?: string | undefined | null): number
-  /**
-   * `send` from the local address `source` (an IP literal, IPv6 with an
-   * optional `%scope` naming the interface): `sendFrom`, Linux only.
-   */
-  sendFrom(data: Uint8Array, port: number, address: string | undefined | null, source: string): number
-  /**
-   * `receiveBlockList`: the list's `rules` (see `core/blocklist.rs`), or
-   * null to stop filtering. False when a rule is in a form this version
-   * does not parse: nothing is filtered here then, and JS checks every
-   * datagram.
-   */
-  setReceiveBlockList(rules?: Array<string> | undefined | null): boolean
-  /**
-   * `recvDestination`: each received datagram then also reports its
-   * destination address and interface. Asked for at creation; applied
-   * when bind/open creates the socket (before any datagram can arrive),
-   * or now if it exists. `ENOTSUP` where the platform lacks `*_PKTINFO`
-   * support here.
-   */
-  recvDestination(): void
-  /**
-   * Sends `data[i]` to `addresses[targets[i]]:ports[i]` for every i, in
-   * order (see `drivers::send::send_many`); a list repeats few
-   * addresses, so each is passed and parsed once. `results[i]` is the
-   * bytes sent, -1 when queued (a `SEND_DONE` event follows), or -2 on
-   * failure, whose code is the next entry of `errors`.
-   */
-  sendMany(data: Array<Uint8Array>, ports: Uint32Array, targets: Uint32Array, addresses: Array<string>): SendManyResult
-  /** `connect(2)`: fixes the peer; later sends need no address. */
-  connect(address: string, port: number): void
-  /** Dissolves the association made by `connect`. */
-  disconnect(): void
-  getsockname(): AddressInfo
-  getpeername(): AddressInfo
-  setBroadcast(on: boolean): void
-  setTTL(ttl: number): void
-  setMulticastTTL(ttl: number): void
-  setMulticastLoopback(on: boolean): void
-  setMulticastInterface(iface: string): void
-  /** Joins (`join = true`) or leaves a multicast group. */
-  membership(this: this, group: string, iface: string | undefined | null, join: boolean): void
-  /** Joins or leaves a source-specific multicast group. */
-  sourceMembership(this: this, source: string, group: string, iface: string | undefined | null, join: boolean): void
-  /** Reads (`size == 0`) or sets the kernel receive/send buffer size. */
-  bufferSize(size: number, recv: boolean): number
-  getSendQueueSize(): number
-  getSendQueueCount(): number
-  /** The OS descriptor, or -1 (Node's `handle.fd`). */
-  get fd(): number
-  ref(): void
-  unref(): void
-  /**
-   * Closes the socket now: the port is free when this returns; queued
-   * sends are dropped. Returns how many queued sends were cancelled; with
-   * `notify`, a `CLOSED` event comes in the loop's close phase.
-   */
-  close(notify: boolean): number
-}
-export type UdpHandle = UDP
-
 /**
  * Registers the function events of this copy of index.js's sockets go
  * to: `onevent(kind, …)` with the socket's handle as `this` (see
@@ -106,13 +18,6 @@ export type UdpHandle = UDP
  * (see `deliver.rs`).
  */
 export declare function addEventHandler(onevent: unknown, scratch: unknown): number
-
-/** `{ address, family, port }`, as `socket.address()` returns it. */
-export interface AddressInfo {
-  address: string
-  family: string
-  port: number
-}
 
 /** Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket. */
 export declare function guessHandleType(fd: number): string
@@ -133,14 +38,14 @@ export interface ReceiveStats {
   streamTicks: number
 }
 
-/** What `sendMany` did with each datagram. */
-export interface SendManyResult {
-  results: Int32Array
-  errors: Array<string>
-}
-
 /**
  * Node's `--test-udp-no-try-send`: every send is queued (for tests of the
  * queued path), as Node's handle does under that flag.
  */
 export declare function setNoTrySend(on: boolean): void
+
+/**
+ * The `UDP` class JS sees: the methods above, each unpacking its
+ * arguments (see `sys::napi::class` for why not a napi-rs class).
+ */
+export declare function udpClass(): Js

@@ -835,9 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.UDP = nativeBinding.UDP
-module.exports.UdpHandle = nativeBinding.UdpHandle
 module.exports.addEventHandler = nativeBinding.addEventHandler
 module.exports.guessHandleType = nativeBinding.guessHandleType
 module.exports.receiveStats = nativeBinding.receiveStats
 module.exports.setNoTrySend = nativeBinding.setNoTrySend
+module.exports.udpClass = nativeBinding.udpClass

@@ -12,7 +12,9 @@ const dns = require('node:dns');
 const { deprecate } = require('node:util');
 const { AsyncResource } = require('node:async_hooks');
 const diagnosticsChannel = require('node:diagnostics_channel');
-const { UDP, addEventHandler, guessHandleType, setNoTrySend } = require('./lib/native.js');
+const { udpClass, addEventHandler, guessHandleType, setNoTrySend } = require('./lib/native.js');
+// The native handle class (Node's UDP handle).
+const UDP = udpClass();
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');

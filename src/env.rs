@@ -140,6 +140,19 @@ impl ThreadState {
         self.sockets.borrow_mut().insert(id, ctx);
     }
 
+    /// Whether a socket of this thread already owns descriptor `fd` (libuv
+    /// refuses to open a socket its loop watches: `EEXIST`; ours may not be
+    /// watched yet, see `SocketCtx::poller`).
+    #[cfg(unix)]
+    pub(crate) fn owns_fd(&self, fd: std::os::fd::RawFd) -> bool {
+        use std::os::fd::AsRawFd;
+        self.sockets
+            .borrow()
+            .values()
+            .filter_map(Weak::upgrade)
+            .any(|s| s.sock().is_some_and(|sock| sock.as_raw_fd() == fd))
+    }
+
     pub(crate) fn remove_socket(&self, id: u64) {
         self.sockets.borrow_mut().remove(&id);
     }

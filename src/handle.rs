@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Int32Array, This, Uint32Array, Unknown};
+use napi::bindgen_prelude::Unknown;
 use napi::{Env, JsValue};
 use napi_derive::napi;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -25,6 +25,8 @@ use crate::drivers::js_loop::Sharing;
 use crate::drivers::send::Outcome;
 use crate::socket::SocketCtx;
 use crate::sys;
+use crate::sys::napi::class::{self, Args, Ret};
+use crate::sys::napi::{value, Js, RawEnv};
 
 /// An error for JS whose message is the libuv name of `err`.
 fn to_napi(err: &std::io::Error) -> napi::Error {
@@ -87,26 +89,22 @@ pub fn receive_stats() -> ReceiveStats {
 }
 
 /// `{ address, family, port }`, as `socket.address()` returns it.
-#[napi(object)]
-pub struct AddressInfo {
-    pub address: String,
-    pub family: String,
-    pub port: u32,
+fn address_info(env: RawEnv, a: &SocketAddr) -> napi::Result<Ret> {
+    let family = if a.is_ipv4() { "IPv4" } else { "IPv6" };
+    Ok(Ret::Value(value::object(
+        env,
+        &[
+            (c"address", value::string(env, &addr::to_js(a))?),
+            (c"family", value::string(env, family)?),
+            (c"port", value::uint32(env, u32::from(a.port()))?),
+        ],
+    )?))
 }
 
-fn address_info(a: &SocketAddr) -> AddressInfo {
-    AddressInfo {
-        address: addr::to_js(a),
-        family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
-        port: u32::from(a.port()),
-    }
-}
-
-/// What `sendMany` did with each datagram.
-#[napi(object)]
+/// What `sendMany` did with each datagram (`{ results, errors }` in JS).
 pub struct SendManyResult {
-    pub results: Int32Array,
-    pub errors: Vec<String>,
+    results: Vec<i32>,
+    errors: Vec<String>,
 }
 
 /// Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket.
@@ -135,7 +133,6 @@ fn sent_code(outcome: Outcome) -> napi::Result<i64> {
     }
 }
 
-#[napi(js_name = "UDP")]
 pub struct UdpHandle {
     ipv6: bool,
     ctx: Rc<SocketCtx>,
@@ -146,16 +143,15 @@ pub struct UdpHandle {
     connected: Cell<bool>,
 }
 
-#[napi]
 impl UdpHandle {
     /// A handle for an `udp4` (`ipv6 = false`) or `udp6` socket whose
     /// events go to event function `handler` (`addEventHandler`); the OS
     /// socket is created by `bind`/`open`, as libuv does.
-    #[napi(constructor, catch_unwind)]
-    pub fn new(env: Env, this: This, ipv6: bool, handler: u32) -> napi::Result<Self> {
+    pub fn new(a: &Args) -> napi::Result<Self> {
+        let (ipv6, handler) = (a.bool(0)?, a.u32(1)?);
         Ok(Self {
             ipv6,
-            ctx: SocketCtx::new(&env, this.raw(), handler)?,
+            ctx: SocketCtx::new(&Env::from_raw(a.env()), a.this(), handler)?,
             unbound: RefCell::new(None),
             connected: Cell::new(false),
         })
@@ -178,9 +174,14 @@ impl UdpHandle {
     }
 
     /// Creates the OS socket with `flags` (see `sockopt::flags`) and binds it.
-    #[napi(catch_unwind)]
-    pub fn bind(&self, this: This, address: String, port: u32, flags: u32) -> napi::Result<()> {
-        self.bind_in(this.raw(), self.ipv6, &address, port, flags)
+    pub fn bind(
+        &self,
+        this: sys::napi::RawValue,
+        address: String,
+        port: u32,
+        flags: u32,
+    ) -> napi::Result<()> {
+        self.bind_in(this, self.ipv6, &address, port, flags)
     }
 
     /// `bind` for a socket of the given family: the handle's own, except for
@@ -247,14 +248,21 @@ impl UdpHandle {
     /// Wraps an existing UDP socket descriptor (`bind({ fd })`); with
     /// `duplicate`, a duplicate of it, the original staying the caller's
     /// (a cluster worker adopting the socket its primary shares).
-    #[napi(catch_unwind)]
-    pub fn open(&self, this: This, fd: i64, duplicate: Option<bool>) -> napi::Result<()> {
+    pub fn open(
+        &self,
+        this: sys::napi::RawValue,
+        fd: i64,
+        duplicate: Option<bool>,
+    ) -> napi::Result<()> {
         if self.ctx.is_closed() || self.ctx.sock().is_some() {
             return Err(coded("EINVAL"));
         }
         #[cfg(unix)]
         {
             let fd = i32::try_from(fd).map_err(|_| coded("EBADF"))?;
+            if self.ctx.thread.owns_fd(fd) {
+                return Err(coded("EEXIST"));
+            }
             // Closed on the way out unless adopted below.
             let dup = match duplicate {
                 Some(true) => Some(sys::dup_fd(fd).map_err(|e| to_napi(&e))?),
@@ -275,7 +283,7 @@ impl UdpHandle {
             let s = Arc::new(s);
             // Another process (a cluster's primary and its other workers,
             // or whoever passed the descriptor) may read it too.
-            let attached = setup.and_then(|()| self.ctx.attach(&s, this.raw(), Sharing::Shared));
+            let attached = setup.and_then(|()| self.ctx.attach(&s, this, Sharing::Shared));
             if let Err(e) = attached {
                 // Not ours after all: give the descriptor back unclosed.
                 if let Ok(s) = Arc::try_unwrap(s) {
@@ -298,14 +306,12 @@ impl UdpHandle {
 
     /// Starts receiving: datagrams and receive errors go to the event
     /// handler (see `deliver.rs`).
-    #[napi(catch_unwind)]
     pub fn recv_start(&self) -> napi::Result<()> {
         self.sock()?;
         self.ctx.recv_start().map_err(|e| to_napi(&e))
     }
 
     /// Stops receiving (Node's `_stopReceiving()`); the socket stays open.
-    #[napi(catch_unwind)]
     pub fn recv_stop(&self) {
         self.ctx.recv_stop();
     }
@@ -313,7 +319,6 @@ impl UdpHandle {
     /// Sends `data` to `address:port`, or to the connected peer when
     /// `address` is absent. Returns Node's handle code: bytes + 1 when sent
     /// now, 0 when queued (a `SEND_DONE` event follows).
-    #[napi(catch_unwind)]
     pub fn send(&self, data: &[u8], port: u32, address: Option<String>) -> napi::Result<i64> {
         let sock = self.sock()?;
         let dest = self.destination(port, address.as_deref())?;
@@ -322,7 +327,6 @@ impl UdpHandle {
 
     /// `send` from the local address `source` (an IP literal, IPv6 with an
     /// optional `%scope` naming the interface): `sendFrom`, Linux only.
-    #[napi(catch_unwind)]
     pub fn send_from(
         &self,
         data: &[u8],
@@ -354,7 +358,6 @@ impl UdpHandle {
     /// null to stop filtering. False when a rule is in a form this version
     /// does not parse: nothing is filtered here then, and JS checks every
     /// datagram.
-    #[napi(catch_unwind)]
     pub fn set_receive_block_list(&self, rules: Option<Vec<String>>) -> bool {
         let parsed = rules.map(|r| BlockList::parse(&r));
         let understood = !matches!(parsed, Some(None));
@@ -367,7 +370,6 @@ impl UdpHandle {
     /// when bind/open creates the socket (before any datagram can arrive),
     /// or now if it exists. `ENOTSUP` where the platform lacks `*_PKTINFO`
     /// support here.
-    #[napi(catch_unwind)]
     pub fn recv_destination(&self) -> napi::Result<()> {
         #[cfg(target_os = "linux")]
         {
@@ -404,12 +406,11 @@ impl UdpHandle {
     /// addresses, so each is passed and parsed once. `results[i]` is the
     /// bytes sent, -1 when queued (a `SEND_DONE` event follows), or -2 on
     /// failure, whose code is the next entry of `errors`.
-    #[napi(catch_unwind)]
     pub fn send_many(
         &self,
         data: Vec<&[u8]>,
-        ports: Uint32Array,
-        targets: Uint32Array,
+        ports: &[u32],
+        targets: &[u32],
         addresses: Vec<String>,
     ) -> napi::Result<SendManyResult> {
         let sock = self.sock()?;
@@ -455,14 +456,10 @@ impl UdpHandle {
                 }
             });
         }
-        Ok(SendManyResult {
-            results: Int32Array::new(results),
-            errors,
-        })
+        Ok(SendManyResult { results, errors })
     }
 
     /// `connect(2)`: fixes the peer; later sends need no address.
-    #[napi(catch_unwind)]
     pub fn connect(&self, address: String, port: u32) -> napi::Result<()> {
         let sock = self.sock()?;
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
@@ -482,7 +479,6 @@ impl UdpHandle {
     }
 
     /// Dissolves the association made by `connect`.
-    #[napi(catch_unwind)]
     pub fn disconnect(&self) -> napi::Result<()> {
         let sock = self.sock()?;
         sys::disconnect(&SockRef::from(&*sock)).map_err(|e| to_napi(&e))?;
@@ -490,35 +486,28 @@ impl UdpHandle {
         Ok(())
     }
 
-    #[napi(catch_unwind)]
-    pub fn getsockname(&self) -> napi::Result<AddressInfo> {
-        let a = self.with_sock(|s| {
+    pub fn getsockname(&self) -> napi::Result<SocketAddr> {
+        self.with_sock(|s| {
             s.local_addr()?
                 .as_socket()
                 .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))
-        })?;
-        Ok(address_info(&a))
+        })
     }
 
-    #[napi(catch_unwind)]
-    pub fn getpeername(&self) -> napi::Result<AddressInfo> {
+    pub fn getpeername(&self) -> napi::Result<SocketAddr> {
         let sock = self.sock()?;
-        let a = sock
-            .peer_addr()
+        sock.peer_addr()
             .and_then(|a| {
                 a.as_socket()
                     .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
             })
-            .map_err(|e| to_napi(&e))?;
-        Ok(address_info(&a))
+            .map_err(|e| to_napi(&e))
     }
 
-    #[napi(catch_unwind)]
     pub fn set_broadcast(&self, on: bool) -> napi::Result<()> {
         self.with_sock(|s| sockopt::set_broadcast(&s, on))
     }
 
-    #[napi(js_name = "setTTL", catch_unwind)]
     pub fn set_ttl(&self, ttl: i32) -> napi::Result<()> {
         // libuv checks the range before touching the socket.
         let ttl = u32::try_from(ttl)
@@ -528,7 +517,6 @@ impl UdpHandle {
         self.with_sock(|s| sockopt::set_ttl(&s, self.ipv6, ttl))
     }
 
-    #[napi(js_name = "setMulticastTTL", catch_unwind)]
     pub fn set_multicast_ttl(&self, ttl: i32) -> napi::Result<()> {
         let ttl = u32::try_from(ttl)
             .ok()
@@ -537,12 +525,10 @@ impl UdpHandle {
         self.with_sock(|s| sockopt::set_multicast_ttl(&s, self.ipv6, ttl))
     }
 
-    #[napi(catch_unwind)]
     pub fn set_multicast_loopback(&self, on: bool) -> napi::Result<()> {
         self.with_sock(|s| sockopt::set_multicast_loop(&s, self.ipv6, on))
     }
 
-    #[napi(catch_unwind)]
     pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
         // libuv parses the address before it touches the socket: EINVAL
         // for a bad one even without a descriptor (EBADF).
@@ -575,25 +561,23 @@ impl UdpHandle {
     }
 
     /// Joins (`join = true`) or leaves a multicast group.
-    #[napi(catch_unwind)]
     pub fn membership(
         &self,
-        this: This,
+        this: sys::napi::RawValue,
         group: String,
         iface: Option<String>,
         join: bool,
     ) -> napi::Result<()> {
         // libuv parses the group before its implicit bind: a bad one binds nothing.
         let g = sockopt::parse_group(&group).map_err(|e| to_napi(&e))?;
-        self.implicit_bind(this.raw(), g)?;
+        self.implicit_bind(this, g)?;
         self.with_sock(|s| sockopt::membership(&s, &group, iface.as_deref(), join))
     }
 
     /// Joins or leaves a source-specific multicast group.
-    #[napi(catch_unwind)]
     pub fn source_membership(
         &self,
-        this: This,
+        this: sys::napi::RawValue,
         source: String,
         group: String,
         iface: Option<String>,
@@ -604,12 +588,11 @@ impl UdpHandle {
         if g.is_ipv4() != src.is_ipv4() {
             return Err(coded("EINVAL")); // the source parses in the group's family
         }
-        self.implicit_bind(this.raw(), g)?;
+        self.implicit_bind(this, g)?;
         self.with_sock(|s| sockopt::source_membership(&s, &source, &group, iface.as_deref(), join))
     }
 
     /// Reads (`size == 0`) or sets the kernel receive/send buffer size.
-    #[napi(catch_unwind)]
     pub fn buffer_size(&self, size: u32, recv: bool) -> napi::Result<u32> {
         // The option is a C int: libuv refuses what does not fit.
         if size > i32::MAX as u32 {
@@ -619,7 +602,6 @@ impl UdpHandle {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    #[napi(catch_unwind)]
     pub fn get_send_queue_size(&self) -> u32 {
         self.ctx
             .shared
@@ -627,7 +609,6 @@ impl UdpHandle {
             .load(std::sync::atomic::Ordering::Acquire) as u32
     }
 
-    #[napi(catch_unwind)]
     pub fn get_send_queue_count(&self) -> u32 {
         self.ctx
             .shared
@@ -636,7 +617,6 @@ impl UdpHandle {
     }
 
     /// The OS descriptor, or -1 (Node's `handle.fd`).
-    #[napi(getter, catch_unwind)]
     pub fn fd(&self) -> i64 {
         #[cfg(unix)]
         {
@@ -649,12 +629,10 @@ impl UdpHandle {
         }
     }
 
-    #[napi(js_name = "ref", catch_unwind)]
     pub fn ref_(&self) {
         self.ctx.set_ref(true);
     }
 
-    #[napi(catch_unwind)]
     pub fn unref(&self) {
         self.ctx.set_ref(false);
     }
@@ -662,9 +640,142 @@ impl UdpHandle {
     /// Closes the socket now: the port is free when this returns; queued
     /// sends are dropped. Returns how many queued sends were cancelled; with
     /// `notify`, a `CLOSED` event comes in the loop's close phase.
-    #[napi(catch_unwind)]
     pub fn close(&self, notify: bool) -> u32 {
         self.unbound.borrow_mut().take();
         u32::try_from(self.ctx.close(notify)).unwrap_or(u32::MAX)
     }
+}
+
+/// A method's `()` result, as JS's `undefined`.
+fn u(r: napi::Result<()>) -> napi::Result<Ret> {
+    r.map(|()| Ret::Undefined)
+}
+
+/// The `UDP` class JS sees: the methods above, each unpacking its
+/// arguments (see `sys::napi::class` for why not a napi-rs class).
+#[napi(catch_unwind)]
+pub fn udp_class(env: Env) -> napi::Result<Js> {
+    type M = class::Method<UdpHandle>;
+    let methods: &[(&std::ffi::CStr, M)] = &[
+        (c"bind", |h, a| {
+            u(h.bind(a.this(), a.string(0)?, a.u32(1)?, a.u32(2)?))
+        }),
+        (c"open", |h, a| {
+            let dup = if a.is_nullish(1)? {
+                None
+            } else {
+                Some(a.bool(1)?)
+            };
+            u(h.open(a.this(), a.i64(0)?, dup))
+        }),
+        (c"recvStart", |h, _| u(h.recv_start())),
+        (c"recvStop", |h, _| {
+            h.recv_stop();
+            Ok(Ret::Undefined)
+        }),
+        (c"send", |h, a| {
+            let n = h.send(a.bytes(0)?, a.u32(1)?, a.opt_string(2)?)?;
+            Ok(Ret::F64(n as f64))
+        }),
+        (c"sendFrom", |h, a| {
+            let n = h.send_from(a.bytes(0)?, a.u32(1)?, a.opt_string(2)?, a.string(3)?)?;
+            Ok(Ret::F64(n as f64))
+        }),
+        (c"sendMany", |h, a| {
+            let data = a
+                .array(0)?
+                .into_iter()
+                .map(|v| a.bytes_of(v))
+                .collect::<napi::Result<Vec<_>>>()?;
+            let addresses = a
+                .array(3)?
+                .into_iter()
+                .map(|v| a.string_of(v))
+                .collect::<napi::Result<Vec<_>>>()?;
+            let (ports, targets) = (a.u32_array(1)?, a.u32_array(2)?);
+            let r = h.send_many(data, &ports, &targets, addresses)?;
+            let env = a.env();
+            let errors = r
+                .errors
+                .iter()
+                .map(|e| value::string(env, e))
+                .collect::<napi::Result<Vec<_>>>()?;
+            Ok(Ret::Value(value::object(
+                env,
+                &[
+                    (c"results", value::int32_array(env, &r.results)?),
+                    (c"errors", value::array(env, &errors)?),
+                ],
+            )?))
+        }),
+        (c"setReceiveBlockList", |h, a| {
+            let rules = if a.is_nullish(0)? {
+                None
+            } else {
+                Some(
+                    a.array(0)?
+                        .into_iter()
+                        .map(|v| a.string_of(v))
+                        .collect::<napi::Result<Vec<_>>>()?,
+                )
+            };
+            Ok(Ret::Bool(h.set_receive_block_list(rules)))
+        }),
+        (c"recvDestination", |h, _| u(h.recv_destination())),
+        (c"connect", |h, a| u(h.connect(a.string(0)?, a.u32(1)?))),
+        (c"disconnect", |h, _| u(h.disconnect())),
+        (c"getsockname", |h, a| {
+            address_info(a.env(), &h.getsockname()?)
+        }),
+        (c"getpeername", |h, a| {
+            address_info(a.env(), &h.getpeername()?)
+        }),
+        (c"setBroadcast", |h, a| u(h.set_broadcast(a.bool(0)?))),
+        (c"setTTL", |h, a| u(h.set_ttl(a.i32(0)?))),
+        (c"setMulticastTTL", |h, a| u(h.set_multicast_ttl(a.i32(0)?))),
+        (c"setMulticastLoopback", |h, a| {
+            u(h.set_multicast_loopback(a.bool(0)?))
+        }),
+        (c"setMulticastInterface", |h, a| {
+            u(h.set_multicast_interface(a.string(0)?))
+        }),
+        (c"membership", |h, a| {
+            u(h.membership(a.this(), a.string(0)?, a.opt_string(1)?, a.bool(2)?))
+        }),
+        (c"sourceMembership", |h, a| {
+            u(h.source_membership(
+                a.this(),
+                a.string(0)?,
+                a.string(1)?,
+                a.opt_string(2)?,
+                a.bool(3)?,
+            ))
+        }),
+        (c"bufferSize", |h, a| {
+            Ok(Ret::U32(h.buffer_size(a.u32(0)?, a.bool(1)?)?))
+        }),
+        (c"getSendQueueSize", |h, _| {
+            Ok(Ret::U32(h.get_send_queue_size()))
+        }),
+        (c"getSendQueueCount", |h, _| {
+            Ok(Ret::U32(h.get_send_queue_count()))
+        }),
+        (c"ref", |h, _| {
+            h.ref_();
+            Ok(Ret::Undefined)
+        }),
+        (c"unref", |h, _| {
+            h.unref();
+            Ok(Ret::Undefined)
+        }),
+        (c"close", |h, a| Ok(Ret::U32(h.close(a.bool(0)?)))),
+    ];
+    let getters: &[(&std::ffi::CStr, M)] = &[(c"fd", |h, _| Ok(Ret::F64(h.fd() as f64)))];
+    Ok(Js(class::define(
+        env.raw(),
+        "UDP",
+        UdpHandle::new,
+        methods,
+        getters,
+    )?))
 }

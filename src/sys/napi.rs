@@ -597,6 +597,75 @@ pub(crate) mod value {
         Ok(out)
     }
 
+    pub(crate) fn boolean(env: RawEnv, b: bool) -> napi::Result<RawValue> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: plain value creation on the env's thread.
+        check(
+            unsafe { sys::napi_get_boolean(env, b, &mut out) },
+            "napi_get_boolean",
+        )?;
+        Ok(out)
+    }
+
+    pub(crate) fn double(env: RawEnv, n: f64) -> napi::Result<RawValue> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: plain value creation on the env's thread.
+        check(
+            unsafe { sys::napi_create_double(env, n, &mut out) },
+            "napi_create_double",
+        )?;
+        Ok(out)
+    }
+
+    /// A plain object with the given properties.
+    pub(crate) fn object(
+        env: RawEnv,
+        props: &[(&std::ffi::CStr, RawValue)],
+    ) -> napi::Result<RawValue> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: the names are NUL-terminated, the values live in scope.
+        unsafe {
+            check(sys::napi_create_object(env, &mut out), "napi_create_object")?;
+            for (name, v) in props {
+                check(
+                    sys::napi_set_named_property(env, out, name.as_ptr(), *v),
+                    "napi_set_named_property",
+                )?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// An `Int32Array` holding a copy of `data`.
+    pub(crate) fn int32_array(env: RawEnv, data: &[i32]) -> napi::Result<RawValue> {
+        let bytes = std::mem::size_of_val(data);
+        let mut store: *mut std::ffi::c_void = std::ptr::null_mut();
+        let mut buffer = std::ptr::null_mut();
+        let mut out = std::ptr::null_mut();
+        // SAFETY: as in `uint32_array`.
+        unsafe {
+            check(
+                sys::napi_create_arraybuffer(env, bytes, &mut store, &mut buffer),
+                "napi_create_arraybuffer",
+            )?;
+            if bytes > 0 {
+                std::ptr::copy_nonoverlapping(data.as_ptr(), store.cast::<i32>(), data.len());
+            }
+            check(
+                sys::napi_create_typedarray(
+                    env,
+                    sys::TypedarrayType::int32_array,
+                    data.len(),
+                    buffer,
+                    0,
+                    &mut out,
+                ),
+                "napi_create_typedarray",
+            )?;
+        }
+        Ok(out)
+    }
+
     pub(crate) fn undefined(env: RawEnv) -> napi::Result<RawValue> {
         let mut out = std::ptr::null_mut();
         // SAFETY: as above.
@@ -624,5 +693,483 @@ pub(crate) mod value {
             }
         }
         Ok(out)
+    }
+}
+
+/// A JS class whose methods call straight into Rust: a constructor and
+/// methods registered with `napi_define_class`, the instance's Rust value
+/// attached with `napi_wrap` and recognised by a type tag. napi-rs's own
+/// classes cost about 300 ns per method call (borrow tracking, registries);
+/// a socket's hot calls (`send`, `bind`, `close`, ...) cannot afford that.
+pub(crate) mod class {
+    use std::ffi::c_void;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use napi::sys;
+
+    use super::{check, value, RawEnv, RawValue};
+
+    /// Most arguments a method takes.
+    const MAX_ARGS: usize = 8;
+
+    /// A call's `this` and arguments.
+    pub(crate) struct Args {
+        env: RawEnv,
+        this: RawValue,
+        argv: [RawValue; MAX_ARGS],
+        argc: usize,
+    }
+
+    /// What a method returns to JS.
+    pub(crate) enum Ret {
+        Undefined,
+        Bool(bool),
+        U32(u32),
+        F64(f64),
+        Value(RawValue),
+    }
+
+    pub(crate) type Method<T> = fn(&T, &Args) -> napi::Result<Ret>;
+
+    fn type_error(what: &str) -> napi::Error {
+        napi::Error::new(napi::Status::InvalidArg, what)
+    }
+
+    impl Args {
+        pub(crate) fn env(&self) -> RawEnv {
+            self.env
+        }
+
+        pub(crate) fn this(&self) -> RawValue {
+            self.this
+        }
+
+        /// Argument `i` (undefined when absent).
+        pub(crate) fn raw(&self, i: usize) -> napi::Result<RawValue> {
+            if i < self.argc.min(MAX_ARGS) {
+                Ok(self.argv[i])
+            } else {
+                value::undefined(self.env)
+            }
+        }
+
+        fn type_of(&self, i: usize) -> napi::Result<sys::napi_valuetype> {
+            let mut ty = 0;
+            // SAFETY: a live value of `env` on its thread.
+            check(
+                unsafe { sys::napi_typeof(self.env, self.raw(i)?, &mut ty) },
+                "napi_typeof",
+            )?;
+            Ok(ty)
+        }
+
+        /// Whether argument `i` is undefined or null.
+        pub(crate) fn is_nullish(&self, i: usize) -> napi::Result<bool> {
+            let ty = self.type_of(i)?;
+            Ok(ty == sys::ValueType::napi_undefined || ty == sys::ValueType::napi_null)
+        }
+
+        pub(crate) fn u32(&self, i: usize) -> napi::Result<u32> {
+            let mut n = 0;
+            // SAFETY: as in `type_of`; a non-number fails.
+            check(
+                unsafe { sys::napi_get_value_uint32(self.env, self.raw(i)?, &mut n) },
+                "expected a number",
+            )?;
+            Ok(n)
+        }
+
+        pub(crate) fn i32(&self, i: usize) -> napi::Result<i32> {
+            let mut n = 0;
+            // SAFETY: as in `type_of`; a non-number fails.
+            check(
+                unsafe { sys::napi_get_value_int32(self.env, self.raw(i)?, &mut n) },
+                "expected a number",
+            )?;
+            Ok(n)
+        }
+
+        pub(crate) fn i64(&self, i: usize) -> napi::Result<i64> {
+            let mut n = 0;
+            // SAFETY: as in `type_of`; a non-number fails.
+            check(
+                unsafe { sys::napi_get_value_int64(self.env, self.raw(i)?, &mut n) },
+                "expected a number",
+            )?;
+            Ok(n)
+        }
+
+        pub(crate) fn bool(&self, i: usize) -> napi::Result<bool> {
+            let mut b = false;
+            // SAFETY: as in `type_of`; a non-boolean fails.
+            check(
+                unsafe { sys::napi_get_value_bool(self.env, self.raw(i)?, &mut b) },
+                "expected a boolean",
+            )?;
+            Ok(b)
+        }
+
+        /// A string argument.
+        pub(crate) fn string(&self, i: usize) -> napi::Result<String> {
+            string_of(self.env, self.raw(i)?)
+        }
+
+        /// A string argument, or `None` for undefined/null.
+        pub(crate) fn opt_string(&self, i: usize) -> napi::Result<Option<String>> {
+            if self.is_nullish(i)? {
+                return Ok(None);
+            }
+            self.string(i).map(Some)
+        }
+
+        /// The bytes of a Buffer / TypedArray / DataView argument, valid
+        /// for the call.
+        pub(crate) fn bytes(&self, i: usize) -> napi::Result<&[u8]> {
+            bytes_of(self.env, self.raw(i)?)
+        }
+
+        /// The elements of an array argument.
+        pub(crate) fn array(&self, i: usize) -> napi::Result<Vec<RawValue>> {
+            let arr = self.raw(i)?;
+            let mut len = 0;
+            // SAFETY: as in `type_of`; a non-array fails.
+            check(
+                unsafe { sys::napi_get_array_length(self.env, arr, &mut len) },
+                "expected an array",
+            )?;
+            (0..len)
+                .map(|k| {
+                    let mut v = std::ptr::null_mut();
+                    // SAFETY: `arr` is an array of `len` elements.
+                    check(
+                        unsafe { sys::napi_get_element(self.env, arr, k, &mut v) },
+                        "napi_get_element",
+                    )?;
+                    Ok(v)
+                })
+                .collect()
+        }
+
+        /// A Uint32Array argument's elements, copied.
+        pub(crate) fn u32_array(&self, i: usize) -> napi::Result<Vec<u32>> {
+            let bytes = self.bytes(i)?;
+            Ok(bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        }
+
+        /// The env, for the element helpers.
+        pub(crate) fn string_of(&self, v: RawValue) -> napi::Result<String> {
+            string_of(self.env, v)
+        }
+
+        pub(crate) fn bytes_of(&self, v: RawValue) -> napi::Result<&[u8]> {
+            bytes_of(self.env, v)
+        }
+    }
+
+    fn string_of(env: RawEnv, v: RawValue) -> napi::Result<String> {
+        let mut len = 0;
+        // SAFETY: a null buffer asks for the length; then `buf` has room for
+        // it and the NUL terminator Node writes.
+        unsafe {
+            check(
+                sys::napi_get_value_string_utf8(env, v, std::ptr::null_mut(), 0, &mut len),
+                "expected a string",
+            )?;
+            let mut buf = vec![0u8; len + 1];
+            let mut written = 0;
+            check(
+                sys::napi_get_value_string_utf8(
+                    env,
+                    v,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    &mut written,
+                ),
+                "napi_get_value_string_utf8",
+            )?;
+            buf.truncate(written);
+            String::from_utf8(buf).map_err(|_| type_error("invalid UTF-8"))
+        }
+    }
+
+    fn bytes_of<'a>(env: RawEnv, v: RawValue) -> napi::Result<&'a [u8]> {
+        let mut data: *mut c_void = std::ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: `v` is a live value; the typed-array / DataView queries
+        // fail for anything else. The bytes stay valid for the call: the
+        // value is an argument, rooted until the callback returns, and no
+        // JS runs while the slice is used.
+        unsafe {
+            let mut is = false;
+            if sys::napi_is_typedarray(env, v, &mut is) == sys::Status::napi_ok && is {
+                let (mut ty, mut n, mut ab, mut off) = (0, 0, std::ptr::null_mut(), 0);
+                check(
+                    sys::napi_get_typedarray_info(
+                        env, v, &mut ty, &mut n, &mut data, &mut ab, &mut off,
+                    ),
+                    "napi_get_typedarray_info",
+                )?;
+                len = n * element_size(ty);
+            } else if sys::napi_is_dataview(env, v, &mut is) == sys::Status::napi_ok && is {
+                let (mut ab, mut off) = (std::ptr::null_mut(), 0);
+                check(
+                    sys::napi_get_dataview_info(env, v, &mut len, &mut data, &mut ab, &mut off),
+                    "napi_get_dataview_info",
+                )?;
+            } else {
+                return Err(type_error("expected a Buffer, TypedArray or DataView"));
+            }
+            if len == 0 || data.is_null() {
+                return Ok(&[]);
+            }
+            Ok(std::slice::from_raw_parts(data.cast::<u8>(), len))
+        }
+    }
+
+    fn element_size(ty: sys::napi_typedarray_type) -> usize {
+        use sys::TypedarrayType as T;
+        match ty {
+            T::int16_array | T::uint16_array => 2,
+            T::int32_array | T::uint32_array | T::float32_array => 4,
+            T::float64_array | T::bigint64_array | T::biguint64_array => 8,
+            _ => 1,
+        }
+    }
+
+    /// The tag that marks our instances, so that a method called on a
+    /// foreign object throws instead of misreading it.
+    const TAG: sys::napi_type_tag = sys::napi_type_tag {
+        lower: 0x6467_7261_6d2d_7273, // "dgram-rs"
+        upper: 0x5544_505f_6861_6e64, // "UDP_hand"
+    };
+
+    /// A method or getter: its Rust function, type-erased for the C
+    /// callback's data pointer.
+    struct Entry<T: 'static> {
+        method: Method<T>,
+    }
+
+    /// Defines class `name` whose constructor builds the instance's value
+    /// with `ctor`, with `methods` on its prototype and `getters` as
+    /// accessors. Returns the constructor.
+    pub(crate) fn define<T: 'static>(
+        env: RawEnv,
+        name: &str,
+        ctor: fn(&Args) -> napi::Result<T>,
+        methods: &[(&'static std::ffi::CStr, Method<T>)],
+        getters: &[(&'static std::ffi::CStr, Method<T>)],
+    ) -> napi::Result<RawValue> {
+        let mut props = Vec::with_capacity(methods.len() + getters.len());
+        // The entries live as long as the process (the class can be
+        // defined again by another module copy; a few bytes each).
+        let leak = |m: Method<T>| Box::into_raw(Box::new(Entry { method: m })).cast::<c_void>();
+        for (n, m) in methods {
+            props.push(sys::napi_property_descriptor {
+                utf8name: n.as_ptr(),
+                name: std::ptr::null_mut(),
+                method: Some(call::<T>),
+                getter: None,
+                setter: None,
+                value: std::ptr::null_mut(),
+                attributes: sys::PropertyAttributes::writable
+                    | sys::PropertyAttributes::configurable,
+                data: leak(*m),
+            });
+        }
+        for (n, m) in getters {
+            props.push(sys::napi_property_descriptor {
+                utf8name: n.as_ptr(),
+                name: std::ptr::null_mut(),
+                method: None,
+                getter: Some(call::<T>),
+                setter: None,
+                value: std::ptr::null_mut(),
+                attributes: sys::PropertyAttributes::configurable,
+                data: leak(*m),
+            });
+        }
+        let mut class = std::ptr::null_mut();
+        // SAFETY: `name` and the descriptors are valid for the call (Node
+        // copies them); each `data` is a leaked Entry<T> / ctor pointer
+        // read back only by this module's callbacks of the same T.
+        check(
+            unsafe {
+                sys::napi_define_class(
+                    env,
+                    name.as_ptr().cast(),
+                    name.len() as isize,
+                    Some(construct::<T>),
+                    ctor as *mut c_void,
+                    props.len(),
+                    props.as_ptr(),
+                    &mut class,
+                )
+            },
+            "napi_define_class",
+        )?;
+        Ok(class)
+    }
+
+    /// Reads a call's `this`, arguments and data pointer.
+    ///
+    /// # Safety
+    /// `info` must be the callback info of the current call of `env`.
+    unsafe fn args_of(
+        env: RawEnv,
+        info: sys::napi_callback_info,
+    ) -> napi::Result<(Args, *mut c_void)> {
+        let mut args = Args {
+            env,
+            this: std::ptr::null_mut(),
+            argv: [std::ptr::null_mut(); MAX_ARGS],
+            argc: MAX_ARGS,
+        };
+        let mut data = std::ptr::null_mut();
+        // SAFETY: per the contract; `argv` has room for `argc` values.
+        check(
+            unsafe {
+                sys::napi_get_cb_info(
+                    env,
+                    info,
+                    &mut args.argc,
+                    args.argv.as_mut_ptr(),
+                    &mut args.this,
+                    &mut data,
+                )
+            },
+            "napi_get_cb_info",
+        )?;
+        Ok((args, data))
+    }
+
+    /// Throws `err` as a JS Error whose message is its reason.
+    fn throw(env: RawEnv, err: &napi::Error) {
+        let msg = std::ffi::CString::new(err.reason.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: a NUL-terminated message; on the env's thread.
+        unsafe { sys::napi_throw_error(env, std::ptr::null(), msg.as_ptr()) };
+    }
+
+    fn to_js(env: RawEnv, ret: napi::Result<Ret>) -> RawValue {
+        let value = ret.and_then(|r| match r {
+            Ret::Undefined => value::undefined(env),
+            Ret::Bool(b) => value::boolean(env, b),
+            Ret::U32(n) => value::uint32(env, n),
+            Ret::F64(n) => value::double(env, n),
+            Ret::Value(v) => Ok(v),
+        });
+        match value {
+            Ok(v) => v,
+            Err(e) => {
+                throw(env, &e);
+                std::ptr::null_mut()
+            }
+        }
+    }
+
+    unsafe extern "C" fn construct<T: 'static>(
+        env: RawEnv,
+        info: sys::napi_callback_info,
+    ) -> RawValue {
+        let made = catch_unwind(AssertUnwindSafe(|| -> napi::Result<RawValue> {
+            // SAFETY: Node calls this with the info of the current call.
+            let (args, data) = unsafe { args_of(env, info)? };
+            // SAFETY: `data` is the `ctor` given to `define::<T>`.
+            let ctor: fn(&Args) -> napi::Result<T> = unsafe { std::mem::transmute(data) };
+            let value = Box::into_raw(Box::new(ctor(&args)?));
+            // SAFETY: `this` is the new instance; ownership of `value`
+            // passes to it, freed by `finalize::<T>`.
+            let wrapped = unsafe {
+                sys::napi_wrap(
+                    env,
+                    args.this,
+                    value.cast(),
+                    Some(finalize::<T>),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            };
+            if wrapped != sys::Status::napi_ok {
+                // SAFETY: not adopted: still ours.
+                drop(unsafe { Box::from_raw(value) });
+                check(wrapped, "napi_wrap")?;
+            }
+            // SAFETY: tags the instance we just wrapped.
+            check(
+                unsafe { sys::napi_type_tag_object(env, args.this, &TAG) },
+                "napi_type_tag_object",
+            )?;
+            Ok(args.this)
+        }));
+        match made {
+            Ok(Ok(this)) => this,
+            Ok(Err(e)) => {
+                throw(env, &e);
+                std::ptr::null_mut()
+            }
+            Err(_) => {
+                throw(
+                    env,
+                    &napi::Error::from_reason("dgram-rs: panic in constructor"),
+                );
+                std::ptr::null_mut()
+            }
+        }
+    }
+
+    unsafe extern "C" fn finalize<T: 'static>(_env: RawEnv, data: *mut c_void, _hint: *mut c_void) {
+        // SAFETY: `data` is the Box<T> wrapped by `construct::<T>`, handed
+        // back once, when the instance is collected.
+        drop(unsafe { Box::from_raw(data.cast::<T>()) });
+    }
+
+    unsafe extern "C" fn call<T: 'static>(env: RawEnv, info: sys::napi_callback_info) -> RawValue {
+        let ret = catch_unwind(AssertUnwindSafe(|| -> napi::Result<Ret> {
+            // SAFETY: Node calls this with the info of the current call.
+            let (args, data) = unsafe { args_of(env, info)? };
+            let mut ours = false;
+            // SAFETY: checks the tag of a live value.
+            check(
+                unsafe { sys::napi_check_object_type_tag(env, args.this, &TAG, &mut ours) },
+                "napi_check_object_type_tag",
+            )
+            .map_err(|_| type_error("Illegal invocation"))?;
+            if !ours {
+                return Err(type_error("Illegal invocation"));
+            }
+            let mut value = std::ptr::null_mut();
+            // SAFETY: a tagged object was wrapped by `construct::<T>` (only
+            // this module tags with TAG, and only instances of its classes).
+            check(
+                unsafe { sys::napi_unwrap(env, args.this, &mut value) },
+                "napi_unwrap",
+            )?;
+            // SAFETY: `data` is an Entry<T> leaked by `define::<T>`; the
+            // instance stays alive for the call (it is `this`), and methods
+            // only take shared references.
+            let (entry, this) = unsafe { (&*data.cast::<Entry<T>>(), &*value.cast::<T>()) };
+            (entry.method)(this, &args)
+        }));
+        match ret {
+            Ok(r) => to_js(env, r),
+            Err(_) => {
+                throw(
+                    env,
+                    &napi::Error::from_reason("dgram-rs: panic in a method"),
+                );
+                std::ptr::null_mut()
+            }
+        }
+    }
+}
+
+/// A raw JS value returned from a `#[napi]` function as is.
+pub(crate) struct Js(pub(crate) RawValue);
+
+impl napi::bindgen_prelude::ToNapiValue for Js {
+    unsafe fn to_napi_value(_env: RawEnv, val: Self) -> napi::Result<RawValue> {
+        Ok(val.0)
     }
 }
