@@ -117,6 +117,17 @@ pub(crate) fn closed(ctx: &SocketCtx) -> napi::Result<()> {
     emit(ctx, &[value::uint32(env, KIND_CLOSED)?], 0)
 }
 
+thread_local! {
+    /// How deep this thread is in event calls (they do not nest across
+    /// sockets, but a listener may close its socket from inside one).
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether an event call is running on this thread.
+pub(crate) fn in_event() -> bool {
+    DEPTH.with(|d| d.get() > 0)
+}
+
 /// Calls the event function; after an exception, with `RESUME` until a call
 /// returns normally, at most `resumable` times (each exception consumes the
 /// datagram whose listener threw; a terminating worker throws at every
@@ -128,13 +139,27 @@ fn emit(ctx: &SocketCtx, args: &[RawValue], resumable: usize) -> napi::Result<()
         None => return Ok(()),
     };
     let func = ctx.thread.handler(env, ctx.handler)?;
-    // The context lives until the socket's close phase, and events are only
-    // delivered before it, so it outlives this call even if JS closes the
-    // socket meanwhile.
+    // The context lives until the socket's close phase when JS closes the
+    // socket during the call (see `SocketCtx::close` and `in_event`).
     let async_ctx = match ctx.async_ctx.borrow().as_ref() {
         Some(c) => c.prepare(env)?,
         None => return Ok(()),
     };
+    DEPTH.with(|d| d.set(d.get() + 1));
+    let result = emit_counted(ctx, async_ctx, recv, func, args, resumable);
+    DEPTH.with(|d| d.set(d.get() - 1));
+    result
+}
+
+fn emit_counted(
+    ctx: &SocketCtx,
+    async_ctx: raw::CallContext,
+    recv: RawValue,
+    func: RawValue,
+    args: &[RawValue],
+    resumable: usize,
+) -> napi::Result<()> {
+    let env = ctx.env;
     if raw::make_callback(env, async_ctx, recv, func, args)? {
         return Ok(());
     }

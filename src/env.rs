@@ -236,7 +236,11 @@ impl ThreadState {
         }
     }
 
-    /// The async handle's callback: deliver what the runtime produced.
+    /// The async handle's callback: deliver what the runtime produced, at
+    /// most one batch per socket per loop turn (a socket with more is put
+    /// back on the ready list), so that a backlog read ahead does not keep
+    /// timers, I/O and other sockets waiting, as libuv's reads of 32
+    /// datagrams per turn do not.
     fn on_wake(&self) {
         crate::drivers::stats::RUNTIME_WAKEUPS.add(1);
         for shared in self.js_waker.take_ready() {
@@ -246,7 +250,9 @@ impl ThreadState {
                 .get(&shared.id)
                 .and_then(Weak::upgrade);
             if let Some(ctx) = ctx {
-                ctx.take_events();
+                if ctx.take_events() {
+                    self.js_waker.notify(&shared);
+                }
             }
         }
     }
@@ -294,6 +300,12 @@ fn teardown(env: RawEnv, done: CleanupDone) {
         .iter()
         .all(|h| t.torn_down.borrow().contains(&h.env));
     if last_env {
+        t.pending_watch.borrow_mut().clear();
+        if let Some(p) = t.prepare.borrow_mut().take() {
+            pending.set(pending.get() + 1);
+            let f = finish.clone();
+            p.close(Some(Box::new(f)));
+        }
         if let Some(handle) = t.wakeup.borrow_mut().take() {
             pending.set(pending.get() + 1);
             let f = finish.clone();

@@ -104,11 +104,11 @@ impl SocketCtx {
         self.sock.borrow().clone()
     }
 
-    /// Takes `sock` (bound, non-blocking) as this handle's socket: makes
-    /// its poll handle on this thread's loop (`EEXIST` if the loop already
-    /// watches that descriptor) and keeps the handle object `this` alive
-    /// while the socket is open. On failure `sock` is not kept. `sharing`
-    /// says whether other handles may read the same descriptor.
+    /// Takes `sock` (bound, non-blocking) as this handle's socket and keeps
+    /// the handle object `this` alive while the socket is open. A shared
+    /// descriptor (`sharing`: others may read it too) gets its poll handle
+    /// now (`EEXIST` if the loop already watches it); an exclusive one when
+    /// the loop next waits (see `poller`). On failure `sock` is not kept.
     pub(crate) fn attach(
         &self,
         sock: &Arc<Socket>,
@@ -319,6 +319,22 @@ impl SocketCtx {
                     self.finish_close(true);
                 }
             }
+            // Inside one of this socket's own events the async context is
+            // in use: end it in the close phase instead.
+            None if deliver::in_event() => {
+                let me = self.me.clone();
+                let later = crate::sys::uv::close_phase(
+                    self.thread.lp,
+                    Box::new(move || {
+                        if let Some(ctx) = me.upgrade() {
+                            ctx.finish_close(false);
+                        }
+                    }),
+                );
+                if later.is_err() {
+                    self.finish_close(false);
+                }
+            }
             None => self.finish_close(false),
         }
         if let Some(s) = sock {
@@ -367,11 +383,15 @@ impl SocketCtx {
     }
 
     /// Delivers what the runtime produced for this socket (called from the
-    /// thread's async handle).
-    pub(crate) fn take_events(&self) {
+    /// thread's async handle), up to one batch; returns whether more waits.
+    pub(crate) fn take_events(&self) -> bool {
+        let mut delivered_batch = false;
         while !self.closed.get() {
+            if delivered_batch && self.shared.next_is_batch() {
+                return true;
+            }
             let Some(event) = self.shared.next_event() else {
-                return;
+                return false;
             };
             match event {
                 Event::Batch(batch) => {
@@ -379,6 +399,7 @@ impl SocketCtx {
                         let _ = deliver::batch(self, batch);
                     }
                     self.shared.batch_taken();
+                    delivered_batch = true;
                 }
                 Event::RecvError(err) => {
                     if self.receiving.get() {
@@ -396,6 +417,7 @@ impl SocketCtx {
                 }
             }
         }
+        false
     }
 
     /// Read-ahead ended: the JS loop watches the socket again.
@@ -475,8 +497,8 @@ impl Sink for SocketCtx {
 
 impl Drop for SocketCtx {
     /// A handle collected without `close()` (an unbound socket: bound ones
-    /// are held by their poll handle's reference until closed) ends its
-    /// async context; at environment teardown nothing may touch JS.
+    /// are held by `this_ref` until closed) ends its async context; at
+    /// environment teardown nothing may touch JS.
     fn drop(&mut self) {
         self.shared.stop();
         if let Some(ctx) = self.async_ctx.get_mut().take() {

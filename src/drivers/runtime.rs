@@ -11,7 +11,8 @@
 //! when it finds the socket empty after a large one *and* JS has taken every
 //! batch. The two thresholds are the hysteresis: the JS loop calls a socket
 //! busy when a wake-up finds two full reads waiting (`js_loop::JS_BATCH`),
-//! or a stream tick eight; read-ahead stays while batches stay large.
+//! or a stream tick 32 (`js_loop::STREAM_BATCH`); read-ahead stays while
+//! batches stay large.
 //!
 //! A socket is registered with the runtime's reactor only while read-ahead
 //! runs (and not while it pauses for JS): an idle socket never wakes the
@@ -84,11 +85,12 @@ enum Pause {
 
 async fn read_ahead(sock: Weak<Socket>, shared: Arc<Shared>, generation: u64) {
     loop {
-        match read_registered(&sock, &shared).await {
+        match read_registered(&sock, &shared, generation).await {
             Pause::Stop => return,
             Pause::Idle => {
-                stats::HAND_BACKS.add(1);
-                shared.post(Event::HandBack(generation));
+                if shared.post_reading(generation, Event::HandBack(generation)) {
+                    stats::HAND_BACKS.add(1);
+                }
                 return;
             }
             Pause::Full => {
@@ -98,7 +100,7 @@ async fn read_ahead(sock: Weak<Socket>, shared: Arc<Shared>, generation: u64) {
                         Ok(p) => drop(p),
                         Err(_) => return,
                     },
-                    _ = shared.until_reading_stopped() => return,
+                    _ = shared.until_reading_stopped(generation) => return,
                 }
             }
         }
@@ -107,20 +109,20 @@ async fn read_ahead(sock: Weak<Socket>, shared: Arc<Shared>, generation: u64) {
 
 /// Registers the socket with the reactor and reads until a pause; the
 /// registration (and our hold on the descriptor) ends with the stretch.
-async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
+async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>, generation: u64) -> Pause {
     // Held strongly while registered: the descriptor must stay open until
     // it is unregistered (close() waits the moment this takes).
     let Some(sock) = sock.upgrade() else {
         return Pause::Stop;
     };
-    if shared.reading_stopped() {
+    if shared.reading_stopped(generation) {
         return Pause::Stop;
     }
     let reg = match Registration::new(&sock) {
         Ok(r) => r,
         Err(e) => {
             // Reported like a receive error; the JS loop takes over again.
-            shared.post(Event::RecvError(e));
+            shared.post_reading(generation, Event::RecvError(e));
             return Pause::Idle;
         }
     };
@@ -135,7 +137,7 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
                 Ok(e) => e,
                 Err(_) => return Pause::Stop,
             },
-            _ = shared.until_reading_stopped() => return Pause::Stop,
+            _ = shared.until_reading_stopped(generation) => return Pause::Stop,
         };
         let block = shared.receive_block_list();
         let opts = recv::Options {
@@ -156,22 +158,23 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
             },
             &opts,
         );
-        if shared.reading_stopped() {
-            return Pause::Stop;
-        }
         let count = batch.as_ref().map_or(0, |b| b.count);
         match batch {
             // The batch keeps its credit until JS takes it.
             Some(b) => {
+                if !shared.post_reading(generation, Event::Batch(b)) {
+                    return Pause::Stop;
+                }
                 stats::AHEAD_BATCHES.add(1);
-                stats::AHEAD_DATAGRAMS.add(b.count);
+                stats::AHEAD_DATAGRAMS.add(count);
                 permit.forget();
-                shared.post(Event::Batch(b));
             }
             None => drop(permit),
         }
         if let Some(err) = error {
-            shared.post(Event::RecvError(err));
+            if !shared.post_reading(generation, Event::RecvError(err)) {
+                return Pause::Stop;
+            }
         }
         if more {
             continue;
@@ -196,7 +199,7 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>) -> Pause {
                     Err(_) => return Pause::Stop,
                 },
                 _ = &mut caught_up => {}
-                _ = shared.until_reading_stopped() => return Pause::Stop,
+                _ = shared.until_reading_stopped(generation) => return Pause::Stop,
             }
         }
     }

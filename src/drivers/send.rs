@@ -114,7 +114,15 @@ fn enqueue(
     if start {
         let rt = match crate::drivers::runtime::handle() {
             Ok(rt) => rt,
-            Err(e) => return Outcome::Failed(e),
+            Err(e) => {
+                // No runtime to drain it: undo, and fail this one.
+                let mut q = lock(&shared.queue);
+                q.items.pop_back();
+                q.draining = false;
+                drop(q);
+                shared.queue_completed(data.len());
+                return Outcome::Failed(e);
+            }
         };
         let (sock, shared) = (Arc::downgrade(sock), shared.clone());
         rt.spawn_blocking(move || drain(sock, shared));

@@ -69,15 +69,14 @@ impl JsWaker {
     }
 
     /// Puts `shared` on the ready list (once) and wakes the JS thread. If
-    /// the JS side closed its wake-up handle (no socket expects events), the
-    /// event stays undelivered and the list is emptied, holding nothing.
+    /// the JS side closed its wake-up handle (no socket expects events any
+    /// more: what comes is from a stopped task), the entry waits there until
+    /// the JS thread clears the list or opens a handle again.
     pub(crate) fn notify(&self, shared: &Arc<Shared>) {
         if !shared.on_ready_list.swap(true, Ordering::AcqRel) {
             lock(&self.ready).push(shared.clone());
         }
-        if !self.waker.wake() {
-            self.take_ready();
-        }
+        self.waker.wake();
     }
 
     /// Takes the ready list (JS thread).
@@ -102,8 +101,10 @@ pub(crate) struct Shared {
     pub(crate) credits: Semaphore,
     /// Signalled when JS has taken every batch (read-ahead may hand back).
     pub(crate) caught_up: Notify,
-    /// Set to end read-ahead without a hand-back (recvStop, close).
-    stop_reading: AtomicBool,
+    /// The generation of the read-ahead period running (0: none). A task
+    /// whose generation is not this one stops (recvStop, close, or a later
+    /// period began).
+    active_gen: AtomicU64,
     read_gen: AtomicU64,
     /// Set once, to stop every task of the socket.
     stopped: AtomicBool,
@@ -132,7 +133,7 @@ impl Shared {
             inbox: Mutex::new(VecDeque::new()),
             credits: Semaphore::new(BATCHES_IN_FLIGHT),
             caught_up: Notify::new(),
-            stop_reading: AtomicBool::new(false),
+            active_gen: AtomicU64::new(0),
             read_gen: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             stop_notify: Notify::new(),
@@ -151,6 +152,11 @@ impl Shared {
     pub(crate) fn post(self: &Arc<Self>, event: Event) {
         lock(&self.inbox).push_back(event);
         self.waker.notify(self);
+    }
+
+    /// Whether the next event for JS is a batch.
+    pub(crate) fn next_is_batch(&self) -> bool {
+        matches!(lock(&self.inbox).front(), Some(Event::Batch(_)))
     }
 
     /// The next event for JS (JS thread).
@@ -200,10 +206,11 @@ impl Shared {
     }
 
     /// Starts a read-ahead period (JS thread, before spawning the task);
-    /// returns its generation, which its hand-back carries.
+    /// returns its generation, which its task and hand-back carry.
     pub(crate) fn begin_reading(&self) -> u64 {
-        self.stop_reading.store(false, Ordering::Release);
-        self.read_gen.fetch_add(1, Ordering::AcqRel) + 1
+        let generation = self.read_gen.fetch_add(1, Ordering::AcqRel) + 1;
+        self.active_gen.store(generation, Ordering::Release);
+        generation
     }
 
     /// The generation of the latest read-ahead period.
@@ -213,27 +220,45 @@ impl Shared {
 
     /// Ends read-ahead without a hand-back.
     pub(crate) fn end_reading(&self) {
-        self.stop_reading.store(true, Ordering::Release);
+        // Under the inbox lock: a task posting a batch either did so before
+        // (and `drop_received` drops it) or sees that its period is over.
+        let _inbox = lock(&self.inbox);
+        self.active_gen.store(0, Ordering::Release);
         self.stop_notify.notify_waiters();
     }
 
-    pub(crate) fn reading_stopped(&self) -> bool {
-        self.stop_reading.load(Ordering::Acquire) || self.is_stopped()
+    /// Whether read-ahead period `generation` is over.
+    pub(crate) fn reading_stopped(&self, generation: u64) -> bool {
+        self.active_gen.load(Ordering::Acquire) != generation || self.is_stopped()
     }
 
-    /// Resolves once reading should stop (or the socket stopped).
-    pub(crate) async fn until_reading_stopped(&self) {
+    /// Resolves once period `generation` is over (or the socket stopped).
+    pub(crate) async fn until_reading_stopped(&self, generation: u64) {
         loop {
             // Registered before the flags are read, so a stop in between
             // is not missed.
             let notified = self.stop_notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.reading_stopped() {
+            if self.reading_stopped(generation) {
                 return;
             }
             notified.await;
         }
+    }
+
+    /// Queues an event of read-ahead period `generation`, unless the period
+    /// is over (checked under the inbox lock, see `end_reading`); false then.
+    pub(crate) fn post_reading(self: &Arc<Self>, generation: u64, event: Event) -> bool {
+        {
+            let mut inbox = lock(&self.inbox);
+            if self.reading_stopped(generation) {
+                return false;
+            }
+            inbox.push_back(event);
+        }
+        self.waker.notify(self);
+        true
     }
 
     pub(crate) fn is_stopped(&self) -> bool {
