@@ -698,7 +698,7 @@ pub(crate) mod value {
 
 /// A JS class whose methods call straight into Rust: a constructor and
 /// methods registered with `napi_define_class`, the instance's Rust value
-/// attached with `napi_wrap` and recognised by a type tag. napi-rs's own
+/// attached with `napi_wrap` and recognised through a set of our values. napi-rs's own
 /// classes cost about 300 ns per method call (borrow tracking, registries);
 /// a socket's hot calls (`send`, `bind`, `close`, ...) cannot afford that.
 pub(crate) mod class {
@@ -939,12 +939,14 @@ pub(crate) mod class {
         }
     }
 
-    /// The tag that marks our instances, so that a method called on a
-    /// foreign object throws instead of misreading it.
-    const TAG: sys::napi_type_tag = sys::napi_type_tag {
-        lower: 0x6467_7261_6d2d_7273, // "dgram-rs"
-        upper: 0x5544_505f_6861_6e64, // "UDP_hand"
-    };
+    thread_local! {
+        /// The values our instances on this thread wrap: a method called on
+        /// a foreign object (whose `napi_unwrap` may give another addon's
+        /// pointer) throws instead of misreading it. Cheaper than Node-API
+        /// type tags (a private property each way).
+        static LIVE: std::cell::RefCell<std::collections::HashSet<usize>> =
+            std::cell::RefCell::new(std::collections::HashSet::new());
+    }
 
     /// A method or getter: its Rust function, type-erased for the C
     /// callback's data pointer.
@@ -1096,11 +1098,7 @@ pub(crate) mod class {
                 drop(unsafe { Box::from_raw(value) });
                 check(wrapped, "napi_wrap")?;
             }
-            // SAFETY: tags the instance we just wrapped.
-            check(
-                unsafe { sys::napi_type_tag_object(env, args.this, &TAG) },
-                "napi_type_tag_object",
-            )?;
+            LIVE.with(|l| l.borrow_mut().insert(value as usize));
             Ok(args.this)
         }));
         match made {
@@ -1120,6 +1118,7 @@ pub(crate) mod class {
     }
 
     unsafe extern "C" fn finalize<T: 'static>(_env: RawEnv, data: *mut c_void, _hint: *mut c_void) {
+        LIVE.with(|l| l.borrow_mut().remove(&(data as usize)));
         // SAFETY: `data` is the Box<T> wrapped by `construct::<T>`, handed
         // back once, when the instance is collected.
         drop(unsafe { Box::from_raw(data.cast::<T>()) });
@@ -1129,26 +1128,21 @@ pub(crate) mod class {
         let ret = catch_unwind(AssertUnwindSafe(|| -> napi::Result<Ret> {
             // SAFETY: Node calls this with the info of the current call.
             let (args, data) = unsafe { args_of(env, info)? };
-            let mut ours = false;
-            // SAFETY: checks the tag of a live value.
-            check(
-                unsafe { sys::napi_check_object_type_tag(env, args.this, &TAG, &mut ours) },
-                "napi_check_object_type_tag",
-            )
-            .map_err(|_| type_error("Illegal invocation"))?;
-            if !ours {
-                return Err(type_error("Illegal invocation"));
-            }
             let mut value = std::ptr::null_mut();
-            // SAFETY: a tagged object was wrapped by `construct::<T>` (only
-            // this module tags with TAG, and only instances of its classes).
+            // SAFETY: unwraps whatever `this` carries, if anything; the
+            // pointer is only used once `LIVE` vouches for it.
             check(
                 unsafe { sys::napi_unwrap(env, args.this, &mut value) },
                 "napi_unwrap",
-            )?;
-            // SAFETY: `data` is an Entry<T> leaked by `define::<T>`; the
-            // instance stays alive for the call (it is `this`), and methods
-            // only take shared references.
+            )
+            .map_err(|_| type_error("Illegal invocation"))?;
+            if !LIVE.with(|l| l.borrow().contains(&(value as usize))) {
+                return Err(type_error("Illegal invocation"));
+            }
+            // SAFETY: `data` is an Entry<T> leaked by `define::<T>`; `value`
+            // is a live Box<T> of ours (in `LIVE`: wrapped by `construct`,
+            // not yet finalized), alive for the call (it is `this`'s), and
+            // methods only take shared references.
             let (entry, this) = unsafe { (&*data.cast::<Entry<T>>(), &*value.cast::<T>()) };
             (entry.method)(this, &args)
         }));
