@@ -199,6 +199,8 @@ class SocketImpl extends EventEmitter {
       recvDestination: !!(options && options.recvDestination),
       // Callbacks of sends the native side queued, oldest first.
       pendingSends: [],
+      // The sender of the last datagram received alone (see emitOne).
+      lastSender: '',
       // Sends to literal addresses not written yet, in order (see sendTo).
       outbox: [],
       // How many of them, from the front, have passed their lookup step.
@@ -1499,6 +1501,8 @@ function emitMessages(socket) {
 function emitOne(socket, length, port, address) {
   const state = socket[kState];
   if (!state.handle || !state.receiving) return;
+  if (address === undefined) address = state.lastSender; // the same as last time
+  else state.lastSender = address;
   const msg = Buffer.allocUnsafeSlow(length);
   scratch.copy(msg, 0, 0, length);
   const family = address.includes(':') ? 'IPv6' : 'IPv4';

@@ -8,7 +8,8 @@
 //! The arguments are `(kind, …)`:
 //! - `BATCH, chunks, meta, addrs`: datagrams (see `core::recv::Batch`);
 //! - `ONE, length, port, address`: a batch of one datagram, whose bytes are
-//!   at the start of the scratch buffer (`addEventHandler`);
+//!   at the start of the scratch buffer (`addEventHandler`); `address` is
+//!   undefined when it is the previous `ONE` event's;
 //! - `RECV_ERROR, code`: a receive error, e.g. `"ECONNREFUSED"`;
 //! - `SEND_DONE, bytes, code?`: the oldest queued send completed;
 //! - `RESUME`: go on with what a listener's exception interrupted;
@@ -47,11 +48,20 @@ pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<()> {
             .thread
             .write_scratch(ctx.handler, &chunk[..*len as usize])
         {
+            // The sender repeats (a peer in conversation): JS keeps its
+            // string from last time.
+            let from = &b.addrs[*sender as usize];
+            let address = if ctx.last_sender.borrow().as_str() == from.as_str() {
+                value::undefined(env)?
+            } else {
+                ctx.last_sender.replace(from.clone());
+                value::string(env, from)?
+            };
             let args = [
                 value::uint32(env, KIND_ONE)?,
                 value::uint32(env, *len)?,
                 value::uint32(env, *port)?,
-                value::string(env, &b.addrs[*sender as usize])?,
+                address,
             ];
             return emit(ctx, &args, 1);
         }

@@ -64,6 +64,8 @@ pub(crate) struct SocketCtx {
     pub(crate) async_ctx: RefCell<Option<AsyncContext>>,
     /// The handle object (`this` of events), held while the socket is open.
     pub(crate) this_ref: RefCell<Option<Ref>>,
+    /// The sender of the last one-datagram event (see `deliver::batch`).
+    pub(crate) last_sender: RefCell<String>,
 }
 
 impl SocketCtx {
@@ -92,6 +94,7 @@ impl SocketCtx {
             keeps_alive: Cell::new(false),
             async_ctx: RefCell::new(Some(async_ctx)),
             this_ref: RefCell::new(None),
+            last_sender: RefCell::new(String::new()),
         }))
     }
 

@@ -56,13 +56,22 @@ pub(crate) fn to_js(addr: &SocketAddr) -> String {
 }
 
 /// A one-entry cache for the sender address string of a run of datagrams:
-/// a flood from one peer costs one string, not one per datagram.
+/// a flood from one peer costs one string per batch, and formatting it once
+/// per thread until the sender changes (it lives with the receive arena).
 #[derive(Default)]
 pub(crate) struct LastAddress {
-    last: Option<(IpAddr, u32, usize)>,
+    /// The last sender formatted, with its string.
+    formatted: Option<(IpAddr, u32, String)>,
+    /// The index of that sender in the current batch's table, if there.
+    in_table: Option<usize>,
 }
 
 impl LastAddress {
+    /// Starts a new batch (a new table).
+    pub(crate) fn new_batch(&mut self) {
+        self.in_table = None;
+    }
+
     /// The index of `addr` in `table`, appending its string when it differs
     /// from the previous datagram's sender.
     pub(crate) fn index(&mut self, addr: &SocketAddr, table: &mut Vec<String>) -> usize {
@@ -70,14 +79,21 @@ impl LastAddress {
             SocketAddr::V6(a) => a.scope_id(),
             SocketAddr::V4(_) => 0,
         };
-        if let Some((ip, sc, idx)) = self.last {
-            if ip == addr.ip() && sc == scope && idx < table.len() {
+        let same = matches!(&self.formatted, Some((ip, sc, _)) if *ip == addr.ip() && *sc == scope);
+        if same {
+            if let Some(idx) = self.in_table.filter(|i| *i < table.len()) {
                 return idx;
             }
+        } else {
+            self.formatted = Some((addr.ip(), scope, to_js(addr)));
         }
-        table.push(to_js(addr));
+        let text = self
+            .formatted
+            .as_ref()
+            .map_or_else(String::new, |(_, _, t)| t.clone());
+        table.push(text);
         let idx = table.len() - 1;
-        self.last = Some((addr.ip(), scope, idx));
+        self.in_table = Some(idx);
         idx
     }
 }

@@ -71,6 +71,8 @@ pub(crate) struct Options<'a> {
 /// filling and copying them out, so every socket of a thread shares them.
 pub(crate) struct Arena {
     buf: Vec<u8>,
+    /// Sender strings, formatted once per sender while it repeats.
+    last: LastAddress,
     got: Vec<Received>,
     #[cfg(target_os = "linux")]
     scratch: crate::sys::MmsgScratch,
@@ -79,6 +81,7 @@ pub(crate) struct Arena {
 impl Arena {
     fn new() -> Self {
         Self {
+            last: LastAddress::default(),
             // Zeroed memory from the allocator (calloc: fresh pages are only
             // touched when the kernel writes a datagram into them).
             buf: vec![0; SLOT * SLOTS],
@@ -219,7 +222,7 @@ pub(crate) fn drain(
         let mut addrs = Vec::new();
         let mut error = None;
         let mut dests = DestTable::default();
-        let mut last = LastAddress::default();
+        arena.last.new_batch();
         let mut count = 0;
         // Slots read, dropped ones included: a flood from a blocked sender
         // must not keep the reading thread busy forever.
@@ -250,7 +253,7 @@ pub(crate) fn drain(
                     upcoming -= r.len;
                     continue;
                 }
-                let idx = last.index(&r.from, &mut addrs) as u32;
+                let idx = arena.last.index(&r.from, &mut addrs) as u32;
                 let port = u32::from(r.from.port());
                 let dest = if opts.with_dest {
                     Some(dests.fields(r, &mut addrs))
