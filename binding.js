@@ -839,5 +839,6 @@ module.exports.UDP = nativeBinding.UDP
 module.exports.UdpHandle = nativeBinding.UdpHandle
 module.exports.addEventHandler = nativeBinding.addEventHandler
 module.exports.guessHandleType = nativeBinding.guessHandleType
+module.exports.hostProcess = nativeBinding.hostProcess
 module.exports.receiveStats = nativeBinding.receiveStats
 module.exports.setNoTrySend = nativeBinding.setNoTrySend

@@ -52,6 +52,17 @@ pub fn set_no_try_send(on: bool) {
     crate::drivers::send::set_no_try_send(on);
 }
 
+/// The `process` object of the JS context this addon was loaded in, for
+/// index.js to schedule its ticks on, as Node's own dgram uses the real
+/// `process`: a copy of index.js loaded in a sandbox (jest gives each test
+/// file a `process` object of its own, whose `nextTick` its fake timers
+/// replace) would otherwise stall where node:dgram goes on.
+#[napi(catch_unwind)]
+pub fn host_process(env: Env) -> napi::Result<Unknown<'static>> {
+    use napi::bindgen_prelude::JsObjectValue;
+    env.get_global()?.get_named_property::<Unknown>("process")
+}
+
 /// What the receive drivers did so far in this process (for benchmarks).
 #[napi(object)]
 pub struct ReceiveStats {
