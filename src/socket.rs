@@ -426,6 +426,7 @@ impl SocketCtx {
             // undelivered; there is nothing better to do here.
             if self.thread.acquire().is_ok() {
                 self.uses_async.set(true);
+                self.shared.wake_if_pending();
             }
         }
         if keeps != self.keeps_alive.get() && (self.uses_async.get() || !keeps) {

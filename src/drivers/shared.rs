@@ -71,12 +71,20 @@ impl JsWaker {
     /// Puts `shared` on the ready list (once) and wakes the JS thread. If
     /// the JS side closed its wake-up handle (no socket expects events), the
     /// event stays undelivered and the list is emptied, holding nothing.
+    ///
+    /// The list stays locked until the wake-up is sent or the list dropped:
+    /// a socket that opens the handle and then notifies again (see
+    /// `Shared::wake_if_pending`) cannot lose its entry to a wake-up that
+    /// failed just before.
     pub(crate) fn notify(&self, shared: &Arc<Shared>) {
+        let mut ready = lock(&self.ready);
         if !shared.on_ready_list.swap(true, Ordering::AcqRel) {
-            lock(&self.ready).push(shared.clone());
+            ready.push(shared.clone());
         }
         if !self.waker.wake() {
-            self.take_ready();
+            for s in ready.drain(..) {
+                s.on_ready_list.store(false, Ordering::Release);
+            }
         }
     }
 
@@ -151,6 +159,17 @@ impl Shared {
     pub(crate) fn post(self: &Arc<Self>, event: Event) {
         lock(&self.inbox).push_back(event);
         self.waker.notify(self);
+    }
+
+    /// Wakes the JS thread if events wait (JS thread, right after it
+    /// opened its async handle for this socket: the runtime may have posted
+    /// them before, when there was no handle to wake, e.g. a queued send
+    /// that completed before `send` returned).
+    pub(crate) fn wake_if_pending(self: &Arc<Self>) {
+        let pending = !lock(&self.inbox).is_empty();
+        if pending {
+            self.waker.notify(self);
+        }
     }
 
     /// The next event for JS (JS thread).
