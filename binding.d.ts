@@ -89,6 +89,12 @@ export declare class UDP {
   ref(): void
   unref(): void
   /**
+   * Node's `handle.hasRef()`: open and not unref()'d. Tools that look
+   * for what keeps a process alive ask it (jest's --detectOpenHandles
+   * reports an async resource without it as always open).
+   */
+  hasRef(): boolean
+  /**
    * Closes the socket now: the port is free when this returns; queued
    * sends are dropped. Returns how many queued sends were cancelled; with
    * `notify`, a `CLOSED` event comes in the loop's close phase.

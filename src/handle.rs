@@ -668,6 +668,14 @@ impl UdpHandle {
         self.ctx.set_ref(false);
     }
 
+    /// Node's `handle.hasRef()`: open and not unref()'d. Tools that look
+    /// for what keeps a process alive ask it (jest's --detectOpenHandles
+    /// reports an async resource without it as always open).
+    #[napi(catch_unwind)]
+    pub fn has_ref(&self) -> bool {
+        self.ctx.has_ref()
+    }
+
     /// Closes the socket now: the port is free when this returns; queued
     /// sends are dropped. Returns how many queued sends were cancelled; with
     /// `notify`, a `CLOSED` event comes in the loop's close phase.

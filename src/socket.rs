@@ -99,6 +99,11 @@ impl SocketCtx {
         self.closed.get()
     }
 
+    /// Open and not `unref()`'d (Node's `handle.hasRef()`).
+    pub(crate) fn has_ref(&self) -> bool {
+        !self.closed.get() && self.refd.get()
+    }
+
     /// The bound socket.
     pub(crate) fn sock(&self) -> Option<Arc<Socket>> {
         self.sock.borrow().clone()
