@@ -1,0 +1,14 @@
+'use strict';
+
+// A small jest project (run by __test__/open-handles.spec.js with
+// --detectOpenHandles, once with DGRAM=node:dgram and once with dgram-rs):
+// sockets created, used and closed inside jest's test environment must
+// leave nothing open, as with node:dgram. Outside ava's glob (*.spec.js).
+module.exports = {
+  rootDir: __dirname,
+  testMatch: ['<rootDir>/*.test.js'],
+  testEnvironment: 'node',
+  // No cache or watchman: a throwaway run in a child process.
+  cache: false,
+  watchman: false,
+};
