@@ -22,6 +22,15 @@ export declare function addEventHandler(onevent: unknown, scratch: unknown): num
 /** Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket. */
 export declare function guessHandleType(fd: number): string
 
+/**
+ * The `process` object of the JS context this addon was loaded in, for
+ * index.js to schedule its ticks on, as Node's own dgram uses the real
+ * `process`: a copy of index.js loaded in a sandbox (jest gives each test
+ * file a `process` object of its own, whose `nextTick` its fake timers
+ * replace) would otherwise stall where node:dgram goes on.
+ */
+export declare function hostProcess(): unknown
+
 export declare function receiveStats(): ReceiveStats
 
 /** What the receive drivers did so far in this process (for benchmarks). */

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.addEventHandler = nativeBinding.addEventHandler
 module.exports.guessHandleType = nativeBinding.guessHandleType
+module.exports.hostProcess = nativeBinding.hostProcess
 module.exports.receiveStats = nativeBinding.receiveStats
 module.exports.setNoTrySend = nativeBinding.setNoTrySend
 module.exports.udpClass = nativeBinding.udpClass

@@ -12,13 +12,19 @@ const dns = require('node:dns');
 const { deprecate } = require('node:util');
 const { AsyncResource } = require('node:async_hooks');
 const diagnosticsChannel = require('node:diagnostics_channel');
-const { udpClass, addEventHandler, guessHandleType, setNoTrySend } = require('./lib/native.js');
+const { udpClass, addEventHandler, guessHandleType, hostProcess, setNoTrySend } = require('./lib/native.js');
 // The native handle class (Node's UDP handle).
 const UDP = udpClass();
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
 const cluster = require('./lib/cluster.js');
+// Node's dgram schedules its ticks with the real `process.nextTick`, looked
+// up at each call. Where this file runs in a sandbox with a `process` object
+// of its own (jest's test environment), fake timers replace that copy's
+// nextTick: use the process object of the context the addon was loaded in.
+const process = hostProcess();
+
 const {
   validateAbortSignal,
   validateBoolean,
@@ -1128,7 +1134,7 @@ function deliverSendResult(item) {
   } else if (result === undefined) {
     // Queued by the native side: completes later, in an async resource
     // made here, in the send's context, as Node's queued SendWrap.
-    if (item.queued !== undefined) item.queued.resource = new AsyncResource('UDPSENDWRAP');
+    if (item.queued !== undefined) item.queued.resource = new SendWrap();
   } else {
     callback(result);
   }
@@ -1270,6 +1276,14 @@ function settleItem(state, item, r) {
   state.pendingSends.push(entry);
 }
 
+// The async resource of a queued send, as Node's (a `SendWrap` of type
+// UDPSENDWRAP, as executionAsyncResource() shows it to its callback).
+class SendWrap extends AsyncResource {
+  constructor() {
+    super('UDPSENDWRAP');
+  }
+}
+
 // A queued send's callback, in the async resource made at the send.
 function runQueuedCallback(entry, callback, err, sent) {
   const resource = entry.resource;
@@ -1361,7 +1375,7 @@ function transmit(socket, data, ip, address, port, callback, local) {
     // Queued natively: called back later, in an async resource made now.
     const entry = { callback, address, port, size: data.length, resource: undefined };
     if (callback) {
-      entry.resource = new AsyncResource('UDPSENDWRAP');
+      entry.resource = new SendWrap();
       entry.callback = runQueuedCallback.bind(null, entry, callback);
     }
     state.pendingSends.push(entry);

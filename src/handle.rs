@@ -56,6 +56,17 @@ pub fn set_no_try_send(on: bool) {
     crate::drivers::send::set_no_try_send(on);
 }
 
+/// The `process` object of the JS context this addon was loaded in, for
+/// index.js to schedule its ticks on, as Node's own dgram uses the real
+/// `process`: a copy of index.js loaded in a sandbox (jest gives each test
+/// file a `process` object of its own, whose `nextTick` its fake timers
+/// replace) would otherwise stall where node:dgram goes on.
+#[napi(catch_unwind)]
+pub fn host_process(env: Env) -> napi::Result<Unknown<'static>> {
+    use napi::bindgen_prelude::JsObjectValue;
+    env.get_global()?.get_named_property::<Unknown>("process")
+}
+
 /// What the receive drivers did so far in this process (for benchmarks).
 #[napi(object)]
 pub struct ReceiveStats {
@@ -637,6 +648,13 @@ impl UdpHandle {
         self.ctx.set_ref(false);
     }
 
+    /// Node's `handle.hasRef()`: open and not unref()'d. Tools that look
+    /// for what keeps a process alive ask it (jest's --detectOpenHandles
+    /// reports an async resource without it as always open).
+    pub fn has_ref(&self) -> bool {
+        self.ctx.has_ref()
+    }
+
     /// Closes the socket now: the port is free when this returns; queued
     /// sends are dropped. Returns how many queued sends were cancelled; with
     /// `notify`, a `CLOSED` event comes in the loop's close phase.
@@ -769,6 +787,7 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
             Ok(Ret::Undefined)
         }),
         (c"close", |h, a| Ok(Ret::U32(h.close(a.bool(0)?)))),
+        (c"hasRef", |h, _| Ok(Ret::Bool(h.has_ref()))),
     ];
     let getters: &[(&std::ffi::CStr, M)] = &[(c"fd", |h, _| Ok(Ret::F64(h.fd() as f64)))];
     Ok(Js(class::define(

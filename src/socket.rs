@@ -102,6 +102,11 @@ impl SocketCtx {
         self.closed.get()
     }
 
+    /// Open and not `unref()`'d (Node's `handle.hasRef()`).
+    pub(crate) fn has_ref(&self) -> bool {
+        !self.closed.get() && self.refd.get()
+    }
+
     /// The bound socket.
     pub(crate) fn sock(&self) -> Option<Arc<Socket>> {
         self.sock.borrow().clone()
@@ -456,6 +461,7 @@ impl SocketCtx {
             // undelivered; there is nothing better to do here.
             if self.thread.acquire().is_ok() {
                 self.uses_async.set(true);
+                self.shared.wake_if_pending();
             }
         }
         if keeps != self.keeps_alive.get() && (self.uses_async.get() || !keeps) {

@@ -69,14 +69,23 @@ impl JsWaker {
     }
 
     /// Puts `shared` on the ready list (once) and wakes the JS thread. If
-    /// the JS side closed its wake-up handle (no socket expects events any
-    /// more: what comes is from a stopped task), the entry waits there until
-    /// the JS thread clears the list or opens a handle again.
+    /// the JS side closed its wake-up handle (no socket expects events), the
+    /// event stays undelivered and the list is emptied, holding nothing.
+    ///
+    /// The list stays locked until the wake-up is sent or the list dropped:
+    /// a socket that opens the handle and then notifies again (see
+    /// `Shared::wake_if_pending`) cannot lose its entry to a wake-up that
+    /// failed just before.
     pub(crate) fn notify(&self, shared: &Arc<Shared>) {
+        let mut ready = lock(&self.ready);
         if !shared.on_ready_list.swap(true, Ordering::AcqRel) {
-            lock(&self.ready).push(shared.clone());
+            ready.push(shared.clone());
         }
-        self.waker.wake();
+        if !self.waker.wake() {
+            for s in ready.drain(..) {
+                s.on_ready_list.store(false, Ordering::Release);
+            }
+        }
     }
 
     /// Takes the ready list (JS thread).
@@ -157,6 +166,17 @@ impl Shared {
     /// Whether the next event for JS is a batch.
     pub(crate) fn next_is_batch(&self) -> bool {
         matches!(lock(&self.inbox).front(), Some(Event::Batch(_)))
+    }
+
+    /// Wakes the JS thread if events wait (JS thread, right after it
+    /// opened its async handle for this socket: the runtime may have posted
+    /// them before, when there was no handle to wake, e.g. a queued send
+    /// that completed before `send` returned).
+    pub(crate) fn wake_if_pending(self: &Arc<Self>) {
+        let pending = !lock(&self.inbox).is_empty();
+        if pending {
+            self.waker.notify(self);
+        }
     }
 
     /// The next event for JS (JS thread).

@@ -1,0 +1,178 @@
+'use strict';
+
+// Async context of events and callbacks: a socket's 'message' and receive
+// 'error' run in the context in which the socket was created; 'listening',
+// 'close', 'connect', bind and lookup errors and send callbacks in the
+// context of the call that caused them (bind(), close(), connect(), send()).
+// AsyncLocalStorage and async_hooks must see what they see with node:dgram.
+//
+// Each scenario runs in fixtures/async-context.js, in a child process per
+// implementation; the fixture names every async id it reports (the socket's
+// UDPWRAP as 'handle S', other resources by their init type), so the two
+// traces are compared whole: store, execution resource (type and constructor
+// name), trigger. Paths: one datagram per wake-up, a burst read in batches,
+// a burst large enough for read-ahead, a stream (timer-driven reads), a
+// receive error (ICMP), queued sends (UDPSENDWRAP), and all of it in a
+// worker thread.
+
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const test = require('ava');
+const { FIXTURES, runBothFiles, lastJson, summary, rerunUntilCovered } = require('./parity-files.js');
+const { netnsUnavailable } = require('./options-helpers.js');
+
+const FIXTURE = path.join(FIXTURES, 'async-context.js');
+
+// Ticks Node's dgram queues inside defaultTriggerAsyncIdScope(socket id):
+// their triggerAsyncId is the socket's UDPWRAP on node:dgram, the calling
+// context on dgram-rs (a userland module cannot set the default trigger).
+// Compared separately, by the known-failure test at the end.
+const SCOPED = /send callback|connect( callback)?$|close$|^L error/;
+
+/**
+ * Splits a trace into what is compared (everything but the triggers of the
+ * SCOPED events) and those triggers.
+ */
+function split(trace) {
+  const triggers = [];
+  const compared = trace.map((e) => {
+    if (e.ev && SCOPED.test(e.ev)) {
+      const { trig, ...rest } = e;
+      triggers.push({ ev: e.ev, trig });
+      return rest;
+    }
+    const out = { ...e };
+    for (const key of ['queued', 'cancelled']) {
+      if (Array.isArray(e[key])) {
+        out[key] = e[key].map(({ trig, ...rest }) => {
+          triggers.push({ [key]: rest, trig });
+          return rest;
+        });
+      }
+    }
+    return out;
+  });
+  return { compared, triggers };
+}
+
+const runs = new Map();
+/** Runs the fixture once per argument list (shared by the tests below). */
+function run(args, opts = {}) {
+  const key = JSON.stringify([args, opts]);
+  if (!runs.has(key)) runs.set(key, runBothFiles(FIXTURE, args, { ms: 60000, ...opts }));
+  return runs.get(key);
+}
+
+/** dgram-rs's report shows its stream mode (see rerunUntilCovered). */
+function streamed(result) {
+  const report = lastJson(result.rs);
+  return Boolean(report && report.stats && report.stats.streams > 0);
+}
+
+/**
+ * Both reports, each checked to be complete. `needsStream`: run again once
+ * if dgram-rs did not reach its stream mode.
+ */
+async function reports(t, args, opts, needsStream = false) {
+  const { node, rs } = needsStream
+    ? await rerunUntilCovered(t, () => runBothFiles(FIXTURE, args, { ms: 60000, ...opts }), streamed, 'dgram-rs\'s stream mode')
+    : await run(args, opts);
+  const out = {};
+  for (const [name, r] of [['node', node], ['rs', rs]]) {
+    const report = lastJson(r);
+    t.truthy(report, `${name}: no report (${summary(r)})`);
+    if (!report) return undefined;
+    t.is(report.failed, undefined, `${name}: scenario failed: ${report.failed}`);
+    t.is(r.code, 0, `${name}: ${summary(r)}`);
+    out[name] = report;
+  }
+  return out;
+}
+
+function find(trace, ev) {
+  return trace.find((e) => e.ev === ev);
+}
+
+test('main thread: created in one store, bound, sent to, connected and closed in others; errors of bind, lookup and receive', async (t) => {
+  const r = await reports(t, ['basic', 'errors', 'refused']);
+  if (!r) return;
+  const node = split(r.node.trace).compared;
+  t.deepEqual(split(r.rs.trace).compared, node);
+  // The fixture saw what it is meant to see (on node:dgram).
+  t.like(find(node, 'S created'), { udpwraps: 1, wrapTriggeredByCaller: true, wrapResource: 'UDP' });
+  t.like(find(node, 'S message one'), { store: 'A', exec: 'handle S', res: 'UDP' });
+  t.like(find(node, 'S listening'), { store: 'B', exec: 'a TickObject' });
+  t.like(find(node, 'S close'), { store: 'D' });
+  t.like(find(node, 'C send callback E3'), { store: 'E3' });
+  t.like(find(node, 'E error ECONNREFUSED recvmsg'), { store: 'EA', exec: 'handle E' });
+  t.like(find(node, 'X error EADDRINUSE bind'), { store: 'XB' });
+});
+
+test('a burst read in batches, and one large enough for read-ahead: every message in the socket\'s context', async (t) => {
+  const r = await reports(t, ['burst']);
+  if (!r) return;
+  t.deepEqual(r.rs.trace, r.node.trace);
+  const bursts = r.node.trace.filter((e) => e.burst);
+  t.deepEqual(bursts.map((b) => b.contexts.length), [1, 1]);
+  t.like(bursts[1].contexts[0], { store: 'RA', exec: 'handle R', res: 'UDP', count: 150 });
+  // dgram-rs took the paths this is meant to cover.
+  const s = r.rs.stats;
+  t.true(s.jsDatagrams > s.jsBatches, `batched reads: ${JSON.stringify(s)}`);
+  t.true(s.readAheads > 0 && s.runtimeWakeups > 0, `read-ahead: ${JSON.stringify(s)}`);
+});
+
+test('a stream of 3000 datagrams (timer-driven reads on dgram-rs): every message in the socket\'s context', async (t) => {
+  const r = await reports(t, ['stream'], {}, true);
+  if (!r) return;
+  t.deepEqual(r.rs.trace, r.node.trace);
+  t.deepEqual(r.node.trace.find((e) => e.stream).stream.map((c) => c.store), ['STREAM']);
+  t.true(r.rs.stats.streams > 0, `stream mode: ${JSON.stringify(r.rs.stats)}`);
+});
+
+test('in a worker thread: the same scenarios, the same contexts', async (t) => {
+  const r = await reports(t, ['worker:basic', 'worker:burst', 'worker:stream', 'worker:refused', 'worker:errors'], {}, true);
+  if (!r) return;
+  t.true(Array.isArray(r.node.workerTrace) && r.node.workerTrace.length > 30);
+  t.is(r.node.workerTrace[0].failed, undefined, String(r.node.workerTrace[0].failed));
+  t.deepEqual(split(r.rs.workerTrace).compared, split(r.node.workerTrace).compared);
+  t.like(find(r.node.workerTrace, 'S message one'), { store: 'A', exec: 'handle S', res: 'UDP' });
+  const s = r.rs.stats;
+  t.true(s.readAheads > 0 && s.streams > 0, `read-ahead and stream in the worker: ${JSON.stringify(s)}`);
+});
+
+// Queued sends need a kernel that pushes back: a network namespace whose lo
+// is rate limited (as in reliability-sendqueue.spec.js).
+const SLOW_LO = 'tc qdisc add dev lo root tbf rate 2mbit burst 5kb limit 1mb';
+function slowLoUnavailable() {
+  const why = netnsUnavailable();
+  if (why) return why;
+  const r = spawnSync('unshare', ['-rn', 'sh', '-c', `ip link set lo up && ${SLOW_LO}`], { encoding: 'utf8', timeout: 5000 });
+  if (r.error || r.status !== 0) return `cannot rate-limit lo in a namespace: ${r.error ? r.error.message : String(r.stderr).trim()}`;
+  return null;
+}
+const netnsWhy = slowLoUnavailable();
+const queuedTest = netnsWhy ? test.skip : test;
+if (netnsWhy) console.log(`[async-context] skipping the queued-send test: ${netnsWhy}`);
+
+queuedTest('queued sends call back in a UDPSENDWRAP (SendWrap) in the store of their send(), cancelled ones too; main thread and worker', async (t) => {
+  const r = await reports(t, ['queued', 'worker:queued'], { netns: SLOW_LO });
+  if (!r) return;
+  t.deepEqual(split(r.rs.trace).compared, split(r.node.trace).compared);
+  t.deepEqual(split(r.rs.workerTrace).compared, split(r.node.workerTrace).compared);
+  const q = r.node.trace.find((e) => e.queued);
+  t.true(q.queued.some((k) => k.exec === 'a UDPSENDWRAP' && k.res === 'SendWrap' && k.ownStore), 'some sends were queued');
+  t.like(r.node.trace.find((e) => 'waiting' in e), { waiting: true });
+});
+
+// Known difference, left open: Node queues these ticks (and creates its
+// SendWrap) inside defaultTriggerAsyncIdScope(socket's async id), so their
+// triggerAsyncId() is the socket's UDPWRAP; dgram-rs's are triggered by the
+// context that queued them. Stores and execution resources are the same
+// (compared above). This test fails as long as the difference exists.
+test.failing('triggerAsyncId() of send callbacks, send errors, \'connect\' and \'close\' is the socket\'s UDPWRAP, as on node:dgram', async (t) => {
+  const r = await reports(t, ['basic', 'errors', 'refused']);
+  if (!r) return;
+  const node = split(r.node.trace).triggers;
+  t.true(node.length > 10 && node.every((e) => e.trig.startsWith('handle ')), JSON.stringify(node));
+  t.deepEqual(split(r.rs.trace).triggers, node);
+});
