@@ -53,13 +53,25 @@ const {
 
 // The socket's state, under Node's own key when Node's internals are exposed
 // (`--expose-internals`, as in Node's own tests, which reach into it).
-const kState = internalStateSymbol() || Symbol('kState');
+const nodeStateSymbol = internalStateSymbol();
+const kState = nodeStateSymbol || Symbol('kState');
 function internalStateSymbol() {
   if (!process.execArgv.some((a) => a === '--expose-internals' || a === '--expose_internals')) return undefined;
   try {
     return require('internal/dgram').kStateSymbol;
   } catch {
     return undefined;
+  }
+}
+
+// With Node's internals exposed (its own tests), handles also answer
+// `instanceof` for Node's internal UDP class, as node:dgram's do. Every
+// method is our own; Node's prototype only sits behind ours in the chain.
+if (nodeStateSymbol) {
+  try {
+    Object.setPrototypeOf(UDP.prototype, process.binding('udp_wrap').UDP.prototype);
+  } catch {
+    // No such binding in this Node: instanceof stays ours alone.
   }
 }
 
