@@ -106,6 +106,7 @@ const EVENT_SEND_DONE = 2;
 const EVENT_RESUME = 3;
 const EVENT_CLOSED = 4;
 const EVENT_ONE = 5;
+const EVENT_SMALL = 6;
 
 const kBufferTypes = ['Buffer', 'TypedArray', 'DataView', 'string'];
 const kIovMax = 1024;
@@ -113,9 +114,14 @@ const kIovMax = 1024;
 // Every event of this module's sockets comes to onNativeEvent, with the
 // socket's handle as `this`. A copy of this module loaded again over the
 // same addon (jest's registry resets do that) registers its own.
-// A datagram received alone crosses into JS through `scratch` (see
-// src/deliver.rs): copying it out here is cheaper than a Buffer made natively.
-const scratch = Buffer.allocUnsafeSlow(64 * 1024);
+// A datagram received alone, or a few together, cross into JS through
+// `scratch` (see src/deliver.rs): copying them out here is cheaper than
+// Buffers made natively. Payloads start at 0; a small batch's table of
+// (length, port, sender) per datagram at 64 KiB (`smallMeta`).
+const SCRATCH_META_AT = 64 * 1024;
+const SMALL_MAX = 16;
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_META_AT + SMALL_MAX * 3 * 4);
+const smallMeta = new Uint32Array(scratch.buffer, SCRATCH_META_AT, SMALL_MAX * 3);
 const eventHandler = addEventHandler(onNativeEvent, scratch);
 // Node's test flag: every send takes the queued path.
 if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
@@ -1069,17 +1075,24 @@ function sendManyLiterals(socket, items, callback) {
   const settle = () => {
     if (--pending === 0 && callback) process.nextTick(callback, firstError, sent);
   };
-  let result = { results: [], errors: [] };
+  let written = 0;
+  let codes;
+  const tables = sendTablesFor(data.length);
+  const results = tables.results;
   if (data.length) {
+    for (let k = 0; k < data.length; k++) {
+      tables.ports[k] = ports[k];
+      tables.targets[k] = targets[k];
+    }
     try {
-      result = state.handle.sendMany(data, Uint32Array.from(ports), Uint32Array.from(targets), addresses);
+      codes = state.handle.sendMany(data, tables.ports, tables.targets, addresses, results);
+      written = data.length;
     } catch (err) {
       fail(errors.fromNative(err, 'send', items[origin[0]].address, ports[0]));
     }
   }
-  const { results, errors: codes } = result;
   let e = 0;
-  for (let k = 0; k < results.length; k++) {
+  for (let k = 0; k < written; k++) {
     const r = results[k];
     if (r >= 0) {
       sent++;
@@ -1102,6 +1115,24 @@ function sendManyLiterals(socket, items, callback) {
   }
   settle();
   return true;
+}
+
+// The tables of a native sendMany call, one set for the whole module
+// (filled, passed and read back within one call), grown to the largest
+// call: each datagram's port and index into the addresses, and where the
+// native side writes its outcome (bytes sent, -1 queued, -2 failed: the
+// next of the returned codes). Allocated large enough to live outside V8's
+// heap, so that handing them to native code costs no copy.
+const sendTables = { capacity: 0, ports: null, targets: null, results: null };
+function sendTablesFor(n) {
+  if (sendTables.capacity < n) {
+    const capacity = Math.max(n, 2 * sendTables.capacity, 64);
+    sendTables.capacity = capacity;
+    sendTables.ports = new Uint32Array(capacity);
+    sendTables.targets = new Uint32Array(capacity);
+    sendTables.results = new Int32Array(capacity);
+  }
+  return sendTables;
 }
 
 // The index of `ip` in the distinct addresses of a native sendMany call
@@ -1246,8 +1277,7 @@ function writeOne(state, item) {
 function writeMany(state, items, from, to) {
   const n = to - from;
   const data = new Array(n);
-  const ports = new Uint32Array(n);
-  const targets = new Uint32Array(n);
+  const { ports, targets, results } = sendTablesFor(n);
   const addresses = [];
   for (let k = 0; k < n; k++) {
     const item = items[from + k];
@@ -1256,14 +1286,13 @@ function writeMany(state, items, from, to) {
     ports[k] = item.port;
     targets[k] = addressIndex(addresses, item.ip);
   }
-  let result;
+  let codes;
   try {
-    result = state.handle.sendMany(data, ports, targets, addresses);
+    codes = state.handle.sendMany(data, ports, targets, addresses, results);
   } catch (err) {
     for (let k = from; k < to; k++) items[k].result = errors.fromNative(err, 'send', items[k].address, items[k].port);
     return;
   }
-  const { results, errors: codes } = result;
   let e = 0;
   for (let k = 0; k < n; k++) {
     const item = items[from + k];
@@ -1426,13 +1455,18 @@ function onNativeEvent(kind, a, b, c) {
     case EVENT_ONE:
       emitOne(socket, a, b, c);
       break;
+    case EVENT_SMALL:
+      emitSmall(socket, a, b);
+      break;
     case EVENT_BATCH:
       state.batch = { chunks: a, meta: b, addrs: c, i: 0, chunk: 0, offset: 0 };
       emitMessages(socket);
       break;
     case EVENT_RESUME:
       // A listener threw (reported as uncaught): go on with the batch.
-      if (state.batch !== undefined) emitMessages(socket);
+      if (state.batch === undefined) break;
+      if (state.batch.list !== undefined) emitList(socket);
+      else emitMessages(socket);
       break;
     case EVENT_RECV_ERROR:
       if (state.handle && state.receiving) socket.emit('error', errors.fromNative(a, 'recvmsg'));
@@ -1535,6 +1569,49 @@ function emitOne(socket, length, port, address) {
   const filter = state.receiveFilter;
   if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) return;
   socket.emit('message', msg, { address, family, port, size: msg.length });
+}
+
+// A small batch (at most SMALL_MAX datagrams) in `scratch`: each copied
+// into a Buffer of its own, as Node gives each message, all before the
+// first listener runs; then emitted by emitList. `addrs` is undefined when
+// the only sender is the previous event's.
+function emitSmall(socket, count, addrs) {
+  const state = socket[kState];
+  if (!state.handle || !state.receiving) return;
+  if (addrs !== undefined && addrs.length === 1) state.lastSender = addrs[0];
+  const list = new Array(3 * count);
+  let off = 0;
+  for (let k = 0; k < 3 * count; k += 3) {
+    const len = smallMeta[k];
+    const msg = Buffer.allocUnsafeSlow(len);
+    scratch.copy(msg, 0, off, off + len);
+    off += len;
+    list[k] = msg;
+    list[k + 1] = smallMeta[k + 1];
+    list[k + 2] = addrs === undefined ? state.lastSender : addrs[smallMeta[k + 2]];
+  }
+  state.batch = { list, i: 0 };
+  emitList(socket);
+}
+
+// One 'message' per (msg, port, address) of state.batch.list; resumed
+// like emitMessages after a listener's exception.
+function emitList(socket) {
+  const state = socket[kState];
+  const batch = state.batch;
+  const list = batch.list;
+  const filter = state.receiveFilter;
+  while (batch.i < list.length) {
+    if (!state.handle || !state.receiving) break; // closed by a listener
+    const at = batch.i;
+    batch.i += 3; // first: a listener that throws skips this datagram only
+    const msg = list[at];
+    const address = list[at + 2];
+    const family = address.includes(':') ? 'IPv6' : 'IPv4';
+    if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) continue;
+    socket.emit('message', msg, { address, family, port: list[at + 1], size: msg.length });
+  }
+  if (state.batch === batch) state.batch = undefined;
 }
 
 function socketCloseNT(socket) {

@@ -10,6 +10,11 @@
 //! - `ONE, length, port, address`: a batch of one datagram, whose bytes are
 //!   at the start of the scratch buffer (`addEventHandler`); `address` is
 //!   undefined when it is the previous `ONE` event's;
+//! - `SMALL, count, addrs`: a batch of at most `SMALL_MAX` datagrams (no
+//!   destination fields), payloads back to back at the start of the
+//!   scratch buffer and (length, port, sender) per datagram at its
+//!   `SCRATCH_META_AT`; `addrs` is undefined when the only sender is the
+//!   previous event's;
 //! - `RECV_ERROR, code`: a receive error, e.g. `"ECONNREFUSED"`;
 //! - `SEND_DONE, bytes, code?`: the oldest queued send completed;
 //! - `RESUME`: go on with what a listener's exception interrupted;
@@ -33,6 +38,12 @@ pub(crate) const KIND_SEND_DONE: u32 = 2;
 pub(crate) const KIND_RESUME: u32 = 3;
 pub(crate) const KIND_CLOSED: u32 = 4;
 pub(crate) const KIND_ONE: u32 = 5;
+pub(crate) const KIND_SMALL: u32 = 6;
+
+/// Batches of at most this many datagrams cross in the scratch buffer (JS
+/// copies each into a Buffer of its own, as for one): cheaper than the
+/// tables and views of a large batch. index.js sizes the scratch for it.
+const SMALL_MAX: usize = 16;
 
 /// Chunks at least this large become Buffers without a copy.
 const HAND_OVER_BYTES: usize = 8 * 1024;
@@ -65,6 +76,34 @@ pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<()> {
             ];
             return emit(ctx, &args, 1);
         }
+    }
+    // A few datagrams (a conversation with several in flight): through
+    // the scratch buffer too, with no tables or chunks to build.
+    if b.count <= SMALL_MAX
+        && b.meta.len() == 3 * b.count
+        && ctx.thread.write_small(ctx.handler, &b.chunks, &b.meta)
+    {
+        let addrs = match &b.addrs[..] {
+            [only] if ctx.last_sender.borrow().as_str() == only.as_str() => value::undefined(env)?,
+            [only] => {
+                ctx.last_sender.replace(only.clone());
+                value::array(env, &[value::string(env, only)?])?
+            }
+            many => {
+                ctx.last_sender.borrow_mut().clear();
+                let strings = many
+                    .iter()
+                    .map(|a| value::string(env, a))
+                    .collect::<napi::Result<Vec<_>>>()?;
+                value::array(env, &strings)?
+            }
+        };
+        let args = [
+            value::uint32(env, KIND_SMALL)?,
+            value::uint32(env, b.count as u32)?,
+            addrs,
+        ];
+        return emit(ctx, &args, b.count);
     }
     // Large chunks are handed over (a finalizer costs less than copying
     // them), small ones copied (V8 allocates those cheaply).

@@ -132,6 +132,15 @@ impl ThreadState {
             .is_some_and(|h| h.scratch.write(bytes))
     }
 
+    /// Copies a small batch into handler `index`'s scratch buffer (see
+    /// `Scratch::write_small`); false if there is none or it does not fit.
+    pub(crate) fn write_small(&self, index: u32, chunks: &[Vec<u8>], meta: &[u32]) -> bool {
+        self.handlers
+            .borrow()
+            .get(index as usize)
+            .is_some_and(|h| h.scratch.write_small(chunks, meta))
+    }
+
     pub(crate) fn is_torn_down(&self, env: RawEnv) -> bool {
         self.torn_down.borrow().contains(&env)
     }

@@ -112,12 +112,6 @@ fn address_info(env: RawEnv, a: &SocketAddr) -> napi::Result<Ret> {
     )?))
 }
 
-/// What `sendMany` did with each datagram (`{ results, errors }` in JS).
-pub struct SendManyResult {
-    results: Vec<i32>,
-    errors: Vec<String>,
-}
-
 /// Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket.
 #[napi]
 pub fn guess_handle_type(fd: i64) -> String {
@@ -330,9 +324,9 @@ impl UdpHandle {
     /// Sends `data` to `address:port`, or to the connected peer when
     /// `address` is absent. Returns Node's handle code: bytes + 1 when sent
     /// now, 0 when queued (a `SEND_DONE` event follows).
-    pub fn send(&self, data: &[u8], port: u32, address: Option<String>) -> napi::Result<i64> {
+    pub fn send(&self, data: &[u8], port: u32, address: Option<&str>) -> napi::Result<i64> {
         let sock = self.sock()?;
-        let dest = self.destination(port, address.as_deref())?;
+        let dest = self.destination(port, address)?;
         sent_code(self.ctx.send(&sock, data, dest, None))
     }
 
@@ -419,27 +413,24 @@ impl UdpHandle {
     /// failure, whose code is the next entry of `errors`.
     pub fn send_many(
         &self,
-        data: Vec<&[u8]>,
+        data: &[&[u8]],
         ports: &[u32],
         targets: &[u32],
-        addresses: Vec<String>,
-    ) -> napi::Result<SendManyResult> {
+        addresses: &[Option<SocketAddr>],
+        results: &mut [i32],
+    ) -> napi::Result<Vec<String>> {
         let sock = self.sock()?;
         self.check_destination(true)?;
-        let parsed: Vec<Option<SocketAddr>> = addresses
-            .iter()
-            .map(|a| addr::parse(a, 0, self.ipv6).ok())
-            .collect();
         // Runs of items whose address parses go out together; an item whose
         // address does not parse fails alone (JS only passes IP literals, so
         // this is a guard).
         let mut outcomes = Vec::with_capacity(data.len());
-        let mut run = Vec::new();
+        let mut run = Vec::with_capacity(data.len());
         for (i, d) in data.iter().enumerate() {
             let port = ports.get(i).and_then(|p| u16::try_from(*p).ok());
             let target = targets
                 .get(i)
-                .and_then(|t| parsed.get(*t as usize).copied().flatten());
+                .and_then(|t| addresses.get(*t as usize).copied().flatten());
             match (target, port) {
                 (Some(mut to), Some(port)) => {
                     to.set_port(port);
@@ -455,19 +446,24 @@ impl UdpHandle {
             }
         }
         outcomes.extend(self.ctx.send_many(&sock, &run));
-        let mut results = Vec::with_capacity(outcomes.len());
         let mut errors = Vec::new();
-        for outcome in outcomes {
-            results.push(match outcome {
+        for (slot, outcome) in results.iter_mut().zip(outcomes) {
+            *slot = match outcome {
                 Outcome::Sent(n) => i32::try_from(n).unwrap_or(i32::MAX),
                 Outcome::Queued => -1,
                 Outcome::Failed(e) => {
                     errors.push(code_of(&e));
                     -2
                 }
-            });
+            };
         }
-        Ok(SendManyResult { results, errors })
+        Ok(errors)
+    }
+
+    /// A `sendMany` target: an IP literal of the socket's family, or `None`
+    /// (the items sent to it fail alone).
+    pub(crate) fn target(&self, address: &str) -> Option<SocketAddr> {
+        addr::parse(address, 0, self.ipv6).ok()
     }
 
     /// `connect(2)`: fixes the peer; later sends need no address.
@@ -692,13 +688,22 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
             Ok(Ret::Undefined)
         }),
         (c"send", |h, a| {
-            let n = h.send(a.bytes(0)?, a.u32(1)?, a.opt_string(2)?)?;
+            let (data, port) = (a.bytes(0)?, a.u32(1)?);
+            let n = if a.is_nullish(2)? {
+                h.send(data, port, None)?
+            } else {
+                a.with_str(2, |address| h.send(data, port, Some(address)))?
+            };
             Ok(Ret::F64(n as f64))
         }),
         (c"sendFrom", |h, a| {
             let n = h.send_from(a.bytes(0)?, a.u32(1)?, a.opt_string(2)?, a.string(3)?)?;
             Ok(Ret::F64(n as f64))
         }),
+        // sendMany(data[], ports, targets, addresses[], results): each
+        // datagram's outcome is written into `results` (an Int32Array at
+        // least as long as `data`: bytes sent, -1 queued, -2 failed); the
+        // failures' codes are returned in order, or undefined for none.
         (c"sendMany", |h, a| {
             let data = a
                 .array(0)?
@@ -708,23 +713,27 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
             let addresses = a
                 .array(3)?
                 .into_iter()
-                .map(|v| a.string_of(v))
+                .map(|v| a.with_value_str(v, |s| Ok(h.target(s))))
                 .collect::<napi::Result<Vec<_>>>()?;
             let (ports, targets) = (a.u32_array(1)?, a.u32_array(2)?);
-            let r = h.send_many(data, &ports, &targets, addresses)?;
+            let errors = a.with_i32_array_mut(4, |results| {
+                if results.len() < data.len() {
+                    return Err(napi::Error::new(
+                        napi::Status::InvalidArg,
+                        "sendMany: results array too short",
+                    ));
+                }
+                h.send_many(&data, &ports, &targets, &addresses, results)
+            })?;
+            if errors.is_empty() {
+                return Ok(Ret::Undefined);
+            }
             let env = a.env();
-            let errors = r
-                .errors
+            let errors = errors
                 .iter()
                 .map(|e| value::string(env, e))
                 .collect::<napi::Result<Vec<_>>>()?;
-            Ok(Ret::Value(value::object(
-                env,
-                &[
-                    (c"results", value::int32_array(env, &r.results)?),
-                    (c"errors", value::array(env, &errors)?),
-                ],
-            )?))
+            Ok(Ret::Value(value::array(env, &errors)?))
         }),
         (c"setReceiveBlockList", |h, a| {
             let rules = if a.is_nullish(0)? {

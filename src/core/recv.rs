@@ -218,8 +218,10 @@ pub(crate) fn drain(
         let arena = cell.get_or_insert_with(Arena::new);
         let mut chunks = Chunks::default();
         let mut more = false;
-        let mut meta = Vec::new();
-        let mut addrs = Vec::new();
+        // Sized for a full read's table at once (three u32s per datagram,
+        // six with destinations): no regrowth on the common path.
+        let mut meta = Vec::with_capacity(6 * SLOTS.min(opts.max_datagrams));
+        let mut addrs = Vec::with_capacity(1);
         let mut error = None;
         let mut dests = DestTable::default();
         arena.last.new_batch();

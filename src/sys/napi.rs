@@ -205,6 +205,10 @@ mod node_cxx {
 /// after: datagrams cross into JS through it, copied out by JS into
 /// Buffers of their own (cheaper there than a Buffer made natively). Held
 /// by a reference, so its memory stays put; JS never hands it out.
+/// Where a small batch's per-datagram table starts in the scratch buffer
+/// (index.js reads it as a Uint32Array there).
+pub(crate) const SCRATCH_META_AT: usize = 64 * 1024;
+
 pub(crate) struct Scratch {
     /// Keeps the Buffer (and so `data`) alive.
     _buffer: Ref,
@@ -226,6 +230,33 @@ impl Scratch {
             data: data.cast(),
             len,
         })
+    }
+
+    /// Copies a small batch in: the payloads back to back from the start,
+    /// and `meta` (u32s) at `META_AT`; false if the buffer is too short (a
+    /// copy of index.js from before small batches) or they do not fit.
+    pub(crate) fn write_small(&self, chunks: &[Vec<u8>], meta: &[u32]) -> bool {
+        let bytes: usize = chunks.iter().map(Vec::len).sum();
+        if bytes > SCRATCH_META_AT || SCRATCH_META_AT + std::mem::size_of_val(meta) > self.len {
+            return false;
+        }
+        let mut at = 0;
+        for c in chunks {
+            // SAFETY: as in `write`; `at + c.len()` stays within the first
+            // SCRATCH_META_AT bytes, checked above.
+            unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), self.data.add(at), c.len()) };
+            at += c.len();
+        }
+        // SAFETY: as in `write`; the meta region fits (checked above). It
+        // is written bytewise: no alignment is assumed.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                meta.as_ptr().cast::<u8>(),
+                self.data.add(SCRATCH_META_AT),
+                std::mem::size_of_val(meta),
+            );
+        }
+        true
     }
 
     /// Copies `bytes` to the start of the buffer; false if they do not fit.
@@ -636,36 +667,6 @@ pub(crate) mod value {
         Ok(out)
     }
 
-    /// An `Int32Array` holding a copy of `data`.
-    pub(crate) fn int32_array(env: RawEnv, data: &[i32]) -> napi::Result<RawValue> {
-        let bytes = std::mem::size_of_val(data);
-        let mut store: *mut std::ffi::c_void = std::ptr::null_mut();
-        let mut buffer = std::ptr::null_mut();
-        let mut out = std::ptr::null_mut();
-        // SAFETY: as in `uint32_array`.
-        unsafe {
-            check(
-                sys::napi_create_arraybuffer(env, bytes, &mut store, &mut buffer),
-                "napi_create_arraybuffer",
-            )?;
-            if bytes > 0 {
-                std::ptr::copy_nonoverlapping(data.as_ptr(), store.cast::<i32>(), data.len());
-            }
-            check(
-                sys::napi_create_typedarray(
-                    env,
-                    sys::TypedarrayType::int32_array,
-                    data.len(),
-                    buffer,
-                    0,
-                    &mut out,
-                ),
-                "napi_create_typedarray",
-            )?;
-        }
-        Ok(out)
-    }
-
     pub(crate) fn undefined(env: RawEnv) -> napi::Result<RawValue> {
         let mut out = std::ptr::null_mut();
         // SAFETY: as above.
@@ -857,6 +858,82 @@ pub(crate) mod class {
                 .chunks_exact(4)
                 .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
                 .collect())
+        }
+
+        /// Calls `f` with an `Int32Array` argument's elements, to write
+        /// results into (JS reads them after the call returns).
+        pub(crate) fn with_i32_array_mut<R>(
+            &self,
+            i: usize,
+            f: impl FnOnce(&mut [i32]) -> napi::Result<R>,
+        ) -> napi::Result<R> {
+            let v = self.raw(i)?;
+            let (mut ty, mut n, mut data, mut ab, mut off) =
+                (0, 0, std::ptr::null_mut(), std::ptr::null_mut(), 0);
+            // SAFETY: `v` is a live argument, rooted for the call; a value
+            // that is no typed array fails.
+            check(
+                unsafe {
+                    sys::napi_get_typedarray_info(
+                        self.env, v, &mut ty, &mut n, &mut data, &mut ab, &mut off,
+                    )
+                },
+                "expected an Int32Array",
+            )?;
+            if ty != sys::TypedarrayType::int32_array {
+                return Err(type_error("expected an Int32Array"));
+            }
+            if n == 0 || data.is_null() {
+                return f(&mut []);
+            }
+            // SAFETY: an Int32Array's data is `n` aligned i32s, alive while
+            // the argument is; no JS runs during `f`, so nothing else
+            // touches them, and the slice does not outlive `f`.
+            f(unsafe { std::slice::from_raw_parts_mut(data.cast::<i32>(), n) })
+        }
+
+        /// Calls `f` with a string argument, read into a stack buffer when
+        /// short (IP literals always are): no allocation per call.
+        pub(crate) fn with_str<R>(
+            &self,
+            i: usize,
+            f: impl FnOnce(&str) -> napi::Result<R>,
+        ) -> napi::Result<R> {
+            self.with_value_str(self.raw(i)?, f)
+        }
+
+        /// `with_str` for a string value (an array element).
+        pub(crate) fn with_value_str<R>(
+            &self,
+            v: RawValue,
+            f: impl FnOnce(&str) -> napi::Result<R>,
+        ) -> napi::Result<R> {
+            let mut buf = [0u8; 64];
+            let mut written = 0;
+            // SAFETY: `buf` has room for `buf.len()` bytes including the NUL
+            // Node writes; a non-string fails.
+            check(
+                unsafe {
+                    sys::napi_get_value_string_utf8(
+                        self.env,
+                        v,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        &mut written,
+                    )
+                },
+                "expected a string",
+            )?;
+            // Node stops before a character that does not fit (up to 4
+            // bytes) and keeps one byte for the NUL: more room left than
+            // that means the whole string was read.
+            if written + 4 < buf.len() {
+                let s = std::str::from_utf8(&buf[..written])
+                    .map_err(|_| type_error("invalid UTF-8"))?;
+                return f(s);
+            }
+            // Possibly cut short: read it whole.
+            f(&string_of(self.env, v)?)
         }
 
         /// The env, for the element helpers.
