@@ -41,7 +41,7 @@ test('rinfo shape on udp4 and udp6; message is a Buffer; listener this is the so
 
 // Known difference (README): on Node each message has an ArrayBuffer of its
 // own; dgram-rs hands out views into one buffer (at most 64 KiB) per batch
-// of more than 16 datagrams that arrived together, so msg.buffer may hold
+// of more than 16 datagrams (or 8 KiB) that arrived together, so msg.buffer may hold
 // neighbours and msg.byteOffset may be non-zero. Contents and isolation are
 // the same. (Up to 16 get buffers of their own: see the several-senders
 // test below.)

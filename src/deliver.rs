@@ -44,6 +44,9 @@ pub(crate) const KIND_SMALL: u32 = 6;
 /// copies each into a Buffer of its own, as for one): cheaper than the
 /// tables and views of a large batch. index.js sizes the scratch for it.
 const SMALL_MAX: usize = 16;
+/// ... and at most this many bytes: larger payloads cost more copied twice
+/// and allocated one by one than handed out as views of one chunk.
+const SMALL_MAX_BYTES: usize = 8 * 1024;
 
 /// Chunks at least this large become Buffers without a copy.
 const HAND_OVER_BYTES: usize = 8 * 1024;
@@ -81,6 +84,7 @@ pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<()> {
     // the scratch buffer too, with no tables or chunks to build.
     if b.count <= SMALL_MAX
         && b.meta.len() == 3 * b.count
+        && b.chunks.iter().map(Vec::len).sum::<usize>() <= SMALL_MAX_BYTES
         && ctx.thread.write_small(ctx.handler, &b.chunks, &b.meta)
     {
         let addrs = match &b.addrs[..] {
