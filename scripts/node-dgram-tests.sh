@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs Node's own dgram tests (v20.19: test/parallel and test/sequential
+# test-dgram*, the cluster-dgram and async-hooks UDP ones) against dgram-rs
+# (IMPL=rs, the default: each test runs with `-r register.js`, which makes
+# require('dgram') load this checkout) or node:dgram (IMPL=node).
+#
+# Needs Node's test tree, which is not in this repository. From Debian's
+# source package (a registry this project's machines reach):
+#   apt-get source --download-only nodejs   # or fetch nodejs_20.19.2+dfsg.orig.tar.xz
+#   tar xf nodejs_20.19.2+dfsg.orig.tar.xz
+#   NODE_TEST_DIR=$PWD/node-v20.19.2/test bash scripts/node-dgram-tests.sh
+#
+# usage: [IMPL=rs|node] [VERBOSE=1] NODE_TEST_DIR=… node-dgram-tests.sh [grep pattern]
+# Last run (2026-12-04, Node v20.20.2): IMPL=rs 87 of 87 pass.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+: "${NODE_TEST_DIR:?set NODE_TEST_DIR to the test directory of the Node sources, see the comment above}"
+IMPL=${IMPL:-rs}
+pat=${1:-.}
+cd "$NODE_TEST_DIR" || exit 2
+pass=0
+fail=0
+failed=()
+for f in $(ls parallel/test-dgram* sequential/test-dgram* parallel/test-cluster-dgram* \
+  parallel/test-cluster-disconnect-unshared-udp* async-hooks/test-async-local-storage-dgram.js \
+  async-hooks/test-udpwrap.js async-hooks/test-udpsendwrap.js 2>/dev/null | grep -E "$pat"); do
+  # Each test names the flags it needs on a `// Flags:` line.
+  read -r -a flags <<<"$(grep -m1 -E '^// Flags:' "$f" | sed 's#^// Flags:##')"
+  pre=()
+  if [ "$IMPL" = rs ]; then
+    if [[ $f == *.mjs ]]; then pre=(--import "$ROOT/register.mjs"); else pre=(-r "$ROOT/register.js"); fi
+  fi
+  out=$(timeout 60 node "${flags[@]}" "${pre[@]}" "$f" 2>&1)
+  rc=$?
+  if [ $rc = 0 ]; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    failed+=("$f")
+    if [ -n "${VERBOSE:-}" ]; then
+      echo "=== $f rc=$rc"
+      echo "$out" | tail -30
+    fi
+  fi
+done
+echo "IMPL=$IMPL pass=$pass fail=$fail"
+if [ ${#failed[@]} -gt 0 ]; then printf '  %s\n' "${failed[@]}"; fi
+[ "$fail" = 0 ]
