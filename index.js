@@ -1560,9 +1560,10 @@ function emitMessages(socket) {
 // message.
 function emitOne(socket, length, port, address) {
   const state = socket[kState];
-  if (!state.handle || !state.receiving) return;
+  // Kept in step with the native side's last sender, emitted or not.
   if (address === undefined) address = state.lastSender; // the same as last time
   else state.lastSender = address;
+  if (!state.handle || !state.receiving) return;
   const msg = Buffer.allocUnsafeSlow(length);
   scratch.copy(msg, 0, 0, length);
   const family = address.includes(':') ? 'IPv6' : 'IPv4';
@@ -1577,8 +1578,9 @@ function emitOne(socket, length, port, address) {
 // the only sender is the previous event's.
 function emitSmall(socket, count, addrs) {
   const state = socket[kState];
-  if (!state.handle || !state.receiving) return;
+  // Kept in step with the native side's last sender, emitted or not.
   if (addrs !== undefined && addrs.length === 1) state.lastSender = addrs[0];
+  if (!state.handle || !state.receiving) return;
   const list = new Array(3 * count);
   let off = 0;
   for (let k = 0; k < 3 * count; k += 3) {
