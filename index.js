@@ -781,6 +781,8 @@ function constructorBody(type, listener) {
   const { type: checked, options } = readOptions(type, true);
   this.type = checked;
   if (typeof listener === 'function') this.on('message', listener);
+  // The constructor's abort handling, repeated: a `this` that is no socket
+  // fails here with Node's own message ("this.once is not a function").
   if (options && options.signal !== undefined) {
     const { signal } = options;
     validateAbortSignal(signal, 'options.signal');

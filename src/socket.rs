@@ -313,42 +313,33 @@ impl SocketCtx {
                     }
                 })));
             }
-            None if notify => {
-                let me = self.me.clone();
-                let later = crate::sys::uv::close_phase(
-                    self.thread.lp,
-                    Box::new(move || {
-                        if let Some(ctx) = me.upgrade() {
-                            ctx.finish_close(true);
-                        }
-                    }),
-                );
-                if later.is_err() {
-                    self.finish_close(true);
-                }
-            }
-            // Inside one of this socket's own events the async context is
-            // in use: end it in the close phase instead.
-            None if deliver::in_event() => {
-                let me = self.me.clone();
-                let later = crate::sys::uv::close_phase(
-                    self.thread.lp,
-                    Box::new(move || {
-                        if let Some(ctx) = me.upgrade() {
-                            ctx.finish_close(false);
-                        }
-                    }),
-                );
-                if later.is_err() {
-                    self.finish_close(false);
-                }
-            }
+            // JS is told in the close phase, as libuv reports a closed
+            // handle; inside one of this socket's own events the async
+            // context is in use: it too ends in the close phase.
+            None if notify || deliver::in_event() => self.finish_close_later(notify),
             None => self.finish_close(false),
         }
         if let Some(s) = sock {
             release_socket(s);
         }
         cancelled
+    }
+
+    /// `finish_close` in the loop's close phase (now if it cannot be
+    /// scheduled there).
+    fn finish_close_later(&self, notify: bool) {
+        let me = self.me.clone();
+        let later = crate::sys::uv::close_phase(
+            self.thread.lp,
+            Box::new(move || {
+                if let Some(ctx) = me.upgrade() {
+                    ctx.finish_close(notify);
+                }
+            }),
+        );
+        if later.is_err() {
+            self.finish_close(notify);
+        }
     }
 
     /// The end of `close`, in the close phase when the socket had a poll
