@@ -322,10 +322,11 @@ class SocketImpl extends EventEmitter {
         bindInCluster(this, { address: ip, port, addressType: this.type, fd: -1, flags }, (errno) => errors.exceptionWithHostPort(errno, 'bind', ip, port));
         return;
       }
+      // Outside the try, as in Node: a port that cannot become a number
+      // throws from here and leaves the socket binding.
+      const native = nativePort(port);
       try {
-        // Like Node, the port is not validated: it is taken as a uint32
-        // and the kernel sees its low 16 bits.
-        state.handle.bind(String(ip), (Number(port || 0) >>> 0) & 0xffff, flags);
+        state.handle.bind(String(ip), native, flags);
       } catch (e) {
         state.bindState = BIND_STATE_UNBOUND;
         this.emit('error', errors.fromNative(e, 'bind', ip, port));
@@ -1660,6 +1661,17 @@ function bufferSize(socket, size, recv) {
   }
 }
 
+// The port a bind hands to the kernel. Node does not validate it: its
+// binding converts it to a uint32 (a Symbol or BigInt throws the
+// conversion's TypeError) and the kernel sees the low 16 bits; a *string*
+// holding a negative 32-bit integer ('-1', ' -5', '-1e3') comes out as 0,
+// an ephemeral port (seen on Node 20; the number -1 gives 65535).
+function nativePort(port) {
+  const n = +(port || 0);
+  if (typeof port === 'string' && n < 0 && n >= -0x80000000 && Number.isInteger(n)) return 0;
+  return (n >>> 0) & 0xffff;
+}
+
 // Node's deprecated (DEP0112) export: a bound native handle, or a negative
 // errno. Kept for old code that reaches for it.
 const _createSocketHandle = deprecate(
@@ -1667,7 +1679,7 @@ const _createSocketHandle = deprecate(
     const { handle } = newHandle(addressType);
     try {
       if (Number.isInteger(fd) && fd > 0 && fd <= 0x7fffffff) handle.open(fd);
-      else if (port || address) handle.bind(String(address), (Number(port || 0) >>> 0) & 0xffff, flags >>> 0);
+      else if (port || address) handle.bind(String(address), nativePort(port), flags >>> 0);
     } catch (err) {
       handle.close(false);
       const code = errors.nativeCode(err);

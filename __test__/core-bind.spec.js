@@ -90,9 +90,11 @@ test('bind(port) / bind(port, address, cb) / bind({port}) with a fixed free port
   });
 });
 
-test('odd port values are coerced like node (65536, "abc", NaN, "0x0")', async (t) => {
+// A string holding a negative 32-bit integer binds an ephemeral port on
+// node:dgram (the number -1 would give 65535; fuzzer R17).
+test('odd port values are coerced like node (65536, "abc", NaN, "0x0", "-1")', async (t) => {
   await parity(t, async (dgram, tr) => {
-    for (const port of [65536, 'abc', NaN, '0x0', [], {}.x]) {
+    for (const port of [65536, 'abc', NaN, '0x0', [], {}.x, '-1', ' -5', '-1e3', '-2147483648']) {
       const s = dgram.createSocket('udp4');
       const events = [];
       s.on('error', (e) => events.push(errShape(e)));

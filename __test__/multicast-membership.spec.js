@@ -228,6 +228,25 @@ test('addMembership / addSourceSpecificMembership on an unbound socket bind it i
   t.is(node.find((e) => 'add(GROUP, LO): address()' in e)['add(GROUP, LO): address()'].returned.address, '0.0.0.0');
 });
 
+// The second bind() goes to the kernel, whose IPv4 side checks the address
+// before it notices that the socket is bound (fuzzer seed 4079); IPv6 says
+// EINVAL first.
+test('after a membership call\'s implicit bind, bind() to an address that is not local fails as the kernel says (udp4 EADDRNOTAVAIL, udp6 EINVAL), as libuv', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    for (const [type, group, iface, addr] of [['udp4', GROUP, LO, '192.0.2.1'], ['udp6', 'ff02::1:3', '::%lo', '2001:db8::1']]) {
+      const s = dgram.createSocket(type);
+      const [err] = await new Promise((resolve) => {
+        s.once('error', (e) => resolve([e]));
+        rec(tr, `${type}: join`, () => s.addMembership(group, iface), s);
+        s.bind(0, addr);
+      });
+      tr.push({ type, error: errShape(err) });
+      await closeAll(s);
+    }
+  });
+  t.deepEqual(node.filter((e) => e.error).map((e) => e.error.code), ['EADDRNOTAVAIL', 'EINVAL']);
+});
+
 // libuv parses the group (and, for SSM, the source, in the group's family)
 // before binding: a malformed one fails with EINVAL and leaves the socket
 // unbound, so a later bind() works as usual.

@@ -208,19 +208,15 @@ impl UdpHandle {
         if !ipv6 && flags & sockopt::flags::IPV6_ONLY != 0 {
             return Err(coded("EINVAL"));
         }
-        if self.ctx.sock().is_some() {
+        if let Some(s) = self.ctx.sock() {
             // Bound already (a membership call's implicit bind): libuv sets
-            // the flags before bind() fails, and IPV6_V6ONLY fails first on
-            // an IPv4 socket.
-            let v4 = self
-                .with_sock(|s| s.local_addr())
-                .is_ok_and(|a| a.is_ipv4());
-            let ipv6_only = flags & sockopt::flags::IPV6_ONLY != 0;
-            return Err(coded(if ipv6_only && v4 {
-                "ENOPROTOOPT"
-            } else {
-                "EINVAL"
-            }));
+            // the flags and calls bind() again, so the kernel answers:
+            // IPV6_V6ONLY on an IPv4 socket ENOPROTOOPT, an address that is
+            // not local EADDRNOTAVAIL, anything else EINVAL.
+            let s = SockRef::from(&*s);
+            return sockopt::apply_bind_flags(&s, true, flags)
+                .and_then(|()| s.bind(&at.into()))
+                .map_err(|e| to_napi(&sockopt::bind_error(e)));
         }
         // A socket whose earlier bind failed is reused, as libuv does.
         let s = match self.unbound.borrow_mut().take() {

@@ -351,17 +351,8 @@ function mask(entry, s, args) {
 function maskReason(entry, s, args) {
   // (R1, R3, R4 were masked here until 655637b fixed them.)
   if (entry.op === 'create') return null;
-  if (entry.method === 'bind') {
-    // R13: a port that fails number conversion (Symbol, BigInt): node:dgram
-    // throws from its lookup callback and leaves the socket binding forever;
-    // dgram-rs returns it to unbound (Symbol) or binds the port (BigInt).
-    const p = args[0];
-    if (typeof p === 'symbol' || typeof p === 'bigint') return 'R13: Symbol/BigInt port';
-    // R17: a negative numeric string ('-1'): node:dgram binds an ephemeral
-    // port, dgram-rs wraps it to 65536 - n (as both do for numbers).
-    const q = p !== null && typeof p === 'object' ? (() => { try { return p.port; } catch { return undefined; } })() : p;
-    if (typeof q === 'string' && Number(q) < 0) return 'R17: negative numeric string port';
-  }
+  // (R13, R17, bind ports that node:dgram converts its own way, were
+  // masked here until index.js's nativePort() matched it.)
   if ((entry.method === 'send' || entry.method === 'sendto') && (isDetached(args[0]) || (Array.isArray(args[0]) && args[0].some(isDetached)))) {
     // R9: node:dgram fails on views of detached ArrayBuffers (synchronously
     // in a list, later and uncaught when the send was queued behind a bind,

@@ -43,6 +43,16 @@ pub(crate) fn apply_bind_flags(s: &SockRef<'_>, ipv6: bool, f: u32) -> io::Resul
     Ok(())
 }
 
+/// A failed bind() as libuv reports it: binding to an address of the other
+/// family is `EINVAL` on every platform (BSDs say `EAFNOSUPPORT`).
+pub(crate) fn bind_error(e: io::Error) -> io::Error {
+    if crate::core::error::code_of(&e) == "EAFNOSUPPORT" {
+        invalid()
+    } else {
+        e
+    }
+}
+
 /// The socket's actual family: a membership call's implicit bind may have
 /// created it in the group's family rather than the handle's (as libuv does).
 fn is_v6(s: &SockRef<'_>, handle_ipv6: bool) -> bool {
