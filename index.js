@@ -1513,6 +1513,13 @@ UDP.prototype.onmessage = function onmessage(nread, handle, buf, rinfo) {
 // starting the next. A listener that throws ends this call (the exception
 // is reported as uncaught, as on Node); the native side then calls again
 // with EVENT_RESUME for the rest, as libuv goes on with the next datagram.
+// Node calls into JS once per datagram, so nextTick callbacks and
+// microtasks queued by a 'message' listener run before the next message
+// (a stream fed from 'message' sees each datagram's state). A batch is one
+// call here: run them between its messages (Node's own tick runner; the
+// last message is followed by the native callback's own).
+const runTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
+
 function emitMessages(socket) {
   const state = socket[kState];
   const batch = state.batch;
@@ -1554,6 +1561,7 @@ function emitMessages(socket) {
       ? { address, family, port, size: len }
       : { address, family, port, size: len, localAddress: addrs[meta[at + 3]], interfaceIndex: meta[at + 4], interface: addrs[meta[at + 5]] };
     socket.emit('message', msg, rinfo);
+    if (batch.i < meta.length) runTicks();
   }
   if (state.batch === batch) state.batch = undefined;
 }
@@ -1615,6 +1623,7 @@ function emitList(socket) {
     const family = address.includes(':') ? 'IPv6' : 'IPv4';
     if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) continue;
     socket.emit('message', msg, { address, family, port: list[at + 1], size: msg.length });
+    if (batch.i < list.length) runTicks();
   }
   if (state.batch === batch) state.batch = undefined;
 }

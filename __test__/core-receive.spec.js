@@ -394,3 +394,32 @@ test('events.once rejects on an error event (EADDRINUSE)', async (t) => {
     await closeAll(a, b);
   });
 });
+
+// Node calls into JS once per datagram: what a 'message' listener queues
+// with process.nextTick or a promise runs before the next 'message', even
+// when the datagrams were waiting together (found by coap's observe tests,
+// whose stream is fed from 'message' and read on the next tick).
+test('nextTick callbacks and microtasks queued by a listener run before the next message of a batch', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const rx = await boundSocket(dgram, 'udp4');
+    const tx = await boundSocket(dgram, 'udp4');
+    const log = [];
+    const all = new Promise((resolve) => {
+      rx.on('message', (m) => {
+        const s = m.length > 8 ? `${m.length} B` : String(m);
+        log.push(`message ${s}`);
+        process.nextTick(() => log.push(`tick ${s}`));
+        Promise.resolve().then(() => log.push(`microtask ${s}`));
+        if (log.length === 3 * 7 - 2) setImmediate(resolve);
+      });
+    });
+    const port = rx.address().port;
+    for (const x of 'ABCDEF') tx.send(x, port, '127.0.0.1');
+    tx.send(Buffer.alloc(9000), port, '127.0.0.1'); // past the small-batch path
+    await withTimeout(all, 5000, 'seven messages');
+    tr.push(log);
+    await closeAll(rx, tx);
+  });
+  t.is(node[0].length, 21);
+  t.deepEqual(node[0].slice(0, 6), ['message A', 'tick A', 'microtask A', 'message B', 'tick B', 'microtask B']);
+});

@@ -6,7 +6,8 @@
 #
 # Needs Node's test tree, which is not in this repository. From Debian's
 # source package (a registry this project's machines reach):
-#   apt-get source --download-only nodejs   # or fetch nodejs_20.19.2+dfsg.orig.tar.xz
+#   curl -LO http://deb.debian.org/debian/pool/main/n/nodejs/nodejs_20.19.2+dfsg.orig.tar.xz
+#   (or `apt-get source --download-only nodejs` where deb-src lines are configured)
 #   tar xf nodejs_20.19.2+dfsg.orig.tar.xz
 #   NODE_TEST_DIR=$PWD/node-v20.19.2/test bash scripts/node-dgram-tests.sh
 #
