@@ -1165,10 +1165,44 @@ function outboxTick(item) {
   if (item.stage === ITEM_WAITING) {
     item.stage = ITEM_READY;
     const state = item.socket[kState];
-    if (++state.outboxReady === state.outbox.length) flushReady(item.socket);
+    if (++state.outboxReady === state.outbox.length) {
+      if (emittingBatch) deferFlush(item.socket);
+      else flushReady(item.socket);
+    }
   }
   // Node calls back on the tick after its lookup step.
   if (item.callback !== undefined) process.nextTick(deliverSendResult, item);
+}
+
+// While a batch of messages is emitted, the ticks that run between its
+// messages (runTicks) leave ready sends in the outbox, so that the replies
+// to a batch still go out together: with the last message's sends, or on
+// a tick queued after the batch when those were for other sockets.
+let emittingBatch = false;
+let deferred = [];
+
+function deferFlush(socket) {
+  if (!deferred.includes(socket)) deferred.push(socket);
+}
+
+function flushDeferred(socket) {
+  const state = socket[kState];
+  if (state.outboxReady !== 0 && state.handle) flushReady(socket);
+}
+
+// Emits a batch through `emit(socket)` with ready sends held back.
+function emitBatch(socket, emit) {
+  if (emittingBatch) return emit(socket);
+  emittingBatch = true;
+  try {
+    emit(socket);
+  } finally {
+    emittingBatch = false;
+    if (deferred.length !== 0) {
+      for (const s of deferred) process.nextTick(flushDeferred, s);
+      deferred = [];
+    }
+  }
 }
 
 function deliverSendResult(item) {
@@ -1463,13 +1497,12 @@ function onNativeEvent(kind, a, b, c) {
       break;
     case EVENT_BATCH:
       state.batch = { chunks: a, meta: b, addrs: c, i: 0, chunk: 0, offset: 0 };
-      emitMessages(socket);
+      emitBatch(socket, emitMessages);
       break;
     case EVENT_RESUME:
       // A listener threw (reported as uncaught): go on with the batch.
       if (state.batch === undefined) break;
-      if (state.batch.list !== undefined) emitList(socket);
-      else emitMessages(socket);
+      emitBatch(socket, state.batch.list !== undefined ? emitList : emitMessages);
       break;
     case EVENT_RECV_ERROR:
       if (state.handle && state.receiving) socket.emit('error', errors.fromNative(a, 'recvmsg'));
@@ -1604,7 +1637,7 @@ function emitSmall(socket, count, addrs) {
     list[k + 2] = addrs === undefined ? state.lastSender : addrs[smallMeta[k + 2]];
   }
   state.batch = { list, i: 0 };
-  emitList(socket);
+  emitBatch(socket, emitList);
 }
 
 // One 'message' per (msg, port, address) of state.batch.list; resumed
