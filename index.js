@@ -1174,6 +1174,13 @@ function outboxTick(item) {
   if (item.callback !== undefined) process.nextTick(deliverSendResult, item);
 }
 
+// Node calls into JS once per datagram, so nextTick callbacks and
+// microtasks queued by a 'message' listener run before the next message
+// (a stream fed from 'message' sees each datagram's state). A batch is one
+// call here: run them between its messages (Node's own tick runner; the
+// last message is followed by the native callback's own).
+const runTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
+
 // While a batch of messages is emitted, the ticks that run between its
 // messages (runTicks) leave ready sends in the outbox, so that the replies
 // to a batch still go out together: with the last message's sends, or on
@@ -1546,13 +1553,6 @@ UDP.prototype.onmessage = function onmessage(nread, handle, buf, rinfo) {
 // starting the next. A listener that throws ends this call (the exception
 // is reported as uncaught, as on Node); the native side then calls again
 // with EVENT_RESUME for the rest, as libuv goes on with the next datagram.
-// Node calls into JS once per datagram, so nextTick callbacks and
-// microtasks queued by a 'message' listener run before the next message
-// (a stream fed from 'message' sees each datagram's state). A batch is one
-// call here: run them between its messages (Node's own tick runner; the
-// last message is followed by the native callback's own).
-const runTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
-
 function emitMessages(socket) {
   const state = socket[kState];
   const batch = state.batch;

@@ -214,6 +214,7 @@ impl UdpHandle {
             // IPV6_V6ONLY on an IPv4 socket ENOPROTOOPT, an address that is
             // not local EADDRNOTAVAIL, anything else EINVAL.
             let s = SockRef::from(&*s);
+            // (`true`: let the kernel, not our check, refuse IPV6_V6ONLY.)
             return sockopt::apply_bind_flags(&s, true, flags)
                 .and_then(|()| s.bind(&at.into()))
                 .map_err(|e| to_napi(&sockopt::bind_error(e)));
