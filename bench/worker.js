@@ -356,10 +356,16 @@ async function echoClient() {
   const heard = new Array(socks.length).fill(0);
   const quietTicks = new Array(socks.length).fill(0);
   const lastHeard = heard.slice();
-  const shoot = (s) => {
-    sends++;
-    s.send(buf, params.port, params.host, onSent);
-  };
+  const shoot = params.callbacks === false
+    ? (s) => {
+        sends++;
+        callbacks++; // nothing to wait for
+        s.send(buf, params.port, params.host);
+      }
+    : (s) => {
+        sends++;
+        s.send(buf, params.port, params.host, onSent);
+      };
   socks.forEach((s, i) => {
     s.on('message', (msg) => {
       heard[i]++;
