@@ -339,11 +339,12 @@ fn on_tick(inner: &Rc<Inner>) {
         }
         return;
     }
-    // Adapt the tick to the buffer: fill at most a half, at least an eighth.
+    // Adapt the tick to the buffer (known: a stream needs its size): fill
+    // at most a half, at least an eighth.
     let fill = bytes + count * DATAGRAM_OVERHEAD;
-    let next = if rcvbuf > 0 && fill > rcvbuf / 2 {
+    let next = if fill > rcvbuf / 2 {
         (tick / 2).max(TICK_MIN)
-    } else if rcvbuf == 0 || fill < rcvbuf / 8 {
+    } else if fill < rcvbuf / 8 {
         (tick * 2).min(TICK_MAX)
     } else {
         tick
