@@ -473,9 +473,15 @@ class SocketImpl extends EventEmitter {
     const pending = state.pendingSends;
     state.pendingSends = [];
     // Sends the native side queued are settled in the loop's close phase
-    // (the CLOSED event), where libuv reports a closed handle's requests.
-    const cancelled = state.handle.close(pending.length !== 0);
-    if (pending.length !== 0) state.closing = { pending, cancelled };
+    // (the CLOSED event), where libuv reports a closed handle's requests:
+    // the oldest with the outcomes of those that completed before the close
+    // (an array after the count when there are any), the rest cancelled.
+    const closed = state.handle.close(pending.length !== 0);
+    if (pending.length !== 0) {
+      state.closing = typeof closed === 'number'
+        ? { pending, cancelled: closed, completed: [] }
+        : { pending, cancelled: closed[0], completed: closed.slice(1) };
+    }
     state.handle = null;
     if (state.clusterRelease !== undefined) {
       const release = state.clusterRelease;
@@ -1475,12 +1481,18 @@ function transmit(socket, data, ip, address, port, callback, local) {
 // events, still on the way, were dropped with the socket) and get their
 // bytes. Each callback runs on its own tick, so one that throws does not
 // keep the others from running.
-function settlePendingSends(pending, cancelled) {
+function settlePendingSends(pending, cancelled, completed) {
   const written = Math.max(0, pending.length - cancelled);
   for (let i = 0; i < pending.length; i++) {
     const p = pending[i];
     if (!p.callback) continue;
-    if (i < written) {
+    if (i < completed.length) {
+      // Bytes written, or the code of the error the write failed with.
+      const outcome = completed[i];
+      if (typeof outcome === 'number') process.nextTick(p.callback, null, outcome);
+      else process.nextTick(p.callback, errors.fromNative(outcome, 'send', p.address, p.port), p.size);
+    } else if (i < written) {
+      // Written in the instant before the close, its outcome not recorded.
       process.nextTick(p.callback, null, p.size);
     } else {
       const err = errors.exceptionWithHostPort('ECANCELED', 'send', p.address, p.port);
@@ -1524,9 +1536,9 @@ function onNativeEvent(kind, a, b, c) {
     }
     case EVENT_CLOSED:
       if (state.closing !== undefined) {
-        const { pending, cancelled } = state.closing;
+        const { pending, cancelled, completed } = state.closing;
         state.closing = undefined;
-        settlePendingSends(pending, cancelled);
+        settlePendingSends(pending, cancelled, completed);
       }
       break;
   }

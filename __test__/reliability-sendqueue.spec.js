@@ -117,6 +117,51 @@ slowLoTest('close() with sends still queued: each callback gets ECANCELED once, 
   t.deepEqual(node[0].order, ['close()', 'close', 'tick', 'immediate', 'ECANCELED']);
 });
 
+slowLoTest('close() after queued sends completed unseen: each callback gets its own outcome (a failed write its error), the unwritten ECANCELED', async (t) => {
+  await netnsParity(t, async (dgram, tr, h) => {
+    const N = 20;
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    tr.reg(s.address().port, 'sender');
+    s.setSendBufferSize(4096);
+    const outcomes = [];
+    for (let i = 0; i < N; i++) {
+      s.send(Buffer.alloc(1000 + i), port, '127.0.0.1', (err, n) => outcomes.push({ i, code: err ? err.code : null, n }));
+    }
+    // Too large for UDP over IPv4: queued behind the others, refused by the
+    // kernel when it is written.
+    s.send(Buffer.alloc(65508), port, '127.0.0.1', (err, n) => outcomes.push({ i: 'big', code: err ? err.code : null, n }));
+    await new Promise((resolve) => process.nextTick(resolve));
+    const queued = s.getSendQueueCount();
+    // Keep this thread busy until the queue is empty (at most 2 s): dgram-rs
+    // writes queued sends on another thread meanwhile, so they complete
+    // while JS has not heard; node:dgram writes them on this thread, so
+    // nothing moves. Then close() before any completion reaches JS.
+    const until = Date.now() + 2000;
+    while (s.getSendQueueCount() !== 0 && Date.now() < until);
+    const drained = s.getSendQueueCount() === 0;
+    s.close();
+    await h.ticks(20);
+    const big = outcomes.find((o) => o.i === 'big');
+    tr.push({
+      queued: queued > 1,
+      drained,
+      callbacks: outcomes.length,
+      big: big && [big.code, big.n],
+      others: [...new Set(outcomes.filter((o) => o.i !== 'big').map((o) => o.code))],
+    });
+    await h.closeAll(r);
+  }, {
+    setup: SLOW_LO,
+    ms: 15000,
+    expect: {
+      node: [{ queued: true, drained: false, callbacks: 21, big: ['ECANCELED', 65508], others: [null, 'ECANCELED'] }],
+      rs: [{ queued: true, drained: true, callbacks: 21, big: ['EMSGSIZE', 65508], others: [null] }],
+    },
+  });
+});
+
 slowLoTest('documented difference (R20): an equal-size burst goes out as one GSO write, which the kernel takes whole', async (t) => {
   await netnsParity(t, async (dgram, tr, h) => {
     const N = 40;

@@ -649,11 +649,27 @@ impl UdpHandle {
     }
 
     /// Closes the socket now: the port is free when this returns; queued
-    /// sends are dropped. Returns how many queued sends were cancelled; with
-    /// `notify`, a `CLOSED` event comes in the loop's close phase.
-    pub fn close(&self, notify: bool) -> u32 {
+    /// sends are dropped. Returns how many queued sends were cancelled or,
+    /// when some completed before the close without JS having heard,
+    /// `[cancelled, outcome, …]` (bytes written or an error's code, oldest
+    /// first). With `notify`, a `CLOSED` event comes in the loop's close
+    /// phase.
+    fn close(&self, env: RawEnv, notify: bool) -> napi::Result<Ret> {
         self.unbound.borrow_mut().take();
-        u32::try_from(self.ctx.close(notify)).unwrap_or(u32::MAX)
+        let closed = self.ctx.close(notify);
+        let cancelled = u32::try_from(closed.cancelled).unwrap_or(u32::MAX);
+        if closed.completed.is_empty() {
+            return Ok(Ret::U32(cancelled));
+        }
+        let mut items = Vec::with_capacity(1 + closed.completed.len());
+        items.push(value::uint32(env, cancelled)?);
+        for outcome in &closed.completed {
+            items.push(match outcome {
+                Ok(n) => value::uint32(env, u32::try_from(*n).unwrap_or(u32::MAX))?,
+                Err(e) => value::string(env, &code_of(e))?,
+            });
+        }
+        Ok(Ret::Value(value::array(env, &items)?))
     }
 }
 
@@ -792,7 +808,7 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
             h.unref();
             Ok(Ret::Undefined)
         }),
-        (c"close", |h, a| Ok(Ret::U32(h.close(a.bool(0)?)))),
+        (c"close", |h, a| h.close(a.env(), a.bool(0)?)),
         (c"hasRef", |h, _| Ok(Ret::Bool(h.has_ref()))),
     ];
     let getters: &[(&std::ffi::CStr, M)] = &[(c"fd", |h, _| Ok(Ret::F64(h.fd() as f64)))];

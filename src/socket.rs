@@ -36,6 +36,16 @@ enum Mode {
     ReadAhead,
 }
 
+/// What `close` found of the socket's queued sends.
+#[derive(Default)]
+pub(crate) struct Closed {
+    /// Sends not yet written: their callbacks get `ECANCELED`.
+    pub(crate) cancelled: usize,
+    /// Outcomes of sends that completed before the close, oldest first,
+    /// whose events JS has not had.
+    pub(crate) completed: Vec<io::Result<usize>>,
+}
+
 pub(crate) struct SocketCtx {
     pub(crate) env: RawEnv,
     /// Which event function (copy of index.js) events go to.
@@ -276,16 +286,17 @@ impl SocketCtx {
     }
 
     /// Closes the socket now (the port is free when this returns). Queued
-    /// sends are dropped: returns how many were cancelled. With `notify`,
-    /// JS hears `CLOSED` in the loop's close phase (where libuv reports a
-    /// closed handle's cancelled sends).
-    pub(crate) fn close(&self, notify: bool) -> usize {
+    /// sends are dropped: returns how many were cancelled, and the outcomes
+    /// of those that completed but whose events JS has not had. With
+    /// `notify`, JS hears `CLOSED` in the loop's close phase (where libuv
+    /// reports a closed handle's requests).
+    pub(crate) fn close(&self, notify: bool) -> Closed {
         if self.closed.replace(true) {
-            return 0;
+            return Closed::default();
         }
         let (cancelled, draining) = sender::cancel_all(&self.shared);
         self.shared.stop();
-        self.shared.clear_events();
+        let completed = self.shared.clear_events();
         let sock = self.sock.borrow_mut().take();
         if draining {
             // A drain thread may be waiting for room to write: shutting the
@@ -322,7 +333,10 @@ impl SocketCtx {
         if let Some(s) = sock {
             release_socket(s);
         }
-        cancelled
+        Closed {
+            cancelled,
+            completed,
+        }
     }
 
     /// `finish_close` in the loop's close phase (now if it cannot be
@@ -365,7 +379,7 @@ impl SocketCtx {
     pub(crate) fn teardown(&self, done: Box<dyn FnOnce()>) {
         self.closed.set(true);
         self.shared.stop();
-        self.shared.clear_events();
+        let _ = self.shared.clear_events(); // nobody left to call back
         self.receiving.set(false);
         self.mode.set(Mode::Stopped);
         self.pending_sends.set(0);

@@ -184,9 +184,19 @@ impl Shared {
         lock(&self.inbox).pop_front()
     }
 
-    /// Drops every undelivered event (the socket closed).
-    pub(crate) fn clear_events(&self) {
-        lock(&self.inbox).clear();
+    /// Drops every undelivered event (the socket closed) and returns the
+    /// outcomes of the send completions among them, oldest first: those
+    /// sends were written, or failed, before the close, and their callbacks
+    /// get what happened, as libuv reports a closed handle's completed
+    /// requests with their own status.
+    pub(crate) fn clear_events(&self) -> Vec<io::Result<usize>> {
+        lock(&self.inbox)
+            .drain(..)
+            .filter_map(|e| match e {
+                Event::SendDone(result) => Some(result),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Drops undelivered receive events (receiving stopped), returning the
