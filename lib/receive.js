@@ -1,0 +1,149 @@
+'use strict';
+
+// The receive side: what the native handle reports of received datagrams,
+// emitted as node:dgram emits it, one 'message' per datagram with a Buffer
+// and an rinfo of its own, the receive block list applied and ticks run
+// between the messages of a batch. A datagram alone or a small batch comes
+// through `scratch`, shared with the native side (index.js registers it with
+// its event function, onNativeEvent, which calls in here); a larger batch
+// as chunks. Batches go through the send path's emitBatch
+// (lib/send-path.js), which holds back the replies made meanwhile so that
+// they go out together.
+
+const { hostProcess } = require('./native.js');
+const { kState } = require('./state.js');
+const { emitBatch } = require('./send-path.js');
+// The process object of the context the addon was loaded in, whose tick
+// runner runTicks is (see index.js).
+const process = hostProcess();
+
+// A datagram received alone, or a few together, cross into JS through
+// `scratch` (see src/deliver.rs): copying them out here is cheaper than
+// Buffers made natively. Payloads start at 0; a small batch's table of
+// (length, port, sender) per datagram at 64 KiB (`smallMeta`).
+const SCRATCH_META_AT = 64 * 1024;
+const SMALL_MAX = 16;
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_META_AT + SMALL_MAX * 3 * 4);
+const smallMeta = new Uint32Array(scratch.buffer, SCRATCH_META_AT, SMALL_MAX * 3);
+
+// Node calls into JS once per datagram, so nextTick callbacks and
+// microtasks queued by a 'message' listener run before the next message
+// (a stream fed from 'message' sees each datagram's state). A batch is one
+// call here: run them between its messages (Node's own tick runner; the
+// last message is followed by the native callback's own).
+const runTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
+
+// One 'message' per datagram of the current batch (state.batch): `chunks`
+// hold the payloads back to back, a datagram that did not fit one chunk
+// starting the next. A listener that throws ends this call (the exception
+// is reported as uncaught, as on Node); the native side then calls again
+// with EVENT_RESUME for the rest, as libuv goes on with the next datagram.
+function emitMessages(socket) {
+  const state = socket[kState];
+  const batch = state.batch;
+  const { chunks, meta, addrs } = batch;
+  // Per datagram: length, port, sender (index into addrs); with
+  // recvDestination also destination (index), interface index and name.
+  const stride = state.recvDestination ? 6 : 3;
+  const filter = state.receiveFilter;
+  let check = filter !== undefined && filter.sync(state.handle);
+  let c = batch.chunk;
+  let off = batch.offset;
+  while (batch.i < meta.length) {
+    if (!state.handle || !state.receiving) break; // closed by a listener
+    const at = batch.i;
+    const len = meta[at];
+    if (off + len > chunks[c].length) {
+      c++;
+      off = 0;
+    }
+    // Advance first: a listener that throws skips this datagram only.
+    batch.i += stride;
+    batch.chunk = c;
+    batch.offset = off + len;
+    // A view into its chunk (at most 64 KiB): one copy out of the kernel's
+    // buffers per batch instead of an allocation per datagram.
+    const msg = chunks[c].subarray(off, off + len);
+    off += len;
+    const address = addrs[meta[at + 2]];
+    // The sender's family (a socket adopted with bind({ fd }) may not be
+    // of the socket's type), as Node reports it.
+    const family = address.includes(':') ? 'IPv6' : 'IPv4';
+    if (filter !== undefined) {
+      // Rules changed (maybe by a listener of this batch): check in JS.
+      if (!check && filter.changed()) check = filter.sync(state.handle);
+      if (check && filter.blocks(address, family)) continue;
+    }
+    const port = meta[at + 1];
+    const rinfo = stride === 3
+      ? { address, family, port, size: len }
+      : { address, family, port, size: len, localAddress: addrs[meta[at + 3]], interfaceIndex: meta[at + 4], interface: addrs[meta[at + 5]] };
+    socket.emit('message', msg, rinfo);
+    if (batch.i < meta.length) runTicks();
+  }
+  if (state.batch === batch) state.batch = undefined;
+}
+
+// A batch of one datagram (without recvDestination), `length` bytes at the
+// start of `scratch`: copied into a Buffer of its own, as Node gives each
+// message.
+function emitOne(socket, length, port, address) {
+  const state = socket[kState];
+  // Kept in step with the native side's last sender, emitted or not.
+  if (address === undefined) address = state.lastSender; // the same as last time
+  else state.lastSender = address;
+  if (!state.handle || !state.receiving) return;
+  const msg = Buffer.allocUnsafeSlow(length);
+  scratch.copy(msg, 0, 0, length);
+  const family = address.includes(':') ? 'IPv6' : 'IPv4';
+  const filter = state.receiveFilter;
+  if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) return;
+  socket.emit('message', msg, { address, family, port, size: msg.length });
+}
+
+// A small batch (at most SMALL_MAX datagrams) in `scratch`: each copied
+// into a Buffer of its own, as Node gives each message, all before the
+// first listener runs; then emitted by emitList. `addrs` is undefined when
+// the only sender is the previous event's.
+function emitSmall(socket, count, addrs) {
+  const state = socket[kState];
+  // Kept in step with the native side's last sender, emitted or not.
+  if (addrs !== undefined && addrs.length === 1) state.lastSender = addrs[0];
+  if (!state.handle || !state.receiving) return;
+  const list = new Array(3 * count);
+  let off = 0;
+  for (let k = 0; k < 3 * count; k += 3) {
+    const len = smallMeta[k];
+    const msg = Buffer.allocUnsafeSlow(len);
+    scratch.copy(msg, 0, off, off + len);
+    off += len;
+    list[k] = msg;
+    list[k + 1] = smallMeta[k + 1];
+    list[k + 2] = addrs === undefined ? state.lastSender : addrs[smallMeta[k + 2]];
+  }
+  state.batch = { list, i: 0 };
+  emitBatch(socket, emitList);
+}
+
+// One 'message' per (msg, port, address) of state.batch.list; resumed
+// like emitMessages after a listener's exception.
+function emitList(socket) {
+  const state = socket[kState];
+  const batch = state.batch;
+  const list = batch.list;
+  const filter = state.receiveFilter;
+  while (batch.i < list.length) {
+    if (!state.handle || !state.receiving) break; // closed by a listener
+    const at = batch.i;
+    batch.i += 3; // first: a listener that throws skips this datagram only
+    const msg = list[at];
+    const address = list[at + 2];
+    const family = address.includes(':') ? 'IPv6' : 'IPv4';
+    if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) continue;
+    socket.emit('message', msg, { address, family, port: list[at + 1], size: msg.length });
+    if (batch.i < list.length) runTicks();
+  }
+  if (state.batch === batch) state.batch = undefined;
+}
+
+module.exports = { emitList, emitMessages, emitOne, emitSmall, scratch };

@@ -1,0 +1,519 @@
+'use strict';
+
+// The send path of a bound socket, from send() to the native handle and
+// back to the callback: the outbox where sends to IP literals wait for
+// their lookup step and then go out together (one native call, UDP GSO),
+// sends that need a lookup, sendMany's list, and the outcomes of the sends
+// the native side queued (their async resource, and what close() gives
+// them). index.js keeps the argument forms, their validation and the
+// bind/connect state machines, and calls in here once a socket is bound.
+// It also holds ready sends back while a batch of messages is emitted
+// (emitBatch), as the flush after the batch is part of the send path.
+
+const { AsyncResource } = require('node:async_hooks');
+const { hostProcess } = require('./native.js');
+const errors = require('./errors.js');
+const { isIPv4, isIPv6 } = require('./ip.js');
+const { sendBlocked } = require('./blocklist.js');
+const { kState, CONNECT_STATE_CONNECTED } = require('./state.js');
+// Ticks go to the process object of the context the addon was loaded in,
+// as index.js's do (see there).
+const process = hostProcess();
+
+// sendMany() once the socket is bound, on items index.js has validated.
+function sendManyBound(socket, items, callback) {
+  const state = socket[kState];
+  let sent = 0;
+  let firstError = null;
+  let pending = items.length;
+  const done = (err, n) => {
+    if (err) firstError = firstError || err;
+    else sent++;
+    if (--pending === 0 && callback) callback(firstError, sent);
+  };
+  if (pending === 0) {
+    if (callback) process.nextTick(callback, null, 0);
+    return;
+  }
+  if (state.connectState !== CONNECT_STATE_CONNECTED && sendManyLiterals(socket, items, callback)) return;
+  // Every item goes through the same path as send(): literal destinations
+  // into this tick's outbox (one native call, GSO), host names through the
+  // lookup, connected sockets straight to the kernel.
+  for (const item of items) {
+    if (state.connectState === CONNECT_STATE_CONNECTED) {
+      transmit(socket, item.data, undefined, undefined, undefined, done, item.local);
+    } else if (item.local !== undefined) {
+      sendTo(socket, item.data, item.port, item.address, done, item.local);
+    } else {
+      socket.send(item.data, item.port, item.address, done);
+    }
+  }
+}
+
+// The fast path of sendMany: every destination an IP literal (no lookup to
+// wait for), no source address. One native call for the whole list and one
+// callback, instead of send()'s per-datagram bookkeeping. False (nothing
+// done) when the list does not qualify.
+function sendManyLiterals(socket, items, callback) {
+  const state = socket[kState];
+  if (!state.literalShortcut) return false;
+  const v4 = state.family === 'IPv4';
+  const data = [];
+  const ports = [];
+  const targets = [];
+  const addresses = [];
+  const origin = []; // index in `items` of each datagram sent
+  let firstError = null;
+  let checked; // the last address found to be a literal (lists repeat them)
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const ip = item.address == null ? (v4 ? '127.0.0.1' : '::1') : item.address;
+    if (item.local !== undefined) return false;
+    if (ip !== checked) {
+      if (!(v4 ? isIPv4(ip) : isIPv6(ip))) return false;
+      checked = ip;
+    }
+    const blocked = sendBlocked(state.sendBlockList, ip);
+    if (blocked) {
+      if (firstError === null) firstError = blocked;
+      continue;
+    }
+    data.push(item.data);
+    ports.push(item.port);
+    targets.push(addressIndex(addresses, ip));
+    origin.push(i);
+  }
+  // Keep the order with send() calls made earlier in this tick.
+  flushAll(socket);
+  let sent = 0;
+  let pending = 1; // released below, once every datagram is accounted for
+  const fail = (err) => {
+    if (firstError === null) firstError = err;
+  };
+  const settle = () => {
+    if (--pending === 0 && callback) process.nextTick(callback, firstError, sent);
+  };
+  let written = 0;
+  let codes;
+  const tables = sendTablesFor(data.length);
+  const results = tables.results;
+  if (data.length) {
+    for (let k = 0; k < data.length; k++) {
+      tables.ports[k] = ports[k];
+      tables.targets[k] = targets[k];
+    }
+    try {
+      codes = state.handle.sendMany(data, tables.ports, tables.targets, addresses, results);
+      written = data.length;
+    } catch (err) {
+      fail(errors.fromNative(err, 'send', items[origin[0]].address, ports[0]));
+    }
+  }
+  let e = 0;
+  for (let k = 0; k < written; k++) {
+    const r = results[k];
+    if (r >= 0) {
+      sent++;
+    } else if (r === -1) {
+      // Queued natively: settles when its send-done event arrives.
+      pending++;
+      state.pendingSends.push({
+        callback: (err) => {
+          if (err) fail(err);
+          else sent++;
+          settle();
+        },
+        address: items[origin[k]].address,
+        port: ports[k],
+        size: data[k].length,
+      });
+    } else {
+      fail(errors.fromNative(codes[e++], 'send', items[origin[k]].address, ports[k]));
+    }
+  }
+  settle();
+  return true;
+}
+
+// The tables of a native sendMany call, one set for the whole module
+// (filled, passed and read back within one call), grown to the largest
+// call: each datagram's port and index into the addresses, and where the
+// native side writes its outcome (bytes sent, -1 queued, -2 failed: the
+// next of the returned codes). Allocated large enough to live outside V8's
+// heap, so that handing them to native code costs no copy.
+const sendTables = { capacity: 0, ports: null, targets: null, results: null };
+function sendTablesFor(n) {
+  if (sendTables.capacity < n) {
+    const capacity = Math.max(n, 2 * sendTables.capacity, 64);
+    sendTables.capacity = capacity;
+    sendTables.ports = new Uint32Array(capacity);
+    sendTables.targets = new Uint32Array(capacity);
+    sendTables.results = new Int32Array(capacity);
+  }
+  return sendTables;
+}
+
+// The index of `ip` in the distinct addresses of a native sendMany call
+// (consecutive datagrams mostly share theirs).
+function addressIndex(addresses, ip) {
+  const last = addresses.length - 1;
+  if (last >= 0 && addresses[last] === ip) return last;
+  const i = addresses.indexOf(ip);
+  return i >= 0 ? i : addresses.push(ip) - 1;
+}
+
+// Sends to IP literals (sendTo) wait in the socket's outbox for their
+// lookup step, which Node runs even for literals, answering on the next
+// tick: one nextTick per send (outboxTick), in the send's async context.
+// A send is written once it has passed that step, and those that have are
+// written together, in one native call (UDP GSO, see src/send.rs), when
+// the last one queued has passed it, or earlier when something must see
+// them gone (a callback, close(), an option change, a direct send).
+// close() drops the ones that have not passed it, as Node does.
+const ITEM_WAITING = 0;
+const ITEM_READY = 1;
+const ITEM_WRITTEN = 2;
+const ITEM_DROPPED = 3;
+
+function outboxTick(item) {
+  if (item.stage === ITEM_DROPPED) return;
+  if (item.stage === ITEM_WAITING) {
+    item.stage = ITEM_READY;
+    const state = item.socket[kState];
+    if (++state.outboxReady === state.outbox.length) {
+      if (emittingBatch) deferFlush(item.socket);
+      else flushReady(item.socket);
+    }
+  }
+  // Node calls back on the tick after its lookup step.
+  if (item.callback !== undefined) process.nextTick(deliverSendResult, item);
+}
+
+// While a batch of messages is emitted, the ticks that run between its
+// messages (runTicks, lib/receive.js) leave ready sends in the outbox, so
+// that the replies to a batch still go out together: with the last
+// message's sends, or on a tick queued after the batch when those were
+// for other sockets.
+// This module owns that hold, as the flush after the batch is its own:
+// the receive side (lib/receive.js, and onNativeEvent in index.js) emits
+// every batch through emitBatch, and outboxTick asks emittingBatch.
+let emittingBatch = false;
+let deferred = [];
+
+function deferFlush(socket) {
+  if (!deferred.includes(socket)) deferred.push(socket);
+}
+
+function flushDeferred(socket) {
+  const state = socket[kState];
+  if (state.outboxReady !== 0 && state.handle) flushReady(socket);
+}
+
+// Emits a batch through `emit(socket)` with ready sends held back.
+function emitBatch(socket, emit) {
+  if (emittingBatch) return emit(socket);
+  emittingBatch = true;
+  try {
+    emit(socket);
+  } finally {
+    emittingBatch = false;
+    if (deferred.length !== 0) {
+      for (const s of deferred) process.nextTick(flushDeferred, s);
+      deferred = [];
+    }
+  }
+}
+
+function deliverSendResult(item) {
+  if (item.stage === ITEM_READY) flushReady(item.socket);
+  const callback = item.callback;
+  const result = item.result;
+  if (typeof result === 'number') {
+    callback(null, result);
+  } else if (result === undefined) {
+    // Queued by the native side: completes later, in an async resource
+    // made here, in the send's context, as Node's queued SendWrap.
+    if (item.queued !== undefined) item.queued.resource = new SendWrap();
+  } else {
+    callback(result);
+  }
+}
+
+// Writes the sends that passed their lookup step.
+function flushReady(socket) {
+  const state = socket[kState];
+  const n = state.outboxReady;
+  if (n === 0) return;
+  const outbox = state.outbox;
+  let items;
+  if (n === outbox.length) {
+    items = outbox;
+    state.outbox = [];
+  } else {
+    items = outbox.splice(0, n);
+  }
+  state.outboxReady = 0;
+  writeItems(socket, items);
+}
+
+// Writes every send of the outbox, whether past its lookup step or not
+// (sendMany, which Node does not have, keeps its order with them).
+// Before an option change: the sends that passed their lookup step would
+// have gone out with the options as they were.
+function settleOutbox(socket) {
+  const state = socket[kState];
+  if (state !== undefined && state.outboxReady !== 0 && state.handle) flushReady(socket);
+}
+
+function flushAll(socket) {
+  const state = socket[kState];
+  const items = state.outbox;
+  if (items.length === 0) return;
+  state.outbox = [];
+  state.outboxReady = 0;
+  writeItems(socket, items);
+}
+
+function dropOutbox(state) {
+  const items = state.outbox;
+  if (items.length === 0) return;
+  for (const item of items) item.stage = ITEM_DROPPED;
+  state.outbox = [];
+  state.outboxReady = 0;
+}
+
+// Writes `items` in order: runs of plain ones in one native call each,
+// sendFrom()s one by one; failed ones (blocked, too many pieces) only
+// keep their place. Results are kept on the items for their callbacks.
+function writeItems(socket, items) {
+  const state = socket[kState];
+  const n = items.length;
+  let i = 0;
+  while (i < n) {
+    const item = items[i];
+    if (item.error !== undefined || item.data === null) {
+      item.stage = ITEM_WRITTEN;
+      item.result = item.error !== undefined ? item.error : tooManyPieces(state, item.ip, item.address, item.port);
+      i++;
+      continue;
+    }
+    if (item.local !== undefined || !item.port) {
+      writeOne(state, item);
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < n && items[j].error === undefined && items[j].data !== null && items[j].local === undefined && items[j].port) j++;
+    if (j - i === 1) writeOne(state, item);
+    else writeMany(state, items, i, j);
+    i = j;
+  }
+}
+
+function writeOne(state, item) {
+  item.stage = ITEM_WRITTEN;
+  let r;
+  try {
+    if (item.local !== undefined) r = state.handle.sendFrom(item.data, item.port || 0, item.ip, item.local);
+    // Port 0 (a string such as '0x0' passes validatePort): Node sends with
+    // no destination at all (EDESTADDRREQ unless connected).
+    else if (!item.port) r = state.handle.send(item.data, 0);
+    else r = state.handle.send(item.data, item.port, item.ip);
+  } catch (err) {
+    item.result = errors.fromNative(err, 'send', item.address, item.port);
+    return;
+  }
+  // Node's handle convention: bytes + 1 when sent now, 0 when queued, or a
+  // negative libuv errno.
+  if (r > 0) settleItem(state, item, r - 1);
+  else if (r === 0) settleItem(state, item, -1);
+  else item.result = errors.exceptionWithHostPort(r, 'send', item.address, item.port);
+}
+
+function writeMany(state, items, from, to) {
+  const n = to - from;
+  const data = new Array(n);
+  const { ports, targets, results } = sendTablesFor(n);
+  const addresses = [];
+  for (let k = 0; k < n; k++) {
+    const item = items[from + k];
+    item.stage = ITEM_WRITTEN;
+    data[k] = item.data;
+    ports[k] = item.port;
+    targets[k] = addressIndex(addresses, item.ip);
+  }
+  let codes;
+  try {
+    codes = state.handle.sendMany(data, ports, targets, addresses, results);
+  } catch (err) {
+    for (let k = from; k < to; k++) items[k].result = errors.fromNative(err, 'send', items[k].address, items[k].port);
+    return;
+  }
+  let e = 0;
+  for (let k = 0; k < n; k++) {
+    const item = items[from + k];
+    const r = results[k];
+    if (r === -1 || r >= 0) settleItem(state, item, r);
+    else item.result = errors.fromNative(codes[e++], 'send', item.address, item.port);
+  }
+}
+
+// A native send's outcome: bytes sent, or -1 when the native side queued
+// it (its completion comes as an event, see pendingSends).
+function settleItem(state, item, r) {
+  if (r >= 0) {
+    item.result = r;
+    return;
+  }
+  const entry = { callback: undefined, address: item.address, port: item.port, size: item.data.length, resource: undefined };
+  if (item.callback !== undefined) {
+    entry.callback = runQueuedCallback.bind(null, entry, item.callback);
+    item.queued = entry;
+  }
+  state.pendingSends.push(entry);
+}
+
+// The async resource of a queued send, as Node's (a `SendWrap` of type
+// UDPSENDWRAP, as executionAsyncResource() shows it to its callback).
+class SendWrap extends AsyncResource {
+  constructor() {
+    super('UDPSENDWRAP');
+  }
+}
+
+// A queued send's callback, in the async resource made at the send.
+function runQueuedCallback(entry, callback, err, sent) {
+  const resource = entry.resource;
+  if (resource === undefined) return callback(err, sent);
+  try {
+    return resource.runInAsyncScope(callback, null, err, sent);
+  } finally {
+    resource.emitDestroy();
+  }
+}
+
+// Sends one datagram of a bound, unconnected socket to `address` (the
+// family's loopback when omitted): resolved with the socket's lookup, checked
+// against sendBlockList, then queued in this tick's outbox. `local` is a
+// source address (sendFrom); `data` null is a message of too many pieces,
+// which fails with EMSGSIZE once the address is known.
+function sendTo(socket, data, port, address, callback, local) {
+  const state = socket[kState];
+  const literal = address == null ? (state.family === 'IPv4' ? '127.0.0.1' : '::1') : address;
+  if (state.literalShortcut && (state.family === 'IPv4' ? isIPv4(literal) : isIPv6(literal))) {
+    // dns.lookup would only hand the literal back on the next tick; do
+    // that without it, and send everything queued this tick in one go.
+    const item = {
+      socket,
+      data,
+      port,
+      ip: literal,
+      address,
+      callback,
+      local,
+      error: undefined,
+      stage: ITEM_WAITING,
+      result: undefined,
+      queued: undefined,
+    };
+    if (state.sendBlockList !== undefined) item.error = sendBlocked(state.sendBlockList, literal);
+    // Failed without a callback: dropped silently, as Node does.
+    if ((item.error !== undefined || data === null) && !callback) return;
+    state.outbox.push(item);
+    process.nextTick(outboxTick, item);
+    return;
+  }
+  state.handle.lookup(address, (ex, ip) => {
+    if (ex) {
+      if (callback) process.nextTick(callback, ex);
+      else process.nextTick(() => socket.emit('error', ex));
+      return;
+    }
+    // Closed while the lookup ran: dropped silently, no callback, as Node.
+    if (!state.handle) return;
+    let failed = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
+    if (failed === undefined && data === null) failed = tooManyPieces(state, ip, address, port);
+    if (failed === undefined) transmit(socket, data, ip, address, port, callback, local);
+    else if (callback) process.nextTick(callback, failed);
+  });
+}
+
+// A message of more than IOV_MAX pieces fails where the native send would
+// have: the checks libuv makes before it (connection state, then the
+// address family), then EMSGSIZE.
+function tooManyPieces(state, ip, address, port) {
+  const connected = state.connectState === CONNECT_STATE_CONNECTED;
+  let code;
+  if (!port) code = connected ? 'EMSGSIZE' : 'EDESTADDRREQ';
+  else if (connected) code = 'EISCONN';
+  else code = (state.family === 'IPv4' ? isIPv4(String(ip)) : isIPv6(String(ip))) ? 'EMSGSIZE' : 'EINVAL';
+  return errors.exceptionWithHostPort(code, 'send', address, port);
+}
+
+// Hands one datagram to the native handle; the callback runs on a later
+// tick with (null, bytes) or a 'send' error, never as an 'error' event.
+function transmit(socket, data, ip, address, port, callback, local) {
+  const state = socket[kState];
+  if (state.outboxReady !== 0) flushReady(socket); // sends that came first
+  let sent;
+  try {
+    if (local !== undefined) sent = state.handle.sendFrom(data, port || 0, ip === undefined ? undefined : String(ip), local);
+    else if (ip === undefined || !port) sent = state.handle.send(data, 0); // no destination, as Node
+    else sent = state.handle.send(data, port, String(ip));
+  } catch (err) {
+    if (callback) process.nextTick(callback, errors.fromNative(err, 'send', address, port));
+    return;
+  }
+  // Node's handle convention: bytes + 1 when sent now, 0 when queued (a
+  // SEND_DONE event follows), or a negative libuv errno.
+  if (sent > 0) {
+    if (callback) process.nextTick(callback, null, sent - 1);
+  } else if (sent === 0) {
+    // Queued natively: called back later, in an async resource made now.
+    const entry = { callback, address, port, size: data.length, resource: undefined };
+    if (callback) {
+      entry.resource = new SendWrap();
+      entry.callback = runQueuedCallback.bind(null, entry, callback);
+    }
+    state.pendingSends.push(entry);
+  } else if (callback) {
+    process.nextTick(callback, errors.exceptionWithHostPort(sent, 'send', address, port));
+  }
+}
+
+// After close: of the sends the native side had queued, the last
+// `cancelled` never reached the kernel and get ECANCELED, as libuv cancels
+// unwritten requests; the ones before them were written (their completion
+// events, still on the way, were dropped with the socket) and get their
+// bytes. Each callback runs on its own tick, so one that throws does not
+// keep the others from running.
+function settlePendingSends(pending, cancelled, completed) {
+  const written = Math.max(0, pending.length - cancelled);
+  for (let i = 0; i < pending.length; i++) {
+    const p = pending[i];
+    if (!p.callback) continue;
+    if (i < completed.length) {
+      // Bytes written, or the code of the error the write failed with.
+      const outcome = completed[i];
+      if (typeof outcome === 'number') process.nextTick(p.callback, null, outcome);
+      else process.nextTick(p.callback, errors.fromNative(outcome, 'send', p.address, p.port), p.size);
+    } else if (i < written) {
+      // Written in the instant before the close, its outcome not recorded.
+      process.nextTick(p.callback, null, p.size);
+    } else {
+      const err = errors.exceptionWithHostPort('ECANCELED', 'send', p.address, p.port);
+      process.nextTick(p.callback, err, p.size);
+    }
+  }
+}
+
+module.exports = {
+  dropOutbox,
+  emitBatch,
+  flushReady,
+  sendManyBound,
+  sendTo,
+  settleOutbox,
+  settlePendingSends,
+  transmit,
+};

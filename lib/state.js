@@ -1,0 +1,42 @@
+'use strict';
+
+// The socket's state: the key it lives under on every socket (Node's own
+// when Node's internals are exposed) and the values of its bind and connect
+// state machines. A module of its own so that index.js and the send path
+// (lib/send-path.js) share them without requiring each other.
+
+const { hostProcess } = require('./native.js');
+// The process object of the context the addon was loaded in (see index.js).
+const process = hostProcess();
+
+// The socket's state, under Node's own key when Node's internals are exposed
+// (`--expose-internals`, as in Node's own tests, which reach into it).
+const nodeStateSymbol = internalStateSymbol();
+const kState = nodeStateSymbol || Symbol('kState');
+function internalStateSymbol() {
+  if (!process.execArgv.some((a) => a === '--expose-internals' || a === '--expose_internals')) return undefined;
+  try {
+    return require('internal/dgram').kStateSymbol;
+  } catch {
+    return undefined;
+  }
+}
+
+const BIND_STATE_UNBOUND = 0;
+const BIND_STATE_BINDING = 1;
+const BIND_STATE_BOUND = 2;
+
+const CONNECT_STATE_DISCONNECTED = 0;
+const CONNECT_STATE_CONNECTING = 1;
+const CONNECT_STATE_CONNECTED = 2;
+
+module.exports = {
+  kState,
+  nodeStateSymbol,
+  BIND_STATE_UNBOUND,
+  BIND_STATE_BINDING,
+  BIND_STATE_BOUND,
+  CONNECT_STATE_DISCONNECTED,
+  CONNECT_STATE_CONNECTING,
+  CONNECT_STATE_CONNECTED,
+};
