@@ -42,7 +42,7 @@ pub(crate) const KIND_SMALL: u32 = 6;
 
 /// Batches of at most this many datagrams cross in the scratch buffer (JS
 /// copies each into a Buffer of its own, as for one): cheaper than the
-/// tables and views of a large batch. index.js sizes the scratch for it.
+/// tables and views of a large batch. lib/receive.js sizes the scratch for it.
 const SMALL_MAX: usize = 16;
 /// ... and at most this many bytes: larger payloads cost more copied twice
 /// and allocated one by one than handed out as views of one chunk.

@@ -206,7 +206,7 @@ mod node_cxx {
 /// Buffers of their own (cheaper there than a Buffer made natively). Held
 /// by a reference, so its memory stays put; JS never hands it out.
 /// Where a small batch's per-datagram table starts in the scratch buffer
-/// (index.js reads it as a Uint32Array there).
+/// (lib/receive.js reads it as a Uint32Array there).
 pub(crate) const SCRATCH_META_AT: usize = 64 * 1024;
 
 pub(crate) struct Scratch {
