@@ -152,9 +152,12 @@ const KNOWN = [
     id: 'R18',
     what: 'udp6 datagram larger than a shrunk send buffer: libuv queues it (and every later send) until close (ECANCELED); dgram-rs fails it with ENOBUFS and goes on',
     // node: ECANCELED at close, or never called when the plan ends first
-    // (libuv retries the ENOBUFS on every writable event until then).
+    // (libuv retries the ENOBUFS on every writable event until then), or
+    // EDESTADDRREQ when a disconnect() came first and the retry finally
+    // fits (a connected send, now without a destination; seed 486).
     test: (d, plan) => d.kind === 'callback' && d.entry && /^send(to)?$/.test(d.entry.method) &&
-      (/"code":"ECANCELED"/.test(d.node) || (d.node === '[]' && shrunkSendBuffer(plan, d.entry))) &&
+      (/"code":"ECANCELED"/.test(d.node) ||
+        ((d.node === '[]' || /"code":"EDESTADDRREQ"/.test(d.node)) && shrunkSendBuffer(plan, d.entry))) &&
       (/"code":"ENOBUFS"/.test(d.rs) || d.rs === '[null]'),
   },
   {
