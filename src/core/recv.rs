@@ -5,7 +5,11 @@
 //! a UDP GRO slot is split back into its datagrams. The payloads are packed
 //! back to back into chunks of at most `CHUNK` bytes, with a metadata array
 //! and a table of sender address strings, which is what JS gets for the
-//! whole batch in one call. Nothing here knows about JS or tokio: the
+//! whole batch in one call. Small datagrams (the usual traffic: up to
+//! `DIRECT_MAX` bytes) are received straight into their chunk: each slot
+//! starts with a head the size of the previous read's largest datagram,
+//! which a datagram of that size fills exactly, so that runs of equal sizes
+//! need no copy at all (see `Arena::prepare`). Nothing here knows about JS or tokio: the
 //! caller supplies the read step (a plain non-blocking syscall on the JS
 //! thread, one under tokio's readiness on the runtime).
 
@@ -24,11 +28,17 @@ const SLOT: usize = 64 * 1024;
 pub(crate) const SLOTS: usize = 32;
 #[cfg(not(target_os = "linux"))]
 pub(crate) const SLOTS: usize = 8;
+// `drain` marks a read's blocked slots in the bits of a u64.
+const _: () = assert!(SLOTS <= 64);
 /// Payload bytes per batch (bounds one batch's memory).
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// Messages are views into buffers of at most this size, so one message
 /// kept by the application keeps at most this much memory alive.
 const CHUNK: usize = 64 * 1024;
+
+/// Datagrams up to this size are received into their chunk directly: one
+/// read's heads then take at most `CHUNK` bytes.
+const DIRECT_MAX: usize = CHUNK / SLOTS;
 
 /// A string index meaning "not known" (no destination reported).
 pub(crate) const NO_STRING: u32 = u32::MAX;
@@ -70,7 +80,13 @@ pub(crate) struct Options<'a> {
 /// Receive buffers, one set per thread: a drain never waits between
 /// filling and copying them out, so every socket of a thread shares them.
 pub(crate) struct Arena {
+    /// The slots' tails (their whole room when there are no heads).
     buf: Vec<u8>,
+    /// The next read's heads, back to back: the chunk JS will get (see
+    /// `prepare`).
+    heads: crate::sys::Heads,
+    /// The largest slot of the last read: the guess for the next one.
+    guess: usize,
     /// Sender strings, formatted once per sender while it repeats.
     last: LastAddress,
     got: Vec<Received>,
@@ -85,10 +101,25 @@ impl Arena {
             // Zeroed memory from the allocator (calloc: fresh pages are only
             // touched when the kernel writes a datagram into them).
             buf: vec![0; SLOT * SLOTS],
+            heads: crate::sys::Heads::new(),
+            guess: 0,
             got: Vec::with_capacity(SLOTS),
             #[cfg(target_os = "linux")]
             scratch: crate::sys::MmsgScratch::new(SLOTS),
         }
+    }
+
+    /// Sets up the heads of a read of up to `want` datagrams: each as large
+    /// as the largest datagram of the last read, if that is at most
+    /// `DIRECT_MAX` (a flood of equal sizes then lands back to back, ready
+    /// to hand over).
+    fn prepare(&mut self, want: usize) {
+        let head = if cfg!(target_os = "linux") && self.guess <= DIRECT_MAX {
+            self.guess
+        } else {
+            0
+        };
+        self.heads.prepare(head, want);
     }
 
     /// Reads up to `max` (at most `SLOTS`) datagrams from `sock` without
@@ -100,14 +131,12 @@ impl Arena {
         max: usize,
     ) -> io::Result<usize> {
         self.got.clear();
-        crate::sys::recv_batch(
-            sock,
-            &mut self.scratch,
-            &mut self.buf,
-            SLOT,
-            max,
-            &mut self.got,
-        )
+        let slots = crate::sys::Slots {
+            heads: &mut self.heads,
+            tails: &mut self.buf,
+            tail: SLOT,
+        };
+        crate::sys::recv_batch(sock, &mut self.scratch, slots, max, &mut self.got)
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -128,8 +157,16 @@ impl Arena {
         Ok(self.got.len())
     }
 
-    fn slot(&self, i: usize, len: usize) -> &[u8] {
-        &self.buf[i * SLOT..i * SLOT + len]
+    /// Bytes `from..to` of slot `i`, which the kernel filled head first:
+    /// the part in its head and the part in its tail.
+    fn slot(&self, i: usize, from: usize, to: usize) -> (&[u8], &[u8]) {
+        let head = self.heads.head();
+        let in_head = self.heads.bytes(i).get(..to.min(head)).unwrap_or_default();
+        let in_tail = &self.buf[i * SLOT..i * SLOT + to.saturating_sub(head)];
+        (
+            in_head.get(from..).unwrap_or_default(),
+            in_tail.get(from.saturating_sub(head)..).unwrap_or_default(),
+        )
     }
 }
 
@@ -145,18 +182,32 @@ struct Chunks {
 }
 
 impl Chunks {
-    /// Appends a datagram; `upcoming` is how many bytes the current read
-    /// still holds (including this datagram), to size a new chunk exactly.
-    fn push(&mut self, datagram: &[u8], upcoming: usize) {
-        let fits = matches!(self.done.last(), Some(c) if c.len() + datagram.len() <= CHUNK);
+    /// Appends a datagram given in two parts; `upcoming` is how many bytes
+    /// the current read still holds (including this datagram), to size a
+    /// new chunk exactly.
+    fn push(&mut self, (first, second): (&[u8], &[u8]), upcoming: usize) {
+        let len = first.len() + second.len();
+        let fits = matches!(self.done.last(), Some(c) if c.len() + len <= CHUNK);
         if !fits {
             self.done
-                .push(Vec::with_capacity(upcoming.clamp(datagram.len(), CHUNK)));
+                .push(Vec::with_capacity(upcoming.clamp(len, CHUNK)));
         }
         if let Some(chunk) = self.done.last_mut() {
-            chunk.extend_from_slice(datagram);
+            chunk.extend_from_slice(first);
+            chunk.extend_from_slice(second);
         }
-        self.bytes += datagram.len();
+        self.bytes += len;
+    }
+
+    /// Appends a chunk already filled with datagrams back to back. JS moves
+    /// to the next chunk when a datagram does not fit the rest of the
+    /// current one, so an empty chunk is kept only as the first.
+    fn push_filled(&mut self, chunk: Vec<u8>) {
+        if chunk.is_empty() && !self.done.is_empty() {
+            return;
+        }
+        self.bytes += chunk.len();
+        self.done.push(chunk);
     }
 }
 
@@ -236,6 +287,7 @@ pub(crate) fn drain(
             // A GRO slot may hold many datagrams: the limit only bounds
             // how many slots one read fills.
             let want = SLOTS.min(opts.max_datagrams - read_total);
+            arena.prepare(want);
             let n = match read(arena, want) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -250,9 +302,17 @@ pub(crate) fn drain(
             };
             read_total += n;
             let mut upcoming: usize = arena.got.iter().map(|r| r.len).sum();
+            // Every datagram whole in its head: they are moved together in
+            // place (not at all when each filled its head), and the heads
+            // become the chunk. Otherwise they are copied out.
+            let head = arena.heads.head();
+            let direct = head > 0 && arena.got.iter().all(|r| r.len <= head);
+            // Slots from blocked senders (bit per slot; at most 32 slots).
+            let mut blocked = 0u64;
             for (i, r) in arena.got.iter().enumerate() {
                 if opts.block.is_some_and(|b| b.blocks(r.from.ip())) {
                     upcoming -= r.len;
+                    blocked |= 1 << i;
                     continue;
                 }
                 let idx = arena.last.index(&r.from, &mut addrs) as u32;
@@ -265,11 +325,12 @@ pub(crate) fn drain(
                 // A GRO-coalesced slot holds several datagrams of `segment`
                 // bytes (the last may be shorter): one entry each.
                 let segment = if r.segment == 0 { r.len } else { r.segment };
-                let slot = arena.slot(i, r.len);
                 let mut at = 0;
                 loop {
                     let part = (r.len - at).min(segment);
-                    chunks.push(&slot[at..at + part], upcoming);
+                    if !direct {
+                        chunks.push(arena.slot(i, at, at + part), upcoming);
+                    }
                     upcoming -= part;
                     meta.extend_from_slice(&[part as u32, port, idx]);
                     if let Some(d) = dest {
@@ -282,6 +343,10 @@ pub(crate) fn drain(
                     }
                 }
             }
+            if direct {
+                chunks.push_filled(arena.heads.take_packed(|i| blocked & (1 << i) == 0));
+            }
+            arena.guess = arena.got.iter().map(|r| r.len).max().unwrap_or(0);
             more = n == want;
             if !more {
                 break; // the kernel had no more
@@ -356,6 +421,86 @@ mod tests {
         let d = drain(&mut |a, max| a.read(&rx, max), &opts(1024));
         assert_eq!(d.batch.unwrap().count, SLOTS + 1);
         assert!(!d.more);
+    }
+
+    /// Checks a batch against the payloads sent, in order.
+    fn assert_payloads(b: &Batch, sent: &[Vec<u8>]) {
+        assert_eq!(b.count, sent.len());
+        let bytes = b.chunks.concat();
+        let mut at = 0;
+        for (k, want) in sent.iter().enumerate() {
+            let len = b.meta[k * 3] as usize;
+            assert_eq!(&bytes[at..at + len], &want[..], "datagram {k}");
+            at += len;
+        }
+        assert_eq!(at, bytes.len());
+    }
+
+    fn payload(len: usize, seed: u8) -> Vec<u8> {
+        (0..len).map(|i| seed.wrapping_add(i as u8)).collect()
+    }
+
+    #[test]
+    fn receives_into_the_chunk_when_sizes_repeat() {
+        let (rx, tx) = pair();
+        let mut drain_all = |sent: &[Vec<u8>]| {
+            for p in sent {
+                tx.send(p).unwrap();
+            }
+            let d = drain(&mut |a, max| a.read(&rx, max), &opts(256));
+            let b = d.batch.unwrap();
+            assert_payloads(&b, sent);
+            b
+        };
+        // The first read learns the size; the second lands in its heads,
+        // one chunk with no room left over.
+        drain_all(&(0..5).map(|k| payload(500, k)).collect::<Vec<_>>());
+        let b = drain_all(&(0..10).map(|k| payload(500, 50 + k)).collect::<Vec<_>>());
+        assert_eq!(b.chunks.len(), 1);
+        assert_eq!(b.chunks[0].len(), 5000);
+        // The heads' buffer itself (a copy would be sized to fit).
+        assert_eq!(b.chunks[0].capacity(), SLOTS * 500);
+        // Smaller ones and empty ones are moved together; a larger one
+        // (past its head) is copied out with the rest of its read.
+        let mixed = [100, 500, 0, 300, 500, 0, 1]
+            .iter()
+            .enumerate()
+            .map(|(k, &len)| payload(len, k as u8))
+            .collect::<Vec<_>>();
+        drain_all(&mixed);
+        drain_all(&[payload(499, 1), payload(501, 2), payload(7, 3)]);
+        drain_all(&[payload(0, 0), payload(0, 0)]);
+        drain_all(&[payload(0, 0), payload(30, 9)]);
+        // Past `DIRECT_MAX`, through the arena only.
+        drain_all(&[payload(DIRECT_MAX + 1, 4), payload(DIRECT_MAX + 1, 5)]);
+        drain_all(&[payload(DIRECT_MAX + 1, 6), payload(10, 7)]);
+    }
+
+    #[test]
+    fn drops_blocked_senders_from_the_chunk() {
+        let (rx, tx) = pair();
+        let other = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+        other.connect(rx.local_addr().unwrap()).unwrap();
+        let list = BlockList::parse(&["Address: IPv4 127.0.0.2".to_string()]).unwrap();
+        let o = Options {
+            block: Some(&list),
+            with_dest: false,
+            max_datagrams: 64,
+        };
+        for round in 0..2u8 {
+            let mut kept = Vec::new();
+            for k in 0..6u8 {
+                let p = payload(200, round * 10 + k);
+                if k % 2 == 0 {
+                    other.send(&p).unwrap();
+                } else {
+                    tx.send(&p).unwrap();
+                    kept.push(p);
+                }
+            }
+            let d = drain(&mut |a, max| a.read(&rx, max), &o);
+            assert_payloads(&d.batch.unwrap(), &kept);
+        }
     }
 
     #[test]

@@ -356,11 +356,15 @@ fn on_tick(inner: &Rc<Inner>) {
     }
 }
 
-/// What wakes a stream's ticks: on Linux a timerfd watched by a poll handle
-/// (microseconds), elsewhere libuv's timer (milliseconds).
+/// What wakes a stream's ticks: on Linux a periodic timerfd watched by a
+/// poll handle (microseconds), elsewhere libuv's timer (milliseconds).
 enum Ticker {
+    /// The period it runs with (0: stopped). A running ticker is left
+    /// alone while the period stays: re-arming the timerfd costs a syscall
+    /// and restarting the poll handle two `epoll_ctl`s (libuv takes the
+    /// descriptor out of epoll and puts it back), per tick.
     #[cfg(target_os = "linux")]
-    Fd(Rc<crate::sys::TimerFd>, uv::Poll),
+    Fd(Rc<crate::sys::TimerFd>, uv::Poll, Cell<u64>),
     #[cfg(not(target_os = "linux"))]
     Uv(uv::Timer),
 }
@@ -376,7 +380,7 @@ impl Ticker {
             theirs.clear();
             on_tick();
         })?;
-        Ok(Self::Fd(fd, poll))
+        Ok(Self::Fd(fd, poll, Cell::new(0)))
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -387,9 +391,14 @@ impl Ticker {
     fn start(&self, micros: u64) -> io::Result<()> {
         match self {
             #[cfg(target_os = "linux")]
-            Self::Fd(fd, poll) => {
-                fd.arm(micros)?;
-                poll.start()
+            Self::Fd(fd, poll, period) => {
+                if period.get() == micros {
+                    return Ok(());
+                }
+                if period.replace(micros) == 0 {
+                    poll.start()?;
+                }
+                fd.arm_periodic(micros)
             }
             #[cfg(not(target_os = "linux"))]
             Self::Uv(t) => t.start(micros.div_ceil(1000)),
@@ -399,9 +408,10 @@ impl Ticker {
     fn stop(&self) {
         match self {
             #[cfg(target_os = "linux")]
-            Self::Fd(fd, poll) => {
+            Self::Fd(fd, poll, period) => {
                 poll.stop();
-                let _ = fd.arm(0);
+                period.set(0);
+                let _ = fd.arm_periodic(0);
                 fd.clear();
             }
             #[cfg(not(target_os = "linux"))]
@@ -412,7 +422,7 @@ impl Ticker {
     fn set_ref(&self, on: bool) {
         match self {
             #[cfg(target_os = "linux")]
-            Self::Fd(_, poll) => poll.set_ref(on),
+            Self::Fd(_, poll, _) => poll.set_ref(on),
             #[cfg(not(target_os = "linux"))]
             Self::Uv(t) => t.set_ref(on),
         }
@@ -421,7 +431,7 @@ impl Ticker {
     fn close(self) {
         match self {
             #[cfg(target_os = "linux")]
-            Self::Fd(_, poll) => poll.close(None),
+            Self::Fd(_, poll, _) => poll.close(None),
             #[cfg(not(target_os = "linux"))]
             Self::Uv(t) => t.close(None),
         }

@@ -84,36 +84,58 @@ impl MmsgScratch {
             unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
         Self {
             hdrs: vec![hdr; slots],
-            iovs: vec![iov; slots],
+            // Two per slot: its head and its tail (see `Slots`).
+            iovs: vec![iov; 2 * slots],
             names: vec![name; slots],
             controls: vec![[0; CONTROL_WORDS]; slots],
         }
     }
 }
 
-/// Receives up to `max` datagrams without blocking into `buf`, cut into
-/// slots of `slot` bytes. Each datagram (or GRO-coalesced run of datagrams)
-/// lands at the start of its slot; `out` receives one entry per slot, in
-/// arrival order. Returns the number of slots filled.
+/// Where `recv_batch` puts each datagram: slot `i` is the head `i` of
+/// `heads` (none when their size is 0), continued by `tail` bytes of
+/// `tails` at `i * tail`. A datagram that fits its head lands there whole,
+/// so a caller that guesses the size right receives straight into the
+/// buffer it hands on; the tails take what does not fit.
+pub(crate) struct Slots<'a> {
+    pub(crate) heads: &'a mut super::Heads,
+    pub(crate) tails: &'a mut [u8],
+    pub(crate) tail: usize,
+}
+
+/// Receives up to `max` datagrams without blocking into `slots`. Each
+/// datagram (or GRO-coalesced run of datagrams) lands at the start of its
+/// slot; `out` receives one entry per slot, in arrival order. Returns the
+/// number of slots filled.
 pub(crate) fn recv_batch(
     sock: &impl AsRawFd,
     scratch: &mut MmsgScratch,
-    buf: &mut [u8],
-    slot: usize,
+    slots: Slots<'_>,
     max: usize,
     out: &mut Vec<super::Received>,
 ) -> io::Result<usize> {
-    let n = max.min(scratch.hdrs.len()).min(buf.len() / slot.max(1));
-    for (i, chunk) in buf.chunks_mut(slot).take(n).enumerate() {
-        scratch.iovs[i] = libc::iovec {
+    let Slots { heads, tails, tail } = slots;
+    let head = heads.head();
+    let n = max.min(scratch.hdrs.len()).min(tails.len() / tail.max(1));
+    for (i, chunk) in tails.chunks_mut(tail.max(1)).take(n).enumerate() {
+        let iovs = &mut scratch.iovs[2 * i..2 * i + 2];
+        let mut used = 0;
+        if let Some(at) = heads.slot_ptr(i) {
+            iovs[0] = libc::iovec {
+                iov_base: at.cast(),
+                iov_len: head,
+            };
+            used = 1;
+        }
+        iovs[used] = libc::iovec {
             iov_base: chunk.as_mut_ptr().cast(),
             iov_len: chunk.len(),
         };
         let hdr = &mut scratch.hdrs[i];
         hdr.msg_hdr.msg_name = (&mut scratch.names[i] as *mut libc::sockaddr_storage).cast();
         hdr.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        hdr.msg_hdr.msg_iov = &mut scratch.iovs[i];
-        hdr.msg_hdr.msg_iovlen = 1;
+        hdr.msg_hdr.msg_iov = iovs.as_mut_ptr();
+        hdr.msg_hdr.msg_iovlen = (used + 1) as _;
         hdr.msg_hdr.msg_control = scratch.controls[i].as_mut_ptr().cast();
         hdr.msg_hdr.msg_controllen = (CONTROL_WORDS * 8) as _;
         hdr.msg_hdr.msg_flags = 0;
@@ -121,8 +143,9 @@ pub(crate) fn recv_batch(
     }
     let got = loop {
         // SAFETY: the first `n` headers point at live iovecs, names and slots
-        // owned by `scratch` and `buf`, which outlive the call; the kernel
-        // writes only within the lengths given. The fd is borrowed from its
+        // owned by `scratch` and `slots`, which outlive the call (a head is
+        // `head` bytes of the spare capacity `Heads::prepare` reserved for
+        // slot `i`); the kernel writes only within the lengths given. The fd is borrowed from its
         // owner for the call.
         let rc = unsafe {
             libc::recvmmsg(
@@ -148,6 +171,7 @@ pub(crate) fn recv_batch(
         let addr = to_socket_addr(&scratch.names[i])
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (segment, dest) = ancillary(&scratch.hdrs[i].msg_hdr);
+        heads.set_written(i, len);
         out.push(super::Received {
             len,
             from: addr,
@@ -443,12 +467,13 @@ impl TimerFd {
         Ok(Self(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
     }
 
-    /// Expires once, `micros` from now (0 disarms).
-    pub(crate) fn arm(&self, micros: u64) -> io::Result<()> {
+    /// Expires every `micros` from now on (0 disarms).
+    pub(crate) fn arm_periodic(&self, micros: u64) -> io::Result<()> {
         // SAFETY: all-zero bytes are a valid (disarmed) itimerspec.
         let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
         spec.it_value.tv_sec = (micros / 1_000_000) as _;
         spec.it_value.tv_nsec = ((micros % 1_000_000) * 1000) as _;
+        spec.it_interval = spec.it_value;
         // SAFETY: `spec` lives for the call; the old value is not asked for.
         let rc =
             unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };

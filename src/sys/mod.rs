@@ -8,11 +8,13 @@
 //! | disconnect a UDP socket   | `AF_UNSPEC`      | `AF_UNSPEC` / any-address      |
 //! | interface name <-> index  | `if_*toname`     | numeric scope ids (Windows)    |
 //! | destination / source addr | `*_PKTINFO` cmsg | unsupported                    |
+//! | receive room left unfilled| `heads.rs`: read only where the kernel wrote |
 //! | the JS thread's loop      | `uv.rs`: libuv looked up in the host process |
 //! | calling JS from libuv     | `napi.rs`: `napi_make_callback` and friends  |
 
 #[cfg(not(target_os = "linux"))]
 mod fallback;
+mod heads;
 #[cfg(target_os = "linux")]
 mod linux;
 pub(crate) mod napi;
@@ -24,10 +26,11 @@ mod windows;
 
 #[cfg(not(target_os = "linux"))]
 pub(crate) use fallback::recv_from;
+pub(crate) use heads::Heads;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
     enable_gro, enable_pktinfo, recv_batch, send_batch, send_from, send_gso, ssm_v6, MmsgScratch,
-    TimerFd, GSO_MAX_SEGMENTS,
+    Slots, TimerFd, GSO_MAX_SEGMENTS,
 };
 #[cfg(unix)]
 pub(crate) use unix::{
