@@ -356,15 +356,20 @@ fn on_tick(inner: &Rc<Inner>) {
     }
 }
 
-/// What wakes a stream's ticks: on Linux a periodic timerfd watched by a
+/// What wakes a stream's ticks: on Linux a one-shot timerfd watched by a
 /// poll handle (microseconds), elsewhere libuv's timer (milliseconds).
+///
+/// The timerfd is re-armed after each tick, so the next one comes a tick
+/// after the reading ended: a periodic timer ticked too early behind a
+/// slow listener and, in phase with a sender's own 1 ms timer, often found
+/// nothing (streams ended and restarted: a paced 50k/s stream cost 15 %
+/// more CPU).
 enum Ticker {
-    /// The period it runs with (0: stopped). A running ticker is left
-    /// alone while the period stays: re-arming the timerfd costs a syscall
-    /// and restarting the poll handle two `epoll_ctl`s (libuv takes the
-    /// descriptor out of epoll and puts it back), per tick.
+    /// Whether the poll handle is started: it stays so while the stream
+    /// lasts (restarting an active libuv poll handle takes the descriptor
+    /// out of epoll and puts it back: two `epoll_ctl`s per tick).
     #[cfg(target_os = "linux")]
-    Fd(Rc<crate::sys::TimerFd>, uv::Poll, Cell<u64>),
+    Fd(Rc<crate::sys::TimerFd>, uv::Poll, Cell<bool>),
     #[cfg(not(target_os = "linux"))]
     Uv(uv::Timer),
 }
@@ -380,7 +385,7 @@ impl Ticker {
             theirs.clear();
             on_tick();
         })?;
-        Ok(Self::Fd(fd, poll, Cell::new(0)))
+        Ok(Self::Fd(fd, poll, Cell::new(false)))
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -391,14 +396,13 @@ impl Ticker {
     fn start(&self, micros: u64) -> io::Result<()> {
         match self {
             #[cfg(target_os = "linux")]
-            Self::Fd(fd, poll, period) => {
-                if period.get() == micros {
-                    return Ok(());
-                }
-                if period.replace(micros) == 0 {
+            Self::Fd(fd, poll, started) => {
+                fd.arm(micros)?;
+                if !started.get() {
                     poll.start()?;
+                    started.set(true);
                 }
-                fd.arm_periodic(micros)
+                Ok(())
             }
             #[cfg(not(target_os = "linux"))]
             Self::Uv(t) => t.start(micros.div_ceil(1000)),
@@ -408,10 +412,10 @@ impl Ticker {
     fn stop(&self) {
         match self {
             #[cfg(target_os = "linux")]
-            Self::Fd(fd, poll, period) => {
+            Self::Fd(fd, poll, started) => {
                 poll.stop();
-                period.set(0);
-                let _ = fd.arm_periodic(0);
+                started.set(false);
+                let _ = fd.arm(0);
                 fd.clear();
             }
             #[cfg(not(target_os = "linux"))]

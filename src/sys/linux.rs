@@ -467,13 +467,12 @@ impl TimerFd {
         Ok(Self(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
     }
 
-    /// Expires every `micros` from now on (0 disarms).
-    pub(crate) fn arm_periodic(&self, micros: u64) -> io::Result<()> {
+    /// Expires once, `micros` from now (0 disarms).
+    pub(crate) fn arm(&self, micros: u64) -> io::Result<()> {
         // SAFETY: all-zero bytes are a valid (disarmed) itimerspec.
         let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
         spec.it_value.tv_sec = (micros / 1_000_000) as _;
         spec.it_value.tv_nsec = ((micros % 1_000_000) * 1000) as _;
-        spec.it_interval = spec.it_value;
         // SAFETY: `spec` lives for the call; the old value is not asked for.
         let rc =
             unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
