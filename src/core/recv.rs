@@ -8,10 +8,11 @@
 //! whole batch in one call. Small datagrams (the usual traffic: up to
 //! `DIRECT_MAX` bytes) are received straight into their chunk: each slot
 //! starts with a head the size of the previous read's largest datagram,
-//! which a datagram of that size fills exactly, so that runs of equal sizes
-//! need no copy at all (see `Arena::prepare`). Nothing here knows about JS or tokio: the
-//! caller supplies the read step (a plain non-blocking syscall on the JS
-//! thread, one under tokio's readiness on the runtime).
+//! which a datagram of that size fills exactly, so that runs of equal
+//! sizes need no copy at all (see `Arena::prepare`). Nothing here knows
+//! about JS or tokio: the caller supplies the read step (a plain
+//! non-blocking syscall on the JS thread, one under tokio's readiness on
+//! the runtime).
 
 use std::cell::RefCell;
 use std::io;
