@@ -161,7 +161,7 @@ impl Arena {
     /// Bytes `from..to` of slot `i`, which the kernel filled head first:
     /// the part in its head and the part in its tail.
     fn slot(&self, i: usize, from: usize, to: usize) -> (&[u8], &[u8]) {
-        let head = self.heads.head();
+        let head = self.heads.head_of(i);
         let in_head = self.heads.bytes(i).get(..to.min(head)).unwrap_or_default();
         let in_tail = &self.buf[i * SLOT..i * SLOT + to.saturating_sub(head)];
         (
@@ -306,8 +306,8 @@ pub(crate) fn drain(
             // Every datagram whole in its head: they are moved together in
             // place (not at all when each filled its head), and the heads
             // become the chunk. Otherwise they are copied out.
-            let head = arena.heads.head();
-            let direct = head > 0 && arena.got.iter().all(|r| r.len <= head);
+            let direct = arena.heads.head() > 0
+                && (arena.got.iter().enumerate()).all(|(i, r)| arena.heads.whole(i, r.len));
             // Slots from blocked senders (bit per slot; at most 32 slots).
             let mut blocked = 0u64;
             for (i, r) in arena.got.iter().enumerate() {

@@ -44,6 +44,21 @@ impl Heads {
         self.head
     }
 
+    /// The size of slot `i`'s head (0 past the prepared slots, whose
+    /// datagrams the receive call put whole in their tails).
+    pub(crate) fn head_of(&self, i: usize) -> usize {
+        if i < self.slots {
+            self.head
+        } else {
+            0
+        }
+    }
+
+    /// Whether slot `i`'s head holds the whole of its `len`-byte datagram.
+    pub(crate) fn whole(&self, i: usize, len: usize) -> bool {
+        self.written.get(i) == Some(&len)
+    }
+
     /// Where slot `i`'s head starts, for the receive call (`None` past the
     /// prepared slots).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // recvmmsg only
