@@ -117,6 +117,50 @@ slowLoTest('close() with sends still queued: each callback gets ECANCELED once, 
   t.deepEqual(node[0].order, ['close()', 'close', 'tick', 'immediate', 'ECANCELED']);
 });
 
+slowLoTest('a send made after queued sends were written but before their callbacks ran is called back after them, in send order', async (t) => {
+  await netnsParity(t, async (dgram, tr, h) => {
+    const N = 20;
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    tr.reg(s.address().port, 'sender');
+    s.setSendBufferSize(4096);
+    const order = [];
+    let done;
+    const all = new Promise((resolve) => { done = resolve; });
+    const cb = (i) => (err) => {
+      order.push(err ? `${i}:${err.code}` : i);
+      if (order.length === N + 1) done();
+    };
+    for (let i = 0; i < N; i++) s.send(Buffer.alloc(1000 + i), port, '127.0.0.1', cb(i));
+    await new Promise((resolve) => process.nextTick(resolve));
+    const queued = s.getSendQueueCount();
+    // Busy until the queue is written (at most 2 s): dgram-rs writes it on
+    // another thread, node:dgram on this one (so nothing moves). The
+    // written sends' callbacks have not run yet; libuv keeps counting them
+    // as queued, so a new send waits behind them.
+    const until = Date.now() + 2000;
+    while (s.getSendQueueCount() !== 0 && Date.now() < until);
+    const drained = s.getSendQueueCount() === 0;
+    // And until the rate-limited lo has sent what the send buffer held
+    // (at most ~5 KB: 20 ms at 2 Mbit/s), so that the kernel would take
+    // the next send at once.
+    const settled = Date.now() + 150;
+    while (Date.now() < settled);
+    s.send(Buffer.alloc(999), port, '127.0.0.1', cb(N));
+    await all;
+    tr.push({ queued: queued > 1, drained, order });
+    await h.closeAll(r, s);
+  }, {
+    setup: SLOW_LO,
+    ms: 15000,
+    expect: {
+      node: [{ queued: true, drained: false, order: Array.from({ length: 21 }, (_, i) => i) }],
+      rs: [{ queued: true, drained: true, order: Array.from({ length: 21 }, (_, i) => i) }],
+    },
+  });
+});
+
 slowLoTest('close() after queued sends completed unseen: each callback gets its own outcome (a failed write its error), the unwritten ECANCELED', async (t) => {
   await netnsParity(t, async (dgram, tr, h) => {
     const N = 20;

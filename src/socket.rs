@@ -253,7 +253,8 @@ impl SocketCtx {
         source: Option<Source>,
     ) -> Outcome {
         self.note_send();
-        let outcome = sender::send(sock, &self.shared, data, dest, source);
+        let behind = self.pending_sends.get() > 0;
+        let outcome = sender::send(sock, &self.shared, data, dest, source, behind);
         if matches!(outcome, Outcome::Queued) {
             self.queued(1);
         }
@@ -263,7 +264,8 @@ impl SocketCtx {
     /// Sends a burst, in order.
     pub(crate) fn send_many(&self, sock: &Arc<Socket>, items: &[Item<'_>]) -> Vec<Outcome> {
         self.note_send();
-        let outcomes = sender::send_many(sock, &self.shared, items);
+        let behind = self.pending_sends.get() > 0;
+        let outcomes = sender::send_many(sock, &self.shared, items, behind);
         let queued = outcomes
             .iter()
             .filter(|o| matches!(o, Outcome::Queued))

@@ -30,20 +30,27 @@ pub(crate) fn set_no_try_send(on: bool) {
     NO_TRY_SEND.store(on, Ordering::Relaxed);
 }
 
-fn may_try_now(shared: &Shared) -> bool {
-    shared.queued_count.load(Ordering::Acquire) == 0 && !NO_TRY_SEND.load(Ordering::Relaxed)
+/// Whether a send may be tried now: not while earlier sends wait in the
+/// queue, nor while JS has yet to hear that they completed (`behind`): a
+/// send written now would be called back before them. libuv counts a
+/// queued send until its callback has run, for the same reason.
+fn may_try_now(shared: &Shared, behind: bool) -> bool {
+    !behind
+        && shared.queued_count.load(Ordering::Acquire) == 0
+        && !NO_TRY_SEND.load(Ordering::Relaxed)
 }
 
 /// Sends one datagram now if possible, else queues it (keeping order with
-/// earlier sends).
+/// earlier sends; `behind`: some have completed but JS has not heard).
 pub(crate) fn send(
     sock: &Arc<Socket>,
     shared: &Arc<Shared>,
     data: &[u8],
     dest: Option<SocketAddr>,
     source: Option<Source>,
+    behind: bool,
 ) -> Outcome {
-    if may_try_now(shared) {
+    if may_try_now(shared, behind) {
         let to = dest.map(SockAddr::from);
         match send::send_once(SockRef::from(&**sock), data, to.as_ref(), source) {
             Ok(n) => return Outcome::Sent(n),
@@ -60,11 +67,12 @@ pub(crate) fn send_many(
     sock: &Arc<Socket>,
     shared: &Arc<Shared>,
     items: &[Item<'_>],
+    behind: bool,
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(items.len());
     let mut i = 0;
     while i < items.len() {
-        if !may_try_now(shared) {
+        if !may_try_now(shared, behind) {
             let (data, dest) = items[i];
             out.push(enqueue(sock, shared, data, dest, None));
             i += 1;
