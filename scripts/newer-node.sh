@@ -41,11 +41,17 @@ for major in 22 24; do
   specs=("${common[@]}")
   if [ "$major" = 22 ]; then specs+=(__test__/core-send-async.spec.js __test__/lifecycle-crash.spec.js); fi
   echo "-- Node $("$node_bin" --version): ${#specs[@]} spec files"
-  # pipefail: the pipeline fails when ava does.
-  if ! PATH="$(dirname "$node_bin"):$PATH" node node_modules/ava/entrypoints/cli.mjs "${specs[@]}" 2>&1 |
-    grep -E '✘|tests? passed|tests? failed|known failure|skipped'; then
+  out=$(mktemp)
+  if PATH="$(dirname "$node_bin"):$PATH" node node_modules/ava/entrypoints/cli.mjs "${specs[@]}" >"$out" 2>&1; then
+    grep -E '✘|tests? passed|tests? failed|known failure|skipped' "$out" || true
+  else
+    grep -E '✘|tests? passed|tests? failed|known failure|skipped' "$out" || true
+    # What failed and why (ava's report after its separator line).
+    echo "--- Node $major: ava's failure report ---"
+    { sed -n '/^  ─$/,$p' "$out" | grep -v '^\s*ℹ' | head -300; } || true
     echo "Node $major: failures (rerun: PATH=$(dirname "$node_bin"):\$PATH npx ava ${specs[*]})"
     status=1
   fi
+  rm -f "$out"
 done
 exit $status
