@@ -13,7 +13,7 @@ const path = require('node:path');
 const util = require('node:util');
 const { spawnSync } = require('node:child_process');
 
-const { ROOT, capture, errShape, runProcess } = require('./helpers.js');
+const { ROOT, boundSocket, capture, errShape, runProcess } = require('./helpers.js');
 
 // Multicast groups used by the suites: administratively scoped (239/8) and
 // source-specific (232/8). Sockets only ever join them on 127.0.0.1.
@@ -253,6 +253,27 @@ function jsonLines(stdout) {
     .map((l) => JSON.parse(l));
 }
 
+// For scenarios in a namespace whose lo is rate limited (netnsParity's
+// `setup`): a receiver and a sender with a small send buffer, both on
+// 127.0.0.1, whose sends queue once lo holds a few KB of them.
+async function senderAndReceiver(dgram, tr) {
+  const r = await boundSocket(dgram, 'udp4', '127.0.0.1');
+  const port = tr.reg(r.address().port, 'receiver');
+  const s = await boundSocket(dgram, 'udp4', '127.0.0.1');
+  tr.reg(s.address().port, 'sender');
+  s.setSendBufferSize(4096);
+  return { r, port, s };
+}
+
+// Keeps this thread busy until `s`'s send queue is written (at most `ms`):
+// dgram-rs writes it on another thread, node:dgram on this one (so nothing
+// moves there). Returns whether the queue was seen empty.
+function busyUntilWritten(s, ms) {
+  const until = Date.now() + ms;
+  while (s.getSendQueueCount() !== 0 && Date.now() < until);
+  return s.getSendQueueCount() === 0;
+}
+
 module.exports = {
   GROUP,
   SSM_GROUP,
@@ -270,6 +291,8 @@ module.exports = {
   runInNetns,
   netnsParity,
   netnsTest,
+  senderAndReceiver,
+  busyUntilWritten,
   scrubNumbers,
   childView,
   jsonLines,

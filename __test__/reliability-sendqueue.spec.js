@@ -34,12 +34,8 @@ slowLoTest('sends beyond a full send buffer are queued, counted, completed in or
   const { node } = await netnsParity(t, async (dgram, tr, h) => {
     const N = 40;
     const SIZE = 1000;
-    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    const port = tr.reg(r.address().port, 'receiver');
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
     const inbox = h.collect(r);
-    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    tr.reg(s.address().port, 'sender');
-    s.setSendBufferSize(4096);
     const done = [];
     const all = new Promise((resolve) => {
       for (let i = 0; i < N; i++) {
@@ -71,11 +67,7 @@ slowLoTest('sends beyond a full send buffer are queued, counted, completed in or
 slowLoTest('close() with sends still queued: each callback gets ECANCELED once, nothing after', async (t) => {
   const { node } = await netnsParity(t, async (dgram, tr, h) => {
     const N = 40;
-    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    const port = tr.reg(r.address().port, 'receiver');
-    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    tr.reg(s.address().port, 'sender');
-    s.setSendBufferSize(4096);
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
     const results = new Map();
     // What happens around close(), in order (runs of the same entry once).
     const order = [];
@@ -120,11 +112,7 @@ slowLoTest('close() with sends still queued: each callback gets ECANCELED once, 
 slowLoTest('a send made after queued sends were written but before their callbacks ran is called back after them, in send order', async (t) => {
   await netnsParity(t, async (dgram, tr, h) => {
     const N = 20;
-    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    const port = tr.reg(r.address().port, 'receiver');
-    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    tr.reg(s.address().port, 'sender');
-    s.setSendBufferSize(4096);
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
     const order = [];
     let done;
     const all = new Promise((resolve) => { done = resolve; });
@@ -135,13 +123,9 @@ slowLoTest('a send made after queued sends were written but before their callbac
     for (let i = 0; i < N; i++) s.send(Buffer.alloc(1000 + i), port, '127.0.0.1', cb(i));
     await new Promise((resolve) => process.nextTick(resolve));
     const queued = s.getSendQueueCount();
-    // Busy until the queue is written (at most 2 s): dgram-rs writes it on
-    // another thread, node:dgram on this one (so nothing moves). The
-    // written sends' callbacks have not run yet; libuv keeps counting them
-    // as queued, so a new send waits behind them.
-    const until = Date.now() + 2000;
-    while (s.getSendQueueCount() !== 0 && Date.now() < until);
-    const drained = s.getSendQueueCount() === 0;
+    // The written sends' callbacks have not run yet; libuv keeps counting
+    // them as queued, so a new send waits behind them.
+    const drained = h.busyUntilWritten(s, 2000);
     // And until the rate-limited lo has sent what the send buffer held
     // (at most ~5 KB: 20 ms at 2 Mbit/s), so that the kernel would take
     // the next send at once.
@@ -164,11 +148,7 @@ slowLoTest('a send made after queued sends were written but before their callbac
 slowLoTest('close() after queued sends completed unseen: each callback gets its own outcome (a failed write its error), the unwritten ECANCELED', async (t) => {
   await netnsParity(t, async (dgram, tr, h) => {
     const N = 20;
-    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    const port = tr.reg(r.address().port, 'receiver');
-    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    tr.reg(s.address().port, 'sender');
-    s.setSendBufferSize(4096);
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
     const outcomes = [];
     for (let i = 0; i < N; i++) {
       s.send(Buffer.alloc(1000 + i), port, '127.0.0.1', (err, n) => outcomes.push({ i, code: err ? err.code : null, n }));
@@ -178,13 +158,9 @@ slowLoTest('close() after queued sends completed unseen: each callback gets its 
     s.send(Buffer.alloc(65508), port, '127.0.0.1', (err, n) => outcomes.push({ i: 'big', code: err ? err.code : null, n }));
     await new Promise((resolve) => process.nextTick(resolve));
     const queued = s.getSendQueueCount();
-    // Keep this thread busy until the queue is empty (at most 2 s): dgram-rs
-    // writes queued sends on another thread meanwhile, so they complete
-    // while JS has not heard; node:dgram writes them on this thread, so
-    // nothing moves. Then close() before any completion reaches JS.
-    const until = Date.now() + 2000;
-    while (s.getSendQueueCount() !== 0 && Date.now() < until);
-    const drained = s.getSendQueueCount() === 0;
+    // dgram-rs's queued sends complete while JS has not heard; then
+    // close() before any completion reaches JS.
+    const drained = h.busyUntilWritten(s, 2000);
     s.close();
     await h.ticks(20);
     const big = outcomes.find((o) => o.i === 'big');
@@ -209,12 +185,8 @@ slowLoTest('close() after queued sends completed unseen: each callback gets its 
 slowLoTest('documented difference (R20): an equal-size burst goes out as one GSO write, which the kernel takes whole', async (t) => {
   await netnsParity(t, async (dgram, tr, h) => {
     const N = 40;
-    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    const port = tr.reg(r.address().port, 'receiver');
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
     const inbox = h.collect(r);
-    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    tr.reg(s.address().port, 'sender');
-    s.setSendBufferSize(4096);
     let ok = 0;
     const all = new Promise((resolve) => {
       for (let i = 0; i < N; i++) {
@@ -244,11 +216,7 @@ slowLoTest('queued sends call back in the async context of their send(), in a UD
   const { node } = await netnsParity(t, async (dgram, tr, h) => {
     const { AsyncLocalStorage, createHook, executionAsyncId } = require('node:async_hooks');
     const N = 40;
-    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    const port = tr.reg(r.address().port, 'receiver');
-    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
-    tr.reg(s.address().port, 'sender');
-    s.setSendBufferSize(4096);
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
     // UDPSENDWRAP resources: id -> the hooks seen for it.
     const wraps = new Map();
     const hook = createHook({
