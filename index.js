@@ -20,6 +20,12 @@ const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
 const cluster = require('./lib/cluster.js');
+const {
+  bindCallbackOnErrorMonitor,
+  defaultLookupSkipsLiterals,
+  deprecatedMembersRemoved,
+  groupConversionIsEinval,
+} = require('./lib/node-version.js');
 // The socket's state key and its state machines' values (lib/state.js).
 const {
   kState,
@@ -96,6 +102,17 @@ const udpSocketChannel = diagnosticsChannel.channel('udp.socket');
 // function may skip it for IP literals, as it would only echo them back.
 const pristineLookup = dns.lookup;
 
+// The lookup of a socket created without a `lookup` option on Node 24.19+ /
+// 26.5+: dns.lookup as it is when called, and never for a literal of the
+// socket's family. (Before, the socket kept dns.lookup as it was when the
+// socket was created, and called it even for literals, unless pristine.)
+function currentDnsLookup(address, family, callback) {
+  return dns.lookup(address, family, callback);
+}
+
+// Whether a socket's lookup may be skipped for a literal of its family.
+const skipsLiterals = (lookup) => lookup === pristineLookup || lookup === currentDnsLookup;
+
 // The bind flags the native handle understands (libuv's values).
 const FLAG_IPV6ONLY = 1;
 const FLAG_REUSEADDR = 4;
@@ -125,21 +142,21 @@ if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
 
 function lookup4(lookup, address, callback) {
   address = address || '127.0.0.1';
-  // Node 26: the default lookup is skipped for a literal of the socket's
-  // family, the answer still coming on the next tick as dns.lookup's would.
-  if (lookup === pristineLookup && isIPv4(address)) return process.nextTick(callback, null, address, 4);
+  // The default lookup is skipped for a literal of the socket's family, the
+  // answer still coming on the next tick as dns.lookup's would.
+  if (skipsLiterals(lookup) && isIPv4(address)) return process.nextTick(callback, null, address, 4);
   return lookup(address, 4, callback);
 }
 
 function lookup6(lookup, address, callback) {
   address = address || '::1';
-  if (lookup === pristineLookup && isIPv6(address)) return process.nextTick(callback, null, address, 6);
+  if (skipsLiterals(lookup) && isIPv6(address)) return process.nextTick(callback, null, address, 6);
   return lookup(address, 6, callback);
 }
 
 function newHandle(type, lookup, validateOnly) {
   if (lookup === undefined) {
-    lookup = dns.lookup;
+    lookup = defaultLookupSkipsLiterals ? currentDnsLookup : dns.lookup;
   } else {
     validateFunction(lookup, 'lookup');
   }
@@ -197,9 +214,9 @@ class SocketImpl extends EventEmitter {
 
     this[kState] = {
       handle,
-      // A literal IP needs no lookup when the lookup is the pristine
-      // dns.lookup (which would only echo it back on the next tick).
-      literalShortcut: rawLookup === pristineLookup,
+      // A literal IP of the socket's family needs no lookup when the lookup
+      // is the default one (see skipsLiterals).
+      literalShortcut: skipsLiterals(rawLookup),
       family: type === 'udp4' ? 'IPv4' : 'IPv6',
       receiving: false,
       bindState: BIND_STATE_UNBOUND,
@@ -256,15 +273,18 @@ class SocketImpl extends EventEmitter {
 
     const cb = arguments.length && arguments[arguments.length - 1];
     if (typeof cb === 'function') {
+      // Until Node 24.21 / 26.8 the callback's cleanup was an 'error'
+      // listener, which kept a failed bind from throwing.
+      const errorEvent = bindCallbackOnErrorMonitor ? EventEmitter.errorMonitor : 'error';
       const removeListeners = () => {
-        this.removeListener('error', removeListeners);
+        this.removeListener(errorEvent, removeListeners);
         this.removeListener('listening', onListening);
       };
       const onListening = () => {
         removeListeners();
         cb.call(this);
       };
-      this.on('error', removeListeners);
+      this.on(errorEvent, removeListeners);
       this.on('listening', onListening);
     }
 
@@ -718,7 +738,8 @@ if (typeof Symbol.asyncDispose === 'symbol') {
   };
 }
 
-// Node's private fields, deprecated (DEP0112) but still used by libraries.
+// Node's private fields, deprecated (DEP0112) but still used by libraries,
+// until Node 25 removed them.
 function defineDeprecatedField(name, key) {
   const msg = `Socket.prototype.${name} is deprecated`;
   Object.defineProperty(SocketImpl.prototype, name, {
@@ -732,19 +753,21 @@ function defineDeprecatedField(name, key) {
     enumerable: false,
   });
 }
-defineDeprecatedField('_handle', 'handle');
-defineDeprecatedField('_receiving', 'receiving');
-defineDeprecatedField('_bindState', 'bindState');
-defineDeprecatedField('_queue', 'queue');
-defineDeprecatedField('_reuseAddr', 'reuseAddr');
+if (!deprecatedMembersRemoved) {
+  defineDeprecatedField('_handle', 'handle');
+  defineDeprecatedField('_receiving', 'receiving');
+  defineDeprecatedField('_bindState', 'bindState');
+  defineDeprecatedField('_queue', 'queue');
+  defineDeprecatedField('_reuseAddr', 'reuseAddr');
 
-SocketImpl.prototype._healthCheck = deprecate(function () {
-  healthCheck(this);
-}, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112');
+  SocketImpl.prototype._healthCheck = deprecate(function () {
+    healthCheck(this);
+  }, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112');
 
-SocketImpl.prototype._stopReceiving = deprecate(function () {
-  stopReceiving(this);
-}, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+  SocketImpl.prototype._stopReceiving = deprecate(function () {
+    stopReceiving(this);
+  }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+}
 
 // Node assigns its methods to Socket.prototype, so they are enumerable.
 for (const name of Object.getOwnPropertyNames(SocketImpl.prototype)) {
@@ -1072,13 +1095,22 @@ function socketCloseNT(socket) {
 function membership(socket, multicastAddress, interfaceAddress, join) {
   healthCheck(socket);
   if (!multicastAddress) throw new ERR_MISSING_ARGS('multicastAddress');
-  // Converted as Node's binding does (a Symbol throws a TypeError).
-  const group = `${multicastAddress}`;
+  const syscall = join ? 'addMembership' : 'dropMembership';
+  // Converted as Node's binding does: a Symbol throws a TypeError. From
+  // Node 22 a group that fails to convert is an invalid group (EINVAL),
+  // unless the interface is a string: then the conversion's error stands.
+  let group;
+  try {
+    group = `${multicastAddress}`;
+  } catch (err) {
+    if (!groupConversionIsEinval || typeof interfaceAddress === 'string') throw err;
+  }
   const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : `${interfaceAddress}`;
+  if (group === undefined) throw errors.errnoException('EINVAL', syscall);
   try {
     socket[kState].handle.membership(group, iface, join);
   } catch (err) {
-    throw errors.fromNative(err, join ? 'addMembership' : 'dropMembership');
+    throw errors.fromNative(err, syscall);
   }
 }
 
@@ -1138,4 +1170,4 @@ const _createSocketHandle = deprecate(
   'DEP0112',
 );
 
-module.exports = { _createSocketHandle, createSocket, Socket };
+module.exports = deprecatedMembersRemoved ? { createSocket, Socket } : { _createSocketHandle, createSocket, Socket };

@@ -6,6 +6,7 @@
 const test = require('ava');
 const dns = require('node:dns');
 const { parity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay, once, fence } = require('./helpers.js');
+const { zeroPortStringsRejected, defaultLookupSkipsLiterals } = require('../lib/node-version.js');
 
 async function server(dgram, tr, type = 'udp4') {
   const s = await boundSocket(dgram, type);
@@ -298,10 +299,10 @@ test('custom lookup error on send: callback gets it, else error event', async (t
   });
 });
 
-test.serial('a dns.lookup patched before createSocket is used for binds and sends (even literals)', async (t) => {
+test.serial('a dns.lookup patched before createSocket is used for binds and sends (even literals; from Node 24.19 / 26.5 not at all once restored)', async (t) => {
   const original = dns.lookup;
   try {
-    await parity(t, async (dgram, tr) => {
+    const { node } = await parity(t, async (dgram, tr) => {
       const { server: srv, inbox, port } = await server(dgram, tr);
       const calls = [];
       dns.lookup = function (...args) {
@@ -320,6 +321,36 @@ test.serial('a dns.lookup patched before createSocket is used for binds and send
       tr.push(calls);
       await closeAll(srv, client);
     });
+    t.is(node[0].length, defaultLookupSkipsLiterals ? 0 : 3);
+  } finally {
+    dns.lookup = original;
+  }
+});
+
+test.serial('a dns.lookup patched after createSocket: from Node 24.19 / 26.5 called for names and other-family literals (looked up when used), before not at all', async (t) => {
+  const original = dns.lookup;
+  try {
+    const { node } = await parity(t, async (dgram, tr) => {
+      const { server: srv, inbox, port } = await server(dgram, tr);
+      const client = dgram.createSocket('udp4');
+      const calls = [];
+      dns.lookup = function (...args) {
+        calls.push({ host: args[0], family: args[1] });
+        return original.apply(this, args);
+      };
+      const outcomes = [];
+      const sent = (label) => new Promise((resolve) => {
+        client.send(label, port, label, (err) => resolve(outcomes.push([label, err ? err.code : null])));
+      });
+      await sent('127.0.0.1');
+      await sent('localhost');
+      await sent('::1');
+      await inbox.wait(2);
+      dns.lookup = original;
+      tr.push({ calls, outcomes });
+      await closeAll(srv, client);
+    });
+    t.is(node[0].calls.length, defaultLookupSkipsLiterals ? 2 : 0);
   } finally {
     dns.lookup = original;
   }
@@ -525,18 +556,25 @@ test('each send callback runs in the async context of its send(), sends of one t
   t.true(node[0].seen.every(([label, store]) => label === store));
 });
 
-test('port strings that validatePort lets through as 0 (\'0x0\', \' 0\'): sent with no destination, EDESTADDRREQ (fuzzer)', async (t) => {
+test('port strings that validatePort lets through as 0 (\'0x0\', \' 0\'; until Node 24.19 / 26.5): sent with no destination, EDESTADDRREQ (fuzzer)', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const { server: srv, inbox, port } = await server(dgram, tr);
     const client = await boundSocket(dgram);
     const results = [];
     for (const [p, a] of [['0x0', '127.0.0.1'], [' 0', undefined], ['0b0', 'localhost'], [port, '127.0.0.1']]) {
-      results.push(await withTimeout(new Promise((resolve) => client.send('z', p, a, (err, n) => resolve([errShape(err), n])))));
+      results.push(await withTimeout(new Promise((resolve) => {
+        try {
+          client.send('z', p, a, (err, n) => resolve([errShape(err), n]));
+        } catch (err) {
+          resolve({ threw: errShape(err) });
+        }
+      })));
     }
     tr.push({ results, received: await fence(inbox, port) });
     await closeAll(srv, client);
   });
-  t.is(node[0].results[0][0].code, 'EDESTADDRREQ');
+  if (zeroPortStringsRejected) t.is(node[0].results[0].threw.code, 'ERR_SOCKET_BAD_PORT');
+  else t.is(node[0].results[0][0].code, 'EDESTADDRREQ');
 });
 
 test('more than IOV_MAX pieces to an address, the socket connected meanwhile: EISCONN first, as libuv checks (fuzzer)', async (t) => {
@@ -550,10 +588,16 @@ test('more than IOV_MAX pieces to an address, the socket connected meanwhile: EI
       s.send(list(), 9, '::1', cb('before connect'));
       s.connect(9, '::1');
       s.send(list(), 9, '::1', cb('connect pending'));
-      s.send(list(), '0x0', '::1', cb('port 0'));
+      try {
+        s.send(list(), '0x0', '::1', cb('port 0'));
+      } catch (err) {
+        cb('port 0 (thrown)')(err); // Node 24.19 / 26.5+
+      }
     });
     tr.push({ results });
     await closeAll(s);
   });
-  t.deepEqual(node[0].results.map(([l, e]) => [l, e.code]), [['before connect', 'EMSGSIZE'], ['connect pending', 'EISCONN'], ['port 0', 'EMSGSIZE']]);
+  t.deepEqual(node[0].results.map(([l, e]) => [l, e.code]), zeroPortStringsRejected
+    ? [['port 0 (thrown)', 'ERR_SOCKET_BAD_PORT'], ['before connect', 'EMSGSIZE'], ['connect pending', 'EISCONN']]
+    : [['before connect', 'EMSGSIZE'], ['connect pending', 'EISCONN'], ['port 0', 'EMSGSIZE']]);
 });

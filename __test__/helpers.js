@@ -43,6 +43,15 @@ async function ticks(n) {
  * A plain-data description of an error, with all the properties Node's own
  * tests (and users) look at.
  */
+// A socket's state (bindState, receiving, handle, queue, reuseAddr):
+// node:dgram keeps it under its 'state symbol', dgram-rs under 'kState'.
+// Tests read it here rather than through the DEP0112 getters (`_bindState`,
+// `_handle`, …), which Node 25 removed.
+function internals(socket) {
+  const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'state symbol' || k.description === 'kState');
+  return socket[key];
+}
+
 function errShape(err) {
   if (err === null) return null;
   if (err === undefined) return undefined;
@@ -398,6 +407,7 @@ function uncaughtSummary(stderr) {
 }
 
 module.exports = {
+  internals,
   uncaughtSummary,
   ROOT,
   impls,

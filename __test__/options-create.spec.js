@@ -20,10 +20,10 @@ const {
   uncaughtSummary,
   impls,
   withTimeout,
+  internals,
 } = require('./helpers.js');
 const { rec } = require('./options-helpers.js');
 
-process.noDeprecation = true; // scenarios read _handle / _bindState
 
 /** bind() as a promise of 'ok' or the error's shape. */
 function tryBind(s, ...args) {
@@ -51,7 +51,7 @@ test('reuseAddr: two sockets bind the same port; without it EADDRINUSE; the last
     tr.push({ cWithoutReuse: await tryBind(c, port, '127.0.0.1') });
     const d = dgram.createSocket({ type: 'udp4', reuseAddr: false });
     tr.push({ dReuseFalse: await tryBind(d, port, '127.0.0.1') });
-    tr.push({ reuseAddrField: [a._reuseAddr, c._reuseAddr, d._reuseAddr] });
+    tr.push({ reuseAddrField: [internals(a).reuseAddr, internals(c).reuseAddr, internals(d).reuseAddr] });
     const got = [];
     a.on('message', (m) => got.push(`a:${m}`));
     b.on('message', (m) => got.push(`b:${m}`));
@@ -127,7 +127,7 @@ test('ipv6Only: true on a udp4 socket: bind fails with EINVAL like node', async 
   const { node } = await parity(t, async (dgram, tr) => {
     const s = dgram.createSocket({ type: 'udp4', ipv6Only: true });
     tr.push({ bind: await tryBind(s, 0, '127.0.0.1') });
-    tr.push({ bindState: s._bindState, address: capture(() => s.address()) });
+    tr.push({ bindState: internals(s).bindState, address: capture(() => s.address()) });
     await closeAll(s);
   });
   t.is(node[0].bind.error.message, 'bind EINVAL 127.0.0.1');
@@ -257,7 +257,7 @@ test('lookup option: synchronous callback emits listening inside bind(); errors 
         setImmediate(() => cb(err));
       },
     });
-    tr.push({ failing: await tryBind(failing, 0, 'nowhere'), bindState: failing._bindState });
+    tr.push({ failing: await tryBind(failing, 0, 'nowhere'), bindState: internals(failing).bindState });
     const wrongFamily = dgram.createSocket({ type: 'udp4', lookup: (h, f, cb) => setImmediate(() => cb(null, '::1', 6)) });
     tr.push({ wrongFamily: await tryBind(wrongFamily, 0, 'x') });
     const notAnIp = dgram.createSocket({ type: 'udp4', lookup: (h, f, cb) => setImmediate(() => cb(null, 'not-an-ip', 4)) });
@@ -278,7 +278,7 @@ test('signal: abort closes a bound socket (close event, handle gone, listener re
     await tryBind(s, 0, '127.0.0.1');
     tr.push({ abortListeners: getEventListeners(ac.signal, 'abort').length });
     ac.abort();
-    tr.push({ handleNullSync: s._handle === null, eventsSync: [...events] });
+    tr.push({ handleNullSync: internals(s).handle === null, eventsSync: [...events] });
     await once(s, 'close').catch(() => {});
     tr.push({ events, abortListenersAfter: getEventListeners(ac.signal, 'abort').length });
     tr.push({ address: capture(() => s.address()), close: capture(() => s.close()) });
@@ -291,7 +291,7 @@ test('signal: already aborted closes immediately; abort during a pending bind; a
     const pre = dgram.createSocket({ type: 'udp4', signal: AbortSignal.abort() });
     const preEvents = [];
     pre.on('close', () => preEvents.push('close'));
-    tr.push({ preHandle: pre._handle === null, preAddress: capture(() => pre.address()), preBind: capture(() => pre.bind(0)) });
+    tr.push({ preHandle: internals(pre).handle === null, preAddress: capture(() => pre.address()), preBind: capture(() => pre.bind(0)) });
     await new Promise((resolve) => setImmediate(resolve));
     tr.push({ preEvents });
 

@@ -18,10 +18,16 @@ const {
   impls,
   childParity,
   delay,
+  internals,
 } = require('./helpers.js');
 const { rec } = require('./options-helpers.js');
+const { deprecatedMembersRemoved } = require('../lib/node-version.js');
 
 process.noDeprecation = true; // the in-process scenarios read the accessors
+
+// Node 25 removed the DEP0112 members: their tests run where they exist.
+const dep0112Test = deprecatedMembersRemoved ? test.skip : test;
+const DEP0112_MEMBERS = ['_handle', '_receiving', '_bindState', '_queue', '_reuseAddr', '_healthCheck', '_stopReceiving'];
 
 /** The deprecated fields of `s`, as plain data. */
 function fields(s) {
@@ -52,7 +58,7 @@ test('Symbol.asyncDispose: closes once, emits close, a second call is harmless',
     s.on('close', (...args) => events.push({ close: args.length }));
     const p1 = s[Symbol.asyncDispose]();
     const p2 = s[Symbol.asyncDispose]();
-    tr.push({ promises: [p1 instanceof Promise, p2 instanceof Promise, p1 === p2], handleNullSync: s._handle === null });
+    tr.push({ promises: [p1 instanceof Promise, p2 instanceof Promise, p1 === p2], handleNullSync: internals(s).handle === null });
     const order = [];
     p1.then(() => order.push('p1'));
     p2.then(() => order.push('p2'));
@@ -82,7 +88,7 @@ test('Symbol.asyncDispose on unbound, binding and implicitly binding sockets', a
       prepare(s);
       const result = await s[Symbol.asyncDispose]();
       await delay(10);
-      tr.push({ [label]: { result, events, handle: s._handle === null ? null : 'open' } });
+      tr.push({ [label]: { result, events, handle: internals(s).handle === null ? null : 'open' } });
     }
     await closeAll(srv);
   });
@@ -123,7 +129,16 @@ test('createSocket(type | options, listener): the listener gets every message wi
 // ---------------------------------------------------------------------------
 // Deprecated accessors
 
-test('deprecated fields in every state: unbound, binding, bound, implicit binding, after close', async (t) => {
+test('the DEP0112 members and dgram._createSocketHandle exist until Node 25, as on node', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const s = dgram.createSocket('udp4');
+    tr.push({ members: DEP0112_MEMBERS.filter((name) => name in s), createSocketHandle: typeof dgram._createSocketHandle });
+    s.close();
+  });
+  t.is(node[0].members.length, deprecatedMembersRemoved ? 0 : DEP0112_MEMBERS.length);
+});
+
+dep0112Test('deprecated fields in every state: unbound, binding, bound, implicit binding, after close', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const srv = await boundSocket(dgram);
     const port = tr.reg(srv.address().port, 'srv');
@@ -163,7 +178,7 @@ test('deprecated fields in every state: unbound, binding, bound, implicit bindin
   t.like(get('implicitBinding'), { bindState: 1, queue: { length: 3, fns: true } });
 });
 
-test('_stopReceiving() on a bound socket: no more messages, the socket stays usable for sending', async (t) => {
+dep0112Test('_stopReceiving() on a bound socket: no more messages, the socket stays usable for sending', async (t) => {
   await parity(t, async (dgram, tr) => {
     const s = await boundSocket(dgram);
     const port = tr.reg(s.address().port, 's');
@@ -184,7 +199,7 @@ test('_stopReceiving() on a bound socket: no more messages, the socket stays usa
   });
 });
 
-test('deprecated setters write the state: _reuseAddr = true before bind shares the port', async (t) => {
+dep0112Test('deprecated setters write the state: _reuseAddr = true before bind shares the port', async (t) => {
   await parity(t, async (dgram, tr) => {
     const a = dgram.createSocket('udp4');
     const b = dgram.createSocket('udp4');
@@ -233,7 +248,7 @@ setImmediate(() => setImmediate(() => console.log(JSON.stringify(warnings))));
 
 const FIRST_ACCESS = ['_handle', '_receiving', '_bindState', '_queue', '_reuseAddr', '_healthCheck', '_stopReceiving', 'set _handle', 'set _bindState', 'set _receiving', 'set _queue', 'set _reuseAddr'];
 
-test('DEP0112: one DeprecationWarning per process, named after the first deprecated member used', async (t) => {
+dep0112Test('DEP0112: one DeprecationWarning per process, named after the first deprecated member used', async (t) => {
   const results = await Promise.all(
     FIRST_ACCESS.map((first) => childParity(t, WARN_SCRIPT, {
       args: [first],
@@ -249,7 +264,7 @@ test('DEP0112: one DeprecationWarning per process, named after the first depreca
 // With --throw-deprecation, Node throws the warning from process.nextTick:
 // the accesses themselves return, then the process dies with an uncaught
 // DeprecationWarning.
-test('DEP0112 with --throw-deprecation: the warning is thrown uncaught after the first use, like node', async (t) => {
+dep0112Test('DEP0112 with --throw-deprecation: the warning is thrown uncaught after the first use, like node', async (t) => {
   const script = `
     const dgram = require(process.env.DGRAM);
     const s = dgram.createSocket('udp4');

@@ -10,20 +10,20 @@
 const fs = require('node:fs');
 const net = require('node:net');
 const test = require('ava');
-const { parity, capture, errShape, closeAll, once } = require('./helpers.js');
+const { parity, capture, errShape, closeAll, once, internals } = require('./helpers.js');
 const { python, runWithInheritedFd, scriptFile, childView, rec } = require('./options-helpers.js');
 
-process.noDeprecation = true;
 
 const pyTest = python() ? test : test.skip;
 if (!python()) console.log('[options-fd] skipping inherited-descriptor tests: python3 is not available');
 
 // The child: wraps fd 3, prints what it sees, answers a ping, closes.
 const CHILD = `'use strict';
-process.noDeprecation = true;
 const dgram = require(process.env.DGRAM);
 const type = process.argv[2];
 const out = (o) => console.log(JSON.stringify(o));
+// The socket's state object (see internals() in helpers.js).
+const state = () => s[Object.getOwnPropertySymbols(s).find((k) => k.description === 'state symbol' || k.description === 'kState')];
 // recvBufferSize is applied when listening starts, for bind({ fd }) too.
 const s = dgram.createSocket({ type, recvBufferSize: 10000 });
 const events = [];
@@ -39,7 +39,7 @@ try {
 }
 returned = true;
 const addr = s.address();
-out({ r, addrFamily: addr.family, addrAddress: addr.address, bindState: s._bindState, receiving: s._receiving, fdIs3: s._handle.fd === 3 });
+out({ r, addrFamily: addr.family, addrAddress: addr.address, bindState: state().bindState, receiving: state().receiving, fdIs3: state().handle.fd === 3 });
 out({ bindAgain: (() => { try { s.bind(0); return 'ok'; } catch (e) { return e.code; } })() });
 out({ ttl: (() => { try { return s.setTTL(9); } catch (e) { return e.code; } })(), rbuf: s.getRecvBufferSize() });
 const peerType = addr.family === 'IPv6' ? 'udp6' : 'udp4';
@@ -56,7 +56,7 @@ peer.on('message', (m) => {
   out({ reply: String(m), events });
   peer.close();
   s.close(() => {
-    out({ closed: true, handleNull: s._handle === null });
+    out({ closed: true, handleNull: state().handle === null });
     // The descriptor was closed with the socket (ownership passed to it).
     try { require('node:fs').fstatSync(3); out({ fd3: 'open' }); } catch (e) { out({ fd3: e.code }); }
   });
@@ -123,7 +123,7 @@ test('bind({ fd }) with descriptors of the wrong kind or invalid numbers, in pro
         s.on('listening', () => events.push('listening'));
         s.on('error', (e) => events.push({ error: errShape(e) }));
         rec(tr, label, () => s.bind({ fd, address: '127.0.0.1' }), s);
-        tr.push({ [`${label}: bindState`]: s._bindState });
+        tr.push({ [`${label}: bindState`]: internals(s).bindState });
         await new Promise((resolve) => setTimeout(resolve, 10));
         const addr = capture(() => s.address());
         if (addr.returned && addr.returned.port) tr.reg(addr.returned.port, label);

@@ -9,6 +9,7 @@
 // node:dgram.
 
 const { inspect, getSystemErrorMap } = require('node:util');
+const { namelessConstructorInspected } = require('./node-version');
 
 // ---------------------------------------------------------------------------
 // libuv error names <-> numbers
@@ -66,7 +67,12 @@ function describeReceived(value) {
   if (typeof value === 'object') {
     // Node trusts whatever `constructor` says, even an odd own property,
     // and fails the same way when it is a primitive (the `in` throws).
-    if (value.constructor && 'name' in value.constructor) {
+    if (namelessConstructorInspected) {
+      // Newer Node reads `constructor` and its `name` once each and names
+      // only a non-empty string.
+      const name = value.constructor?.name;
+      if (typeof name === 'string' && name !== '') return `an instance of ${name}`;
+    } else if (value.constructor && 'name' in value.constructor) {
       return `an instance of ${value.constructor.name}`;
     }
     return inspect(value, { depth: -1 });

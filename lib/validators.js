@@ -12,6 +12,7 @@ const {
   ERR_SOCKET_BAD_BUFFER_SIZE,
   ERR_SOCKET_BAD_PORT,
 } = require('./errors');
+const { zeroPortStringsRejected } = require('./node-version');
 
 const isInt32 = (value) => value === (value | 0);
 const isUint32 = (value) => value === (value >>> 0);
@@ -78,7 +79,9 @@ function validatePort(port, name = 'Port', allowZero = true) {
   let number = NaN;
   if (typeof port === 'number') number = port;
   else if (typeof port === 'string' && port.trim() !== '') number = Number(port);
-  if (!Number.isInteger(number) || number < 0 || number > 0xffff || (port === 0 && !allowZero)) {
+  // Before Node 24.19 / 26.5 only the number 0 counted as zero here.
+  const zero = zeroPortStringsRejected ? number === 0 : port === 0;
+  if (!Number.isInteger(number) || number < 0 || number > 0xffff || (zero && !allowZero)) {
     throw new ERR_SOCKET_BAD_PORT(name, port, allowZero);
   }
   return number | 0; // also turns -0 into 0

@@ -40,8 +40,6 @@ dns.lookup = function fuzzLookup(hostname, options, callback) {
 
 const impl = process.argv[2];
 const argv = process.argv.slice(3);
-// `_bindState` (DEP0112) is read by the masks below; no warnings on stderr.
-process.noDeprecation = true;
 // Masks: calls that hit a known, documented difference which would change
 // the socket's state (and so make every later result differ) are skipped in
 // both implementations. --raw runs them anyway.
@@ -310,10 +308,16 @@ function run(entry) {
 // See DISCREPANCIES.md, "## Reliability" (R-numbers).
 function bindState(s) {
   try {
-    return s._bindState;
+    return state(s).bindState;
   } catch {
     return -1;
   }
+}
+
+// The socket's state object: node:dgram's 'state symbol', dgram-rs's
+// 'kState' (the DEP0112 getters are gone from Node 25).
+function state(s) {
+  return s[Object.getOwnPropertySymbols(s).find((k) => k.description === 'state symbol' || k.description === 'kState')];
 }
 
 function isDetached(v) {
@@ -329,7 +333,7 @@ function isDetached(v) {
 /** unbound / binding / bound / connected / closed (for coverage counts). */
 function stateOf(s) {
   try {
-    if (!s._handle) return 'closed';
+    if (!state(s).handle) return 'closed';
     const b = bindState(s);
     if (b !== 2) return b === 1 ? 'binding' : 'unbound';
     try {

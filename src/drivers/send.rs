@@ -70,11 +70,16 @@ pub(crate) fn send_many(
     behind: bool,
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(items.len());
+    // Once one of these is queued, the rest wait behind it even if the drain
+    // thread empties the queue meanwhile: its completion reaches JS later
+    // than a write made now would, and callbacks must come in send order.
+    let mut behind = behind;
     let mut i = 0;
     while i < items.len() {
         if !may_try_now(shared, behind) {
             let (data, dest) = items[i];
             out.push(enqueue(sock, shared, data, dest, None));
+            behind = true;
             i += 1;
             continue;
         }
@@ -90,6 +95,7 @@ pub(crate) fn send_many(
             Some(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let (data, dest) = items[i];
                 out.push(enqueue(sock, shared, data, dest, None));
+                behind = true;
                 i += 1;
             }
             Some(e) => {
