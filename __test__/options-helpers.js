@@ -13,7 +13,7 @@ const path = require('node:path');
 const util = require('node:util');
 const { spawnSync } = require('node:child_process');
 
-const { ROOT, boundSocket, capture, errShape, runProcess } = require('./helpers.js');
+const { ROOT, boundSocket, capture, errShape, runProcess, internals } = require('./helpers.js');
 
 // Multicast groups used by the suites: administratively scoped (239/8) and
 // source-specific (232/8). Sockets only ever join them on 127.0.0.1.
@@ -268,10 +268,19 @@ async function senderAndReceiver(dgram, tr) {
 // Keeps this thread busy until `s`'s send queue is written (at most `ms`):
 // dgram-rs writes it on another thread, node:dgram on this one (so nothing
 // moves there). Returns whether the queue was seen empty.
+// Busy-waits (the JS thread never yields) until the socket's queued sends
+// are written, for at most `ms`. dgram-rs's drain thread writes them
+// meanwhile (its handle's unwrittenSends() tells); node:dgram writes only
+// from its event loop, so there nothing is written and this returns false.
+// getSendQueueCount() cannot tell: it counts a send until its callback ran.
 function busyUntilWritten(s, ms) {
+  const { handle } = internals(s);
+  const unwritten = typeof handle.unwrittenSends === 'function'
+    ? () => handle.unwrittenSends()
+    : () => s.getSendQueueCount();
   const until = Date.now() + ms;
-  while (s.getSendQueueCount() !== 0 && Date.now() < until);
-  return s.getSendQueueCount() === 0;
+  while (unwritten() !== 0 && Date.now() < until);
+  return unwritten() === 0;
 }
 
 module.exports = {

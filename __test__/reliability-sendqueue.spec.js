@@ -109,6 +109,48 @@ slowLoTest('close() with sends still queued: each callback gets ECANCELED once, 
   t.deepEqual(node[0].order, ['close()', 'close', 'tick', 'immediate', 'ECANCELED']);
 });
 
+slowLoTest('getSendQueueCount()/Size() count a queued send until its callback runs, written or not (libuv), then 0', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const N = 30;
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
+    const counts = [];
+    let done;
+    const all = new Promise((resolve) => { done = resolve; });
+    let called = 0;
+    for (let i = 0; i < N; i++) {
+      s.send(Buffer.alloc(1000 + i), port, '127.0.0.1', () => {
+        // Each callback runs after its send left the count.
+        counts.push(s.getSendQueueCount());
+        if (++called === N) done();
+      });
+    }
+    await new Promise((resolve) => process.nextTick(resolve));
+    const before = [s.getSendQueueCount(), s.getSendQueueSize()];
+    // dgram-rs's drain thread writes the queued sends meanwhile; JS has not
+    // heard of them, so they still count.
+    const written = h.busyUntilWritten(s, 2000);
+    const after = [s.getSendQueueCount(), s.getSendQueueSize()];
+    await all;
+    tr.push({
+      queued: before[0] > 1,
+      unchangedWhileUnheard: after[0] === before[0] && after[1] === before[1],
+      countsFall: counts.every((c, i) => i === 0 || c <= counts[i - 1]),
+      lastCount: counts[N - 1],
+      end: [s.getSendQueueCount(), s.getSendQueueSize()],
+      written,
+    });
+    await h.closeAll(r, s);
+  }, {
+    setup: SLOW_LO,
+    ms: 15000,
+    expect: {
+      node: [{ queued: true, unchangedWhileUnheard: true, countsFall: true, lastCount: 0, end: [0, 0], written: false }],
+      rs: [{ queued: true, unchangedWhileUnheard: true, countsFall: true, lastCount: 0, end: [0, 0], written: true }],
+    },
+  });
+  t.true(node[0].queued);
+});
+
 slowLoTest('a send made after queued sends were written but before their callbacks ran is called back after them, in send order', async (t) => {
   await netnsParity(t, async (dgram, tr, h) => {
     const N = 20;

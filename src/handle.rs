@@ -607,13 +607,17 @@ impl UdpHandle {
     }
 
     pub fn get_send_queue_size(&self) -> u32 {
-        self.ctx
-            .shared
-            .queued_bytes
-            .load(std::sync::atomic::Ordering::Acquire) as u32
+        u32::try_from(self.ctx.send_queue_size()).unwrap_or(u32::MAX)
     }
 
     pub fn get_send_queue_count(&self) -> u32 {
+        u32::try_from(self.ctx.send_queue_count()).unwrap_or(u32::MAX)
+    }
+
+    /// Queued sends the drain thread has not written yet (not part of
+    /// Node's API: lets tests wait for the writes without JS hearing of
+    /// them, which `getSendQueueCount()` would need).
+    pub fn unwritten_sends(&self) -> u32 {
         self.ctx
             .shared
             .queued_count
@@ -800,6 +804,7 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
         (c"getSendQueueCount", |h, _| {
             Ok(Ret::U32(h.get_send_queue_count()))
         }),
+        (c"unwrittenSends", |h, _| Ok(Ret::U32(h.unwritten_sends()))),
         (c"ref", |h, _| {
             h.ref_();
             Ok(Ret::Undefined)

@@ -12,6 +12,7 @@
 //! or with queued sends, it is counted on the thread's async handle.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
@@ -65,8 +66,12 @@ pub(crate) struct SocketCtx {
     receiving: Cell<bool>,
     refd: Cell<bool>,
     closed: Cell<bool>,
-    /// Queued sends whose completion JS has not been told yet.
-    pending_sends: Cell<u32>,
+    /// Sizes of the queued sends whose completion JS has not been told yet,
+    /// oldest first (completions come in send order). As with libuv, a send
+    /// counts as queued until its callback runs, not until it is written:
+    /// `getSendQueueCount()`/`Size()` and the order of later sends go by it.
+    unheard: RefCell<VecDeque<usize>>,
+    unheard_bytes: Cell<usize>,
     /// Whether this socket counts as a user of the thread's async handle,
     /// and as keeping the loop alive through it.
     uses_async: Cell<bool>,
@@ -99,7 +104,8 @@ impl SocketCtx {
             receiving: Cell::new(false),
             refd: Cell::new(true),
             closed: Cell::new(false),
-            pending_sends: Cell::new(0),
+            unheard: RefCell::new(VecDeque::new()),
+            unheard_bytes: Cell::new(0),
             uses_async: Cell::new(false),
             keeps_alive: Cell::new(false),
             async_ctx: RefCell::new(Some(async_ctx)),
@@ -253,10 +259,10 @@ impl SocketCtx {
         source: Option<Source>,
     ) -> Outcome {
         self.note_send();
-        let behind = self.pending_sends.get() > 0;
+        let behind = self.has_unheard();
         let outcome = sender::send(sock, &self.shared, data, dest, source, behind);
         if matches!(outcome, Outcome::Queued) {
-            self.queued(1);
+            self.queued([data.len()]);
         }
         outcome
     }
@@ -264,15 +270,14 @@ impl SocketCtx {
     /// Sends a burst, in order.
     pub(crate) fn send_many(&self, sock: &Arc<Socket>, items: &[Item<'_>]) -> Vec<Outcome> {
         self.note_send();
-        let behind = self.pending_sends.get() > 0;
+        let behind = self.has_unheard();
         let outcomes = sender::send_many(sock, &self.shared, items, behind);
         let queued = outcomes
             .iter()
-            .filter(|o| matches!(o, Outcome::Queued))
-            .count();
-        if queued > 0 {
-            self.queued(queued as u32);
-        }
+            .zip(items)
+            .filter(|(o, _)| matches!(o, Outcome::Queued))
+            .map(|(_, (data, _))| data.len());
+        self.queued(queued);
         outcomes
     }
 
@@ -282,9 +287,38 @@ impl SocketCtx {
         }
     }
 
-    fn queued(&self, n: u32) {
-        self.pending_sends.set(self.pending_sends.get() + n);
-        self.update_liveness();
+    fn queued(&self, sizes: impl IntoIterator<Item = usize>) {
+        let mut unheard = self.unheard.borrow_mut();
+        let before = unheard.len();
+        for size in sizes {
+            unheard.push_back(size);
+            self.unheard_bytes.set(self.unheard_bytes.get() + size);
+        }
+        let grew = unheard.len() > before;
+        drop(unheard);
+        if grew {
+            self.update_liveness();
+        }
+    }
+
+    fn has_unheard(&self) -> bool {
+        !self.unheard.borrow().is_empty()
+    }
+
+    /// Forgets the queued sends (closed: their outcomes are settled apart).
+    fn forget_unheard(&self) {
+        self.unheard.borrow_mut().clear();
+        self.unheard_bytes.set(0);
+    }
+
+    /// `getSendQueueCount()`: queued sends whose callbacks have not run.
+    pub(crate) fn send_queue_count(&self) -> usize {
+        self.unheard.borrow().len()
+    }
+
+    /// `getSendQueueSize()`: their bytes.
+    pub(crate) fn send_queue_size(&self) -> usize {
+        self.unheard_bytes.get()
     }
 
     /// Closes the socket now (the port is free when this returns). Queued
@@ -310,7 +344,7 @@ impl SocketCtx {
         }
         self.receiving.set(false);
         self.mode.set(Mode::Stopped);
-        self.pending_sends.set(0);
+        self.forget_unheard();
         self.update_liveness();
         self.thread.remove_socket(self.shared.id);
         let poller = self.poller.borrow_mut().take();
@@ -384,7 +418,7 @@ impl SocketCtx {
         let _ = self.shared.clear_events(); // nobody left to call back
         self.receiving.set(false);
         self.mode.set(Mode::Stopped);
-        self.pending_sends.set(0);
+        self.forget_unheard();
         self.update_liveness();
         self.thread.remove_socket(self.shared.id);
         let poller = self.poller.borrow_mut().take();
@@ -423,9 +457,10 @@ impl SocketCtx {
                 }
                 Event::HandBack(generation) => self.handed_back(generation),
                 Event::SendDone(result) => {
-                    let pending = self.pending_sends.get();
-                    if pending > 0 {
-                        self.pending_sends.set(pending - 1);
+                    let oldest = self.unheard.borrow_mut().pop_front();
+                    if let Some(size) = oldest {
+                        self.unheard_bytes
+                            .set(self.unheard_bytes.get().saturating_sub(size));
                         self.update_liveness();
                         let _ = deliver::send_done(self, result);
                     }
@@ -460,7 +495,7 @@ impl SocketCtx {
     /// loop's liveness in line with its state.
     fn update_liveness(&self) {
         let read_ahead = self.mode.get() == Mode::ReadAhead;
-        let queued = self.pending_sends.get() > 0;
+        let queued = self.has_unheard();
         let uses = read_ahead || queued;
         let keeps = (read_ahead && self.receiving.get() && self.refd.get()) || queued;
         if uses && !self.uses_async.get() {
