@@ -189,16 +189,17 @@ export class Socket extends EventEmitter {
   getSendQueueCount(): number;
 
   /**
-   * dgram-rs addition (Node 26's `bindSync`): binds synchronously to an IP
-   * literal (no DNS), throws bind errors, emits `'listening'` on the next
-   * tick and returns the bound address.
+   * Node's `bindSync` (24.19+, 26.4+; on older Node a dgram-rs addition):
+   * binds synchronously to an IP literal (no DNS), throws bind errors,
+   * emits `'listening'` on the next tick and returns the bound address.
    */
   bindSync(options?: { port?: number | undefined; address?: string | undefined }): AddressInfo;
 
   /**
-   * dgram-rs addition (Node 26's `connectSync`): connects synchronously to
-   * an IP literal (default loopback), binding first if needed; throws
-   * errors; emits `'connect'` on the next tick.
+   * Node's `connectSync` (24.19+, 26.4+; on older Node a dgram-rs
+   * addition): connects synchronously to an IP literal (default loopback),
+   * binding first if needed; throws errors; emits `'connect'` on the next
+   * tick.
    */
   connectSync(port: number, address?: string): void;
 

@@ -142,16 +142,27 @@ if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
 
 function lookup4(lookup, address, callback) {
   address = address || '127.0.0.1';
-  // The default lookup is skipped for a literal of the socket's family, the
-  // answer still coming on the next tick as dns.lookup's would.
-  if (skipsLiterals(lookup) && isIPv4(address)) return process.nextTick(callback, null, address, 4);
+  if (lookup === currentDnsLookup) return defaultLookup(address, 4, callback);
+  // dns.lookup would only hand a literal back on the next tick: skipped.
+  if (lookup === pristineLookup && isIPv4(address)) return process.nextTick(callback, null, address, 4);
   return lookup(address, 4, callback);
 }
 
 function lookup6(lookup, address, callback) {
   address = address || '::1';
-  if (skipsLiterals(lookup) && isIPv6(address)) return process.nextTick(callback, null, address, 6);
+  if (lookup === currentDnsLookup) return defaultLookup(address, 6, callback);
+  if (lookup === pristineLookup && isIPv6(address)) return process.nextTick(callback, null, address, 6);
   return lookup(address, 6, callback);
+}
+
+// Node 24.19+ / 26.5+'s default lookup: the address read as a string
+// (which throws for a Symbol or a detached view, synchronously, as Node's
+// isIP does) is answered on the next tick when it is a literal of the
+// family; anything else goes to dns.lookup.
+function defaultLookup(address, family, callback) {
+  const text = `${address}`;
+  if (family === 4 ? isIPv4(text) : isIPv6(text)) return process.nextTick(callback, null, address, family);
+  return currentDnsLookup(address, family, callback);
 }
 
 function newHandle(type, lookup, validateOnly) {
@@ -601,16 +612,21 @@ class SocketImpl extends EventEmitter {
   // --- Beyond node:dgram on Node 20 (opt-in; see README "What dgram-rs adds")
 
   /**
-   * Node 26's synchronous bind: IP literals only, errors thrown, the
-   * 'listening' event on the next tick. Returns the bound address.
+   * Node's synchronous bind (24.19+, 26.4+; here on every version): an IP
+   * literal or none, errors thrown (the socket stays unbound), 'listening'
+   * on the next tick if still open. Returns the bound address.
    */
   bindSync(options = {}) {
     healthCheck(this);
     validateObject(options, 'options');
     const state = this[kState];
     if (state.bindState !== BIND_STATE_UNBOUND) throw new ERR_SOCKET_ALREADY_BOUND();
-    const port = options.port === undefined ? 0 : validatePort(options.port, 'options.port');
-    const address = literalOrThrow(this, options.address, 'options.address', true);
+    // Validated before the state changes, so that a bad argument leaves the
+    // socket as it was. An address of the other family is the bind's EINVAL.
+    const port = validatePort(options.port ?? 0, 'options.port');
+    const address = numericAddress(options.address, 'options.address', 'bindSync') ||
+      (state.family === 'IPv4' ? '0.0.0.0' : '::');
+    state.bindState = BIND_STATE_BINDING;
     let flags = 0;
     if (state.reuseAddr) flags |= FLAG_REUSEADDR;
     if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
@@ -618,6 +634,7 @@ class SocketImpl extends EventEmitter {
     try {
       state.handle.bind(address, port, flags);
     } catch (err) {
+      state.bindState = BIND_STATE_UNBOUND;
       throw errors.fromNative(err, 'bind', address, port);
     }
     startListening(this, true);
@@ -625,26 +642,31 @@ class SocketImpl extends EventEmitter {
   }
 
   /**
-   * Node 26's synchronous connect: IP literals only (default loopback),
-   * binds implicitly if needed, throws errors, 'connect' on the next tick.
+   * Node's synchronous connect (24.19+, 26.4+): an IP literal or the
+   * family's loopback, binding first (bindSync) when unbound, errors
+   * thrown, 'connect' on the next tick if still open.
    */
   connectSync(port, address) {
-    port = validatePort(port, 'Port', false);
     healthCheck(this);
+    port = validatePort(port, 'Port', false);
     const state = this[kState];
     if (state.connectState !== CONNECT_STATE_DISCONNECTED) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
-    if (state.bindState === BIND_STATE_BINDING) throw new ERR_SOCKET_ALREADY_BOUND();
-    const ip = literalOrThrow(this, address, 'address', false);
+    const ip = numericAddress(address, 'address', 'connectSync') ||
+      (state.family === 'IPv4' ? '127.0.0.1' : '::1');
+    if (state.bindState === BIND_STATE_UNBOUND) this.bindSync();
+    else if (state.bindState !== BIND_STATE_BOUND) throw new ERR_SOCKET_ALREADY_BOUND();
+    // Bound by now even if the destination turns out to be blocked.
     const blocked = sendBlocked(state.sendBlockList, ip);
     if (blocked) throw blocked;
-    if (state.bindState === BIND_STATE_UNBOUND) this.bindSync();
     try {
       state.handle.connect(ip, port);
     } catch (err) {
       throw errors.fromNative(err, 'connect', ip, port);
     }
     state.connectState = CONNECT_STATE_CONNECTED;
-    process.nextTick(() => this.emit('connect'));
+    process.nextTick(() => {
+      if (state.handle) this.emit('connect');
+    });
   }
 
   /**
@@ -844,7 +866,11 @@ function startListening(socket, deferListening) {
   state.bindState = BIND_STATE_BOUND;
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, false);
-  if (deferListening) process.nextTick(() => socket.emit('listening'));
+  if (deferListening) {
+    process.nextTick(() => {
+      if (state.handle) socket.emit('listening');
+    });
+  }
   else socket.emit('listening');
 }
 
@@ -973,15 +999,15 @@ function toBuffer(view) {
 
 // --- sendMany / bindSync helpers
 
-function literalOrThrow(socket, address, name, forBind) {
-  const v4 = socket[kState].family === 'IPv4';
-  if (address === undefined || address === null || address === '') {
-    if (forBind) return v4 ? '0.0.0.0' : '::';
-    return v4 ? '127.0.0.1' : '::1';
-  }
+// The address of bindSync/connectSync: undefined when absent (null or ''
+// for connectSync, any falsy value for bindSync, as Node reads them), else
+// a string holding an IP literal of either family.
+function numericAddress(address, name, method) {
+  if (address === undefined || address === null || address === '' || (method === 'bindSync' && !address)) return undefined;
   validateString(address, name);
-  if (!(v4 ? isIPv4(address) : isIPv6(address))) {
-    throw new errors.codes.ERR_INVALID_ARG_VALUE(name, address, 'must be an IP address of the socket\'s family');
+  if (!isIPv4(address) && !isIPv6(address)) {
+    throw new errors.codes.ERR_INVALID_ARG_VALUE(name, address,
+      `must be a numeric IP address; ${method} does not perform DNS resolution`);
   }
   return address;
 }

@@ -1,6 +1,7 @@
 'use strict';
 // What dgram-rs adds beyond node:dgram on Node 20 (opt-in): bindSync,
-// connectSync (Node 26 semantics) and sendMany.
+// connectSync (node:dgram's own from 24.19 / 26.4, compared with it at the
+// end where it has them) and sendMany.
 const test = require('ava');
 const dgram = require('..');
 
@@ -45,7 +46,11 @@ test('bindSync throws bind errors synchronously, Node-shaped, and takes IP liter
   t.is(err.message, `bind EADDRINUSE 127.0.0.1:${port}`);
   t.is(err.port, port);
   t.throws(() => dgram.createSocket('udp4').bindSync({ address: 'localhost' }), { code: 'ERR_INVALID_ARG_VALUE' });
-  t.throws(() => dgram.createSocket('udp6').bindSync({ address: '127.0.0.1' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  // An IP literal of the other family is left to the bind, which refuses it.
+  const six = dgram.createSocket('udp6');
+  t.throws(() => six.bindSync({ address: '127.0.0.1' }), { code: 'EINVAL', message: 'bind EINVAL 127.0.0.1' });
+  t.is(six.bindSync({ address: '::1' }).family, 'IPv6');
+  six.close();
   a.close();
   b.close();
 });
@@ -110,4 +115,112 @@ test('sendMany validates like send', (t) => {
   t.throws(() => s.sendMany([{ msg: 'x', port: 0 }]), { code: 'ERR_SOCKET_BAD_PORT' });
   t.throws(() => s.sendMany([], 'cb'), { code: 'ERR_INVALID_ARG_TYPE' });
   s.close();
+});
+
+// ---------------------------------------------------------------------------
+// bindSync / connectSync against node:dgram's own (Node 24.19+ and 26.4+
+// have them; on older Node these are dgram-rs additions and the tests above
+// pin them).
+
+const { parity, errShape, impls, capture } = require('./helpers.js');
+const { rec } = require('./options-helpers.js');
+
+const nodeHasSync = typeof impls.node.Socket.prototype.bindSync === 'function';
+const syncParity = nodeHasSync ? test : test.skip;
+if (!nodeHasSync) console.log(`[adds] node:dgram ${process.version} has no bindSync/connectSync: parity tests skipped`);
+
+/** A socket whose events are recorded in `events`. */
+function watched(d, type, events, label) {
+  const s = d.createSocket(type);
+  for (const e of ['listening', 'connect', 'close']) s.on(e, () => events.push(`${label}:${e}`));
+  s.on('error', (err) => events.push({ [`${label}:error`]: errShape(err) }));
+  return s;
+}
+
+const ticks = (n = 3) => new Promise((resolve) => {
+  const step = (k) => (k === 0 ? setImmediate(resolve) : process.nextTick(step, k - 1));
+  step(n);
+});
+
+syncParity('bindSync: arguments, errors, state after a failure, and listening only while open, as node:dgram', async (t) => {
+  await parity(t, async (d, tr) => {
+    const events = [];
+    const a = watched(d, 'udp4', events, 'a');
+    const addr = rec(tr, 'bindSync()', () => a.bindSync(), a);
+    tr.reg(addr.returned && addr.returned.port, 'a');
+    rec(tr, 'again', () => a.bindSync(), a);
+    const b = watched(d, 'udp4', events, 'b');
+    const r = rec(tr, 'port: null', () => b.bindSync({ port: null, address: '127.0.0.1' }), b);
+    const port = tr.reg(r.returned && r.returned.port, 'b');
+    for (const [label, arg] of [['null', null], ['array', []], ['string', 'x'], ['function', () => {}],
+      ['address localhost', { address: 'localhost' }], ['address 5', { address: 5 }], ['address ::1', { address: '::1' }],
+      ['port abc', { port: 'abc' }], ['port -1', { port: -1 }], ['port 70000', { port: 70000 }],
+      ['EADDRINUSE', { port, address: '127.0.0.1' }]]) {
+      const s = watched(d, 'udp4', events, label);
+      rec(tr, label, () => s.bindSync(arg), s);
+      // A failed bindSync leaves the socket unbound and usable.
+      const again = rec(tr, `${label}: then bindSync()`, () => s.bindSync({ address: '127.0.0.1' }), s);
+      tr.reg(again.returned && again.returned.port, `${label}-again`);
+      s.close();
+    }
+    const six = watched(d, 'udp6', events, 'six');
+    rec(tr, 'udp6 127.0.0.1', () => six.bindSync({ address: '127.0.0.1' }), six);
+    six.close();
+    const closedAtOnce = watched(d, 'udp4', events, 'closedAtOnce');
+    rec(tr, 'closed in the same tick', () => closedAtOnce.bindSync({ address: '127.0.0.1' }).family, closedAtOnce);
+    closedAtOnce.close();
+    const pending = watched(d, 'udp4', events, 'pending');
+    pending.bind(0, '127.0.0.1');
+    rec(tr, 'while bind() is pending', () => pending.bindSync(), pending);
+    const closed = watched(d, 'udp4', events, 'closed');
+    closed.close();
+    rec(tr, 'closed', () => closed.bindSync(), closed);
+    await ticks();
+    tr.push({ events });
+    a.close();
+    b.close();
+    pending.close();
+    await ticks();
+  });
+});
+
+syncParity('connectSync: arguments, errors, bind state, block list and connect only while open, as node:dgram', async (t) => {
+  await parity(t, async (d, tr) => {
+    const events = [];
+    const r = watched(d, 'udp4', events, 'r');
+    const port = tr.reg(r.bindSync({ address: '127.0.0.1' }).port, 'r');
+    const state = (s) => ({ address: capture(() => s.address()), remote: capture(() => s.remoteAddress()) });
+    for (const [label, type, args] of [
+      ['default address', 'udp4', [port]], ['empty address', 'udp4', [port, '']], ['null address', 'udp4', [port, null]],
+      ['localhost', 'udp4', [port, 'localhost']], ['address 5', 'udp4', [port, 5]], ['port 0', 'udp4', [0]],
+      ['port "0x0"', 'udp4', ['0x0']], ['udp6 to 127.0.0.1', 'udp6', [port, '127.0.0.1']], ['udp4 to ::1', 'udp4', [port, '::1']],
+    ]) {
+      const s = watched(d, type, events, label);
+      rec(tr, label, () => s.connectSync(...args), s);
+      tr.push({ [`${label}: state`]: state(s) });
+      rec(tr, `${label}: again`, () => s.connectSync(port, type === 'udp4' ? '127.0.0.1' : '::1'), s);
+      s.close();
+    }
+    const pending = watched(d, 'udp4', events, 'pending');
+    pending.bind(0, '127.0.0.1');
+    rec(tr, 'bind pending, localhost', () => pending.connectSync(port, 'localhost'), pending);
+    rec(tr, 'bind pending', () => pending.connectSync(port, '127.0.0.1'), pending);
+    const closed = watched(d, 'udp4', events, 'closed');
+    closed.close();
+    rec(tr, 'closed, bad port', () => closed.connectSync('bad'), closed);
+    const blockList = new (require('node:net').BlockList)();
+    blockList.addAddress('127.0.0.1');
+    const blocked = d.createSocket({ type: 'udp4', sendBlockList: blockList });
+    rec(tr, 'blocked', () => blocked.connectSync(port, '127.0.0.1'), blocked);
+    tr.push({ 'blocked: state': state(blocked) });
+    blocked.close();
+    const closedAtOnce = watched(d, 'udp4', events, 'closedAtOnce');
+    rec(tr, 'closed in the same tick', () => closedAtOnce.connectSync(port), closedAtOnce);
+    closedAtOnce.close();
+    await ticks();
+    tr.push({ events });
+    r.close();
+    pending.close();
+    await ticks();
+  });
 });

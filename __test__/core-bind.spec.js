@@ -402,3 +402,28 @@ test('bind callback is removed after an error and not called on a later bind', a
     await closeAll(a, s);
   });
 });
+
+// The bind address goes through the socket's lookup: Node 20 hands anything
+// but a string to dns.lookup, which throws ERR_INVALID_ARG_TYPE; from Node
+// 24.19 / 26.5 the default lookup first reads it as a string (a Symbol or a
+// detached view throws that conversion's TypeError, an object whose
+// toString gives an IP literal binds there).
+test('bind() with an address that is not a string: thrown or bound as the running Node does', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const detached = new Uint8Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    for (const [label, address] of [['Symbol', Symbol('a')], ['detached view', detached], ['number', 12345],
+      ['object with an IP toString', { toString: () => '127.0.0.1' }], ['object', {}]]) {
+      const s = dgram.createSocket('udp4');
+      const events = [];
+      s.on('listening', () => events.push('listening'));
+      s.on('error', (err) => events.push({ error: errShape(err) }));
+      const r = capture(() => s.bind(0, address), s);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const addr = capture(() => s.address());
+      tr.push({ [label]: { bind: r, events, address: addr.returned ? addr.returned.address : addr.threw.code } });
+      s.close();
+    }
+  });
+  t.truthy(node[0].Symbol.bind.threw);
+});

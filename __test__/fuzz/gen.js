@@ -98,6 +98,9 @@ const METHODS = [
   ['getSendBufferSize', 1], ['addMembership', 2], ['dropMembership', 1], ['addSourceSpecificMembership', 1],
   ['dropSourceSpecificMembership', 1], ['ref', 1], ['unref', 2], ['getSendQueueSize', 1], ['getSendQueueCount', 1],
   ['asyncDispose', 1],
+  // Where node:dgram has them (Node 24.19+, 26.4+): both children run on
+  // the same Node, so both plans have them or neither does.
+  ...(typeof require('node:dgram').Socket.prototype.bindSync === 'function' ? [['bindSync', 3], ['connectSync', 3]] : []),
 ];
 
 function generate(seed, ops) {
@@ -137,6 +140,18 @@ function generate(seed, ops) {
       () => [port(), address()],
       () => [port(), address(), cb()],
       () => [port(), cb()],
+      () => [],
+    ])(),
+    bindSync: () => r.pick([
+      () => [],
+      () => [`{ address: ${address()} }`],
+      () => [`{ port: ${port()}, address: ${address()} }`],
+      () => [r.pick(OBJECTS)],
+      () => [value()],
+    ])(),
+    connectSync: () => r.pick([
+      () => [port()],
+      () => [port(), address()],
       () => [],
     ])(),
     send: () => r.pick([
