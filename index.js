@@ -866,12 +866,14 @@ function startListening(socket, deferListening) {
   state.bindState = BIND_STATE_BOUND;
   if (state.recvBufferSize) bufferSize(socket, state.recvBufferSize, true);
   if (state.sendBufferSize) bufferSize(socket, state.sendBufferSize, false);
-  if (deferListening) {
-    process.nextTick(() => {
-      if (state.handle) socket.emit('listening');
-    });
+  if (!deferListening) {
+    socket.emit('listening');
+    return;
   }
-  else socket.emit('listening');
+  // bindSync: on the next tick, if the socket is still open then.
+  process.nextTick(() => {
+    if (state.handle) socket.emit('listening');
+  });
 }
 
 function stopReceiving(socket) {

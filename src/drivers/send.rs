@@ -164,51 +164,66 @@ fn drain(sock: Weak<Socket>, shared: Arc<Shared>) {
         let Some(sock) = sock.upgrade() else {
             return;
         };
-        let result = send_waiting(&sock, &shared, |s| {
-            send::send_once(s, &item.data, dest.as_ref(), item.source)
-        });
+        let written = write_queued(&sock, &shared, &item, dest.as_ref());
         drop(sock);
-        if shared.is_stopped() {
-            return;
+        if !written {
+            return; // cancelled by close()
         }
-        shared.queue_completed(item.data.len());
-        shared.post(Event::SendDone(result));
     }
 }
 
-/// Sends one datagram with `send`, waiting for buffer space; gives up
-/// (`Interrupted`) once the socket is stopped.
-fn send_waiting(
+/// Writes one queued datagram, waiting for room, and reports its outcome;
+/// false if `close()` cancelled it first. The write and its report happen
+/// under `Shared::writing`, which `cancel_all` takes too: a datagram is
+/// either written and reported, or cancelled (ECANCELED) and never written,
+/// as libuv, which writes on the thread that closes.
+fn write_queued(
     sock: &Socket,
-    shared: &Shared,
-    send: impl Fn(SockRef<'_>) -> io::Result<usize>,
-) -> io::Result<usize> {
+    shared: &Arc<Shared>,
+    item: &Queued,
+    dest: Option<&SockAddr>,
+) -> bool {
+    let complete = |result: io::Result<usize>| {
+        shared.queue_completed(item.data.len());
+        shared.post(Event::SendDone(result));
+        true
+    };
     loop {
-        match send(SockRef::from(sock)) {
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted =>
-            {
-                if shared.is_stopped() {
-                    return Err(io::Error::from(io::ErrorKind::Interrupted));
-                }
-                crate::sys::wait_writable(sock, 50)?;
-                // Closed while waiting: this send was reported cancelled.
-                if shared.is_stopped() {
-                    return Err(io::Error::from(io::ErrorKind::Interrupted));
-                }
+        {
+            let _writing = lock(&shared.writing);
+            if shared.is_stopped() {
+                return false;
             }
-            r => return r,
+            match send::send_once(SockRef::from(sock), &item.data, dest, item.source) {
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::Interrupted => {}
+                result => return complete(result),
+            }
+        }
+        // Waiting for room without the lock: close() shuts the socket down
+        // to wake this wait, and the next round sees it stopped.
+        if let Err(e) = crate::sys::wait_writable(sock, 50) {
+            let _writing = lock(&shared.writing);
+            if shared.is_stopped() {
+                return false;
+            }
+            return complete(Err(e));
         }
     }
 }
 
 /// Drops every queued send (on close) and returns how many were still
-/// pending (the one being written included), and whether a drain thread is
-/// writing them. JS calls that many of its newest pending callbacks with
-/// `ECANCELED`, as libuv cancels the requests it has not written; the ones
-/// before them completed and get their bytes.
+/// pending (one waiting for room included), and whether a drain thread is
+/// at work. Stops the socket's tasks first, under `Shared::writing`, so
+/// that no queued datagram is written after this returns. JS calls that
+/// many of its newest pending callbacks with `ECANCELED`, as libuv cancels
+/// the requests it has not written; the ones before them completed and get
+/// their outcome.
 pub(crate) fn cancel_all(shared: &Shared) -> (usize, bool) {
+    // Not while a queued datagram is being written: after this, none is.
+    let _writing = lock(&shared.writing);
+    shared.stop();
     let mut q = lock(&shared.queue);
     q.items.clear();
     shared.queued_bytes.store(0, Ordering::Release);

@@ -119,8 +119,12 @@ pub(crate) struct Shared {
     stopped: AtomicBool,
     stop_notify: Notify,
     pub(crate) queue: Mutex<SendQueue>,
-    /// Queued sends not yet completed (including the one being written),
-    /// and their bytes: `getSendQueueCount()` / `getSendQueueSize()`.
+    /// Held while the drain thread writes one queued datagram and reports
+    /// it, and while `close()` cancels the queue (see `drivers::send`).
+    pub(crate) writing: Mutex<()>,
+    /// Queued sends not yet written (including the one being written), and
+    /// their bytes. (`getSendQueueCount()`/`Size()` count until JS hears the
+    /// completion: `SocketCtx`.)
     pub(crate) queued_count: AtomicUsize,
     pub(crate) queued_bytes: AtomicUsize,
     pub(crate) gso: Gso,
@@ -147,6 +151,7 @@ impl Shared {
             stopped: AtomicBool::new(false),
             stop_notify: Notify::new(),
             queue: Mutex::new(SendQueue::default()),
+            writing: Mutex::new(()),
             queued_count: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
             gso: Gso::default(),
