@@ -141,28 +141,24 @@ if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
 // ---------------------------------------------------------------------------
 
 function lookup4(lookup, address, callback) {
-  address = address || '127.0.0.1';
-  if (lookup === currentDnsLookup) return defaultLookup(address, 4, callback);
-  // dns.lookup would only hand a literal back on the next tick: skipped.
-  if (lookup === pristineLookup && isIPv4(address)) return process.nextTick(callback, null, address, 4);
-  return lookup(address, 4, callback);
+  return lookupAs(lookup, address || '127.0.0.1', 4, callback);
 }
 
 function lookup6(lookup, address, callback) {
-  address = address || '::1';
-  if (lookup === currentDnsLookup) return defaultLookup(address, 6, callback);
-  if (lookup === pristineLookup && isIPv6(address)) return process.nextTick(callback, null, address, 6);
-  return lookup(address, 6, callback);
+  return lookupAs(lookup, address || '::1', 6, callback);
 }
 
-// Node 24.19+ / 26.5+'s default lookup: the address read as a string
-// (which throws for a Symbol or a detached view, synchronously, as Node's
-// isIP does) is answered on the next tick when it is a literal of the
-// family; anything else goes to dns.lookup.
-function defaultLookup(address, family, callback) {
-  const text = `${address}`;
-  if (family === 4 ? isIPv4(text) : isIPv6(text)) return process.nextTick(callback, null, address, family);
-  return currentDnsLookup(address, family, callback);
+// A default lookup answers an IP literal of the socket's family itself, on
+// the next tick as dns.lookup would. Node 24.19+ / 26.5+ (currentDnsLookup)
+// reads the address as a string for that check, which throws for a Symbol
+// or a detached view, synchronously, as Node's isIP does; before, only a
+// string could be a literal and the rest went to dns.lookup.
+function lookupAs(lookup, address, family, callback) {
+  if (skipsLiterals(lookup)) {
+    const text = lookup === currentDnsLookup ? `${address}` : address;
+    if (family === 4 ? isIPv4(text) : isIPv6(text)) return process.nextTick(callback, null, address, family);
+  }
+  return lookup(address, family, callback);
 }
 
 function newHandle(type, lookup, validateOnly) {

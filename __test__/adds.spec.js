@@ -122,7 +122,7 @@ test('sendMany validates like send', (t) => {
 // have them; on older Node these are dgram-rs additions and the tests above
 // pin them).
 
-const { parity, errShape, impls, capture } = require('./helpers.js');
+const { parity, errShape, impls, capture, ticks } = require('./helpers.js');
 const { rec } = require('./options-helpers.js');
 
 const nodeHasSync = typeof impls.node.Socket.prototype.bindSync === 'function';
@@ -136,11 +136,6 @@ function watched(d, type, events, label) {
   s.on('error', (err) => events.push({ [`${label}:error`]: errShape(err) }));
   return s;
 }
-
-const ticks = (n = 3) => new Promise((resolve) => {
-  const step = (k) => (k === 0 ? setImmediate(resolve) : process.nextTick(step, k - 1));
-  step(n);
-});
 
 syncParity('bindSync: arguments, errors, state after a failure, and listening only while open, as node:dgram', async (t) => {
   await parity(t, async (d, tr) => {
@@ -175,12 +170,12 @@ syncParity('bindSync: arguments, errors, state after a failure, and listening on
     const closed = watched(d, 'udp4', events, 'closed');
     closed.close();
     rec(tr, 'closed', () => closed.bindSync(), closed);
-    await ticks();
+    await ticks(2);
     tr.push({ events });
     a.close();
     b.close();
     pending.close();
-    await ticks();
+    await ticks(2);
   });
 });
 
@@ -217,10 +212,10 @@ syncParity('connectSync: arguments, errors, bind state, block list and connect o
     const closedAtOnce = watched(d, 'udp4', events, 'closedAtOnce');
     rec(tr, 'closed in the same tick', () => closedAtOnce.connectSync(port), closedAtOnce);
     closedAtOnce.close();
-    await ticks();
+    await ticks(2);
     tr.push({ events });
     r.close();
     pending.close();
-    await ticks();
+    await ticks(2);
   });
 });

@@ -115,7 +115,6 @@ fn enqueue(
     source: Option<Source>,
 ) -> Outcome {
     shared.queued_count.fetch_add(1, Ordering::AcqRel);
-    shared.queued_bytes.fetch_add(data.len(), Ordering::AcqRel);
     let start = {
         let mut q = lock(&shared.queue);
         q.items.push_back(Queued {
@@ -134,7 +133,7 @@ fn enqueue(
                 q.items.pop_back();
                 q.draining = false;
                 drop(q);
-                shared.queue_completed(data.len());
+                shared.queue_completed();
                 return Outcome::Failed(e);
             }
         };
@@ -184,7 +183,7 @@ fn write_queued(
     dest: Option<&SockAddr>,
 ) -> bool {
     let complete = |result: io::Result<usize>| {
-        shared.queue_completed(item.data.len());
+        shared.queue_completed();
         shared.post(Event::SendDone(result));
         true
     };
@@ -226,6 +225,5 @@ pub(crate) fn cancel_all(shared: &Shared) -> (usize, bool) {
     shared.stop();
     let mut q = lock(&shared.queue);
     q.items.clear();
-    shared.queued_bytes.store(0, Ordering::Release);
     (shared.queued_count.swap(0, Ordering::AcqRel), q.draining)
 }

@@ -122,11 +122,10 @@ pub(crate) struct Shared {
     /// Held while the drain thread writes one queued datagram and reports
     /// it, and while `close()` cancels the queue (see `drivers::send`).
     pub(crate) writing: Mutex<()>,
-    /// Queued sends not yet written (including the one being written), and
-    /// their bytes. (`getSendQueueCount()`/`Size()` count until JS hears the
-    /// completion: `SocketCtx`.)
+    /// Queued sends not yet written (including one waiting for room).
+    /// (`getSendQueueCount()`/`Size()` count until JS hears the completion:
+    /// `SocketCtx`.)
     pub(crate) queued_count: AtomicUsize,
-    pub(crate) queued_bytes: AtomicUsize,
     pub(crate) gso: Gso,
     /// Whether UDP GRO was turned on (see `drivers::runtime`).
     #[cfg(target_os = "linux")]
@@ -153,7 +152,6 @@ impl Shared {
             queue: Mutex::new(SendQueue::default()),
             writing: Mutex::new(()),
             queued_count: AtomicUsize::new(0),
-            queued_bytes: AtomicUsize::new(0),
             gso: Gso::default(),
             #[cfg(target_os = "linux")]
             gro: AtomicBool::new(false),
@@ -307,15 +305,14 @@ impl Shared {
         self.credits.close();
     }
 
-    pub(crate) fn queue_completed(&self, bytes: usize) {
-        // Saturating: `close()` may have zeroed the counters meanwhile.
-        let sub = |a: &AtomicUsize, n: usize| {
-            let _ = a.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-                Some(v.saturating_sub(n))
+    /// One queued send was written (or failed, or was dropped).
+    pub(crate) fn queue_completed(&self) {
+        // Saturating: `close()` may have zeroed the count meanwhile.
+        let _ = self
+            .queued_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(1))
             });
-        };
-        sub(&self.queued_count, 1);
-        sub(&self.queued_bytes, bytes);
     }
 }
 
