@@ -243,10 +243,6 @@ class SocketImpl extends EventEmitter {
       pendingSends: [],
       // The sender of the last datagram received alone (see emitOne).
       lastSender: '',
-      // Sends to literal addresses not written yet, in order (see sendTo).
-      outbox: [],
-      // How many of them, from the front, have passed their lookup step.
-      outboxReady: 0,
       // In a cluster worker, gives back the primary's socket (lib/cluster.js).
       clusterRelease: undefined,
     };
@@ -382,7 +378,7 @@ class SocketImpl extends EventEmitter {
   disconnect() {
     const state = this[kState];
     if (state.connectState !== CONNECT_STATE_CONNECTED) throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
-    if (state.outboxReady !== 0) flushReady(this);
+    flushReady();
     try {
       state.handle.disconnect();
     } catch (err) {
@@ -487,8 +483,8 @@ class SocketImpl extends EventEmitter {
     healthCheck(this);
     // Sends past their lookup step would have gone out on Node: they go now.
     // The others are dropped, without a callback, as Node drops them.
-    flushReady(this);
-    dropOutbox(state);
+    flushReady();
+    dropOutbox(this);
     // close() also stops the native receive side: no separate recvStop().
     state.receiving = false;
     const pending = state.pendingSends;
@@ -942,7 +938,7 @@ function doConnectLookup(port, address, callback) {
     if (!ex) ex = sendBlocked(state.sendBlockList, ip);
     if (!ex) {
       // Sends that passed their lookup step go out unconnected first.
-      if (state.outboxReady !== 0) flushReady(this);
+      flushReady();
       try {
         state.handle.connect(String(ip), port);
       } catch (err) {

@@ -225,6 +225,32 @@ test('sends with an omitted address and with a literal address keep their order 
   t.deepEqual(node[0], ['1', '2', '3', '4', '5']);
 });
 
+test('sends from several sockets in one tick reach a common receiver in send() order, with and without callbacks', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    const other = await boundSocket(dgram);
+    tr.reg(other.address().port, 'other');
+    client.send('a', port, '127.0.0.1');
+    other.send('b', port, '127.0.0.1');
+    client.send('c', port, '127.0.0.1');
+    const order = [];
+    const sent = (name) => () => order.push(name);
+    await new Promise((resolve) => {
+      other.send('d', port, '127.0.0.1', sent('d'));
+      client.send('e', port, '127.0.0.1', sent('e'));
+      client.send('f', port, '127.0.0.1', sent('f'));
+      other.send('g', port, '127.0.0.1', (err) => {
+        sent('g')(err);
+        resolve();
+      });
+    });
+    const msgs = await inbox.wait(7);
+    tr.push(msgs.map((m) => m.msg.toString()), order);
+    await closeAll(server, client, other);
+  });
+  t.deepEqual(node[0], ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+});
+
 test('udp6: send overloads default to ::1 and rinfo is IPv6', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const { server, client, inbox, port } = await pair(dgram, tr, 'udp6');

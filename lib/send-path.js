@@ -162,27 +162,35 @@ function addressIndex(addresses, ip) {
   return i >= 0 ? i : addresses.push(ip) - 1;
 }
 
-// Sends to IP literals (sendTo) wait in the socket's outbox for their
-// lookup step, which Node runs even for literals, answering on the next
-// tick: one nextTick per send (outboxTick), in the send's async context.
-// A send is written once it has passed that step, and those that have are
-// written together, in one native call (UDP GSO, see src/send.rs), when
-// the last one queued has passed it, or earlier when something must see
-// them gone (a callback, close(), an option change, a direct send).
-// close() drops the ones that have not passed it, as Node does.
+// Sends to IP literals (sendTo) wait in the outbox for their lookup step,
+// which Node runs even for literals, answering on the next tick: one
+// nextTick per send (outboxTick), in the send's async context. A send is
+// written once it has passed that step, and those that have are written
+// together (one native call per run of one socket's sends, UDP GSO, see
+// src/send.rs) when the last one queued has passed it, or earlier when
+// something must see them gone (a callback, close(), an option change, a
+// direct send). close() drops a socket's sends that have not passed it, as
+// Node does.
+// One outbox for all sockets, in send() order: Node writes each send at
+// its own tick, so datagrams from several sockets leave in the order of
+// their send() calls, and a receiver of them all sees that order.
 const ITEM_WAITING = 0;
 const ITEM_READY = 1;
 const ITEM_WRITTEN = 2;
 const ITEM_DROPPED = 3;
 
+// Ticks run in the order they were queued, so the sends past their lookup
+// step are always the first `outboxReady` of the outbox; the rest wait.
+let outbox = [];
+let outboxReady = 0;
+
 function outboxTick(item) {
   if (item.stage === ITEM_DROPPED) return;
   if (item.stage === ITEM_WAITING) {
     item.stage = ITEM_READY;
-    const state = item.socket[kState];
-    if (++state.outboxReady === state.outbox.length) {
-      if (emittingBatch) deferFlush(item.socket);
-      else flushReady(item.socket);
+    if (++outboxReady === outbox.length) {
+      if (emittingBatch) flushAfterBatch = true;
+      else flushReady();
     }
   }
   // Node calls back on the tick after its lookup step.
@@ -198,16 +206,7 @@ function outboxTick(item) {
 // the receive side (lib/receive.js, and onNativeEvent in index.js) emits
 // every batch through emitBatch, and outboxTick asks emittingBatch.
 let emittingBatch = false;
-let deferred = [];
-
-function deferFlush(socket) {
-  if (!deferred.includes(socket)) deferred.push(socket);
-}
-
-function flushDeferred(socket) {
-  const state = socket[kState];
-  if (state.outboxReady !== 0 && state.handle) flushReady(socket);
-}
+let flushAfterBatch = false;
 
 // Emits a batch through `emit(socket)` with ready sends held back.
 function emitBatch(socket, emit) {
@@ -217,15 +216,15 @@ function emitBatch(socket, emit) {
     emit(socket);
   } finally {
     emittingBatch = false;
-    if (deferred.length !== 0) {
-      for (const s of deferred) process.nextTick(flushDeferred, s);
-      deferred = [];
+    if (flushAfterBatch) {
+      flushAfterBatch = false;
+      process.nextTick(flushReady);
     }
   }
 }
 
 function deliverSendResult(item) {
-  if (item.stage === ITEM_READY) flushReady(item.socket);
+  if (item.stage === ITEM_READY) flushReady();
   const callback = item.callback;
   const result = item.result;
   if (typeof result === 'number') {
@@ -239,47 +238,59 @@ function deliverSendResult(item) {
   }
 }
 
-// Writes the sends that passed their lookup step.
-function flushReady(socket) {
-  const state = socket[kState];
-  const n = state.outboxReady;
+// Writes the sends that passed their lookup step, of every socket, in
+// order: each run of one socket's sends in one go.
+function flushReady() {
+  const n = outboxReady;
   if (n === 0) return;
-  const outbox = state.outbox;
   let items;
   if (n === outbox.length) {
     items = outbox;
-    state.outbox = [];
+    outbox = [];
   } else {
     items = outbox.splice(0, n);
   }
-  state.outboxReady = 0;
-  writeItems(socket, items);
+  outboxReady = 0;
+  let from = 0;
+  for (let i = 1; i <= n; i++) {
+    if (i === n || items[i].socket !== items[from].socket) {
+      writeItems(items[from].socket, from === 0 && i === n ? items : items.slice(from, i));
+      from = i;
+    }
+  }
 }
 
-// Writes every send of the outbox, whether past its lookup step or not
-// (sendMany, which Node does not have, keeps its order with them).
 // Before an option change: the sends that passed their lookup step would
 // have gone out with the options as they were.
 function settleOutbox(socket) {
   const state = socket[kState];
-  if (state !== undefined && state.outboxReady !== 0 && state.handle) flushReady(socket);
+  if (state !== undefined && state.handle) flushReady();
 }
 
+// Writes the sends that passed their lookup step, then every send of
+// `socket` still waiting for it (sendMany, which Node does not have, keeps
+// its order with the socket's earlier sends).
 function flushAll(socket) {
-  const state = socket[kState];
-  const items = state.outbox;
-  if (items.length === 0) return;
-  state.outbox = [];
-  state.outboxReady = 0;
-  writeItems(socket, items);
+  flushReady();
+  const mine = takeWaiting(socket);
+  if (mine.length !== 0) writeItems(socket, mine);
 }
 
-function dropOutbox(state) {
-  const items = state.outbox;
-  if (items.length === 0) return;
-  for (const item of items) item.stage = ITEM_DROPPED;
-  state.outbox = [];
-  state.outboxReady = 0;
+// close(): the socket's sends still waiting for their lookup step are
+// dropped, without a callback, as Node drops them.
+function dropOutbox(socket) {
+  for (const item of takeWaiting(socket)) item.stage = ITEM_DROPPED;
+}
+
+// Removes `socket`'s sends from the outbox (all waiting: call flushReady
+// first).
+function takeWaiting(socket) {
+  if (outbox.length === 0) return [];
+  const mine = [];
+  const rest = [];
+  for (const item of outbox) (item.socket === socket ? mine : rest).push(item);
+  if (mine.length !== 0) outbox = rest;
+  return mine;
 }
 
 // Writes `items` in order: runs of plain ones in one native call each,
@@ -419,7 +430,7 @@ function sendTo(socket, data, port, address, callback, local) {
     if (state.sendBlockList !== undefined) item.error = sendBlocked(state.sendBlockList, literal);
     // Failed without a callback: dropped silently, as Node does.
     if ((item.error !== undefined || data === null) && !callback) return;
-    state.outbox.push(item);
+    outbox.push(item);
     process.nextTick(outboxTick, item);
     return;
   }
@@ -454,7 +465,7 @@ function tooManyPieces(state, ip, address, port) {
 // tick with (null, bytes) or a 'send' error, never as an 'error' event.
 function transmit(socket, data, ip, address, port, callback, local) {
   const state = socket[kState];
-  if (state.outboxReady !== 0) flushReady(socket); // sends that came first
+  flushReady(); // sends that came first
   let sent;
   try {
     if (local !== undefined) sent = state.handle.sendFrom(data, port || 0, ip === undefined ? undefined : String(ip), local);
