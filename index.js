@@ -1055,6 +1055,7 @@ function normalizeManyItem(socket, item, i, connected) {
 function onNativeEvent(kind, a, b, c) {
   const socket = this[kOwner];
   const state = socket[kState];
+  let held = false;
   switch (kind) {
     case EVENT_ONE:
       emitOne(socket, a, b, c);
@@ -1064,12 +1065,13 @@ function onNativeEvent(kind, a, b, c) {
       break;
     case EVENT_BATCH:
       state.batch = { chunks: a, meta: b, addrs: c, i: 0, chunk: 0, offset: 0 };
-      emitBatch(socket, emitMessages);
+      held = emitBatch(socket, emitMessages) === true;
       break;
     case EVENT_RESUME:
-      // A listener threw (reported as uncaught): go on with the batch.
+      // A listener threw (reported as uncaught), or the batch was longer
+      // than one turn's messages: go on with it.
       if (state.batch === undefined) break;
-      emitBatch(socket, state.batch.list !== undefined ? emitList : emitMessages);
+      held = emitBatch(socket, state.batch.list !== undefined ? emitList : emitMessages) === true;
       break;
     case EVENT_RECV_ERROR:
       if (state.handle && state.receiving) socket.emit('error', errors.fromNative(a, 'recvmsg'));
@@ -1090,9 +1092,10 @@ function onNativeEvent(kind, a, b, c) {
       }
       break;
   }
-  // Completed: a call that threw (reported as uncaught) returns nothing,
-  // and the native side then resumes the batch with EVENT_RESUME.
-  return true;
+  // Completed (true), or the rest of the batch waits for the next turn
+  // (false). A call that threw (reported as uncaught) returns nothing, and
+  // the native side then resumes the batch with EVENT_RESUME.
+  return !held;
 }
 
 // Node's handle.onmessage(nread, handle, buf, rinfo): one datagram, or a

@@ -28,7 +28,10 @@ async function recordBind(dgram, tr, type, label, doBind, { withCb = true, port 
   const addr = s.address();
   if (port === undefined) tr.reg(addr.port, `${label}`);
   else tr.reg(port, 'fixed');
-  tr.push({ label, r, order, addr, addrKeys: Object.keys(addr) });
+  // Named here too: the kernel may hand a later form the ephemeral port of
+  // an earlier one (closed by then), which the trace would name after it.
+  const named = { ...addr, port: addr.port > 0 ? `PORT:${port === undefined ? label : 'fixed'}` : addr.port };
+  tr.push({ label, r, order, addr: named, addrKeys: Object.keys(addr) });
   await closeAll(s);
 }
 

@@ -428,3 +428,38 @@ test('nextTick callbacks and microtasks queued by a listener run before the next
   t.is(node[0].length, 21);
   t.deepEqual(node[0].slice(0, 6), ['message A', 'tick A', 'microtask A', 'message B', 'tick B', 'microtask B']);
 });
+
+test('a backlog is emitted at most 32 messages per loop turn (libuv reads 32 per turn), immediates between', async (t) => {
+  const nodeDgram = require('node:dgram');
+  const { node } = await parity(t, async (dgram, tr) => {
+    for (const total of [40, 100]) {
+      const rx = await boundSocket(dgram, 'udp4');
+      const tx = await boundSocket(nodeDgram, 'udp4');
+      const port = rx.address().port;
+      // Per turn (an immediate ends it), how many messages came.
+      const turns = [];
+      let current = 0;
+      let seen = 0;
+      const all = new Promise((resolve) => {
+        rx.on('message', (m) => {
+          if (current++ === 0) {
+            setImmediate(() => {
+              turns.push(current);
+              current = 0;
+            });
+          }
+          if (++seen === total) setTimeout(resolve, 5);
+        });
+      });
+      // All queued in the kernel before the receiver's loop turns again.
+      await new Promise((resolve) => {
+        let sent = 0;
+        for (let i = 0; i < total; i++) tx.send(Buffer.alloc(20, i), port, '127.0.0.1', () => ++sent === total && resolve());
+      });
+      await withTimeout(all, 5000, `${total} messages`);
+      tr.push({ total, turns });
+      await closeAll(rx, tx);
+    }
+  });
+  t.deepEqual(node[0].turns, [32, 8]);
+});

@@ -33,11 +33,20 @@ const smallMeta = new Uint32Array(scratch.buffer, SCRATCH_META_AT, SMALL_MAX * 3
 // last message is followed by the native callback's own).
 const runTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
 
+// libuv reads at most 32 datagrams per socket per loop turn, so timers,
+// immediates and other sockets run between every 32 messages of a
+// backlog. A call here emits at most that many and returns true when it
+// holds the rest of its batch (state.batch): the native side calls again
+// with EVENT_RESUME on the next turn and reads nothing for the socket
+// meanwhile (src/socket.rs).
+const TURN_MAX = 32;
+
 // One 'message' per datagram of the current batch (state.batch): `chunks`
 // hold the payloads back to back, a datagram that did not fit one chunk
 // starting the next. A listener that throws ends this call (the exception
 // is reported as uncaught, as on Node); the native side then calls again
 // with EVENT_RESUME for the rest, as libuv goes on with the next datagram.
+// True when TURN_MAX were emitted and the rest waits for the next turn.
 function emitMessages(socket) {
   const state = socket[kState];
   const batch = state.batch;
@@ -49,8 +58,10 @@ function emitMessages(socket) {
   let check = filter !== undefined && filter.sync(state.handle);
   let c = batch.chunk;
   let off = batch.offset;
+  let budget = TURN_MAX;
   while (batch.i < meta.length) {
     if (!state.handle || !state.receiving) break; // closed by a listener
+    if (budget-- === 0) return true;
     const at = batch.i;
     const len = meta[at];
     if (off + len > chunks[c].length) {
@@ -126,7 +137,8 @@ function emitSmall(socket, count, addrs) {
 }
 
 // One 'message' per (msg, port, address) of state.batch.list; resumed
-// like emitMessages after a listener's exception.
+// like emitMessages after a listener's exception (a list is shorter than
+// TURN_MAX).
 function emitList(socket) {
   const state = socket[kState];
   const batch = state.batch;

@@ -208,12 +208,13 @@ function outboxTick(item) {
 let emittingBatch = false;
 let flushAfterBatch = false;
 
-// Emits a batch through `emit(socket)` with ready sends held back.
+// Emits a batch through `emit(socket)` with ready sends held back;
+// returns what `emit` returns.
 function emitBatch(socket, emit) {
   if (emittingBatch) return emit(socket);
   emittingBatch = true;
   try {
-    emit(socket);
+    return emit(socket);
   } finally {
     emittingBatch = false;
     if (flushAfterBatch) {

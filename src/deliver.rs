@@ -17,13 +17,21 @@
 //!   previous event's;
 //! - `RECV_ERROR, code`: a receive error, e.g. `"ECONNREFUSED"`;
 //! - `SEND_DONE, bytes, code?`: the oldest queued send completed;
-//! - `RESUME`: go on with what a listener's exception interrupted;
+//! - `RESUME`: go on with the batch JS holds (what a listener's exception
+//!   interrupted, or the rest of a batch larger than `TURN_MAX`);
 //! - `CLOSED`: the close phase of a closed socket (cancelled sends).
 //!
 //! An exception thrown by a listener goes to Node's uncaught-exception
 //! handling; if the program survives it, JS is called again with `RESUME`
 //! to emit the rest of the batch, as libuv would go on with the next
 //! datagram (each is a callback of its own there).
+//!
+//! A call emits at most 32 messages (lib/receive.js `TURN_MAX`), as libuv
+//! reads at most 32 datagrams per socket per loop turn: timers, immediates
+//! and other sockets get their turn between. JS then returns `false` and
+//! keeps the rest of the batch; the caller arranges a `RESUME` call on a
+//! later turn and reads nothing for the socket meanwhile
+//! (`SocketCtx::take_events`).
 
 use std::io;
 
@@ -51,7 +59,9 @@ const SMALL_MAX_BYTES: usize = 8 * 1024;
 /// Chunks at least this large become Buffers without a copy.
 const HAND_OVER_BYTES: usize = 8 * 1024;
 
-pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<()> {
+/// Hands a batch to JS. `Ok(false)`: JS holds the rest of it (more than
+/// 32 datagrams), to be emitted by `resume` on a later turn.
+pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<bool> {
     let env = ctx.env;
     let _scope = HandleScope::open(env)?;
     if let ([chunk], [len, port, sender]) = (&b.chunks[..], &b.meta[..]) {
@@ -143,7 +153,7 @@ pub(crate) fn recv_error(ctx: &SocketCtx, err: &io::Error) -> napi::Result<()> {
         value::uint32(env, KIND_RECV_ERROR)?,
         value::string(env, &code_of(err))?,
     ];
-    emit(ctx, &args, 0)
+    emit(ctx, &args, 0).map(drop)
 }
 
 pub(crate) fn send_done(ctx: &SocketCtx, result: io::Result<usize>) -> napi::Result<()> {
@@ -161,13 +171,21 @@ pub(crate) fn send_done(ctx: &SocketCtx, result: io::Result<usize>) -> napi::Res
         value::uint32(env, bytes)?,
         code,
     ];
-    emit(ctx, &args, 0)
+    emit(ctx, &args, 0).map(drop)
 }
 
 pub(crate) fn closed(ctx: &SocketCtx) -> napi::Result<()> {
     let env = ctx.env;
     let _scope = HandleScope::open(env)?;
-    emit(ctx, &[value::uint32(env, KIND_CLOSED)?], 0)
+    emit(ctx, &[value::uint32(env, KIND_CLOSED)?], 0).map(drop)
+}
+
+/// Goes on with the batch JS holds (see `batch`), which has at most
+/// `left` datagrams left. `Ok(false)`: JS still holds some.
+pub(crate) fn resume(ctx: &SocketCtx, left: usize) -> napi::Result<bool> {
+    let env = ctx.env;
+    let _scope = HandleScope::open(env)?;
+    emit(ctx, &[value::uint32(env, KIND_RESUME)?], left)
 }
 
 thread_local! {
@@ -184,19 +202,19 @@ pub(crate) fn in_event() -> bool {
 /// Calls the event function; after an exception, with `RESUME` until a call
 /// returns normally, at most `resumable` times (each exception consumes the
 /// datagram whose listener threw; a terminating worker throws at every
-/// call).
-fn emit(ctx: &SocketCtx, args: &[RawValue], resumable: usize) -> napi::Result<()> {
+/// call). `Ok(false)`: JS holds the rest of a batch.
+fn emit(ctx: &SocketCtx, args: &[RawValue], resumable: usize) -> napi::Result<bool> {
     let env = ctx.env;
     let recv = match ctx.this_ref.borrow().as_ref() {
         Some(r) => r.get(env)?,
-        None => return Ok(()),
+        None => return Ok(true),
     };
     let func = ctx.thread.handler(env, ctx.handler)?;
     // The context lives until the socket's close phase when JS closes the
     // socket during the call (see `SocketCtx::close` and `in_event`).
     let async_ctx = match ctx.async_ctx.borrow().as_ref() {
         Some(c) => c.prepare(env)?,
-        None => return Ok(()),
+        None => return Ok(true),
     };
     DEPTH.with(|d| d.set(d.get() + 1));
     let result = emit_counted(ctx, async_ctx, recv, func, args, resumable);
@@ -211,19 +229,19 @@ fn emit_counted(
     func: RawValue,
     args: &[RawValue],
     resumable: usize,
-) -> napi::Result<()> {
+) -> napi::Result<bool> {
     let env = ctx.env;
-    if raw::make_callback(env, async_ctx, recv, func, args)? {
-        return Ok(());
+    if let Some(done) = raw::make_callback(env, async_ctx, recv, func, args)? {
+        return Ok(done);
     }
     let resume = [value::uint32(env, KIND_RESUME)?];
     for _ in 0..resumable {
-        if ctx.is_closed()
-            || ctx.thread.is_torn_down(env)
-            || raw::make_callback(env, async_ctx, recv, func, &resume)?
-        {
+        if ctx.is_closed() || ctx.thread.is_torn_down(env) {
             break;
         }
+        if let Some(done) = raw::make_callback(env, async_ctx, recv, func, &resume)? {
+            return Ok(done);
+        }
     }
-    Ok(())
+    Ok(true)
 }

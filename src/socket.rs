@@ -6,10 +6,17 @@
 //! the socket and the JS thread reads it (`drivers::js_loop`); `ReadAhead`,
 //! the runtime reads it (`drivers::runtime`) until it hands it back.
 //!
+//! At most 32 messages are emitted per socket per loop turn, as libuv reads
+//! at most 32 datagrams per turn: JS keeps the rest of a larger batch
+//! (`held`), the thread's async handle brings the socket back on the next
+//! turn for the next 32 (`take_events`), and nothing more is read or
+//! delivered for it until JS has emitted them all (the poller pauses).
+//!
 //! Liveness, as Node's rules: a socket keeps the process alive while it is
 //! receiving and ref'd, or while sends wait in its queue. While watching,
-//! that is its poll handle (`uv_ref`/`uv_unref` on it); while reading ahead
-//! or with queued sends, it is counted on the thread's async handle.
+//! that is its poll handle (`uv_ref`/`uv_unref` on it); while reading ahead,
+//! holding a batch or with queued sends, it is counted on the thread's
+//! async handle.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -23,7 +30,7 @@ use socket2::Socket;
 use crate::core::recv::Batch;
 use crate::core::send::{Item, Source};
 use crate::deliver;
-use crate::drivers::js_loop::{Poller, Sharing, Sink};
+use crate::drivers::js_loop::{Poller, Sharing, Sink, Taken};
 use crate::drivers::runtime;
 use crate::drivers::send::{self as sender, Outcome};
 use crate::drivers::shared::{Event, Shared};
@@ -66,6 +73,11 @@ pub(crate) struct SocketCtx {
     receiving: Cell<bool>,
     refd: Cell<bool>,
     closed: Cell<bool>,
+    /// Datagrams at most left in the batch JS holds (it emitted 32 of it
+    /// this turn), 0 when it holds none.
+    held: Cell<usize>,
+    /// A receive error read after the held batch, reported after it.
+    held_error: RefCell<Option<io::Error>>,
     /// Sizes of the queued sends whose completion JS has not been told yet,
     /// oldest first (completions come in send order). As with libuv, a send
     /// counts as queued until its callback runs, not until it is written:
@@ -104,6 +116,8 @@ impl SocketCtx {
             receiving: Cell::new(false),
             refd: Cell::new(true),
             closed: Cell::new(false),
+            held: Cell::new(0),
+            held_error: RefCell::new(None),
             unheard: RefCell::new(VecDeque::new()),
             unheard_bytes: Cell::new(0),
             uses_async: Cell::new(false),
@@ -225,6 +239,8 @@ impl SocketCtx {
     /// Stops receiving; the socket stays open (Node's `_stopReceiving`).
     pub(crate) fn recv_stop(&self) {
         self.receiving.set(false);
+        self.held.set(0);
+        self.held_error.borrow_mut().take();
         match self.mode.get() {
             Mode::Watching => {
                 if let Some(p) = self.poller.borrow().as_ref() {
@@ -343,6 +359,8 @@ impl SocketCtx {
             }
         }
         self.receiving.set(false);
+        self.held.set(0);
+        self.held_error.borrow_mut().take();
         self.mode.set(Mode::Stopped);
         self.forget_unheard();
         self.update_liveness();
@@ -432,9 +450,19 @@ impl SocketCtx {
     }
 
     /// Delivers what the runtime produced for this socket (called from the
-    /// thread's async handle), up to one batch; returns whether more waits.
+    /// thread's async handle), up to one batch: the next 32 messages of the
+    /// batch JS holds, if it holds one; returns whether more waits.
     pub(crate) fn take_events(&self) -> bool {
         let mut delivered_batch = false;
+        let held = self.held.get();
+        if held > 0 && !self.closed.get() {
+            let done = deliver::resume(self, held).unwrap_or(true);
+            if !done && self.receiving.get() && !self.closed.get() {
+                return true;
+            }
+            self.end_hold();
+            delivered_batch = true;
+        }
         while !self.closed.get() {
             if delivered_batch && self.shared.next_is_batch() {
                 return true;
@@ -444,10 +472,14 @@ impl SocketCtx {
             };
             match event {
                 Event::Batch(batch) => {
-                    if self.receiving.get() {
-                        let _ = deliver::batch(self, batch);
-                    }
+                    let count = batch.count;
+                    let done = !self.receiving.get() || deliver::batch(self, batch).unwrap_or(true);
                     self.shared.batch_taken();
+                    if !done && self.receiving.get() && !self.closed.get() {
+                        self.held.set(count);
+                        self.update_liveness();
+                        return true;
+                    }
                     delivered_batch = true;
                 }
                 Event::RecvError(err) => {
@@ -468,6 +500,26 @@ impl SocketCtx {
             }
         }
         false
+    }
+
+    /// JS emitted the last of the batch it held: reading goes on where it
+    /// paused.
+    fn end_hold(&self) {
+        self.held.set(0);
+        let err = self.held_error.borrow_mut().take();
+        if let Some(err) = err {
+            let _ = deliver::recv_error(self, &err);
+        }
+        if self.mode.get() == Mode::Watching && self.receiving.get() && !self.closed.get() {
+            let resumed = match self.poller.borrow().as_ref() {
+                Some(p) => p.resume(),
+                None => Ok(()),
+            };
+            if let Err(e) = resumed {
+                let _ = deliver::recv_error(self, &e);
+            }
+        }
+        self.update_liveness();
     }
 
     /// Read-ahead ended: the JS loop watches the socket again.
@@ -494,10 +546,10 @@ impl SocketCtx {
     /// Brings the socket's share of the thread's async handle and of the
     /// loop's liveness in line with its state.
     fn update_liveness(&self) {
-        let read_ahead = self.mode.get() == Mode::ReadAhead;
+        let reading = self.mode.get() == Mode::ReadAhead || self.held.get() > 0;
         let queued = self.has_unheard();
-        let uses = read_ahead || queued;
-        let keeps = (read_ahead && self.receiving.get() && self.refd.get()) || queued;
+        let uses = reading || queued;
+        let keeps = (reading && self.receiving.get() && self.refd.get()) || queued;
         if uses && !self.uses_async.get() {
             // Failing to open an async handle (out of memory) leaves events
             // undelivered; there is nothing better to do here.
@@ -518,12 +570,27 @@ impl SocketCtx {
 }
 
 impl Sink for SocketCtx {
-    fn batch(&self, batch: Batch) -> bool {
-        let _ = deliver::batch(self, batch);
-        self.receiving.get() && !self.closed.get()
+    fn batch(&self, batch: Batch) -> Taken {
+        let count = batch.count;
+        let done = deliver::batch(self, batch).unwrap_or(true);
+        if !self.receiving.get() || self.closed.get() {
+            return Taken::Stopped;
+        }
+        if done {
+            return Taken::All;
+        }
+        // The rest on the next turns (the poller pauses meanwhile).
+        self.held.set(count);
+        self.update_liveness();
+        self.shared.wake_js();
+        Taken::Held
     }
 
     fn error(&self, err: io::Error) -> bool {
+        if self.held.get() > 0 {
+            *self.held_error.borrow_mut() = Some(err);
+            return true;
+        }
         let _ = deliver::recv_error(self, &err);
         self.receiving.get() && !self.closed.get()
     }

@@ -84,11 +84,23 @@ const STREAM_BATCH: usize = 32 * recv::SLOTS;
 /// 30–50 % streamed, under 10 % polled).
 const STREAM_MIN_CAPACITY: usize = 64;
 
-/// Where a socket's received data goes (the napi edge). Each call runs JS;
-/// `false` means the socket stopped receiving meanwhile (a listener closed
-/// it), so nothing more may be read in this callback.
+/// What became of a batch handed to the sink.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Taken {
+    /// Emitted; reading may go on.
+    All,
+    /// The socket stopped receiving meanwhile (a listener closed it):
+    /// nothing more may be read in this callback.
+    Stopped,
+    /// JS emitted the first 32 messages and holds the rest for the next
+    /// turns: the poller pauses until the sink `resume`s it.
+    Held,
+}
+
+/// Where a socket's received data goes (the napi edge). Each call runs JS.
 pub(crate) trait Sink {
-    fn batch(&self, batch: Batch) -> bool;
+    fn batch(&self, batch: Batch) -> Taken;
+    /// `false`: the socket stopped receiving meanwhile.
     fn error(&self, err: io::Error) -> bool;
     /// More is waiting than the JS thread reads per wake-up: the poller
     /// stopped watching; the sink starts read-ahead.
@@ -190,6 +202,23 @@ impl Poller {
         unwatch(&self.inner);
     }
 
+    /// Reads again after a pause (`Taken::Held`): by poll, or on a
+    /// stream's next tick.
+    pub(crate) fn resume(&self) -> io::Result<()> {
+        let inner = &self.inner;
+        if inner.watching.get() {
+            return Ok(());
+        }
+        if !inner.streaming.get() {
+            return watch(inner);
+        }
+        if let Some(t) = inner.ticker.borrow().as_ref() {
+            t.start(inner.tick_us.get())?;
+        }
+        inner.watching.set(true);
+        Ok(())
+    }
+
     pub(crate) fn set_ref(&self, on: bool) {
         self.inner.refd.set(on);
         if let Some(p) = self.inner.poll.borrow().as_ref() {
@@ -237,6 +266,18 @@ fn unwatch(inner: &Inner) {
         p.stop();
     }
     inner.watching.set(false);
+}
+
+/// JS holds a batch (`Taken::Held`): nothing is read until `resume`. A
+/// stream's tick is simply not re-armed (it fired), so the stream goes on
+/// afterwards as it was.
+fn pause(inner: &Inner) {
+    inner.watching.set(false);
+    if !inner.streaming.get() {
+        if let Some(p) = inner.poll.borrow().as_ref() {
+            p.stop();
+        }
+    }
 }
 
 fn end_stream(inner: &Inner) {
@@ -317,8 +358,8 @@ fn on_tick(inner: &Rc<Inner>) {
     let Some(sink) = sink else {
         return;
     };
-    let (count, bytes, more) = read_and_emit(inner, &*sink, STREAM_BATCH);
-    if !inner.watching.get() || !inner.streaming.get() {
+    let (count, bytes, more, taken) = read_and_emit(inner, &*sink, STREAM_BATCH);
+    if !inner.watching.get() || !inner.streaming.get() || taken == Taken::Stopped {
         return; // stopped by JS meanwhile
     }
     let answered = inner.answered.replace(false);
@@ -330,9 +371,11 @@ fn on_tick(inner: &Rc<Inner>) {
         return;
     }
     let rcvbuf = inner.rcvbuf.get();
-    if answered
-        || (tick >= TICK_MAX && count < STREAM_KEEP)
-        || (count > 0 && !holds_a_stream(rcvbuf, count, bytes))
+    // (A held batch has more than 32 datagrams: the stream goes on.)
+    if taken != Taken::Held
+        && (answered
+            || (tick >= TICK_MAX && count < STREAM_KEEP)
+            || (count > 0 && !holds_a_stream(rcvbuf, count, bytes)))
     {
         if let Err(e) = watch(inner) {
             sink.error(e);
@@ -350,6 +393,10 @@ fn on_tick(inner: &Rc<Inner>) {
         tick
     };
     inner.tick_us.set(next);
+    if taken == Taken::Held {
+        pause(inner); // the next tick is armed when JS has emitted them
+        return;
+    }
     let started = inner.ticker.borrow().as_ref().map(|t| t.start(next));
     if let Some(Err(e)) = started {
         resume_watching(inner, &*sink, e);
@@ -460,7 +507,7 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     // ICMP report on a connected socket): the read below collects and
     // reports it, then watching resumes.
     let errored = status.is_err();
-    let (count, bytes, more) = match inner.sharing {
+    let (count, bytes, more, taken) = match inner.sharing {
         Sharing::Exclusive => read_and_emit(inner, &*sink, JS_BATCH),
         Sharing::Shared => {
             for _ in 0..SHARED_BATCH {
@@ -468,11 +515,16 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
                     break;
                 }
             }
-            (0, 0, false) // a shared socket is never read ahead nor left waiting
+            // Never read ahead nor left waiting, nor held (one at a time).
+            (0, 0, false, Taken::All)
         }
     };
-    if !inner.watching.get() {
+    if !inner.watching.get() || taken == Taken::Stopped {
         return; // stopped by JS meanwhile
+    }
+    if taken == Taken::Held {
+        hold(inner, &*sink, more);
+        return;
     }
     if more {
         unwatch(inner);
@@ -487,12 +539,26 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     }
 }
 
+/// JS holds the rest of a batch: pause until the sink resumes the poller,
+/// or, when more is waiting than a wake-up reads, hand the socket to
+/// read-ahead now (it reads while JS emits, and JS takes what it read
+/// after the held batch).
+fn hold(inner: &Inner, sink: &dyn Sink, more: bool) {
+    if more {
+        unwatch(inner);
+        stats::READ_AHEADS.add(1);
+        sink.busy();
+    } else {
+        pause(inner);
+    }
+}
+
 /// Reads up to `max` datagrams and hands them to the sink; returns how
-/// many were read and their bytes, and whether more are waiting and the
-/// sink still receives.
-fn read_and_emit(inner: &Inner, sink: &dyn Sink, max: usize) -> (usize, usize, bool) {
+/// many were read and their bytes, whether more are waiting (and the sink
+/// still receives), and what the sink did with them.
+fn read_and_emit(inner: &Inner, sink: &dyn Sink, max: usize) -> (usize, usize, bool, Taken) {
     let Some(sock) = inner.sock.upgrade() else {
-        return (0, 0, false);
+        return (0, 0, false, Taken::Stopped);
     };
     let Drained { batch, error, more } = read_batch(&sock, &inner.shared, max);
     drop(sock);
@@ -500,19 +566,22 @@ fn read_and_emit(inner: &Inner, sink: &dyn Sink, max: usize) -> (usize, usize, b
     let bytes = batch
         .as_ref()
         .map_or(0, |b| b.chunks.iter().map(Vec::len).sum());
+    let mut taken = Taken::All;
     if let Some(batch) = batch {
         stats::JS_BATCHES.add(1);
         stats::JS_DATAGRAMS.add(count);
-        if !sink.batch(batch) {
-            return (count, bytes, false);
+        taken = sink.batch(batch);
+        if taken == Taken::Stopped {
+            return (count, bytes, false, taken);
         }
     }
+    // (While JS holds a batch, the sink keeps an error for after it.)
     if let Some(err) = error {
         if !sink.error(err) {
-            return (count, bytes, false);
+            return (count, bytes, false, Taken::Stopped);
         }
     }
-    (count, bytes, more)
+    (count, bytes, more, taken)
 }
 
 #[cfg(unix)]

@@ -388,9 +388,10 @@ fn is_undefined(env: RawEnv, v: RawValue) -> bool {
 /// Calls `func` with `this = recv` in `ctx`, as Node calls JS from libuv:
 /// `process.nextTick` callbacks and microtasks run when it returns. If the
 /// function throws, the exception goes to Node's uncaught-exception
-/// handling (`'uncaughtException'`, or the process exits). Returns whether
-/// the function returned `true` (which tells a completed call from one that
-/// threw: `node::MakeCallback` returns `undefined` for both).
+/// handling (`'uncaughtException'`, or the process exits). Returns the
+/// boolean the function returned, `None` when it returned none: the event
+/// function always returns one, which tells a completed call from one that
+/// threw (`node::MakeCallback` returns `undefined` for a throw).
 ///
 /// Must be called from a libuv callback (no JS on the stack), inside a
 /// `HandleScope`, with a context that is not destroyed during the call.
@@ -400,7 +401,7 @@ pub(crate) fn make_callback(
     recv: RawValue,
     func: RawValue,
     args: &[RawValue],
-) -> napi::Result<bool> {
+) -> napi::Result<Option<bool>> {
     match ctx {
         CallContext::Node(ids, frame) => {
             let Some(api) = node_cxx::api() else {
@@ -424,7 +425,11 @@ pub(crate) fn make_callback(
                     }
                 }
             };
-            Ok(!result.is_null() && is_true(env, result))
+            Ok(if result.is_null() {
+                None
+            } else {
+                as_bool(env, result)
+            })
         }
         CallContext::Napi(raw) => {
             let mut result = std::ptr::null_mut();
@@ -443,18 +448,18 @@ pub(crate) fn make_callback(
             };
             if status == sys::Status::napi_pending_exception {
                 report_exception(env);
-                return Ok(false);
+                return Ok(None);
             }
-            check(status, "napi_make_callback").map(|()| is_true(env, result))
+            check(status, "napi_make_callback").map(|()| as_bool(env, result))
         }
     }
 }
 
-fn is_true(env: RawEnv, v: RawValue) -> bool {
+fn as_bool(env: RawEnv, v: RawValue) -> Option<bool> {
     let mut b = false;
-    // SAFETY: `v` is a live value of `env`; a non-boolean fails, leaving false.
-    unsafe { sys::napi_get_value_bool(env, v, &mut b) };
-    b
+    // SAFETY: `v` is a live value of `env`; a non-boolean fails.
+    let status = unsafe { sys::napi_get_value_bool(env, v, &mut b) };
+    (status == sys::Status::napi_ok).then_some(b)
 }
 
 /// Hands the pending exception to Node's uncaught-exception handling.
