@@ -44,6 +44,44 @@ test('bind() then unref() lets the process exit (after listening)', async (t) =>
   t.is(node.stdout, 'unref returns this: true true\nlistening\nexit 0\n');
 });
 
+test('a backlog of 100: a ref()\'d socket takes them all; unref()\'d, the process exits after one turn of 32 messages', async (t) => {
+  const { node } = await childParity(t, `${D}
+    const nodeDgram = require('node:dgram');
+    const r = dgram.createSocket('udp4');
+    let n = 0;
+    r.on('message', () => {
+      if (++n === 100) { console.log('all 100'); r.close(); }
+    });
+    process.on('exit', () => console.log('exit after', n));
+    r.bind(0, '127.0.0.1', () => {
+      const tx = nodeDgram.createSocket('udp4');
+      let sent = 0;
+      // All 100 wait in the kernel before the receiver's turn comes.
+      for (let i = 0; i < 100; i++) {
+        tx.send(Buffer.alloc(10), r.address().port, '127.0.0.1', () => ++sent === 100 && tx.close());
+      }
+    });
+  `);
+  t.is(node.stdout, 'all 100\nexit after 100\n');
+  const unref = await childParity(t, `${D}
+    const nodeDgram = require('node:dgram');
+    const r = dgram.createSocket('udp4');
+    let n = 0;
+    r.on('message', () => n++);
+    process.on('exit', () => console.log('exit after', n));
+    r.bind(0, '127.0.0.1', () => {
+      const tx = nodeDgram.createSocket('udp4');
+      let sent = 0;
+      for (let i = 0; i < 100; i++) {
+        tx.send(Buffer.alloc(10), r.address().port, '127.0.0.1', () => {
+          if (++sent === 100) { tx.close(); r.unref(); }
+        });
+      }
+    });
+  `);
+  t.is(unref.node.stdout, 'exit after 32\n');
+});
+
 test('unref() before bind() still applies after bind', async (t) => {
   const { node } = await childParity(t, `${D}
     const s = dgram.createSocket('udp4');

@@ -54,6 +54,11 @@ pub(crate) struct ThreadState {
     /// the prepare handle that does it (open only while some are waiting).
     pending_watch: RefCell<Vec<Weak<SocketCtx>>>,
     prepare: RefCell<Option<uv::Prepare>>,
+    /// Sockets whose JS holds the rest of a batch (see `SocketCtx`), and
+    /// the idle handle that brings them back each turn (open only while
+    /// some do: it keeps the loop from waiting for I/O).
+    holding: RefCell<Vec<Weak<SocketCtx>>>,
+    idle: RefCell<Option<uv::Idle>>,
 }
 
 thread_local! {
@@ -79,6 +84,8 @@ pub(crate) fn thread(env: &Env) -> napi::Result<Rc<ThreadState>> {
         torn_down: RefCell::new(Vec::new()),
         pending_watch: RefCell::new(Vec::new()),
         prepare: RefCell::new(None),
+        holding: RefCell::new(Vec::new()),
+        idle: RefCell::new(None),
     });
     THREAD.with(|t| *t.borrow_mut() = Some(state.clone()));
     Ok(state)
@@ -250,7 +257,7 @@ impl ThreadState {
     /// back on the ready list), so that a backlog read ahead does not keep
     /// timers, I/O and other sockets waiting, as libuv's reads of 32
     /// datagrams per turn do not.
-    fn on_wake(&self) {
+    fn on_wake(self: &Rc<Self>) {
         crate::drivers::stats::RUNTIME_WAKEUPS.add(1);
         for shared in self.js_waker.take_ready() {
             let ctx = self
@@ -258,10 +265,54 @@ impl ThreadState {
                 .borrow()
                 .get(&shared.id)
                 .and_then(Weak::upgrade);
-            if let Some(ctx) = ctx {
+            // A socket holding a batch goes on in the idle phase, which
+            // takes its events after it.
+            if let Some(ctx) = ctx.filter(|c| !c.is_holding()) {
                 if ctx.take_events() {
-                    self.js_waker.notify(&shared);
+                    self.come_back(&ctx);
                 }
+            }
+        }
+    }
+
+    /// `ctx` has more for JS than one turn takes: the rest of a batch JS
+    /// holds on the next turn's idle phase, runtime events through the
+    /// async handle.
+    pub(crate) fn come_back(self: &Rc<Self>, ctx: &Rc<SocketCtx>) {
+        if !ctx.is_holding() {
+            self.js_waker.notify(&ctx.shared);
+            return;
+        }
+        if self.idle.borrow().is_none() {
+            let weak = Rc::downgrade(self);
+            let started = uv::Idle::start(self.lp, move || {
+                if let Some(t) = weak.upgrade() {
+                    t.on_idle();
+                }
+            });
+            match started {
+                Ok(idle) => *self.idle.borrow_mut() = Some(idle),
+                // No handle (out of memory): through the async handle.
+                Err(_) => {
+                    self.js_waker.notify(&ctx.shared);
+                    return;
+                }
+            }
+        }
+        self.holding.borrow_mut().push(Rc::downgrade(ctx));
+    }
+
+    /// The idle handle's callback: the next 32 messages of each held batch.
+    fn on_idle(self: &Rc<Self>) {
+        let holding = std::mem::take(&mut *self.holding.borrow_mut());
+        for ctx in holding.iter().filter_map(Weak::upgrade) {
+            if ctx.take_events() {
+                self.come_back(&ctx);
+            }
+        }
+        if self.holding.borrow().is_empty() {
+            if let Some(idle) = self.idle.borrow_mut().take() {
+                idle.close(None);
             }
         }
     }
@@ -310,6 +361,12 @@ fn teardown(env: RawEnv, done: CleanupDone) {
         .all(|h| t.torn_down.borrow().contains(&h.env));
     if last_env {
         t.pending_watch.borrow_mut().clear();
+        t.holding.borrow_mut().clear();
+        if let Some(idle) = t.idle.borrow_mut().take() {
+            pending.set(pending.get() + 1);
+            let f = finish.clone();
+            idle.close(Some(Box::new(f)));
+        }
         if let Some(p) = t.prepare.borrow_mut().take() {
             pending.set(pending.get() + 1);
             let f = finish.clone();

@@ -8,7 +8,7 @@
 //!
 //! At most 32 messages are emitted per socket per loop turn, as libuv reads
 //! at most 32 datagrams per turn: JS keeps the rest of a larger batch
-//! (`held`), the thread's async handle brings the socket back on the next
+//! (`held`), the thread's idle handle brings the socket back on the next
 //! turn for the next 32 (`take_events`), and nothing more is read or
 //! delivered for it until JS has emitted them all (the poller pauses).
 //!
@@ -502,6 +502,11 @@ impl SocketCtx {
         false
     }
 
+    /// Whether JS holds the rest of a batch (more than one turn's messages).
+    pub(crate) fn is_holding(&self) -> bool {
+        self.held.get() > 0
+    }
+
     /// JS emitted the last of the batch it held: reading goes on where it
     /// paused.
     fn end_hold(&self) {
@@ -582,7 +587,9 @@ impl Sink for SocketCtx {
         // The rest on the next turns (the poller pauses meanwhile).
         self.held.set(count);
         self.update_liveness();
-        self.shared.wake_js();
+        if let Some(me) = self.me.upgrade() {
+            self.thread.come_back(&me);
+        }
         Taken::Held
     }
 

@@ -182,12 +182,6 @@ impl Shared {
         }
     }
 
-    /// Brings the socket back on the JS thread's next turn (JS thread: it
-    /// holds a batch to go on with; see `SocketCtx::take_events`).
-    pub(crate) fn wake_js(self: &Arc<Self>) {
-        self.waker.notify(self);
-    }
-
     /// The next event for JS (JS thread).
     pub(crate) fn next_event(&self) -> Option<Event> {
         lock(&self.inbox).pop_front()

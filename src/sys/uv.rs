@@ -31,6 +31,7 @@ pub(crate) type OsSock = usize;
 
 // `uv_handle_type` values (stable across libuv 1.x).
 const UV_ASYNC: c_int = 1;
+const UV_IDLE: c_int = 6;
 const UV_POLL: c_int = 8;
 const UV_PREPARE: c_int = 9;
 #[cfg(not(target_os = "linux"))]
@@ -55,6 +56,8 @@ struct Api {
     async_init: unsafe extern "C" fn(*mut Loop, *mut Handle, AsyncCb) -> c_int,
     prepare_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
     prepare_start: unsafe extern "C" fn(*mut Handle, AsyncCb) -> c_int,
+    idle_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
+    idle_start: unsafe extern "C" fn(*mut Handle, AsyncCb) -> c_int,
     async_send: unsafe extern "C" fn(*mut Handle) -> c_int,
     #[cfg(not(target_os = "linux"))]
     timer_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
@@ -140,6 +143,8 @@ fn resolve_api() -> Option<Api> {
             async_init: host_fn(c"uv_async_init")?,
             prepare_init: host_fn(c"uv_prepare_init")?,
             prepare_start: host_fn(c"uv_prepare_start")?,
+            idle_init: host_fn(c"uv_idle_init")?,
+            idle_start: host_fn(c"uv_idle_start")?,
             async_send: host_fn(c"uv_async_send")?,
             #[cfg(not(target_os = "linux"))]
             timer_init: host_fn(c"uv_timer_init")?,
@@ -510,6 +515,48 @@ impl Prepare {
 unsafe extern "C" fn prepare_ready(h: *mut Handle) {
     // SAFETY: as in `poll_ready`, for our prepare handles.
     let state = unsafe { &mut (*Slot::<PrepareState>::of(h)).state };
+    state();
+}
+
+type IdleState = Box<dyn FnMut()>;
+
+/// An idle handle: `on_idle` runs at every loop turn from `start` until
+/// closed, and the loop does not wait for I/O meanwhile. Made unref'd: it
+/// keeps nothing alive by itself.
+pub(crate) struct Idle {
+    slot: *mut Slot<IdleState>,
+}
+
+impl Idle {
+    /// Creates and starts an idle handle on `lp`, this thread's loop.
+    pub(crate) fn start(lp: *mut Loop, on_idle: impl FnMut() + 'static) -> io::Result<Idle> {
+        let state: IdleState = Box::new(on_idle);
+        let slot = Slot::new(UV_IDLE, state)?;
+        // SAFETY: as in `Poll::new`.
+        let rc = unsafe { (api_unchecked().idle_init)(lp, Slot::handle(slot)) };
+        if rc != 0 {
+            Slot::discard(slot);
+            return Err(uv_error(rc));
+        }
+        let idle = Idle { slot };
+        set_ref(Slot::handle(slot), false);
+        // SAFETY: the handle is initialised and open.
+        let rc = unsafe { (api_unchecked().idle_start)(Slot::handle(slot), idle_ready) };
+        if rc != 0 {
+            idle.close(None);
+            return Err(uv_error(rc));
+        }
+        Ok(idle)
+    }
+
+    pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
+        Slot::close(self.slot, on_closed);
+    }
+}
+
+unsafe extern "C" fn idle_ready(h: *mut Handle) {
+    // SAFETY: as in `poll_ready`, for our idle handles.
+    let state = unsafe { &mut (*Slot::<IdleState>::of(h)).state };
     state();
 }
 
