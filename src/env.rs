@@ -266,8 +266,9 @@ impl ThreadState {
                 .get(&shared.id)
                 .and_then(Weak::upgrade);
             // A socket holding a batch goes on in the idle phase, which
-            // takes its events after it.
-            if let Some(ctx) = ctx.filter(|c| !c.is_holding()) {
+            // takes its events after it (here if there is no idle handle).
+            let idling = self.idle.borrow().is_some();
+            if let Some(ctx) = ctx.filter(|c| !(idling && c.is_holding())) {
                 if ctx.take_events() {
                     self.come_back(&ctx);
                 }
