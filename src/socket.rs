@@ -450,8 +450,9 @@ impl SocketCtx {
     }
 
     /// Delivers what the runtime produced for this socket (called from the
-    /// thread's async handle), up to one batch: the next 32 messages of the
-    /// batch JS holds, if it holds one; returns whether more waits.
+    /// thread's async handle, or its idle handle while JS holds a batch),
+    /// up to one batch: first the next 32 messages of the batch JS holds,
+    /// if it holds one; returns whether more waits.
     pub(crate) fn take_events(&self) -> bool {
         let mut delivered_batch = false;
         let held = self.held.get();
