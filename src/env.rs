@@ -265,10 +265,11 @@ impl ThreadState {
                 .borrow()
                 .get(&shared.id)
                 .and_then(Weak::upgrade);
-            // A socket holding a batch goes on in the idle phase, which
-            // takes its events after it (here if there is no idle handle).
+            // A polled socket holding a batch goes on in the idle phase,
+            // which takes its events after it (here if there is no idle
+            // handle).
             let idling = self.idle.borrow().is_some();
-            if let Some(ctx) = ctx.filter(|c| !(idling && c.is_holding())) {
+            if let Some(ctx) = ctx.filter(|c| !(idling && c.holds_while_polled())) {
                 if ctx.take_events() {
                     self.come_back(&ctx);
                 }
@@ -277,10 +278,13 @@ impl ThreadState {
     }
 
     /// `ctx` has more for JS than one turn takes: the rest of a batch JS
-    /// holds on the next turn's idle phase, runtime events through the
-    /// async handle.
+    /// holds, while the JS loop reads the socket, on the next turn's idle
+    /// phase (no syscall); runtime events, and a held batch while the
+    /// runtime reads ahead, through the async handle, whose callbacks come
+    /// in the poll phase, where the runtime's batches are delivered too:
+    /// one delivery per socket per turn either way.
     pub(crate) fn come_back(self: &Rc<Self>, ctx: &Rc<SocketCtx>) {
-        if !ctx.is_holding() {
+        if !ctx.holds_while_polled() {
             self.js_waker.notify(&ctx.shared);
             return;
         }
@@ -307,7 +311,11 @@ impl ThreadState {
     fn on_idle(self: &Rc<Self>) {
         let holding = std::mem::take(&mut *self.holding.borrow_mut());
         for ctx in holding.iter().filter_map(Weak::upgrade) {
-            if ctx.take_events() {
+            if !ctx.holds_while_polled() {
+                // Read-ahead took over since (or receiving stopped): its
+                // turn comes in the poll phase.
+                self.js_waker.notify(&ctx.shared);
+            } else if ctx.take_events() {
                 self.come_back(&ctx);
             }
         }

@@ -503,9 +503,10 @@ impl SocketCtx {
         false
     }
 
-    /// Whether JS holds the rest of a batch (more than one turn's messages).
-    pub(crate) fn is_holding(&self) -> bool {
-        self.held.get() > 0
+    /// Whether JS holds the rest of a batch (more than one turn's messages)
+    /// while the JS loop reads the socket (not read-ahead).
+    pub(crate) fn holds_while_polled(&self) -> bool {
+        self.held.get() > 0 && self.mode.get() == Mode::Watching
     }
 
     /// JS emitted the last of the batch it held: reading goes on where it
@@ -517,15 +518,41 @@ impl SocketCtx {
             let _ = deliver::recv_error(self, &err);
         }
         if self.mode.get() == Mode::Watching && self.receiving.get() && !self.closed.get() {
-            let resumed = match self.poller.borrow().as_ref() {
-                Some(p) => p.resume(),
-                None => Ok(()),
-            };
-            if let Err(e) = resumed {
-                let _ = deliver::recv_error(self, &e);
+            // From the next turn on: the idle phase comes before the poll
+            // phase, where a poll restarted now could bring a second 32.
+            let me = self.me.clone();
+            let later = crate::sys::uv::close_phase(
+                self.thread.lp,
+                Box::new(move || {
+                    if let Some(ctx) = me.upgrade() {
+                        ctx.resume_reading();
+                    }
+                }),
+            );
+            if later.is_err() {
+                self.resume_reading();
             }
         }
         self.update_liveness();
+    }
+
+    /// The poller reads again after a hold, unless the socket moved on
+    /// meanwhile (closed, stopped, handed to read-ahead, holding again).
+    fn resume_reading(&self) {
+        if self.held.get() > 0
+            || self.mode.get() != Mode::Watching
+            || !self.receiving.get()
+            || self.closed.get()
+        {
+            return;
+        }
+        let resumed = match self.poller.borrow().as_ref() {
+            Some(p) => p.resume(),
+            None => Ok(()),
+        };
+        if let Err(e) = resumed {
+            let _ = deliver::recv_error(self, &e);
+        }
     }
 
     /// Read-ahead ended: the JS loop watches the socket again.
