@@ -53,12 +53,12 @@ pub(crate) struct ThreadState {
     /// Sockets to start watching before the loop next waits for I/O, and
     /// the prepare handle that does it (open only while some are waiting).
     pending_watch: RefCell<Vec<Weak<SocketCtx>>>,
-    prepare: RefCell<Option<uv::Prepare>>,
+    prepare: RefCell<Option<uv::TurnHandle>>,
     /// Sockets whose JS holds the rest of a batch (see `SocketCtx`), and
     /// the idle handle that brings them back each turn (open only while
     /// some do: it keeps the loop from waiting for I/O).
     holding: RefCell<Vec<Weak<SocketCtx>>>,
-    idle: RefCell<Option<uv::Idle>>,
+    idle: RefCell<Option<uv::TurnHandle>>,
 }
 
 thread_local! {
@@ -179,7 +179,7 @@ impl ThreadState {
     pub(crate) fn defer_watch(self: &Rc<Self>, ctx: Weak<SocketCtx>) -> std::io::Result<()> {
         if self.prepare.borrow().is_none() {
             let weak = Rc::downgrade(self);
-            let prepare = uv::Prepare::new(self.lp, move || {
+            let prepare = uv::TurnHandle::new(self.lp, uv::Phase::Prepare, move || {
                 if let Some(t) = weak.upgrade() {
                     t.start_pending();
                 }
@@ -290,9 +290,20 @@ impl ThreadState {
         }
         if self.idle.borrow().is_none() {
             let weak = Rc::downgrade(self);
-            let started = uv::Idle::start(self.lp, move || {
+            let started = uv::TurnHandle::new(self.lp, uv::Phase::Idle, move || {
                 if let Some(t) = weak.upgrade() {
                     t.on_idle();
+                }
+            })
+            .and_then(|idle| {
+                // Liveness is the async handle's (the sockets' share of it).
+                idle.set_ref(false);
+                match idle.start() {
+                    Ok(()) => Ok(idle),
+                    Err(e) => {
+                        idle.close(None);
+                        Err(e)
+                    }
                 }
             });
             match started {

@@ -474,32 +474,58 @@ unsafe extern "C" fn async_ready(h: *mut Handle) {
     state();
 }
 
-type PrepareState = Box<dyn FnMut()>;
-
-/// A prepare handle: `on_prepare` runs at every loop turn, just before the
-/// loop waits for I/O, from `start` until closed. Also the cheapest way to get a
-/// callback in the loop's close phase (`close_phase`).
-pub(crate) struct Prepare {
-    slot: *mut Slot<PrepareState>,
+/// Where in a loop turn a `TurnHandle`'s callback runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Phase {
+    /// Just before the loop waits for I/O.
+    Prepare,
+    /// Before that, and the loop does not wait for I/O while one is
+    /// started.
+    Idle,
 }
 
-impl Prepare {
-    /// Creates a (stopped) prepare handle on `lp`, this thread's loop.
-    pub(crate) fn new(lp: *mut Loop, on_prepare: impl FnMut() + 'static) -> io::Result<Prepare> {
-        let state: PrepareState = Box::new(on_prepare);
-        let slot = Slot::new(UV_PREPARE, state)?;
+type TurnState = Box<dyn FnMut()>;
+
+/// A prepare or idle handle: its callback runs at every loop turn, in its
+/// `Phase`, from `start` until closed. A prepare handle is also the
+/// cheapest way to get a callback in the loop's close phase
+/// (`close_phase`).
+pub(crate) struct TurnHandle {
+    slot: *mut Slot<TurnState>,
+    phase: Phase,
+}
+
+impl TurnHandle {
+    /// Creates a (stopped) handle on `lp`, this thread's loop.
+    pub(crate) fn new(
+        lp: *mut Loop,
+        phase: Phase,
+        on_turn: impl FnMut() + 'static,
+    ) -> io::Result<TurnHandle> {
+        let api = api()?;
+        let (kind, init) = match phase {
+            Phase::Prepare => (UV_PREPARE, api.prepare_init),
+            Phase::Idle => (UV_IDLE, api.idle_init),
+        };
+        let state: TurnState = Box::new(on_turn);
+        let slot = Slot::new(kind, state)?;
         // SAFETY: as in `Poll::new`.
-        let rc = unsafe { (api_unchecked().prepare_init)(lp, Slot::handle(slot)) };
+        let rc = unsafe { init(lp, Slot::handle(slot)) };
         if rc != 0 {
             Slot::discard(slot);
             return Err(uv_error(rc));
         }
-        Ok(Prepare { slot })
+        Ok(TurnHandle { slot, phase })
     }
 
     pub(crate) fn start(&self) -> io::Result<()> {
+        let api = api_unchecked();
+        let start = match self.phase {
+            Phase::Prepare => api.prepare_start,
+            Phase::Idle => api.idle_start,
+        };
         // SAFETY: the handle is initialised and open (closing consumes self).
-        let rc = unsafe { (api_unchecked().prepare_start)(Slot::handle(self.slot), prepare_ready) };
+        let rc = unsafe { start(Slot::handle(self.slot), turn_ready) };
         if rc == 0 {
             Ok(())
         } else {
@@ -507,46 +533,8 @@ impl Prepare {
         }
     }
 
-    pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
-        Slot::close(self.slot, on_closed);
-    }
-}
-
-unsafe extern "C" fn prepare_ready(h: *mut Handle) {
-    // SAFETY: as in `poll_ready`, for our prepare handles.
-    let state = unsafe { &mut (*Slot::<PrepareState>::of(h)).state };
-    state();
-}
-
-type IdleState = Box<dyn FnMut()>;
-
-/// An idle handle: `on_idle` runs at every loop turn from `start` until
-/// closed, and the loop does not wait for I/O meanwhile. Made unref'd: it
-/// keeps nothing alive by itself.
-pub(crate) struct Idle {
-    slot: *mut Slot<IdleState>,
-}
-
-impl Idle {
-    /// Creates and starts an idle handle on `lp`, this thread's loop.
-    pub(crate) fn start(lp: *mut Loop, on_idle: impl FnMut() + 'static) -> io::Result<Idle> {
-        let state: IdleState = Box::new(on_idle);
-        let slot = Slot::new(UV_IDLE, state)?;
-        // SAFETY: as in `Poll::new`.
-        let rc = unsafe { (api_unchecked().idle_init)(lp, Slot::handle(slot)) };
-        if rc != 0 {
-            Slot::discard(slot);
-            return Err(uv_error(rc));
-        }
-        let idle = Idle { slot };
-        set_ref(Slot::handle(slot), false);
-        // SAFETY: the handle is initialised and open.
-        let rc = unsafe { (api_unchecked().idle_start)(Slot::handle(slot), idle_ready) };
-        if rc != 0 {
-            idle.close(None);
-            return Err(uv_error(rc));
-        }
-        Ok(idle)
+    pub(crate) fn set_ref(&self, on: bool) {
+        set_ref(Slot::handle(self.slot), on);
     }
 
     pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
@@ -554,9 +542,9 @@ impl Idle {
     }
 }
 
-unsafe extern "C" fn idle_ready(h: *mut Handle) {
-    // SAFETY: as in `poll_ready`, for our idle handles.
-    let state = unsafe { &mut (*Slot::<IdleState>::of(h)).state };
+unsafe extern "C" fn turn_ready(h: *mut Handle) {
+    // SAFETY: as in `poll_ready`, for our prepare and idle handles.
+    let state = unsafe { &mut (*Slot::<TurnState>::of(h)).state };
     state();
 }
 
@@ -564,6 +552,6 @@ unsafe extern "C" fn idle_ready(h: *mut Handle) {
 /// where `setImmediate` callbacks run), as libuv reports a closed handle's
 /// requests: through a handle made only to be closed.
 pub(crate) fn close_phase(lp: *mut Loop, f: Box<dyn FnOnce()>) -> io::Result<()> {
-    Prepare::new(lp, || {})?.close(Some(f));
+    TurnHandle::new(lp, Phase::Prepare, || {})?.close(Some(f));
     Ok(())
 }
