@@ -225,6 +225,30 @@ test('sends with an omitted address and with a literal address keep their order 
   t.deepEqual(node[0], ['1', '2', '3', '4', '5']);
 });
 
+// dgram-rs sends a run of equal-size datagrams to one address as one UDP
+// GSO write; an empty datagram at the end of such a run was folded into it
+// and lost (its callback said 0 bytes sent).
+test('empty datagrams in a burst, after and between runs of equal size, each arrive (udp4, udp6)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    for (const type of ['udp4', 'udp6']) {
+      const { server, client, inbox, port } = await pair(dgram, tr, type);
+      const host = type === 'udp4' ? '127.0.0.1' : '::1';
+      const burst = ['a', '', 'b', 'b', '', 'cc', 'cc', 'cc', [], '', 'd'];
+      const calls = [];
+      await new Promise((resolve) => {
+        burst.forEach((msg, i) => client.send(msg, port, host, (err, bytes) => {
+          calls.push([i, errShape(err), bytes]);
+          if (calls.length === burst.length) resolve();
+        }));
+      });
+      const msgs = await inbox.wait(burst.length);
+      tr.push({ type, got: msgs.map((m) => m.msg.toString()), calls });
+      await closeAll(server, client);
+    }
+  });
+  t.deepEqual(node[0].got, ['a', '', 'b', 'b', '', 'cc', 'cc', 'cc', '', '', 'd']);
+});
+
 test('sends from several sockets in one tick reach a common receiver in send() order, with and without callbacks', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const { server, client, inbox, port } = await pair(dgram, tr);

@@ -121,7 +121,9 @@ pub(crate) fn write_burst(
 }
 
 /// How many leading items qualify for one GSO send: same destination, the
-/// same non-zero size (the last may be shorter), within the kernel limits.
+/// same non-zero size (the last may be shorter, but not empty: an empty
+/// segment adds no bytes to the send, so the kernel would never cut it
+/// out and the datagram would be lost), within the kernel limits.
 #[cfg(target_os = "linux")]
 fn gso_run(gso: &Gso, items: &[Item<'_>]) -> usize {
     let Some((first, dest)) = items.first() else {
@@ -134,7 +136,7 @@ fn gso_run(gso: &Gso, items: &[Item<'_>]) -> usize {
     let mut n = 0;
     let mut bytes = 0;
     for (data, d) in items.iter().take(crate::sys::GSO_MAX_SEGMENTS) {
-        if d != dest || data.len() > size || bytes + data.len() > GSO_MAX_BYTES {
+        if d != dest || data.is_empty() || data.len() > size || bytes + data.len() > GSO_MAX_BYTES {
             break;
         }
         n += 1;
@@ -205,6 +207,31 @@ mod tests {
                 }
             };
             assert_eq!(&buf[..got], &p[..]);
+        }
+    }
+
+    #[test]
+    fn an_empty_datagram_after_a_run_is_sent_on_its_own() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let to = rx.local_addr().unwrap();
+        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        tx.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        let payloads: [&[u8]; 5] = [b"a", b"", b"b", b"b", b""];
+        let items: Vec<Item<'_>> = payloads.iter().map(|p| (*p, Some(to))).collect();
+        let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
+        assert_eq!((n, err.map(|e| e.kind())), (5, None));
+        let mut buf = [0u8; 16];
+        for p in payloads {
+            let got = loop {
+                match rx.recv(&mut buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            assert_eq!(&buf[..got], p);
         }
     }
 
