@@ -65,6 +65,32 @@ impl Default for Gso {
     }
 }
 
+/// Whether this kernel knows UDP GSO: learnt from the first socket that
+/// has a run to send (`KERNEL_GSO_*`), the same for every socket after.
+#[cfg(target_os = "linux")]
+static KERNEL_GSO: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(KERNEL_GSO_UNKNOWN);
+#[cfg(target_os = "linux")]
+const KERNEL_GSO_UNKNOWN: u8 = 0;
+#[cfg(target_os = "linux")]
+const KERNEL_GSO_YES: u8 = 1;
+#[cfg(target_os = "linux")]
+const KERNEL_GSO_NO: u8 = 2;
+
+#[cfg(target_os = "linux")]
+fn kernel_gso(s: &SockRef<'_>) -> bool {
+    match KERNEL_GSO.load(Ordering::Relaxed) {
+        KERNEL_GSO_YES => true,
+        KERNEL_GSO_NO => false,
+        _ => {
+            let yes = crate::sys::gso_supported(&**s);
+            let state = if yes { KERNEL_GSO_YES } else { KERNEL_GSO_NO };
+            KERNEL_GSO.store(state, Ordering::Relaxed);
+            yes
+        }
+    }
+}
+
 /// Payload bytes one GSO send may carry (below the 64 KiB IP limit).
 #[cfg(target_os = "linux")]
 const GSO_MAX_BYTES: usize = 60_000;
@@ -85,13 +111,17 @@ pub(crate) fn write_burst(
         #[cfg(target_os = "linux")]
         {
             let run = gso_run(gso, &items[i..]);
-            if run >= 2 && send_run_gso(&s, gso, &items[i..i + run]) {
+            if run >= 2 && kernel_gso(&s) && send_run_gso(&s, gso, &items[i..i + run]) {
                 i += run;
                 continue;
             }
             // The items up to the next GSO run, in one sendmmsg.
             let mut end = i + 1;
-            while end < items.len() && end - i < MMSG_MAX && gso_run(gso, &items[end..]) < 2 {
+            let gso_runs = KERNEL_GSO.load(Ordering::Relaxed) != KERNEL_GSO_NO;
+            while end < items.len()
+                && end - i < MMSG_MAX
+                && !(gso_runs && gso_run(gso, &items[end..]) >= 2)
+            {
                 end += 1;
             }
             if end - i >= 2 {
@@ -232,6 +262,33 @@ mod tests {
                 }
             };
             assert_eq!(&buf[..got], p);
+        }
+    }
+
+    #[test]
+    fn this_kernel_knows_gso_and_a_kernel_without_it_gets_one_datagram_per_item() {
+        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        assert!(crate::sys::gso_supported(&tx));
+        // As on a kernel without GSO (the other tests pass either way).
+        KERNEL_GSO.store(KERNEL_GSO_NO, Ordering::Relaxed);
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let to = rx.local_addr().unwrap();
+        let payloads: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 100]).collect();
+        let items: Vec<Item<'_>> = payloads.iter().map(|p| (&p[..], Some(to))).collect();
+        let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
+        KERNEL_GSO.store(KERNEL_GSO_UNKNOWN, Ordering::Relaxed);
+        assert_eq!((n, err.map(|e| e.kind())), (8, None));
+        let mut buf = [0u8; 256];
+        for p in &payloads {
+            let got = loop {
+                match rx.recv(&mut buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            assert_eq!(&buf[..got], &p[..]);
         }
     }
 

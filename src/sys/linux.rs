@@ -393,8 +393,29 @@ pub(crate) fn send_gso(
     segment: u16,
     dest: Option<&socket2::SockAddr>,
 ) -> io::Result<usize> {
-    const UDP_SEGMENT: libc::c_int = 103;
     send_with_cmsg(sock, data, dest, SOL_UDP, UDP_SEGMENT, segment)
+}
+
+const UDP_SEGMENT: libc::c_int = 103;
+
+/// Whether the kernel knows UDP GSO. A kernel older than 4.18 ignores a
+/// `UDP_SEGMENT` control message it does not know and would send a whole
+/// run as one datagram; the socket option of the same name, which it
+/// refuses (`ENOPROTOOPT`), tells them apart.
+pub(crate) fn gso_supported(sock: &impl AsRawFd) -> bool {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` live for the call; `len` is `value`'s size.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            SOL_UDP,
+            UDP_SEGMENT,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    rc == 0
 }
 
 /// Joins or leaves an IPv6 source-specific multicast group

@@ -29,8 +29,8 @@ pub(crate) use fallback::recv_from;
 pub(crate) use heads::Heads;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    enable_gro, enable_pktinfo, recv_batch, send_batch, send_from, send_gso, ssm_v6, MmsgScratch,
-    Slots, TimerFd, GSO_MAX_SEGMENTS,
+    enable_gro, enable_pktinfo, gso_supported, recv_batch, send_batch, send_from, send_gso, ssm_v6,
+    MmsgScratch, Slots, TimerFd, GSO_MAX_SEGMENTS,
 };
 #[cfg(unix)]
 pub(crate) use unix::{
