@@ -1077,9 +1077,10 @@ function onNativeEvent(kind, a, b, c) {
       if (state.handle && state.receiving) socket.emit('error', errors.fromNative(a, 'recvmsg'));
       break;
     case EVENT_SEND_DONE: {
+      // (bytes written, the error code if the write failed)
       const p = state.pendingSends.shift();
       if (p && p.callback) {
-        const err = c === undefined ? null : errors.fromNative(c, 'send', p.address, p.port);
+        const err = b === undefined ? null : errors.fromNative(b, 'send', p.address, p.port);
         p.callback(err, err ? p.size : a);
       }
       break;

@@ -224,6 +224,83 @@ slowLoTest('close() after queued sends completed unseen: each callback gets its 
   });
 });
 
+// The completion of a queued send that the kernel refused when it was
+// written carries that error to the callback (dgram-rs used to call it
+// back with (null, 0)). The failing send comes last: libuv gives a failed
+// write's error to every send of the same sendmmsg batch behind it
+// (DISCREPANCIES.md R22), which dgram-rs does not copy.
+slowLoTest('a queued send that the kernel refuses when written is called back with its error (EMSGSIZE, EACCES), unconnected and connected', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    for (const variant of ['too big', 'broadcast', 'connected, too big']) {
+      const { r, port, s } = await h.senderAndReceiver(dgram, tr);
+      const connected = variant.startsWith('connected');
+      if (connected) await new Promise((resolve) => s.connect(port, '127.0.0.1', resolve));
+      const to = connected ? [] : [port, variant === 'broadcast' ? '127.255.255.255' : '127.0.0.1'];
+      const outcomes = [];
+      for (let i = 0; i < 20; i++) {
+        s.send(Buffer.alloc(1000 + i), ...(connected ? [] : [port, '127.0.0.1']), (err, n) => outcomes.push([i, err ? err.code : null, n]));
+      }
+      const last = new Promise((resolve) => {
+        s.send(Buffer.alloc(variant === 'broadcast' ? 100 : 65508), ...to, (err, n) => {
+          outcomes.push(['last', err ? [err.code, err.syscall, err.errno] : null, n, h.errShape(err)]);
+          resolve();
+        });
+      });
+      await new Promise((resolve) => process.nextTick(resolve));
+      const queued = s.getSendQueueCount() > 1;
+      await last;
+      tr.push({ variant, queued, outcomes });
+      await h.closeAll(r, s);
+    }
+  }, { setup: SLOW_LO, ms: 20000 });
+  t.true(node.every((v) => v.queued), 'the scenario must make the kernel push back');
+  t.deepEqual(node.map((v) => v.outcomes[20].slice(0, 3)), [
+    ['last', ['EMSGSIZE', 'send', -90], 65508],
+    ['last', ['EACCES', 'send', -13], 100],
+    ['last', ['EMSGSIZE', 'send', -90], 65508],
+  ]);
+});
+
+slowLoTest('documented difference (R22): libuv gives a queued write\'s error to the sends queued behind it in the same sendmmsg; dgram-rs sends them', async (t) => {
+  await netnsParity(t, async (dgram, tr, h) => {
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
+    const inbox = h.collect(r);
+    const outcomes = [];
+    for (let i = 0; i < 20; i++) s.send(Buffer.alloc(1000 + i), port, '127.0.0.1');
+    const sent = (name) => (err, n) => outcomes.push([name, err ? err.code : null, n]);
+    s.send(Buffer.alloc(65508), port, '127.0.0.1', sent('too big'));
+    s.send(Buffer.alloc(7), port, '127.0.0.1', sent('after 1'));
+    const last = new Promise((resolve) => s.send(Buffer.alloc(8), port, '127.0.0.1', (err, n) => {
+      sent('after 2')(err, n);
+      resolve();
+    }));
+    await new Promise((resolve) => process.nextTick(resolve));
+    const queued = s.getSendQueueCount() > 3;
+    await last;
+    // The last datagram: everything before it has arrived once it has.
+    const nine = new Promise((resolve) => r.on('message', (m) => m.length === 9 && resolve()));
+    s.send(Buffer.alloc(9), port, '127.0.0.1');
+    await h.withTimeout(nine, 5000, 'the last datagram');
+    tr.push({ queued, outcomes, small: inbox.msgs.filter((m) => m.msg.length < 1000).map((m) => m.msg.length) });
+    await h.closeAll(r, s);
+  }, {
+    setup: SLOW_LO,
+    ms: 15000,
+    expect: {
+      node: [{
+        queued: true,
+        outcomes: [['too big', 'EMSGSIZE', 65508], ['after 1', 'EMSGSIZE', 7], ['after 2', 'EMSGSIZE', 8]],
+        small: [9],
+      }],
+      rs: [{
+        queued: true,
+        outcomes: [['too big', 'EMSGSIZE', 65508], ['after 1', null, 7], ['after 2', null, 8]],
+        small: [7, 8, 9],
+      }],
+    },
+  });
+});
+
 slowLoTest('documented difference (R20): an equal-size burst goes out as one GSO write, which the kernel takes whole', async (t) => {
   await netnsParity(t, async (dgram, tr, h) => {
     const N = 40;
