@@ -939,8 +939,11 @@ function doConnectLookup(port, address, callback) {
     if (!ex) {
       // Sends that passed their lookup step go out unconnected first.
       flushReady();
+      // What the lookup answered, as a string; a Symbol throws TypeError
+      // here, out of the lookup's callback, as Node's binding does.
+      const text = `${ip}`;
       try {
-        state.handle.connect(String(ip), port);
+        state.handle.connect(text, port);
       } catch (err) {
         ex = errors.fromNative(err, 'connect', address, port);
       }

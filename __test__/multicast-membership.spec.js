@@ -326,3 +326,37 @@ test('udp6 socket bound as IPv4 by a membership call, then bind() with ipv6Only:
   });
   t.is(node.find((e) => e.ipv6Only === true).bind.code, 'ENOPROTOOPT');
 });
+
+// Node hands these strings to libuv as C strings: an IPv4 address takes no
+// zone, an IPv6 one needs an address before its `%zone`, a zone is an
+// interface name (a number is none: scope 0), and a NUL ends the string.
+netnsTest(test)('membership and multicast-interface strings are read as libuv reads them: zones, numeric zones, NUL', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const v4 = await h.boundSocket(dgram, 'udp4', '0.0.0.0');
+    const v6 = await h.boundSocket(dgram, 'udp6', '::');
+    const calls = [
+      ['v4 add(239.1.1.1%lo)', () => v4.addMembership('239.1.1.1%lo')],
+      ['v4 add(239.2.2.2\\0junk)', () => v4.addMembership('239.2.2.2\0junk')],
+      ['v4 add(239.2.2.3, 127.0.0.1\\0x)', () => v4.addMembership('239.2.2.3', '127.0.0.1\0x')],
+      ['v4 setMulticastInterface(127.0.0.1\\0x)', () => v4.setMulticastInterface('127.0.0.1\0x')],
+      ['v4 setMulticastInterface(127.0.0.1%lo)', () => v4.setMulticastInterface('127.0.0.1%lo')],
+      ['v6 add(ff02::7, %lo)', () => v6.addMembership('ff02::7', '%lo')],
+      ['v6 add(ff02::7, x%lo)', () => v6.addMembership('ff02::7', 'x%lo')],
+      ['v6 add(ff02::7, ::%1)', () => v6.addMembership('ff02::7', '::%1')],
+      ['v6 add(ff02::7, ::%lo)', () => v6.addMembership('ff02::7', '::%lo')],
+      ['v6 drop(ff02::7, %lo)', () => v6.dropMembership('ff02::7', '%lo')],
+      ['v6 drop(ff02::7, ::%lo\\0x)', () => v6.dropMembership('ff02::7', '::%lo\0x')],
+      ['v6 add(ff02::8\\0x, ::%lo)', () => v6.addMembership('ff02::8\0x', '::%lo')],
+      ['v6 setMulticastInterface(::%4294967295)', () => v6.setMulticastInterface('::%4294967295')],
+      ['v6 setMulticastInterface(%lo)', () => v6.setMulticastInterface('%lo')],
+      ['v6 addSSM(::1, ff3e::7, %lo)', () => v6.addSourceSpecificMembership('::1', 'ff3e::7', '%lo')],
+      ['v6 addSSM(fe80::1%1, ff3e::7, ::%lo)', () => v6.addSourceSpecificMembership('fe80::1%1', 'ff3e::7', '::%lo')],
+    ];
+    for (const [label, fn] of calls) h.rec(tr, label, fn, v4);
+    await h.closeAll(v4, v6);
+  });
+  const get = (label) => node.find((e) => label in e)[label];
+  t.is(get('v4 add(239.1.1.1%lo)').threw.code, 'EINVAL');
+  t.deepEqual(get('v4 add(239.2.2.2\\0junk)'), { returned: 'undefined' });
+  t.is(get('v6 add(ff02::7, %lo)').threw.code, 'EINVAL');
+});

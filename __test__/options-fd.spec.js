@@ -96,6 +96,33 @@ pyTest('udp4 bind({ fd }) on an inherited IPv6 UDP socket: like node', async (t)
   await inheritedParity(t, 'udp4', '6');
 });
 
+// A descriptor connected before it was handed over: libuv's uv_udp_open
+// marks the handle connected, so a send with an address and connect()
+// fail with EISCONN (the JS socket does not know it is connected).
+const CONNECTED_CHILD = `'use strict';
+const dgram = require(process.env.DGRAM);
+const out = (o) => console.log(JSON.stringify(o));
+const s = dgram.createSocket('udp4');
+s.bind({ fd: 3 }, () => {
+  const port = s.address().port;
+  s.send('x', port, '127.0.0.1', (err, n) => {
+    out({ sendTo: err ? [err.code, err.syscall] : n });
+    s.connect(port, '127.0.0.1', (e) => {
+      out({ connect: e ? [e.code, e.syscall] : 'ok' });
+      s.close(() => out({ closed: true }));
+    });
+  });
+});
+`;
+
+pyTest('bind({ fd }) on a UDP descriptor connected beforehand: a send with an address and connect() fail with EISCONN, like node', async (t) => {
+  const file = scriptFile('fd-child-connected.js', CONNECTED_CHILD);
+  const [node, rs] = await Promise.all(['node', 'rs'].map((impl) => runWithInheritedFd(file, impl, { kind: 'udp-connected' })));
+  t.is(rs.stdout, node.stdout);
+  t.regex(node.stdout, /"sendTo":\["EISCONN","send"\]/);
+  t.regex(node.stdout, /"connect":\["EISCONN","connect"\]/);
+});
+
 pyTest('bind({ fd }) on an inherited TCP socket: ERR_INVALID_FD_TYPE (TCP)', async (t) => {
   const { node } = await inheritedParity(t, 'udp4', '4', 'tcp');
   t.regex(node.stdout, /"threw":"ERR_INVALID_FD_TYPE","message":"Unsupported fd type: TCP"/);

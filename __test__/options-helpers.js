@@ -97,6 +97,8 @@ s = socket.socket(family, kind)
 s.bind(('::1' if family == socket.AF_INET6 else '127.0.0.1', 0))
 if kind == socket.SOCK_STREAM:
     s.listen(1)
+if sys.argv[2] == 'udp-connected':
+    s.connect(s.getsockname()[:2])
 fd = s.detach()
 if fd != 3:
     os.dup2(fd, 3)
@@ -117,7 +119,8 @@ function python() {
 
 /**
  * Runs `file` under node with a fresh loopback socket as fd 3.
- * family: '4' | '6'; kind: 'udp' | 'tcp'.
+ * family: '4' | '6'; kind: 'udp' | 'tcp' | 'udp-connected' (connected to
+ * its own address).
  */
 function runWithInheritedFd(file, impl, { family = '4', kind = 'udp', ms = 8000 } = {}) {
   return spawnP(python(), ['-c', PY_WRAP, family, kind, process.execPath, file], {

@@ -282,6 +282,9 @@ impl UdpHandle {
             let setup = s
                 .set_nonblocking(true)
                 .and_then(|()| self.apply_recv_destination(SockRef::from(&s), ipv6));
+            // A descriptor connected before it came here counts as
+            // connected, as uv_udp_open makes it: sends take no address.
+            let preconnected = s.peer_addr().is_ok();
             let s = Arc::new(s);
             // Another process (a cluster's primary and its other workers,
             // or whoever passed the descriptor) may read it too.
@@ -297,6 +300,7 @@ impl UdpHandle {
             if let Some(owned) = dup {
                 let _ = std::os::fd::IntoRawFd::into_raw_fd(owned);
             }
+            self.connected.set(preconnected);
             Ok(())
         }
         #[cfg(not(unix))]
@@ -463,9 +467,13 @@ impl UdpHandle {
         addr::parse(address, 0, self.ipv6).ok()
     }
 
-    /// `connect(2)`: fixes the peer; later sends need no address.
+    /// `connect(2)`: fixes the peer; later sends need no address. A
+    /// connected handle refuses (`EISCONN`, as libuv): JS disconnects first.
     pub fn connect(&self, address: String, port: u32) -> napi::Result<()> {
         let sock = self.sock()?;
+        if self.connected.get() {
+            return Err(coded("EISCONN"));
+        }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
         let to = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
         sock.connect(&to.into()).map_err(|e| to_napi(&e))?;
@@ -536,10 +544,7 @@ impl UdpHandle {
     pub fn set_multicast_interface(&self, iface: String) -> napi::Result<()> {
         // libuv parses the address before it touches the socket: EINVAL
         // for a bad one even without a descriptor (EBADF).
-        let (host, _) = iface.split_once('%').unwrap_or((&iface, ""));
-        if iface.parse::<std::net::Ipv4Addr>().is_err()
-            && host.parse::<std::net::Ipv6Addr>().is_err()
-        {
+        if addr::ip4(&iface).is_none() && addr::ip6(&iface).is_none() {
             return Err(coded("EINVAL"));
         }
         self.with_sock(|s| sockopt::set_multicast_interface(&s, &iface))
@@ -624,16 +629,19 @@ impl UdpHandle {
             .load(std::sync::atomic::Ordering::Acquire) as u32
     }
 
-    /// The OS descriptor, or -1 (Node's `handle.fd`).
+    /// The OS descriptor (Node's `handle.fd`); libuv's `UV_EBADF` while
+    /// there is none, and always on Windows, as Node reports it.
     pub fn fd(&self) -> i64 {
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
-            self.ctx.sock().map_or(-1, |s| i64::from(s.as_raw_fd()))
+            self.ctx
+                .sock()
+                .map_or(-i64::from(libc::EBADF), |s| i64::from(s.as_raw_fd()))
         }
         #[cfg(not(unix))]
         {
-            -1
+            -4083 // UV_EBADF on Windows
         }
     }
 

@@ -136,10 +136,13 @@ const lookups = {
   never: () => {},
   slow: (h, f, cb) => { pendingLookups++; setTimeout(done(cb), 5, null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4); },
   throws: () => { throw new Error('lookup threw'); },
-  // R8 (mask): a second answer for a connect() reaches the native
-  // connect twice: libuv refuses it (EISCONN), dgram-rs connects again. So
-  // unless --raw, only the bind wildcards ('0.0.0.0', '::') get two answers
-  // (connect() never looks those up: the child maps them to loopback).
+  // A second answer for a connect() reaches the native connect twice,
+  // which refuses it (EISCONN) on both (R8, fixed in session 10), and
+  // both then call the connect callback a second time (with the error),
+  // which the fuzzer reports as a callback called twice. So unless --raw,
+  // only the bind wildcards ('0.0.0.0', '::') get two answers (connect()
+  // never looks those up: the child maps them to loopback);
+  // core-addresses.spec.js compares the connect case.
   twice: (h, f, cb) => {
     cb(null, '127.0.0.1', 4);
     if (!masking('R8') || h === '0.0.0.0' || h === '::') cb(null, '127.0.0.1', 4);

@@ -5,20 +5,43 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 
 use crate::sys;
 
+/// What C code sees of a JS string: Node hands address strings to libuv as
+/// C strings, which end at the first NUL.
+pub(crate) fn c_str(s: &str) -> &str {
+    s.split('\0').next().unwrap_or(s)
+}
+
+/// An IPv4 literal, read as libuv's `uv_ip4_addr` reads it.
+pub(crate) fn ip4(s: &str) -> Option<Ipv4Addr> {
+    c_str(s).parse().ok()
+}
+
+/// An IPv6 literal with an optional `%zone`, read as libuv's `uv_ip6_addr`
+/// reads it: the address before the first `%` (cut to 39 bytes, libuv's
+/// buffer), the zone an interface name (a number on Windows), an unknown
+/// one scope 0.
+pub(crate) fn ip6(s: &str) -> Option<(Ipv6Addr, u32)> {
+    let s = c_str(s);
+    match s.split_once('%') {
+        Some((host, zone)) => {
+            let host = host.get(..host.len().min(39)).unwrap_or(host);
+            let ip = host.parse().ok()?;
+            Some((ip, sys::interface_index(zone)))
+        }
+        None => s.parse().ok().map(|ip| (ip, 0)),
+    }
+}
+
 /// Parses `ip` (an IP literal already resolved by JS, IPv6 optionally with a
 /// `%scope`) for a socket of the given family. A literal of the other family
 /// is `EINVAL`, as libuv's `uv_ip4_addr`/`uv_ip6_addr` make it.
 pub(crate) fn parse(ip: &str, port: u16, ipv6: bool) -> io::Result<SocketAddr> {
     let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
     if !ipv6 {
-        let v4: Ipv4Addr = ip.parse().map_err(|_| invalid())?;
+        let v4 = ip4(ip).ok_or_else(invalid)?;
         return Ok(SocketAddrV4::new(v4, port).into());
     }
-    let (host, scope) = match ip.split_once('%') {
-        Some((h, s)) => (h, sys::interface_index(s)),
-        None => (ip, 0),
-    };
-    let v6: Ipv6Addr = host.parse().map_err(|_| invalid())?;
+    let (v6, scope) = ip6(ip).ok_or_else(invalid)?;
     Ok(SocketAddrV6::new(v6, port, 0, scope).into())
 }
 
@@ -27,7 +50,7 @@ pub(crate) fn parse(ip: &str, port: u16, ipv6: bool) -> io::Result<SocketAddr> {
 /// IPv4, as IPv4-mapped IPv6 (see `sys::send_from`).
 pub(crate) fn parse_source(ip: &str, ipv6: bool) -> io::Result<(IpAddr, u32)> {
     let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
-    if let Ok(v4) = ip.parse::<Ipv4Addr>() {
+    if let Some(v4) = ip4(ip) {
         return Ok(if ipv6 {
             (v4.to_ipv6_mapped().into(), 0)
         } else {

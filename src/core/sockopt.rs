@@ -2,11 +2,11 @@
 //! Address-family differences (IPv4 vs IPv6 option names) live here.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use socket2::SockRef;
 
-use crate::sys;
+use crate::core::addr;
 
 /// Flags of `bind()`, as JS passes them (the values of libuv's flags).
 pub(crate) mod flags {
@@ -88,37 +88,42 @@ pub(crate) fn set_multicast_loop(s: &SockRef<'_>, ipv6: bool, on: bool) -> io::R
 }
 
 /// `setMulticastInterface`: an IPv4 address sets `IP_MULTICAST_IF`, an IPv6
-/// one (`::%eth1`, `::%2`) `IPV6_MULTICAST_IF` with its scope, whatever the
-/// socket's family, as libuv does (the kernel decides what it accepts); the
+/// one (`::%eth1`) `IPV6_MULTICAST_IF` with its scope, whatever the socket's
+/// family, as libuv does (the kernel decides what it accepts); the
 /// any-address selects the system default.
 pub(crate) fn set_multicast_interface(s: &SockRef<'_>, iface: &str) -> io::Result<()> {
-    if let Ok(ip) = iface.parse::<Ipv4Addr>() {
+    if let Some(ip) = addr::ip4(iface) {
         return s.set_multicast_if_v4(&ip);
     }
-    let (host, scope) = iface.split_once('%').unwrap_or((iface, ""));
-    host.parse::<Ipv6Addr>().map_err(|_| invalid())?;
-    let index = if scope.is_empty() {
-        0
-    } else {
-        sys::interface_index(scope)
-    };
+    let (_, index) = addr::ip6(iface).ok_or_else(invalid)?;
     s.set_multicast_if_v6(index)
 }
 
-/// Checks that a multicast group or source address parses (`EINVAL`).
-pub(crate) fn parse_group(addr: &str) -> io::Result<IpAddr> {
-    let (host, _) = addr.split_once('%').unwrap_or((addr, ""));
-    host.parse::<IpAddr>().map_err(|_| invalid())
+/// A multicast group or source address as libuv reads one: IPv4, else IPv6
+/// with an optional `%zone` (ignored) (`EINVAL`).
+pub(crate) fn parse_group(group: &str) -> io::Result<IpAddr> {
+    match addr::ip4(group) {
+        Some(v4) => Ok(v4.into()),
+        None => addr::ip6(group)
+            .map(|(v6, _)| v6.into())
+            .ok_or_else(invalid),
+    }
 }
 
-/// The interface of an IPv6 membership: the scope of `::%eth0` / `::%2`,
-/// or 0 (the system's choice) for a plain address or none.
+/// The interface of an IPv4 membership: an IPv4 address (libuv's
+/// `uv_inet_pton`, no zone), or any.
+fn v4_interface(iface: Option<&str>) -> io::Result<Ipv4Addr> {
+    match iface {
+        Some(i) => addr::ip4(i).ok_or_else(invalid),
+        None => Ok(Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+/// The interface of an IPv6 membership: the scope of an IPv6 address such as
+/// `::%eth0` (0, the system's choice, without a zone or interface).
 fn v6_interface_index(iface: Option<&str>) -> io::Result<u32> {
     match iface {
-        Some(i) => match i.split_once('%') {
-            Some((_, scope)) => Ok(sys::interface_index(scope)),
-            None => i.parse::<Ipv6Addr>().map(|_| 0).map_err(|_| invalid()),
-        },
+        Some(i) => addr::ip6(i).map(|(_, index)| index).ok_or_else(invalid),
         None => Ok(0),
     }
 }
@@ -131,13 +136,9 @@ pub(crate) fn membership(
     iface: Option<&str>,
     join: bool,
 ) -> io::Result<()> {
-    let (host, _) = group.split_once('%').unwrap_or((group, ""));
-    match host.parse::<IpAddr>().map_err(|_| invalid())? {
+    match parse_group(group)? {
         IpAddr::V4(g) => {
-            let i = match iface {
-                Some(i) => i.parse::<Ipv4Addr>().map_err(|_| invalid())?,
-                None => Ipv4Addr::UNSPECIFIED,
-            };
+            let i = v4_interface(iface)?;
             if join {
                 s.join_multicast_v4(&g, &i)
             } else {
@@ -163,23 +164,10 @@ pub(crate) fn source_membership(
     iface: Option<&str>,
     join: bool,
 ) -> io::Result<()> {
-    // As libuv parses them: IPv4, or IPv6 with an optional `%zone`.
-    let parse = |a: &str| match a.parse::<Ipv4Addr>() {
-        Ok(v4) => Ok(IpAddr::V4(v4)),
-        Err(_) => {
-            let (host, _) = a.split_once('%').unwrap_or((a, ""));
-            host.parse::<Ipv6Addr>()
-                .map(IpAddr::V6)
-                .map_err(|_| invalid())
-        }
-    };
-    let (src, grp) = (parse(source)?, parse(group)?);
+    let (src, grp) = (parse_group(source)?, parse_group(group)?);
     match (src, grp) {
         (IpAddr::V4(src), IpAddr::V4(grp)) => {
-            let i = match iface {
-                Some(i) => i.parse::<Ipv4Addr>().map_err(|_| invalid())?,
-                None => Ipv4Addr::UNSPECIFIED,
-            };
+            let i = v4_interface(iface)?;
             #[cfg(not(any(target_os = "windows", target_os = "solaris", target_os = "illumos")))]
             {
                 if join {
@@ -197,7 +185,7 @@ pub(crate) fn source_membership(
         (IpAddr::V6(src), IpAddr::V6(grp)) => {
             let index = v6_interface_index(iface)?;
             #[cfg(target_os = "linux")]
-            return sys::ssm_v6(&**s, src, grp, index, join);
+            return crate::sys::ssm_v6(&**s, src, grp, index, join);
             #[cfg(not(target_os = "linux"))]
             {
                 let _ = (s, src, grp, index, join);

@@ -39,11 +39,10 @@ pub(crate) fn interface_name(index: u32) -> String {
         .into_owned()
 }
 
-/// The scope id for `%eth0` or `%2`; 0 when unknown, as libuv does.
+/// The scope id of a zone such as `%eth0`: the interface of that name, 0
+/// when there is none. Only names, as libuv on Unix (`if_nametoindex`): a
+/// number is the name of no interface.
 pub(crate) fn interface_index(name: &str) -> u32 {
-    if let Ok(n) = name.parse::<u32>() {
-        return n;
-    }
     let Ok(c) = CString::new(name) else {
         return 0;
     };
