@@ -67,3 +67,15 @@ for (const [where, what, handler] of CASES) {
     }
   });
 }
+
+// libuv reads at most 32 datagrams per socket per loop turn, exceptions or
+// not: a listener's exception (or one from a tick or send callback it
+// caused) in the middle of a backlog does not start a new count.
+test('an exception while a backlog is emitted keeps the turn\'s count: 32 messages per loop turn', async (t) => {
+  const file = path.join(FIXTURES, 'throw-turns.js');
+  for (const [k, kind] of [[1, 'listener'], [5, 'listener'], [32, 'listener'], [40, 'listener'], [5, 'tick'], [32, 'sendcb']]) {
+    const { node, rs } = await runBothFiles(file, [String(k), kind]);
+    t.deepEqual(view(rs), view(node), `K=${k} ${kind}`);
+    t.regex(node.stdout, /"turns":\[32,32,32,4\]/, `K=${k} ${kind}`);
+  }
+});

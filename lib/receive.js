@@ -45,7 +45,8 @@ const TURN_MAX = 32;
 // hold the payloads back to back, a datagram that did not fit one chunk
 // starting the next. A listener that throws ends this call (the exception
 // is reported as uncaught, as on Node); the native side then calls again
-// with EVENT_RESUME for the rest, as libuv goes on with the next datagram.
+// with EVENT_RESUME for the rest, in the same turn, as libuv goes on with
+// the next datagram: the turn's count (batch.budget) goes on too.
 // True when TURN_MAX were emitted and the rest waits for the next turn.
 function emitMessages(socket) {
   const state = socket[kState];
@@ -58,10 +59,14 @@ function emitMessages(socket) {
   let check = filter !== undefined && filter.sync(state.handle);
   let c = batch.chunk;
   let off = batch.offset;
-  let budget = TURN_MAX;
+  if (batch.budget === undefined) batch.budget = TURN_MAX;
   while (batch.i < meta.length) {
     if (!state.handle || !state.receiving) break; // closed by a listener
-    if (budget-- === 0) return true;
+    if (batch.budget === 0) {
+      batch.budget = undefined; // the next call is the next turn's
+      return true;
+    }
+    batch.budget--;
     const at = batch.i;
     const len = meta[at];
     if (off + len > chunks[c].length) {
