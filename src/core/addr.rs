@@ -120,3 +120,34 @@ impl LastAddress {
         idx
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_ends_an_address_as_it_ends_a_c_string() {
+        assert_eq!(ip4("127.0.0.1\0junk"), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(ip6("::1\0x").map(|(ip, _)| ip), Some(Ipv6Addr::LOCALHOST));
+        assert_eq!(ip4("\0127.0.0.1"), None);
+    }
+
+    #[test]
+    fn an_ipv6_zone_names_an_interface_and_needs_an_address_before_it() {
+        // A number names no interface (libuv on Unix): scope 0.
+        assert_eq!(ip6("fe80::1%1"), Some(("fe80::1".parse().unwrap(), 0)));
+        assert_eq!(ip6("fe80::1%no-such-interface").map(|(_, s)| s), Some(0));
+        assert_eq!(ip6("%lo"), None);
+        assert_eq!(ip6("x%lo"), None);
+        // IPv4 literals take no zone.
+        assert_eq!(ip4("239.1.1.1%lo"), None);
+    }
+
+    #[test]
+    fn the_address_before_a_zone_is_read_up_to_39_bytes() {
+        let long = "0000:0000:0000:0000:0000:ffff:127.100.200.201";
+        assert!(ip6(long).is_some());
+        assert_eq!(ip6(&format!("{long}%lo")), None);
+        assert!(ip6("0000:0000:0000:0000:0000:0000:0000:0001%lo").is_some());
+    }
+}
