@@ -212,59 +212,66 @@ function readOptions(type, validateOnly) {
   return { type, options, recvBufferSize, sendBufferSize, ...created };
 }
 
+// The constructor's work on `this`, an EventEmitter already: also run by
+// `Socket.call(this, …)` from an ES5-style subclass, as Node's Socket is a
+// plain function.
+function initSocket(type_, listener) {
+  const { type, options, recvBufferSize, sendBufferSize, handle, rawLookup } = readOptions(type_);
+  this.type = type;
+  if (typeof listener === 'function') this.on('message', listener);
+
+  this[kState] = {
+    handle,
+    // A literal IP of the socket's family needs no lookup when the lookup
+    // is the default one (see skipsLiterals).
+    literalShortcut: skipsLiterals(rawLookup),
+    family: type === 'udp4' ? 'IPv4' : 'IPv6',
+    receiving: false,
+    bindState: BIND_STATE_UNBOUND,
+    connectState: CONNECT_STATE_DISCONNECTED,
+    queue: undefined,
+    reuseAddr: options && options.reuseAddr,
+    reusePort: options && options.reusePort,
+    ipv6Only: options && options.ipv6Only,
+    recvBufferSize,
+    sendBufferSize,
+    // Node 22.13+ block lists (lib/blocklist.js); undefined when unused.
+    sendBlockList: (options && options.sendBlockList) || undefined,
+    receiveFilter: options && options.receiveBlockList ? new ReceiveFilter(options.receiveBlockList) : undefined,
+    // Opt-in: rinfo also tells where each datagram arrived.
+    recvDestination: !!(options && options.recvDestination),
+    // Callbacks of sends the native side queued, oldest first.
+    pendingSends: [],
+    // The sender of the last datagram received alone (see emitOne).
+    lastSender: '',
+    // In a cluster worker, gives back the primary's socket (lib/cluster.js).
+    clusterRelease: undefined,
+  };
+
+  handle[kOwner] = this;
+  // Applied by the native side when bind creates the OS socket.
+  if (this[kState].recvDestination) handle.recvDestination();
+
+  if (options && options.signal !== undefined) {
+    const { signal } = options;
+    validateAbortSignal(signal, 'options.signal');
+    const onAborted = () => {
+      if (this[kState].handle) this.close();
+    };
+    if (signal.aborted) {
+      onAborted();
+    } else {
+      signal.addEventListener('abort', onAborted, { once: true });
+      this.once('close', () => signal.removeEventListener('abort', onAborted));
+    }
+  }
+  if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
+}
+
 class SocketImpl extends EventEmitter {
   constructor(type_, listener) {
     super();
-    const { type, options, recvBufferSize, sendBufferSize, handle, rawLookup } = readOptions(type_);
-    this.type = type;
-    if (typeof listener === 'function') this.on('message', listener);
-
-    this[kState] = {
-      handle,
-      // A literal IP of the socket's family needs no lookup when the lookup
-      // is the default one (see skipsLiterals).
-      literalShortcut: skipsLiterals(rawLookup),
-      family: type === 'udp4' ? 'IPv4' : 'IPv6',
-      receiving: false,
-      bindState: BIND_STATE_UNBOUND,
-      connectState: CONNECT_STATE_DISCONNECTED,
-      queue: undefined,
-      reuseAddr: options && options.reuseAddr,
-      reusePort: options && options.reusePort,
-      ipv6Only: options && options.ipv6Only,
-      recvBufferSize,
-      sendBufferSize,
-      // Node 22.13+ block lists (lib/blocklist.js); undefined when unused.
-      sendBlockList: (options && options.sendBlockList) || undefined,
-      receiveFilter: options && options.receiveBlockList ? new ReceiveFilter(options.receiveBlockList) : undefined,
-      // Opt-in: rinfo also tells where each datagram arrived.
-      recvDestination: !!(options && options.recvDestination),
-      // Callbacks of sends the native side queued, oldest first.
-      pendingSends: [],
-      // The sender of the last datagram received alone (see emitOne).
-      lastSender: '',
-      // In a cluster worker, gives back the primary's socket (lib/cluster.js).
-      clusterRelease: undefined,
-    };
-
-    handle[kOwner] = this;
-    // Applied by the native side when bind creates the OS socket.
-    if (this[kState].recvDestination) handle.recvDestination();
-
-    if (options && options.signal !== undefined) {
-      const { signal } = options;
-      validateAbortSignal(signal, 'options.signal');
-      const onAborted = () => {
-        if (this[kState].handle) this.close();
-      };
-      if (signal.aborted) {
-        onAborted();
-      } else {
-        signal.addEventListener('abort', onAborted, { once: true });
-        this.once('close', () => signal.removeEventListener('abort', onAborted));
-      }
-    }
-    if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
+    Reflect.apply(initSocket, this, [type_, listener]);
   }
 
   bind(port_, address_ /* , callback */) {
@@ -500,6 +507,7 @@ class SocketImpl extends EventEmitter {
         : { pending, cancelled: closed[0], completed: closed.slice(1) };
     }
     state.handle = null;
+    if (state.receiveFilter !== undefined) state.receiveFilter.stop();
     if (state.clusterRelease !== undefined) {
       const release = state.clusterRelease;
       state.clusterRelease = undefined;
@@ -795,7 +803,14 @@ for (const name of Object.getOwnPropertyNames(SocketImpl.prototype)) {
 // `instanceof`, subclassing and `socket.constructor === Socket` working.
 function Socket(type, listener) {
   if (new.target === undefined) {
-    Reflect.apply(constructorBody, this, [type, listener]);
+    if (this instanceof Socket && this[kState] === undefined) {
+      // An ES5-style subclass's constructor (`Socket.call(this, …)` after
+      // `util.inherits`): `this` becomes a socket.
+      EventEmitter.call(this);
+      Reflect.apply(initSocket, this, [type, listener]);
+    } else {
+      Reflect.apply(constructorBody, this, [type, listener]);
+    }
     return undefined;
   }
   // `new SocketImpl` when possible: Reflect.construct with `Socket` as

@@ -178,6 +178,44 @@ test('receiveBlockList: a rule added while the socket receives applies to the ne
   await closeAll(r, a, b);
 });
 
+// BlockList's removing methods (Node 24+): the next datagram from a sender
+// no longer blocked arrives (the native copy of the rules follows the list
+// at once; it used to keep dropping them).
+const removals = ['removeAddress', 'removeSubnet', 'removeCIDR', 'clear'];
+const hasRemovals = typeof net.BlockList.prototype.removeAddress === 'function';
+(hasRemovals ? test : test.skip)(`receiveBlockList: a rule removed while the socket receives lets the next datagrams through (${removals.join(', ')}, addAddresses)`, async (t) => {
+  const a = await bound('127.0.0.4');
+  const b = await bound('127.0.0.5');
+  for (const change of [...removals, 'addAddresses']) {
+    const list = new net.BlockList();
+    // (Each removal takes away a rule of its own kind.)
+    if (change === 'removeAddress') list.addAddress('127.0.0.4');
+    else if (change !== 'addAddresses') list.addSubnet('127.0.0.4', 32);
+    const r = await bound('127.0.0.1', { receiveBlockList: list });
+    const got = record(r);
+    const port = r.address().port;
+    const arrived = new Promise((resolve) => r.on('message', (m) => String(m) === 'other' && resolve()));
+    await sendP(a, 'before', port, '127.0.0.1');
+    await sendP(b, 'other', port, '127.0.0.1');
+    await withTimeout(arrived, 3000, 'other');
+    ({
+      removeAddress: () => list.removeAddress('127.0.0.4'),
+      removeSubnet: () => list.removeSubnet('127.0.0.4', 32),
+      removeCIDR: () => list.removeCIDR('127.0.0.4/32'),
+      clear: () => list.clear(),
+      addAddresses: () => list.addAddresses(['127.0.0.4']),
+    })[change]();
+    const last = new Promise((resolve) => r.on('message', (m) => String(m) === 'last' && resolve()));
+    await sendP(a, 'after', port, '127.0.0.1');
+    await sendP(b, 'last', port, '127.0.0.1');
+    await withTimeout(last, 3000, 'the last datagram');
+    if (change === 'addAddresses') t.deepEqual(got, [['before', '127.0.0.4'], ['other', '127.0.0.5'], ['last', '127.0.0.5']], change);
+    else t.deepEqual(got, [['other', '127.0.0.5'], ['after', '127.0.0.4'], ['last', '127.0.0.5']], change);
+    await closeAll(r);
+  }
+  await closeAll(a, b);
+});
+
 test('receiveBlockList: IPv4 rules block IPv4-mapped senders on a dual-stack udp6 socket; IPv6 rules block ::1', async (t) => {
   const list = new net.BlockList();
   list.addSubnet('127.0.0.0', 30); // 127.0.0.0-127.0.0.3

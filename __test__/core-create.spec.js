@@ -247,3 +247,31 @@ console.log(target.type, target.listenerCount('message'), Object.keys(dgram).joi
   t.regex(node.stdout, /threw TypeError undefined this\.on is not a function/);
   t.regex(node.stdout, /uncaught this\.close is not a function/);
 });
+
+// An ES5-style subclass: `Socket.call(this, …)` in a constructor function
+// whose prototype inherits Socket's (util.inherits, Object.create). Node's
+// Socket is a plain function, so `this` becomes a working socket.
+test('an ES5-style subclass (Socket.call(this) + util.inherits / Object.create) gets a working socket, as on Node', async (t) => {
+  const util = require('node:util');
+  const { node } = await parity(t, async (dgram, tr) => {
+    function MySocket(type) {
+      dgram.Socket.call(this, type);
+      this.mine = true;
+    }
+    util.inherits(MySocket, dgram.Socket);
+    const a = new MySocket('udp4');
+    const b = Object.create(dgram.Socket.prototype);
+    dgram.Socket.call(b, { type: 'udp4' });
+    for (const s of [a, b]) {
+      await new Promise((resolve) => s.bind(0, '127.0.0.1', resolve));
+      tr.reg(s.address().port, s === a ? 'a' : 'b');
+    }
+    const got = new Promise((resolve) => b.once('message', (m, rinfo) => resolve({ text: String(m), port: rinfo.port })));
+    a.send('hello', b.address().port, '127.0.0.1');
+    tr.push({ instance: a instanceof dgram.Socket, mine: a.mine, type: b.type, got: await got });
+    await new Promise((resolve) => a.close(resolve));
+    await new Promise((resolve) => b.close(resolve));
+    tr.push('closed');
+  });
+  t.like(node[0], { instance: true, mine: true, type: 'udp4', got: { text: 'hello', port: 'PORT:a' } });
+});

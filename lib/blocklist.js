@@ -7,9 +7,11 @@
 // Send and connect check the list in JS, as Node does, at the moment the
 // destination is known. Receive filtering runs in Rust (src/blocklist.rs):
 // the list's rules are handed to the native handle, which drops blocked
-// datagrams before they cost JS anything. A BlockList can grow after the
-// socket was created (even from a 'message' listener, mid-batch), so every
-// datagram first checks that the native copy is current; when it is not (or
+// datagrams before they cost JS anything. A BlockList can change after the
+// socket was created (even from a 'message' listener, mid-batch): a change
+// made through the list's own methods reaches the native copy at once (a
+// removed rule must not drop the next datagram), and every datagram already
+// read first checks that the native copy is current; when it is not (or
 // the application replaced the list's `check`, which Node calls per
 // datagram), datagrams are checked here with the list's own `check`,
 // exactly as Node does. Rules added bypassing the list's own methods (e.g.
@@ -44,16 +46,26 @@ function sendBlocked(list, ip) {
 }
 
 // A count of rule changes per list, kept on the list under a symbol: the
-// list's adding methods are wrapped (on the instance, as own non-enumerable
+// list's changing methods are wrapped (on the instance, as own non-enumerable
 // properties) when a socket first uses it, so that a change is noticed with
 // one property read per datagram instead of reading `rules` (which builds
 // every rule's string) per batch.
 const kVersion = Symbol('dgram-rs.blockListVersion');
-const kMutators = ['addAddress', 'addRange', 'addSubnet', 'fromJSON'];
+// The receiving sockets' filters that use a list: a change reaches their
+// native copies at once, so that a rule removed now lets the next datagram
+// through (the native side drops before JS could check it again).
+const kFilters = Symbol('dgram-rs.blockListFilters');
+// (Node 24 and 26 added the ones after fromJSON; some call others, which
+// only counts a change twice.)
+const kMutators = [
+  'addAddress', 'addRange', 'addSubnet', 'fromJSON',
+  'addAddresses', 'addCIDR', 'addCIDRs', 'removeAddress', 'removeRange', 'removeSubnet', 'removeCIDR', 'clear',
+];
 
 function countChanges(list) {
   if (Object.prototype.hasOwnProperty.call(list, kVersion)) return;
   Object.defineProperty(list, kVersion, { value: 0, writable: true });
+  Object.defineProperty(list, kFilters, { value: new Set() });
   for (const name of kMutators) {
     const original = list[name];
     if (typeof original !== 'function') continue;
@@ -63,6 +75,7 @@ function countChanges(list) {
           return original.apply(this, args);
         } finally {
           this[kVersion]++;
+          for (const filter of this[kFilters]) filter.push();
         }
       },
     }[name];
@@ -75,6 +88,7 @@ class ReceiveFilter {
   constructor(list) {
     countChanges(list);
     this.list = list;
+    this.handle = undefined; // while receiving
     this.version = -1; // the list's version the native copy has
     this.native = false; // whether the native side filters
     this.checkNext = 0; // batches still to check here after a change
@@ -82,9 +96,28 @@ class ReceiveFilter {
 
   /** Hands the rules to a socket that starts receiving. */
   start(handle) {
+    this.handle = handle;
+    this.list[kFilters].add(this);
     this.version = -1;
     this.sync(handle);
     this.checkNext = 0;
+  }
+
+  /** The socket closed: it no longer hears of changes. */
+  stop() {
+    this.handle = undefined;
+    this.list[kFilters].delete(this);
+  }
+
+  /**
+   * The list changed (one of its own methods): the native copy follows now.
+   * The version is left for `sync`, so that the batch being emitted is
+   * checked in JS from here on (`changed`).
+   */
+  push() {
+    if (this.handle === undefined || !this.native || this.list.check !== BlockList().prototype.check) return;
+    this.native = this.handle.setReceiveBlockList(this.list.rules);
+    this.checkNext = BATCHES_IN_FLIGHT;
   }
 
   /**
