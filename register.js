@@ -1,8 +1,9 @@
 'use strict';
 
 // `node -r dgram-rs/register app.js`: every require of the 'dgram' or
-// 'node:dgram' builtin in the application and its dependencies gets
-// dgram-rs instead; the builtin itself is never loaded by this package. (The ESM `--import dgram-rs/register` equivalent is
+// 'node:dgram' builtin in the application and its dependencies (and
+// `process.getBuiltinModule` of it) gets dgram-rs instead; the builtin
+// itself is never loaded by this package. (The ESM `--import dgram-rs/register` equivalent is
 // register.mjs, which also loads this file for CommonJS code.)
 
 const Module = require('node:module');
@@ -17,4 +18,14 @@ if (!Module[kPatched]) {
     if (request === 'dgram' || request === 'node:dgram') return dgramRs;
     return load.call(this, request, parent, isMain);
   };
+  // Node 22.3+ / 20.16+: the builtin by name, without require().
+  const getBuiltinModule = process.getBuiltinModule;
+  if (typeof getBuiltinModule === 'function') {
+    process.getBuiltinModule = {
+      getBuiltinModule(id) {
+        if (id === 'dgram' || id === 'node:dgram') return dgramRs;
+        return Reflect.apply(getBuiltinModule, this, arguments);
+      },
+    }.getBuiltinModule;
+  }
 }

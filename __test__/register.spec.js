@@ -24,7 +24,8 @@ async function receiveOne(run) {
 
 const cjsApp = (port) => `
   const StatsD = require('node-statsd');
-  const usesRs = require('dgram') === require('dgram-rs') && require('node:dgram') === require('dgram-rs');
+  const usesRs = require('dgram') === require('dgram-rs') && require('node:dgram') === require('dgram-rs') &&
+    (typeof process.getBuiltinModule !== 'function' || process.getBuiltinModule('node:dgram') === require('dgram-rs'));
   const client = new StatsD({ host: '127.0.0.1', port: ${port} });
   client.increment('dgram_rs.preload', 1, () => { client.close(); console.log('usesRs', usesRs); });
 `;
@@ -38,8 +39,11 @@ test('node -r dgram-rs/register: a dependency that requires dgram runs on dgram-
   t.is(msg, 'dgram_rs.preload:1|c');
 });
 
-test('node --import dgram-rs/register: import "node:dgram" and require("dgram") both get dgram-rs', async (t) => {
+test('node --import dgram-rs/register: import "node:dgram" and require("dgram") both get dgram-rs, with node:dgram\'s named exports, silently', async (t) => {
+  // The named exports of this Node's own node:dgram.
+  const expected = Object.keys(await import('node:dgram')).sort().join(',');
   const app = (port) => `
+    import * as ns from 'node:dgram';
     import dgram from 'node:dgram';
     import { createSocket } from 'dgram';
     import rs from 'dgram-rs';
@@ -47,7 +51,8 @@ test('node --import dgram-rs/register: import "node:dgram" and require("dgram") 
     const require = createRequire(import.meta.url);
     const StatsD = require('node-statsd');
     const client = new StatsD({ host: '127.0.0.1', port: ${port} });
-    const same = dgram === rs && createSocket === rs.createSocket && require('dgram') === rs;
+    const same = dgram === rs && createSocket === rs.createSocket && require('dgram') === rs &&
+      Object.keys(ns).sort().join(',') === ${JSON.stringify(expected)};
     client.increment('dgram_rs.import', 1, () => { client.close(); console.log('usesRs', same); });
   `;
   const { child, msg } = await receiveOne((port) =>
@@ -59,6 +64,7 @@ test('node --import dgram-rs/register: import "node:dgram" and require("dgram") 
   );
   t.is(child.status, 0, child.stderr);
   t.is(child.stdout.trim(), 'usesRs true');
+  t.is(child.stderr, '', 'no warning (module.register() is deprecated from Node 26)');
   t.is(msg, 'dgram_rs.import:1|c');
 });
 
