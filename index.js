@@ -92,7 +92,7 @@ if (nodeStateSymbol) {
 }
 
 // The socket a native handle belongs to (Node's owner_symbol).
-const kOwner = Symbol('kOwner');
+const kOwner = Symbol('owner_symbol'); // described as Node's (util.inspect)
 
 // Published with { socket } by every new socket, last thing in its
 // constructor, as node:dgram does.

@@ -44,7 +44,8 @@ async function ticks(n) {
  * tests (and users) look at.
  */
 // A socket's state (bindState, receiving, handle, queue, reuseAddr):
-// node:dgram keeps it under its 'state symbol', dgram-rs under 'kState'.
+// node:dgram and dgram-rs keep it under a symbol described 'state symbol'
+// (dgram-rs's was 'kState' before session 10).
 // Tests read it here rather than through the DEP0112 getters (`_bindState`,
 // `_handle`, …), which Node 25 removed.
 function internals(socket) {

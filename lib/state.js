@@ -12,7 +12,8 @@ const process = hostProcess();
 // The socket's state, under Node's own key when Node's internals are exposed
 // (`--expose-internals`, as in Node's own tests, which reach into it).
 const nodeStateSymbol = internalStateSymbol();
-const kState = nodeStateSymbol || Symbol('kState');
+// (Described as Node's, so util.inspect(socket) shows the same key.)
+const kState = nodeStateSymbol || Symbol('state symbol');
 function internalStateSymbol() {
   if (!process.execArgv.some((a) => a === '--expose-internals' || a === '--expose_internals')) return undefined;
   try {
