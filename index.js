@@ -253,19 +253,23 @@ function initSocket(type_, listener) {
   if (this[kState].recvDestination) handle.recvDestination();
 
   if (options && options.signal !== undefined) {
-    const { signal } = options;
-    validateAbortSignal(signal, 'options.signal');
-    const onAborted = () => {
+    closeOnAbort(this, options.signal, () => {
       if (this[kState].handle) this.close();
-    };
-    if (signal.aborted) {
-      onAborted();
-    } else {
-      signal.addEventListener('abort', onAborted, { once: true });
-      this.once('close', () => signal.removeEventListener('abort', onAborted));
-    }
+    });
   }
   if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
+}
+
+// The `signal` option: closes the socket when it aborts (at once when it
+// already has); forgotten when the socket closes.
+function closeOnAbort(socket, signal, onAborted) {
+  validateAbortSignal(signal, 'options.signal');
+  if (signal.aborted) {
+    onAborted();
+  } else {
+    signal.addEventListener('abort', onAborted, { once: true });
+    socket.once('close', () => signal.removeEventListener('abort', onAborted));
+  }
 }
 
 class SocketImpl extends EventEmitter {
@@ -836,6 +840,7 @@ function constructorBody(type, listener) {
   if (typeof listener === 'function') this.on('message', listener);
   // The constructor's abort handling, repeated: a `this` that is no socket
   // fails here with Node's own message ("this.once is not a function").
+  // (Not closeOnAbort(): the error must name `this`, as Node's does.)
   if (options && options.signal !== undefined) {
     const { signal } = options;
     validateAbortSignal(signal, 'options.signal');

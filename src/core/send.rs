@@ -211,6 +211,21 @@ fn send_run_gso(s: &SockRef<'_>, gso: &Gso, run: &[Item<'_>]) -> bool {
 mod tests {
     use super::*;
 
+    /// Receives one datagram per expected payload, in order, and compares.
+    fn expect_datagrams<'a>(rx: &std::net::UdpSocket, payloads: impl Iterator<Item = &'a [u8]>) {
+        let mut buf = [0u8; 256];
+        for p in payloads {
+            let got = loop {
+                match rx.recv(&mut buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            assert_eq!(&buf[..got], p);
+        }
+    }
+
     #[test]
     fn a_burst_arrives_whole_and_in_order() {
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -227,17 +242,7 @@ mod tests {
         let items: Vec<Item<'_>> = payloads.iter().map(|p| (&p[..], Some(to))).collect();
         let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
         assert_eq!((n, err.map(|e| e.kind())), (15, None));
-        let mut buf = [0u8; 256];
-        for p in &payloads {
-            let got = loop {
-                match rx.recv(&mut buf) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                    Err(e) => panic!("{e}"),
-                }
-            };
-            assert_eq!(&buf[..got], &p[..]);
-        }
+        expect_datagrams(&rx, payloads.iter().map(|p| &p[..]));
     }
 
     #[test]
@@ -252,17 +257,7 @@ mod tests {
         let items: Vec<Item<'_>> = payloads.iter().map(|p| (*p, Some(to))).collect();
         let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
         assert_eq!((n, err.map(|e| e.kind())), (5, None));
-        let mut buf = [0u8; 16];
-        for p in payloads {
-            let got = loop {
-                match rx.recv(&mut buf) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                    Err(e) => panic!("{e}"),
-                }
-            };
-            assert_eq!(&buf[..got], p);
-        }
+        expect_datagrams(&rx, payloads.iter().map(|p| &p[..]));
     }
 
     #[test]
@@ -279,17 +274,7 @@ mod tests {
         let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
         KERNEL_GSO.store(KERNEL_GSO_UNKNOWN, Ordering::Relaxed);
         assert_eq!((n, err.map(|e| e.kind())), (8, None));
-        let mut buf = [0u8; 256];
-        for p in &payloads {
-            let got = loop {
-                match rx.recv(&mut buf) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                    Err(e) => panic!("{e}"),
-                }
-            };
-            assert_eq!(&buf[..got], &p[..]);
-        }
+        expect_datagrams(&rx, payloads.iter().map(|p| &p[..]));
     }
 
     #[test]
