@@ -211,8 +211,18 @@ fn send_run_gso(s: &SockRef<'_>, gso: &Gso, run: &[Item<'_>]) -> bool {
 mod tests {
     use super::*;
 
-    /// Receives one datagram per expected payload, in order, and compares.
-    fn expect_datagrams<'a>(rx: &std::net::UdpSocket, payloads: impl Iterator<Item = &'a [u8]>) {
+    /// Writes `payloads` to a fresh loopback receiver as one burst and
+    /// checks that each arrives, alone and in order.
+    fn burst_arrives(payloads: &[&[u8]]) {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let to = rx.local_addr().unwrap();
+        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        tx.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        let items: Vec<Item<'_>> = payloads.iter().map(|p| (*p, Some(to))).collect();
+        let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
+        assert_eq!((n, err.map(|e| e.kind())), (payloads.len(), None));
         let mut buf = [0u8; 256];
         for p in payloads {
             let got = loop {
@@ -222,59 +232,34 @@ mod tests {
                     Err(e) => panic!("{e}"),
                 }
             };
-            assert_eq!(&buf[..got], p);
+            assert_eq!(&buf[..got], *p);
         }
     }
 
     #[test]
     fn a_burst_arrives_whole_and_in_order() {
-        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_nonblocking(true).unwrap();
-        let to = rx.local_addr().unwrap();
-        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
-        tx.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-            .unwrap();
         // Equal sizes (a GSO run), then mixed sizes (sendmmsg).
         let payloads: Vec<Vec<u8>> = (0..10u8)
             .map(|i| vec![i; 100])
             .chain((10..15u8).map(|i| vec![i; 10 + usize::from(i)]))
             .collect();
-        let items: Vec<Item<'_>> = payloads.iter().map(|p| (&p[..], Some(to))).collect();
-        let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
-        assert_eq!((n, err.map(|e| e.kind())), (15, None));
-        expect_datagrams(&rx, payloads.iter().map(|p| &p[..]));
+        burst_arrives(&payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
     }
 
     #[test]
     fn an_empty_datagram_after_a_run_is_sent_on_its_own() {
-        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_nonblocking(true).unwrap();
-        let to = rx.local_addr().unwrap();
-        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
-        tx.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-            .unwrap();
-        let payloads: [&[u8]; 5] = [b"a", b"", b"b", b"b", b""];
-        let items: Vec<Item<'_>> = payloads.iter().map(|p| (*p, Some(to))).collect();
-        let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
-        assert_eq!((n, err.map(|e| e.kind())), (5, None));
-        expect_datagrams(&rx, payloads.iter().map(|p| &p[..]));
+        burst_arrives(&[b"a", b"", b"b", b"b", b""]);
     }
 
     #[test]
     fn this_kernel_knows_gso_and_a_kernel_without_it_gets_one_datagram_per_item() {
-        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
-        assert!(crate::sys::gso_supported(&tx));
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        assert!(crate::sys::gso_supported(&s));
         // As on a kernel without GSO (the other tests pass either way).
         KERNEL_GSO.store(KERNEL_GSO_NO, Ordering::Relaxed);
-        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_nonblocking(true).unwrap();
-        let to = rx.local_addr().unwrap();
         let payloads: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 100]).collect();
-        let items: Vec<Item<'_>> = payloads.iter().map(|p| (&p[..], Some(to))).collect();
-        let (n, err) = write_burst(SockRef::from(&tx), &Gso::default(), &items);
+        burst_arrives(&payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
         KERNEL_GSO.store(KERNEL_GSO_UNKNOWN, Ordering::Relaxed);
-        assert_eq!((n, err.map(|e| e.kind())), (8, None));
-        expect_datagrams(&rx, payloads.iter().map(|p| &p[..]));
     }
 
     #[test]
