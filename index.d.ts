@@ -44,6 +44,14 @@ export interface BindOptions {
   fd?: number | undefined;
 }
 
+/** The options of {@link Socket.bindSync}. */
+export interface BindSyncOptions {
+  /** Port to bind to; `0` or absent for a random port. */
+  port?: number | undefined;
+  /** IP literal to bind to (no DNS lookup); absent for all interfaces. */
+  address?: string | undefined;
+}
+
 /** The kind of UDP socket: IPv4 or IPv6. */
 export type SocketType = 'udp4' | 'udp6';
 
@@ -128,12 +136,6 @@ export function createSocket(type: SocketType, callback?: MessageListener): Sock
  */
 export function createSocket(options: SocketOptions, callback?: MessageListener): Socket;
 
-/**
- * A UDP socket. Create it with {@link createSocket}, not with `new`.
- *
- * Events: `'close'`, `'connect'`, `'error'` (an `Error`), `'listening'`,
- * `'message'` (a `Buffer` and a {@link RemoteInfo}).
- */
 /** One datagram of `socket.sendMany()`. */
 export interface SendManyItem {
   msg: string | NodeJS.ArrayBufferView;
@@ -143,6 +145,12 @@ export interface SendManyItem {
   localAddress?: string | undefined;
 }
 
+/**
+ * A UDP socket. Create it with {@link createSocket}, not with `new`.
+ *
+ * Events: `'close'`, `'connect'`, `'error'` (an `Error`), `'listening'`,
+ * `'message'` (a `Buffer` and a {@link RemoteInfo}).
+ */
 export class Socket extends EventEmitter {
   /** Joins the multicast group `multicastAddress` (`IP_ADD_MEMBERSHIP`), on `multicastInterface` or one the OS picks. */
   addMembership(multicastAddress: string, multicastInterface?: string): void;
@@ -193,7 +201,7 @@ export class Socket extends EventEmitter {
    * binds synchronously to an IP literal (no DNS), throws bind errors,
    * emits `'listening'` on the next tick and returns the bound address.
    */
-  bindSync(options?: { port?: number | undefined; address?: string | undefined }): AddressInfo;
+  bindSync(options?: BindSyncOptions): AddressInfo;
 
   /**
    * Node's `connectSync` (24.19+, 26.4+; on older Node a dgram-rs

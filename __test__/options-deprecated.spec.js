@@ -138,6 +138,17 @@ test('the DEP0112 members and dgram._createSocketHandle exist until Node 25, as 
   t.is(node[0].members.length, deprecatedMembersRemoved ? 0 : DEP0112_MEMBERS.length);
 });
 
+// README, Known differences: an ES module's export list is fixed, so the
+// ESM entry names _createSocketHandle on every Node; node:dgram dropped it
+// in Node 25 (the register hook serves that line's list instead).
+test('ESM named exports: node:dgram\'s up to Node 24, plus _createSocketHandle from Node 25', async (t) => {
+  const names = (ns) => Object.keys(ns).sort();
+  const node = names(await import('node:dgram'));
+  const rs = names(await import(require('node:url').pathToFileURL(require.resolve('../index.mjs')).href));
+  const expected = deprecatedMembersRemoved ? [...node, '_createSocketHandle'].sort() : node;
+  t.deepEqual(rs, expected);
+});
+
 dep0112Test('deprecated fields in every state: unbound, binding, bound, implicit binding, after close', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const srv = await boundSocket(dgram);

@@ -35,6 +35,11 @@ test('npm pack: main package without binary, platform package with one; installe
     const info = pack(ROOT, dir);
     const files = info.files.map((f) => f.path).sort();
     t.true(files.includes('index.js') && files.includes('index.d.ts') && files.includes('binding.js') && files.includes('lib/native.js'));
+    // Every file that "exports" names (code and types, per condition) ships.
+    const targets = (node) => (typeof node === 'string' ? [node] : Object.values(node).flatMap(targets));
+    const exported = targets(require('../package.json').exports).map((f) => f.replace(/^\.\//, ''));
+    t.deepEqual(exported.filter((f) => !files.includes(f)), [], 'files named by "exports" are in the tarball');
+    t.true(files.includes('LICENSE'));
     t.deepEqual(files.filter((f) => f.endsWith('.node')), [], 'the main package holds no binary');
     t.false(files.some((f) => /^(src|__test__|bench|examples|scripts|target|node_modules|npm|artifacts)\//.test(f)), files.join(' '));
     t.true(info.size < 150 * 1024, `main tarball of ${info.size} bytes packed`);

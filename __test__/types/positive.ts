@@ -150,3 +150,11 @@ guarded.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
   }
 });
 guarded.sendMany([{ msg: 'x', port: 1, address: '127.0.0.1', localAddress: '127.0.0.2' }]);
+
+// bindSync/connectSync (Node 24.19+, 26.4+) and their options type, which
+// @types/node 22+ exports as dgram.BindSyncOptions.
+const syncOptions: dgram.BindSyncOptions = { port: 0, address: '127.0.0.1' };
+const syncSocket = createSocket('udp4');
+const boundAt: AddressInfo = syncSocket.bindSync(syncOptions);
+syncSocket.connectSync(boundAt.port, '127.0.0.1');
+syncSocket.close();

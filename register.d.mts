@@ -1,0 +1,2 @@
+// The register entry only installs hooks; it exports nothing.
+export {};
