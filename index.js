@@ -907,14 +907,28 @@ function bindInCluster(socket, options, toError) {
       socket.emit('error', toError(errno));
     },
     adopt(handle) {
+      // A new native handle for the primary's socket replaces the one the
+      // socket had, as node:dgram swaps in the handle it received: events
+      // then run in the async context of this reply, not of createSocket(),
+      // and whatever the old handle did meanwhile (a membership call binds
+      // it implicitly) goes with it. Only unref() carries over.
+      const placeholder = state.handle;
+      const adopted = new UDP(state.family === 'IPv6', eventHandler);
+      if (state.recvDestination) adopted.recvDestination();
       try {
-        state.handle.open(handle.fd, true);
+        adopted.open(handle.fd, true);
       } catch (err) {
+        adopted.close(false);
         handle.close();
         state.bindState = BIND_STATE_UNBOUND;
         socket.emit('error', toError(errors.nativeCode(err)));
         return;
       }
+      adopted.lookup = placeholder.lookup;
+      adopted[kOwner] = socket;
+      if (!placeholder.hasRef()) adopted.unref();
+      placeholder.close(false);
+      state.handle = adopted;
       state.clusterRelease = cluster.keepHandle(handle, (callback) => socket.close(callback));
       startListening(socket);
     },

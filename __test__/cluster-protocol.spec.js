@@ -133,6 +133,19 @@ if (cluster.isPrimary) {
   } else if (scenario === 'unref') {
     fork({ ROLE: 'unref' });
     onExit = () => summary({});
+  } else if (scenario === 'adopted-handle') {
+    // One datagram to the worker's shared socket, then disconnect.
+    onReport = (w, m) => {
+      if (m.port !== undefined) {
+        reports[reports.length - 1].port = 'P'; // random: not compared
+        const tx = nodeDgram.createSocket('udp4');
+        tx.send('x', m.port, '127.0.0.1', () => tx.close());
+      } else if (m.message !== undefined) {
+        onExit = () => summary({});
+        cluster.disconnect();
+      }
+    };
+    fork({ ROLE: 'adopted-handle' });
   }
 } else {
   const role = process.env.ROLE;
@@ -215,6 +228,25 @@ if (cluster.isPrimary) {
       s.bind(port, '127.0.0.1', () => ev.push('bind-callback'));
       s.close(() => done());
     }
+  } else if (scenario === 'adopted-handle') {
+    // The socket runs on the handle the primary shared, as node:dgram swaps
+    // it in: events in the async context of the primary's reply (not of
+    // createSocket()), and a membership call made while the bind was
+    // pending (which bound the old handle) does not fail the bind.
+    const { AsyncLocalStorage, executionAsyncResource } = require('node:async_hooks');
+    const als = new AsyncLocalStorage();
+    const s = als.run('created', () => dgram.createSocket('udp4'));
+    const seen = {};
+    const where = () => ({ store: als.getStore(), resource: executionAsyncResource().constructor.name });
+    s.on('error', (e) => report({ error: e.code, syscall: e.syscall }));
+    s.on('listening', () => {
+      seen.listening = where();
+      report({ port: s.address().port });
+    });
+    s.on('message', () => report({ message: where(), ...seen }));
+    s.bind(0);
+    s.addMembership(GROUP);
+    seen.addMembership = 'returned';
   } else if (scenario === 'unref') {
     const s = dgram.createSocket('udp4');
     s.unref();
@@ -268,6 +300,13 @@ test('cluster: close(), the worker\'s disconnect, close() before the primary rep
   t.deepEqual(byMode['before-reply'].ev, ['close', 'close-callback']);
   t.deepEqual(byMode['before-lookup'].ev, ['close']);
   t.deepEqual(byMode['after-error'].ev, ['error:bind EINVAL 127.0.0.1:P']);
+});
+
+test('cluster: a worker\'s socket runs on the handle the primary shared: events in its async context; a membership call while the bind is pending does not fail it', async (t) => {
+  const node = await parity(t, 'adopted-handle');
+  const [listening, message] = node.lines[0].reports;
+  t.is(listening.port, 'P');
+  t.like(message, { message: { store: undefined }, addMembership: 'returned' });
 });
 
 test('cluster: an unref()ed shared socket leaves no UDPWrap holding the worker', async (t) => {
