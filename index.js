@@ -10,7 +10,6 @@
 // (lib/receive.js) are modules of their own; this file calls into them.
 
 const EventEmitter = require('node:events');
-const dns = require('node:dns');
 const { deprecate } = require('node:util');
 const diagnosticsChannel = require('node:diagnostics_channel');
 const { udpClass, addEventHandler, guessHandleType, hostProcess, setNoTrySend } = require('./lib/native.js');
@@ -53,6 +52,11 @@ const { emitList, emitMessages, emitOne, emitSmall, scratch } = require('./lib/r
 // of its own (jest's test environment), fake timers replace that copy's
 // nextTick: use the process object of the context the addon was loaded in.
 const process = hostProcess();
+// node:dgram resolves names with Node's own dns module, which a test
+// framework's module mocks (`jest.mock('dns')`) do not replace: take it
+// from the host process (Node 20.16+), past any module registry. Patching
+// `dns.lookup` itself still reaches it, as it reaches node:dgram.
+const dns = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:dns') : require('node:dns');
 
 const {
   validateAbortSignal,

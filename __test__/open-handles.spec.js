@@ -51,7 +51,7 @@ for (const queued of [false, true]) {
       t.notRegex(output, /NO_STREAM_MODE/, `${impl}: the stream test did not reach dgram-rs's stream mode`);
       results[impl] = (output.match(/^Tests:.*$/m) || ['no summary'])[0];
     }
-    t.is(results.node, 'Tests:       8 passed, 8 total');
+    t.is(results.node, 'Tests:       9 passed, 9 total');
     t.is(results.rs, results.node);
   });
 
