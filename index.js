@@ -46,7 +46,7 @@ const {
   settlePendingSends,
   transmit,
 } = require('./lib/send-path.js');
-const { emitList, emitMessages, emitOne, emitSmall, scratch } = require('./lib/receive.js');
+const { emitList, emitMessages, emitOne, emitSmall, newBatch, scratch } = require('./lib/receive.js');
 // Node's dgram schedules its ticks with the real `process.nextTick`, looked
 // up at each call. Where this file runs in a sandbox with a `process` object
 // of its own (jest's test environment), fake timers replace that copy's
@@ -1105,7 +1105,7 @@ function onNativeEvent(kind, a, b, c) {
       emitSmall(socket, a, b);
       break;
     case EVENT_BATCH:
-      state.batch = { chunks: a, meta: b, addrs: c, i: 0, chunk: 0, offset: 0 };
+      state.batch = newBatch(a, b, c);
       held = emitBatch(socket, emitMessages) === true;
       break;
     case EVENT_RESUME:

@@ -71,6 +71,84 @@ test('message Buffers: same contents and isolation; memory layout is the documen
   t.log(`dgram-rs: ${layout.rs.filter((l) => l.arrayBufferSize > 10).length} of ${N} messages are views into a shared buffer`);
 });
 
+// README, Known differences: the shared buffer of a large batch is, like
+// Node's Buffer pool, not transferable; moving it out of one message must
+// not take the other messages' bytes with it.
+test('a listener that transfers msg.buffer: every message arrives intact; a shared batch buffer is not transferable', async (t) => {
+  const outcomes = {};
+  const N = 40;
+  await parity(t, async (dgram, tr, name) => {
+    const { server, client, port } = await pair(dgram, tr);
+    const texts = [];
+    outcomes[name] = [];
+    const all = new Promise((resolve) => server.on('message', (msg) => {
+      texts.push(msg.toString());
+      try {
+        structuredClone(msg.buffer, { transfer: [msg.buffer] });
+        outcomes[name].push(msg.buffer.byteLength === 0 ? 'moved' : 'copied');
+      } catch (e) {
+        outcomes[name].push(e.name);
+      }
+      if (texts.length === N) resolve();
+    }));
+    for (let i = 0; i < N; i++) client.send(`m${i}`, port, '127.0.0.1');
+    await all;
+    tr.push(texts);
+    await closeAll(server, client);
+  });
+  t.deepEqual(outcomes.node, new Array(N).fill('moved'));
+  // Node 20 copies an untransferable buffer named in a transfer list, 22+ throws.
+  for (const o of outcomes.rs) t.true(['moved', 'copied', 'DataCloneError'].includes(o), o);
+  t.log(`dgram-rs: ${outcomes.rs.filter((o) => o !== 'moved').length} of ${N} from a shared buffer`);
+});
+
+const withTransfer = typeof ArrayBuffer.prototype.transfer === 'function' ? test : test.skip;
+
+withTransfer('ArrayBuffer.prototype.transfer() of a message (Node 22+): no crash, the other messages stay intact', async (t) => {
+  const N = 40;
+  const results = {};
+  await parity(t, async (dgram, tr, name) => {
+    const { server, client, port } = await pair(dgram, tr);
+    const texts = [];
+    let outcome;
+    const done = new Promise((resolve) => {
+      server.on('message', (msg) => {
+        if (msg.toString() === 'end') return;
+        texts.push(msg.toString());
+        if (texts.length === 3) {
+          try {
+            msg.buffer.transfer();
+            outcome = 'detached';
+          } catch (e) {
+            outcome = e.name;
+          }
+        }
+        if (texts.length === N) resolve();
+      });
+      for (let i = 0; i < N; i++) client.send(`m${i}`, port, '127.0.0.1');
+      // The datagrams a detached shared buffer takes with it never come.
+      client.send('end', port, '127.0.0.1', () => setTimeout(resolve, 300));
+    });
+    await done;
+    results[name] = { texts, outcome };
+    tr.push(1);
+    await closeAll(server, client);
+  });
+  t.is(results.node.outcome, 'detached');
+  t.deepEqual(results.node.texts, Array.from({ length: N }, (_, i) => `m${i}`));
+  // dgram-rs: what arrives is intact and in order; Node 22 detaches a
+  // shared buffer (its other datagrams are lost), 24+ refuses (TypeError).
+  const { texts, outcome } = results.rs;
+  t.true(['detached', 'TypeError'].includes(outcome), outcome);
+  const expected = Array.from({ length: N }, (_, i) => `m${i}`);
+  let at = 0;
+  for (const text of texts) {
+    at = expected.indexOf(text, at);
+    t.true(at >= 0, `${text} is one of the datagrams sent, in order`);
+  }
+  t.log(`dgram-rs: ${outcome}, ${texts.length} of ${N} arrived`);
+});
+
 test('zero-length datagrams arrive as empty Buffers with size 0', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const { server, client, inbox, port } = await pair(dgram, tr);

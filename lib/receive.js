@@ -10,6 +10,7 @@
 // (lib/send-path.js), which holds back the replies made meanwhile so that
 // they go out together.
 
+const { markAsUntransferable } = require('node:worker_threads');
 const { hostProcess } = require('./native.js');
 const { kState } = require('./state.js');
 const { emitBatch } = require('./send-path.js');
@@ -41,9 +42,19 @@ const runTicks = typeof process._tickCallback === 'function' ? process._tickCall
 // meanwhile (src/socket.rs).
 const TURN_MAX = 32;
 
+// A large batch's chunks, which its messages share (README, Known
+// differences): like Node's own Buffer pool, they cannot be transferred
+// (postMessage / structuredClone with a transfer list copy them on Node 20
+// and throw DataCloneError from 22), since detaching one would take the
+// other messages' bytes with it.
+function newBatch(chunks, meta, addrs) {
+  for (let k = 0; k < chunks.length; k++) markAsUntransferable(chunks[k].buffer);
+  return { chunks, meta, addrs, i: 0, chunk: 0, offset: 0, end: chunks[0].length };
+}
+
 // One 'message' per datagram of the current batch (state.batch): `chunks`
 // hold the payloads back to back, a datagram that did not fit one chunk
-// starting the next. A listener that throws ends this call (the exception
+// starting the next (`end`: the current chunk's length). A listener that throws ends this call (the exception
 // is reported as uncaught, as on Node); the native side then calls again
 // with EVENT_RESUME for the rest, in the same turn, as libuv goes on with
 // the next datagram: the turn's count (batch.budget) goes on too.
@@ -59,6 +70,7 @@ function emitMessages(socket) {
   let check = filter !== undefined && filter.sync(state.handle);
   let c = batch.chunk;
   let off = batch.offset;
+  let end = batch.end;
   if (batch.budget === undefined) batch.budget = TURN_MAX;
   while (batch.i < meta.length) {
     if (!state.handle || !state.receiving) break; // closed by a listener
@@ -69,14 +81,22 @@ function emitMessages(socket) {
     batch.budget--;
     const at = batch.i;
     const len = meta[at];
-    if (off + len > chunks[c].length) {
+    if (off + len > end) {
       c++;
       off = 0;
+      end = chunks[c].length;
+      batch.end = end;
     }
     // Advance first: a listener that throws skips this datagram only.
     batch.i += stride;
     batch.chunk = c;
     batch.offset = off + len;
+    // ArrayBuffer.prototype.transfer() (Node 22, which markAsUntransferable
+    // does not stop) detached the chunk: its datagrams left with it.
+    if (chunks[c].length !== end) {
+      off += len;
+      continue;
+    }
     // A view into its chunk (at most 64 KiB): one copy out of the kernel's
     // buffers per batch instead of an allocation per datagram.
     const msg = chunks[c].subarray(off, off + len);
@@ -163,4 +183,4 @@ function emitList(socket) {
   if (state.batch === batch) state.batch = undefined;
 }
 
-module.exports = { emitList, emitMessages, emitOne, emitSmall, scratch };
+module.exports = { emitList, emitMessages, emitOne, emitSmall, newBatch, scratch };
