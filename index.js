@@ -248,6 +248,9 @@ function initSocket(type_, listener) {
     pendingSends: [],
     // The sender of the last datagram received alone (see emitOne).
     lastSender: '',
+    // Whether its last batch's listeners took long: its replies are then
+    // not held to the batch's end (lib/send-path.js, emitBatch).
+    slowListeners: false,
     // In a cluster worker, gives back the primary's socket (lib/cluster.js).
     clusterRelease: undefined,
   };

@@ -13,7 +13,7 @@
 const { markAsUntransferable } = require('node:worker_threads');
 const { hostProcess } = require('./native.js');
 const { kState } = require('./state.js');
-const { emitBatch } = require('./send-path.js');
+const { emitBatch, betweenMessages } = require('./send-path.js');
 // The process object of the context the addon was loaded in, whose tick
 // runner runTicks is (see index.js).
 const process = hostProcess();
@@ -115,7 +115,10 @@ function emitMessages(socket) {
       ? { address, family, port, size: len }
       : { address, family, port, size: len, localAddress: addrs[meta[at + 3]], interfaceIndex: meta[at + 4], interface: addrs[meta[at + 5]] };
     socket.emit('message', msg, rinfo);
-    if (batch.i < meta.length) runTicks();
+    if (batch.i < meta.length) {
+      runTicks();
+      betweenMessages();
+    }
   }
   if (state.batch === batch) state.batch = undefined;
 }
@@ -178,7 +181,10 @@ function emitList(socket) {
     const family = address.includes(':') ? 'IPv6' : 'IPv4';
     if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) continue;
     socket.emit('message', msg, { address, family, port: list[at + 1], size: msg.length });
-    if (batch.i < list.length) runTicks();
+    if (batch.i < list.length) {
+      runTicks();
+      betweenMessages();
+    }
   }
   if (state.batch === batch) state.batch = undefined;
 }

@@ -1,0 +1,118 @@
+'use strict';
+
+// Replies made in 'message' listeners (send() without a callback, to an IP
+// literal). Node writes each at its lookup tick, before the next message's
+// listener runs; dgram-rs holds those of a batch to write them together
+// (lib/send-path.js, emitBatch), which must not show: a process that
+// exits or dies in a later listener of the batch has sent what Node had
+// sent, and listeners that take long get their replies written before the
+// next listener runs, as on Node.
+
+const fs = require('node:fs');
+const test = require('ava');
+const { boundSocket, closeAll, parity } = require('./helpers.js');
+const { runNode, scriptFile } = require('./options-helpers.js');
+
+// N datagrams to itself in one tick (read as one batch); each message is
+// answered to TARGET; the AT-th listener exits or throws after answering.
+const SCRIPT = `'use strict';
+const dgram = require(process.env.DGRAM);
+const { N, AT, MODE, TARGET } = process.env;
+const s = dgram.createSocket('udp4');
+let n = 0;
+s.on('message', (m) => {
+  s.send('r' + m, Number(TARGET), '127.0.0.1');
+  if (++n < Number(AT)) return;
+  if (MODE === 'exit') process.exit(2);
+  throw new Error('listener failed');
+});
+s.bind(0, '127.0.0.1', () => {
+  for (let i = 0; i < Number(N); i++) s.send(String(i), s.address().port, '127.0.0.1');
+});
+`;
+
+// Written once: the tests run concurrently.
+const file = scriptFile('reliability-replies.js', SCRIPT);
+
+// Runs SCRIPT with `impl`; returns its exit code and the replies that left it.
+async function repliesBeforeDeath(impl, env) {
+  const nodeDgram = require('node:dgram');
+  const rx = await boundSocket(nodeDgram, 'udp4', '127.0.0.1');
+  const got = [];
+  // Loopback delivers in order: once 'end' is in, every reply is.
+  const ended = new Promise((resolve) => rx.on('message', (m) => (String(m) === 'end' ? resolve() : got.push(String(m)))));
+  const r = await runNode(file, impl, { env: { ...env, TARGET: String(rx.address().port) }, ms: 15000 });
+  const tx = await boundSocket(nodeDgram, 'udp4', '127.0.0.1');
+  tx.send('end', rx.address().port, '127.0.0.1');
+  await ended;
+  await closeAll(rx, tx);
+  return { code: r.code, timedOut: r.timedOut, replies: got };
+}
+
+for (const [title, env] of [
+  ['process.exit() in the 3rd of 5 listeners', { N: '5', AT: '3', MODE: 'exit' }],
+  ['process.exit() in the 35th of 40 (two loop turns)', { N: '40', AT: '35', MODE: 'exit' }],
+  ['an uncaught exception in the 3rd of 5 listeners', { N: '5', AT: '3', MODE: 'throw' }],
+]) {
+  test(`${title}: the replies of the listeners before it were sent, as on Node`, async (t) => {
+    const node = await repliesBeforeDeath('node', env);
+    const rs = await repliesBeforeDeath('rs', env);
+    t.deepEqual(rs, node);
+    // Node: every reply but the dying listener's own (its lookup tick never ran).
+    t.deepEqual(node.replies, Array.from({ length: Number(env.AT) - 1 }, (_, i) => `r${i}`));
+  });
+}
+
+// How many bytes wait in the receive queue of the UDP socket bound to
+// 127.0.0.1:`port` (Linux's /proc/net/udp: local address, then
+// tx_queue:rx_queue, in hex).
+function queuedAt(port) {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of fs.readFileSync('/proc/net/udp', 'utf8').split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1] === local) return parseInt(cols[4].split(':')[1], 16);
+  }
+  return -1;
+}
+
+const linuxTest = process.platform === 'linux' ? test : test.skip;
+
+linuxTest('listeners that take long: each reply is written before the next listener runs (from the second such batch on)', async (t) => {
+  const busy = (ms) => {
+    const end = process.hrtime.bigint() + BigInt(ms * 1e6);
+    while (process.hrtime.bigint() < end);
+  };
+  const { node } = await parity(t, async (dgram, tr) => {
+    const target = await boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(target.address().port, 'target');
+    // The target reads nothing while a batch runs (the loop is busy), so
+    // its queue shows what was written meanwhile.
+    let replies = 0;
+    let onReplies;
+    target.on('message', () => {
+      if (++replies % 8 === 0) onReplies();
+    });
+    const s = await boundSocket(dgram, 'udp4', '127.0.0.1');
+    for (const round of [1, 2]) {
+      const seen = [];
+      const done = new Promise((resolve) => s.on('message', function onMessage(m) {
+        // Whether the replies of this batch's earlier messages are out.
+        seen.push(queuedAt(port) > 0);
+        s.send('reply', port, '127.0.0.1');
+        busy(0.3);
+        if (seen.length === 8) {
+          s.removeListener('message', onMessage);
+          resolve();
+        }
+      }));
+      const answered = new Promise((resolve) => { onReplies = resolve; });
+      for (let i = 0; i < 8; i++) s.send(`q${i}`, s.address().port, '127.0.0.1');
+      await done;
+      await answered;
+      // Round 1 may hold its first replies for up to 1 ms on dgram-rs.
+      if (round === 2) tr.push(seen);
+    }
+    await closeAll(target, s);
+  });
+  t.deepEqual(node[0], [false, true, true, true, true, true, true, true]);
+});
