@@ -54,10 +54,11 @@ function newBatch(chunks, meta, addrs) {
 
 // One 'message' per datagram of the current batch (state.batch): `chunks`
 // hold the payloads back to back, a datagram that did not fit one chunk
-// starting the next (`end`: the current chunk's length). A listener that throws ends this call (the exception
-// is reported as uncaught, as on Node); the native side then calls again
-// with EVENT_RESUME for the rest, in the same turn, as libuv goes on with
-// the next datagram: the turn's count (batch.budget) goes on too.
+// starting the next (`end`: the current chunk's length). A listener that
+// throws ends this call (the exception is reported as uncaught, as on
+// Node); the native side then calls again with EVENT_RESUME for the rest,
+// in the same turn, as libuv goes on with the next datagram: the turn's
+// count (batch.budget) goes on too.
 // True when TURN_MAX were emitted and the rest waits for the next turn.
 function emitMessages(socket) {
   const state = socket[kState];
