@@ -48,6 +48,12 @@ export interface ReceiveStats {
 }
 
 /**
+ * Received chunks are copied into V8-allocated Buffers (see
+ * `deliver::set_copy_chunks`), for lib/receive.js.
+ */
+export declare function setCopyChunks(on: boolean): void
+
+/**
  * Node's `--test-udp-no-try-send`: every send is queued (for tests of the
  * queued path), as Node's handle does under that flag.
  */

@@ -839,5 +839,6 @@ module.exports.addEventHandler = nativeBinding.addEventHandler
 module.exports.guessHandleType = nativeBinding.guessHandleType
 module.exports.hostProcess = nativeBinding.hostProcess
 module.exports.receiveStats = nativeBinding.receiveStats
+module.exports.setCopyChunks = nativeBinding.setCopyChunks
 module.exports.setNoTrySend = nativeBinding.setNoTrySend
 module.exports.udpClass = nativeBinding.udpClass

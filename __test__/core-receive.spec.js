@@ -4,7 +4,7 @@
 // message listener, ICMP errors on connected / unconnected sockets.
 
 const test = require('ava');
-const { parity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay } = require('./helpers.js');
+const { parity, childParity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay } = require('./helpers.js');
 
 async function pair(dgram, tr, type = 'udp4') {
   const server = await boundSocket(dgram, type);
@@ -100,6 +100,23 @@ test('a listener that transfers msg.buffer: every message arrives intact; a shar
   // Node 20 copies an untransferable buffer named in a transfer list, 22+ throws.
   for (const o of outcomes.rs) t.true(['moved', 'copied', 'DataCloneError'].includes(o), o);
   t.log(`dgram-rs: ${outcomes.rs.filter((o) => o !== 'moved').length} of ${N} from a shared buffer`);
+});
+
+// Node detaches a Buffer over external memory when the environment is torn
+// down; a shared chunk that is also untransferable (undetachable on Node
+// 24+) aborted the process there (FATAL ERROR: v8::FromJust).
+test('a process that exits holding messages of a large batch exits cleanly', async (t) => {
+  const { node } = await childParity(t, `const dgram = require(process.env.DGRAM);
+    const kept = [];
+    const s = dgram.createSocket('udp4');
+    s.on('message', (m) => {
+      kept.push(m);
+      if (kept.length === 40) { console.log('kept', kept.length, kept[39].length); s.close(); }
+    });
+    s.bind(0, '127.0.0.1', () => { for (let i = 0; i < 40; i++) s.send(Buffer.alloc(1400, i), s.address().port, '127.0.0.1'); });
+  `);
+  t.is(node.code, 0);
+  t.is(node.stdout, 'kept 40 1400\n');
 });
 
 const withTransfer = typeof ArrayBuffer.prototype.transfer === 'function' ? test : test.skip;

@@ -11,7 +11,7 @@
 // they go out together.
 
 const { markAsUntransferable } = require('node:worker_threads');
-const { hostProcess } = require('./native.js');
+const { hostProcess, setCopyChunks } = require('./native.js');
 const { kState } = require('./state.js');
 const { emitBatch, betweenMessages } = require('./send-path.js');
 // The process object of the context the addon was loaded in, whose tick
@@ -46,7 +46,23 @@ const TURN_MAX = 32;
 // differences): like Node's own Buffer pool, they cannot be transferred
 // (postMessage / structuredClone with a transfer list copy them on Node 20
 // and throw DataCloneError from 22), since detaching one would take the
-// other messages' bytes with it.
+// other messages' bytes with it. Where that marking also makes an
+// ArrayBuffer undetachable (Node 24+: transfer() throws), chunks must not
+// be Buffers over external memory, which Node detaches at teardown (an
+// abort for an undetachable one): the native side copies them then.
+const markingBlocksDetach = (() => {
+  const probe = new ArrayBuffer(1);
+  markAsUntransferable(probe);
+  if (typeof probe.transfer !== 'function') return false;
+  try {
+    probe.transfer();
+    return false;
+  } catch {
+    return true;
+  }
+})();
+if (markingBlocksDetach) setCopyChunks(true);
+
 function newBatch(chunks, meta, addrs) {
   for (let k = 0; k < chunks.length; k++) markAsUntransferable(chunks[k].buffer);
   return { chunks, meta, addrs, i: 0, chunk: 0, offset: 0, end: chunks[0].length };

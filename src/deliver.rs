@@ -34,6 +34,7 @@
 //! (`SocketCtx::take_events`).
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::core::error::code_of;
 use crate::core::recv::Batch;
@@ -58,6 +59,16 @@ const SMALL_MAX_BYTES: usize = 8 * 1024;
 
 /// Chunks at least this large become Buffers without a copy.
 const HAND_OVER_BYTES: usize = 8 * 1024;
+
+/// Whether every chunk is copied into a Buffer V8 allocates. Set by JS where
+/// `markAsUntransferable` makes an ArrayBuffer undetachable (Node 24+):
+/// Node detaches a Buffer made over external memory at environment
+/// teardown, which aborts the process for such a buffer.
+static COPY_CHUNKS: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn set_copy_chunks(on: bool) {
+    COPY_CHUNKS.store(on, Ordering::Relaxed);
+}
 
 /// Hands a batch to JS. `Ok(false)`: JS holds the rest of it (more than
 /// 32 datagrams), to be emitted by `resume` on a later turn.
@@ -121,11 +132,12 @@ pub(crate) fn batch(ctx: &SocketCtx, b: Batch) -> napi::Result<bool> {
     }
     // Large chunks are handed over (a finalizer costs less than copying
     // them), small ones copied (V8 allocates those cheaply).
+    let hand_over = !COPY_CHUNKS.load(Ordering::Relaxed);
     let chunks = b
         .chunks
         .into_iter()
         .map(|c| {
-            if c.len() >= HAND_OVER_BYTES {
+            if hand_over && c.len() >= HAND_OVER_BYTES {
                 value::buffer_from_vec(env, c)
             } else {
                 value::buffer_copy(env, &c)

@@ -56,6 +56,13 @@ pub fn set_no_try_send(on: bool) {
     crate::drivers::send::set_no_try_send(on);
 }
 
+/// Received chunks are copied into V8-allocated Buffers (see
+/// `deliver::set_copy_chunks`), for lib/receive.js.
+#[napi(catch_unwind)]
+pub fn set_copy_chunks(on: bool) {
+    crate::deliver::set_copy_chunks(on);
+}
+
 /// The `process` object of the JS context this addon was loaded in, for
 /// index.js to schedule its ticks on, as Node's own dgram uses the real
 /// `process`: a copy of index.js loaded in a sandbox (jest gives each test
