@@ -203,8 +203,10 @@ function outboxTick(item) {
 // for other sockets. Node writes each at its own tick, before the next
 // message's listener, so the hold must not show: it is for listeners that
 // return quickly (an echo server's replies without callbacks leave in one
-// sendmmsg/GSO write: ~1.8x the round trips of writing each, bench
-// echo-load-8x4-nocb), and ends early when they do not (`holding`,
+// sendmmsg/GSO write: ~1.8x the round trips of writing each in bench
+// echo-load-8x4-nocb with dgram-rs at both ends; against a node:dgram
+// server, the bottleneck there, 1.03-1.10x either way), and ends early
+// when they do not (`holding`,
 // betweenMessages), when one throws, and when the process exits meanwhile
 // (hookExit).
 // This module owns that hold, as the flush after the batch is its own:
