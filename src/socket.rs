@@ -636,14 +636,14 @@ impl Sink for SocketCtx {
         };
         self.mode.set(Mode::ReadAhead);
         self.update_liveness();
-        if let Err(e) = runtime::start_read_ahead(&sock, &self.shared) {
-            // No runtime: stay on the JS loop.
+        if runtime::start_read_ahead(&sock, &self.shared).is_err() {
+            // No runtime (it could not start: EMFILE): the JS loop keeps
+            // reading, as node:dgram always does; nothing for JS to see.
             self.mode.set(Mode::Watching);
             self.update_liveness();
             if let Some(p) = self.poller.borrow().as_ref() {
                 let _ = p.watch();
             }
-            let _ = deliver::recv_error(self, &e);
         }
     }
 }

@@ -20,33 +20,43 @@
 //! thread holds no JS state and is not joined at exit.
 
 use std::io;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use socket2::Socket;
 use tokio::runtime::{Builder, Handle, Runtime};
 
 use crate::core::recv::{self, Drained};
-use crate::drivers::shared::{Event, Shared};
+use crate::drivers::shared::{lock, Event, Shared};
 use crate::drivers::stats;
 
-static RUNTIME: OnceLock<io::Result<Runtime>> = OnceLock::new();
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+/// Serialises starting the runtime (sockets of several worker threads may
+/// become busy at once); `RUNTIME` is read without it.
+static STARTING: Mutex<()> = Mutex::new(());
 
 /// The shared runtime's handle, starting it on first use. One worker: the
 /// JS thread does the hot work (emitting events); one thread reading ahead
 /// and draining sends is enough, more would only add wake-ups.
+///
+/// A start that fails (no descriptor left for its epoll and eventfd, or no
+/// thread: EMFILE, EAGAIN) is not remembered: the caller carries on without
+/// the runtime and the next caller tries again, so a moment of descriptor
+/// exhaustion costs read-ahead only while it lasts.
 pub(crate) fn handle() -> io::Result<Handle> {
-    let rt = RUNTIME.get_or_init(|| {
-        Builder::new_multi_thread()
-            .worker_threads(1)
-            .max_blocking_threads(1)
-            .thread_name("dgram-rs-io")
-            .enable_io()
-            .build()
-    });
-    match rt {
-        Ok(rt) => Ok(rt.handle().clone()),
-        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.handle().clone());
     }
+    let _starting = lock(&STARTING);
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .thread_name("dgram-rs-io")
+        .enable_io()
+        .build()?;
+    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
 }
 
 /// Datagrams per read-ahead batch (bounds one batch's memory with the

@@ -125,22 +125,35 @@ fn enqueue(
         !std::mem::replace(&mut q.draining, true)
     };
     if start {
-        let rt = match crate::drivers::runtime::handle() {
-            Ok(rt) => rt,
-            Err(e) => {
-                // No runtime to drain it: undo, and fail this one.
-                let mut q = lock(&shared.queue);
-                q.items.pop_back();
-                q.draining = false;
-                drop(q);
-                shared.queue_completed();
-                return Outcome::Failed(e);
-            }
-        };
-        let (sock, shared) = (Arc::downgrade(sock), shared.clone());
-        rt.spawn_blocking(move || drain(sock, shared));
+        let (sock, shared_task) = (Arc::downgrade(sock), shared.clone());
+        if let Err(e) = spawn_drain(move || drain(sock, shared_task)) {
+            // Nowhere to drain it: undo, and fail this one.
+            let mut q = lock(&shared.queue);
+            q.items.pop_back();
+            q.draining = false;
+            drop(q);
+            shared.queue_completed();
+            return Outcome::Failed(e);
+        }
     }
     Outcome::Queued
+}
+
+/// Runs a queue's drain on the runtime's blocking thread, or, when the
+/// runtime cannot start (no descriptor left for its epoll: EMFILE), on a
+/// thread of its own: the drain needs no descriptor, and libuv queues such
+/// a send too.
+fn spawn_drain(f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    match crate::drivers::runtime::handle() {
+        Ok(rt) => {
+            rt.spawn_blocking(f);
+            Ok(())
+        }
+        Err(_) => std::thread::Builder::new()
+            .name("dgram-rs-send".into())
+            .spawn(f)
+            .map(drop),
+    }
 }
 
 /// Takes the next queued datagram, or marks the queue idle.
