@@ -19,6 +19,7 @@ const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
 const cluster = require('./lib/cluster.js');
+const { netAccessError } = require('./lib/permission.js');
 const {
   bindCallbackOnErrorMonitor,
   defaultLookupSkipsLiterals,
@@ -319,6 +320,8 @@ class SocketImpl extends EventEmitter {
       }
       const kind = guessHandleType(fd);
       if (kind !== 'UDP') throw new ERR_INVALID_FD_TYPE(kind);
+      const denied = netAccessError('');
+      if (denied) throw denied;
       try {
         state.handle.open(fd);
       } catch (err) {
@@ -360,11 +363,13 @@ class SocketImpl extends EventEmitter {
       // Outside the try, as in Node: a port that cannot become a number
       // throws from here and leaves the socket binding.
       const native = nativePort(port);
+      const denied = netAccessError(String(ip));
       try {
+        if (denied) throw denied;
         state.handle.bind(String(ip), native, flags);
       } catch (e) {
         state.bindState = BIND_STATE_UNBOUND;
-        this.emit('error', errors.fromNative(e, 'bind', ip, port));
+        this.emit('error', denied ? errors.exceptionWithHostPort(denied, 'bind', ip, port) : errors.fromNative(e, 'bind', ip, port));
         return;
       }
       startListening(this);
@@ -642,11 +647,13 @@ class SocketImpl extends EventEmitter {
     if (state.reuseAddr) flags |= FLAG_REUSEADDR;
     if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
     if (state.reusePort) flags |= FLAG_REUSEPORT;
+    const denied = netAccessError(address);
     try {
+      if (denied) throw denied;
       state.handle.bind(address, port, flags);
     } catch (err) {
       state.bindState = BIND_STATE_UNBOUND;
-      throw errors.fromNative(err, 'bind', address, port);
+      throw denied ? errors.exceptionWithHostPort(denied, 'bind', address, port) : errors.fromNative(err, 'bind', address, port);
     }
     startListening(this, true);
     return this.address();

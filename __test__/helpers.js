@@ -371,9 +371,9 @@ function runProcess(cmd, args, { env = {}, ms = 8000, cwd = ROOT } = {}) {
   });
 }
 
-function spawnChild(script, { impl = 'node', ms = 5000, args = [] } = {}) {
+function spawnChild(script, { impl = 'node', ms = 5000, args = [], env = {} } = {}) {
   const modulePath = impl === 'node' ? 'node:dgram' : ROOT;
-  return runProcess(process.execPath, ['-e', script, ...args], { env: { DGRAM: modulePath }, ms });
+  return runProcess(process.execPath, ['-e', script, ...args], { env: { ...env, DGRAM: modulePath }, ms });
 }
 
 /**

@@ -122,9 +122,9 @@ function python() {
  * family: '4' | '6'; kind: 'udp' | 'tcp' | 'udp-connected' (connected to
  * its own address).
  */
-function runWithInheritedFd(file, impl, { family = '4', kind = 'udp', ms = 8000 } = {}) {
+function runWithInheritedFd(file, impl, { family = '4', kind = 'udp', ms = 8000, env = {} } = {}) {
   return spawnP(python(), ['-c', PY_WRAP, family, kind, process.execPath, file], {
-    env: { DGRAM: modulePath(impl) },
+    env: { ...env, DGRAM: modulePath(impl) },
     ms,
   });
 }

@@ -313,11 +313,15 @@ function errnoException(err, syscall, original) {
  * send); `port` only when truthy, and the message shows it only when > 0.
  */
 function exceptionWithHostPort(err, syscall, address, port, additional) {
-  const { errno, code } = uvError(err);
+  // The permission model's refusal (lib/permission.js) is carried whole, as
+  // `errno`, with its own message in place of the address.
+  const denied = typeof err === 'object' && err !== null && err.code === 'ERR_ACCESS_DENIED';
+  const { errno, code } = denied ? { errno: err, code: err.code } : uvError(err);
   let where = '';
-  if (port && port > 0) where = ` ${address}:${port}`;
+  if (denied) where = ` ${err.message}`;
+  else if (port && port > 0) where = ` ${address}:${port}`;
   else if (address) where = ` ${address}`;
-  if (additional) where += ` - Local (${additional})`;
+  if (additional && !denied) where += ` - Local (${additional})`;
   const error = new UvException(`${syscall} ${code}${where}`);
   error.errno = errno;
   error.code = code;

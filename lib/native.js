@@ -43,7 +43,24 @@ function causeMessages(err) {
   return out;
 }
 
+// Node's ERR_DLOPEN_DISABLED, as its message reaches us (binding.js keeps
+// only the messages of the loader's errors).
+const ADDONS_DISABLED = /loading addons is disabled/;
+
+/** No build from source helps when the process may not load addons at all. */
+function addonsDisabledError(cause) {
+  const err = new Error(
+    `dgram-rs: this process may not load native addons, and dgram-rs is one (Node.js ${process.version} ` +
+      'was started with --no-addons, or with --permission and without --allow-addons). Start it without ' +
+      '--no-addons, or add --allow-addons, or use node:dgram in such a process.',
+  );
+  err.code = 'ERR_DLOPEN_DISABLED';
+  err.cause = cause;
+  return err;
+}
+
 function missingBindingError(cause) {
+  if (causeMessages(cause).some((m) => ADDONS_DISABLED.test(m))) return addonsDisabledError(cause);
   const platform = platformName();
   const wanted = `dgram-rs-${platform}`;
   const published = prebuiltPackages();
@@ -66,7 +83,7 @@ function missingBindingError(cause) {
   }
   const where = `${platform}, Node.js ${process.version}`;
   const headline = failedLoad
-    ? `dgram-rs: the native addon for this platform (${where}) was found but does not load: ${failedLoad.split('\n')[0]}.`
+    ? `dgram-rs: the native addon for this platform (${where}) was found but does not load: ${failedLoad.split('\n')[0].replace(/\.+$/, '')}.`
     : `dgram-rs: no native addon for this platform (${where}). ${why}`;
   const err = new Error(
     `${headline} ` +

@@ -32,7 +32,30 @@ const smallMeta = new Uint32Array(scratch.buffer, SCRATCH_META_AT, SMALL_MAX * 3
 // (a stream fed from 'message' sees each datagram's state). A batch is one
 // call here: run them between its messages (Node's own tick runner; the
 // last message is followed by the native callback's own).
-const runTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
+let runTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
+
+// Under --pending-deprecation Node wraps that runner to warn (DEP0134) on
+// its first call, which node:dgram never makes: the first call here
+// swallows that one warning, and only it (with --throw-deprecation it
+// would be thrown out of a 'message' event).
+if (runTicks.name === 'deprecated') {
+  const tick = runTicks;
+  runTicks = () => {
+    runTicks = tick;
+    const emitWarning = process.emitWarning;
+    const swallow = function (warning, type, code) {
+      if (process.emitWarning === swallow) process.emitWarning = emitWarning;
+      if (code === 'DEP0134') return undefined;
+      return Reflect.apply(emitWarning, this, arguments);
+    };
+    process.emitWarning = swallow;
+    try {
+      tick();
+    } finally {
+      if (process.emitWarning === swallow) process.emitWarning = emitWarning;
+    }
+  };
+}
 
 // libuv reads at most 32 datagrams per socket per loop turn, so timers,
 // immediates and other sockets run between every 32 messages of a
