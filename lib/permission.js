@@ -1,7 +1,7 @@
 'use strict';
 
-// Node's permission model (`--permission`) covers the network from Node 25
-// on (`--allow-net`): without that grant node:dgram's handle refuses to
+// Node's permission model (`--permission`) covers the network where Node
+// has `--allow-net` (26; not 24): without that grant node:dgram's handle refuses to
 // bind (an 'error' event, or a throw from bindSync) and to open a
 // descriptor (a throw from bind({ fd })). dgram-rs's native handle knows
 // nothing of it, so the same checks are made here, where the wrapper calls
