@@ -73,8 +73,9 @@ function missingBindingError(cause) {
   } else if (published.includes(wanted)) {
     why =
       `Its prebuilt binary comes in the optional dependency ${wanted}, which is not installed: ` +
-      'install again without --omit=optional / --no-optional (if it still is missing, remove ' +
-      'node_modules and the lockfile first, npm/cli#4828).';
+      'install again with optional dependencies enabled (npm: without --omit=optional; pnpm, yarn: ' +
+      'without --no-optional / --ignore-optional; if it still is missing, remove node_modules and ' +
+      'the lockfile first, npm/cli#4828).';
   } else if (published.length > 0) {
     why = `No prebuilt binary is published for ${platform}; there are: ${published.map((p) => p.slice('dgram-rs-'.length)).join(', ')}.`;
   } else {
@@ -96,16 +97,51 @@ function missingBindingError(cause) {
   return err;
 }
 
+// Bun and Deno load Node-API addons but provide no libuv loop: dgram-rs's
+// first bind would call a libuv function they lack (Bun panics, Deno
+// corrupts its heap). Refuse at require() instead, before the binary loads.
+function unsupportedRuntimeError() {
+  const versions = process.versions || {};
+  const runtime = versions.bun ? `Bun ${versions.bun}` : versions.deno ? `Deno ${versions.deno}` : null;
+  if (!runtime) return null;
+  const err = new Error(
+    `dgram-rs runs on Node.js only: it watches its sockets on Node's libuv event loop, which ${runtime} ` +
+      'does not provide. Use the runtime\'s own node:dgram there.',
+  );
+  err.code = 'ERR_DGRAM_RS_UNSUPPORTED_RUNTIME';
+  return err;
+}
+
+// A bundler that rewrites `require('./x.node')` into something other than
+// the addon (esbuild's `--loader:.node=file` gives the file's name, a
+// string) makes the generated loader fail on its first property.
+function bundledBindingError(cause) {
+  const err = new Error(
+    'dgram-rs: its native addon was replaced by a bundler (require() of the .node file did not return ' +
+      'the addon). Keep dgram-rs out of the bundle (esbuild --external:dgram-rs, webpack externals) or ' +
+      'copy the .node file next to the bundle (esbuild --loader:.node=copy).',
+  );
+  err.code = 'ERR_DGRAM_RS_NO_BINDING';
+  err.cause = cause;
+  return err;
+}
+
+const unsupported = unsupportedRuntimeError();
+if (unsupported) throw unsupported;
+
 let binding;
 try {
   binding = require('../binding.js');
 } catch (err) {
-  // Only the loader's "nothing found" failure is rewritten; anything else
-  // (e.g. a binary that exists but fails to initialise) is thrown as is.
+  // The loader's "nothing found" failure and a bundler's stand-in are
+  // rewritten; anything else (e.g. a binary that exists but fails to
+  // initialise) is thrown as is.
   if (err && typeof err.message === 'string' && /^Cannot find native binding/.test(err.message)) {
     throw missingBindingError(err);
   }
+  if (err instanceof TypeError) throw bundledBindingError(err);
   throw err;
 }
+if (binding === null || typeof binding !== 'object' || typeof binding.addEventHandler !== 'function') throw bundledBindingError();
 
 module.exports = binding;

@@ -1,0 +1,41 @@
+'use strict';
+
+// Where dgram-rs cannot work, require() says so with one clear error instead
+// of failing later (or crashing the process). The missing-binary case is in
+// pack.spec.js and scripts/registry-e2e.sh, --no-addons in node-flags.spec.js.
+
+const test = require('ava');
+const { ROOT, runProcess } = require('./helpers.js');
+
+const REPORT = `
+  try {
+    const d = require(${JSON.stringify(ROOT)});
+    d.createSocket('udp4').bind(0, '127.0.0.1', function () { console.log('bound'); this.close(); });
+  } catch (e) { console.log(e.code, e.message); }`;
+
+// Bun and Deno load Node-API addons but have no libuv loop: the first bind
+// panicked (Bun 1.4) or corrupted the heap (Deno 2.9). Both announce
+// themselves in process.versions, simulated here.
+for (const runtime of ['bun', 'deno']) {
+  test(`on ${runtime}: require() throws ERR_DGRAM_RS_UNSUPPORTED_RUNTIME`, async (t) => {
+    const r = await runProcess(process.execPath, ['-e', `process.versions.${runtime} = '9.9.9';${REPORT}`]);
+    t.is(r.code, 0, r.stderr);
+    const name = runtime === 'bun' ? 'Bun' : 'Deno';
+    t.regex(r.stdout, new RegExp(`^ERR_DGRAM_RS_UNSUPPORTED_RUNTIME dgram-rs runs on Node.js only: .*${name} 9\\.9\\.9 does not provide`));
+  });
+}
+
+test('on Node.js the same script binds (the check above looks at the runtime, nothing else)', async (t) => {
+  const r = await runProcess(process.execPath, ['-e', REPORT]);
+  t.is(r.stdout, 'bound\n', r.stderr);
+});
+
+// esbuild's --loader:.node=file turns require('./x.node') into the file's
+// name; the generated loader then exports a string. Simulated by a .node
+// handler that does the same.
+test('a bundler that replaces the addon with its file name: ERR_DGRAM_RS_NO_BINDING naming the fix', async (t) => {
+  const fileLoader = "require.extensions['.node'] = (m, f) => { m.exports = './' + require('path').basename(f); };";
+  const r = await runProcess(process.execPath, ['-e', `${fileLoader}${REPORT}`]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^ERR_DGRAM_RS_NO_BINDING dgram-rs: its native addon was replaced by a bundler\b.*--external:dgram-rs.*--loader:\.node=copy/);
+});
