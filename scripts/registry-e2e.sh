@@ -15,6 +15,7 @@
 #    `npm install dgram-rs` gets exactly dgram-rs-linux-x64-gnu; loopback
 #    round trips from CommonJS and ESM; tsc against the installed types; the
 #    error on a platform without a binary, and with optional deps omitted.
+#    Then the same with pnpm (pinned): only the gnu package in node_modules/.pnpm.
 # 5. linux-x64-musl: the same install and round trips inside a chroot whose
 #    only libc is musl (Debian's musl, Node.js from PyPI's musllinux wheel).
 # 6. linux-arm64-gnu under qemu-user (binfmt_misc): npm install with the
@@ -51,6 +52,8 @@ done
 TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 # Node.js for the musl chroots, from PyPI's musllinux wheels: the last
 # Node 20 one for x64; for arm64 they start with Node 22.
+# pnpm for the pnpm install check (a pinned version, from the npm registry).
+PNPM_VERSION=10.34.9
 NODE_MUSL_WHEEL_X86_64=20.18.0
 NODE_MUSL_WHEEL_AARCH64=22.20.0
 cache="${DGRAM_RS_TOOLS_DIR:-$root/target/tools}/e2e-cache"
@@ -235,6 +238,24 @@ new_project "$app2"
     *"(linux-x64-gnu,"*"dgram-rs-linux-x64-gnu, which is not installed"*) ;;
     *) fail "unexpected error with optional dependencies omitted" ;;
   esac
+)
+
+# pnpm (its own layout: packages under node_modules/.pnpm, linked). pnpm 10
+# runs no install scripts unless approved; dgram-rs needs none.
+step "linux-x64-gnu with pnpm $PNPM_VERSION"
+t 300 npm install --no-audit --no-fund --prefix "$work/pnpm" "pnpm@$PNPM_VERSION" >/dev/null
+app3="$work/app-x64-pnpm"
+new_project "$app3"
+(
+  cd "$app3"
+  export PATH="$nocargo_path"
+  t 300 node "$work/pnpm/node_modules/pnpm/bin/pnpm.cjs" add dgram-rs \
+    --registry "$registry" --store-dir "$work/pnpm-store" --reporter append-only
+  got=$(ls node_modules/.pnpm | grep '^dgram-rs-' | sed 's/@.*//' | tr '\n' ' ' | sed 's/ $//')
+  [ "$got" = dgram-rs-linux-x64-gnu ] || fail "pnpm: expected only dgram-rs-linux-x64-gnu, got '$got'"
+  echo "pnpm installed platform packages: $got"
+  t 60 node roundtrip.cjs
+  t 60 node roundtrip.mjs
 )
 
 # ---------------------------------------------------------------- musl, arm64
