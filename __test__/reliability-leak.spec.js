@@ -11,6 +11,7 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 const test = require('ava');
 const { runChild, fmt } = require('../bench/stress/churn-leak.js');
+const { ROOT, runProcess } = require('./helpers.js');
 
 const STRESS = path.join(__dirname, '..', 'bench', 'stress');
 
@@ -64,3 +65,55 @@ test.serial('sockets dropped without close(): unbound and closed ones are collec
   t.is(rs.kinds['bound-dropped'].collected, 0);
   t.is(node.kinds['bound-dropped'].collected, 0);
 });
+
+// The runtime thread (read-ahead, queued sends) and its reactor's
+// descriptors exist only while a socket that used them is open: once every
+// socket is closed, threads and descriptors are back where they were before
+// the first socket, as with node:dgram (which has no thread of its own).
+// Until session 13 the runtime, once started, stayed: +1 thread, +3 fds.
+const RUNTIME_SCRIPT = `
+const dgram = require(process.env.DGRAM);
+const fs = require('node:fs');
+const threads = () => Number(/Threads:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+const fds = () => fs.readdirSync('/proc/self/fd').length;
+void process.stderr; // made before counting: its stream over a pipe holds a descriptor
+const before = [threads(), fds()];
+const rx = dgram.createSocket('udp4');
+const tx = dgram.createSocket('udp4');
+let received = 0;
+rx.on('message', () => { received++; });
+rx.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
+  for (let i = 0; i < 200; i++) tx.send(Buffer.alloc(64), rx.address().port, '127.0.0.1');
+  process.nextTick(() => { // after the sends' lookup step: written, or queued
+    const queued = tx.getSendQueueCount() > 0;
+    const end = Date.now() + 20; while (Date.now() < end); // the burst waits in the kernel
+    rx.on('message', function closeAll(msg) {
+      if (String(msg) !== 'last') return;
+      if (process.env.DGRAM !== 'node:dgram') process.stderr.write(JSON.stringify(require(process.env.DGRAM + '/binding.js').receiveStats()));
+      rx.close();
+      tx.close(() => {
+        const deadline = Date.now() + 5000;
+        (function settle() {
+          const now = [threads() - before[0], fds() - before[1]];
+          if ((now[0] === 0 && now[1] === 0) || Date.now() > deadline) console.log(JSON.stringify({ queued, received: received > 100, left: now }));
+          else setImmediate(settle);
+        })();
+      });
+    });
+    tx.send('last', rx.address().port, '127.0.0.1');
+  });
+}));`;
+
+for (const [name, flags] of [['a burst read ahead', []], ['sends queued (--test-udp-no-try-send) and a burst', ['--test-udp-no-try-send']]]) {
+  test.serial(`after ${name}, closing every socket leaves no thread or descriptor behind (as node:dgram)`, async (t) => {
+    const run = (impl) => runProcess(process.execPath, [...flags, '-e', RUNTIME_SCRIPT], { env: { DGRAM: impl === 'node' ? 'node:dgram' : ROOT }, ms: 20000 });
+    const node = await run('node');
+    const rs = await run('rs');
+    t.is(node.code, 0, node.stderr);
+    t.is(rs.code, 0, rs.stderr);
+    t.is(node.stdout, `{"queued":${flags.length > 0},"received":true,"left":[0,0]}\n`);
+    t.is(rs.stdout, node.stdout);
+    const stats = JSON.parse(rs.stderr);
+    t.true(stats.readAheads > 0, `the runtime ran (read-ahead): ${rs.stderr}`);
+  });
+}

@@ -387,6 +387,7 @@ impl SocketCtx {
         if let Some(s) = sock {
             release_socket(s);
         }
+        runtime::release(&self.shared);
         Closed {
             cancelled,
             completed,
@@ -447,6 +448,7 @@ impl SocketCtx {
         if let Some(s) = self.sock.borrow_mut().take() {
             release_socket(s);
         }
+        runtime::release(&self.shared);
     }
 
     /// Delivers what the runtime produced for this socket (called from the
@@ -654,6 +656,7 @@ impl Drop for SocketCtx {
     /// environment teardown nothing may touch JS.
     fn drop(&mut self) {
         self.shared.stop();
+        runtime::release(&self.shared);
         if let Some(ctx) = self.async_ctx.get_mut().take() {
             if !self.thread.is_torn_down(self.env) {
                 ctx.destroy(self.env);

@@ -16,11 +16,15 @@
 //!
 //! A socket is registered with the runtime's reactor only while read-ahead
 //! runs (and not while it pauses for JS): an idle socket never wakes the
-//! runtime thread. The runtime is started lazily and never shut down: its
-//! thread holds no JS state and is not joined at exit.
+//! runtime thread. The runtime is started when a socket first needs it
+//! (read-ahead, a send the kernel refused for now) and shut down when the
+//! last socket that used it is closed, so that, as with node:dgram, no
+//! thread or descriptor of ours outlives the sockets. Its thread holds no
+//! JS state and is not joined (at exit nor at shutdown).
 
 use std::io;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
 
 use socket2::Socket;
 use tokio::runtime::{Builder, Handle, Runtime};
@@ -29,34 +33,68 @@ use crate::core::recv::{self, Drained};
 use crate::drivers::shared::{lock, Event, Shared};
 use crate::drivers::stats;
 
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-/// Serialises starting the runtime (sockets of several worker threads may
-/// become busy at once); `RUNTIME` is read without it.
-static STARTING: Mutex<()> = Mutex::new(());
+/// The runtime while some socket uses it, and how many do (sockets of
+/// several worker threads may start or stop using it at once: the count
+/// and the runtime change together, under this lock).
+static RUNTIME: Mutex<Users> = Mutex::new(Users {
+    runtime: None,
+    count: 0,
+});
 
-/// The shared runtime's handle, starting it on first use. One worker: the
-/// JS thread does the hot work (emitting events); one thread reading ahead
-/// and draining sends is enough, more would only add wake-ups.
+struct Users {
+    runtime: Option<Runtime>,
+    /// Sockets whose `Shared::uses_runtime` is set.
+    count: usize,
+}
+
+/// The shared runtime's handle for `shared`'s socket, starting the runtime
+/// if no socket uses it; the socket counts as a user until `release`. One
+/// worker: the JS thread does the hot work (emitting events); one thread
+/// reading ahead and draining sends is enough, more would only add
+/// wake-ups.
 ///
 /// A start that fails (no descriptor left for its epoll and eventfd, or no
 /// thread: EMFILE, EAGAIN) is not remembered: the caller carries on without
 /// the runtime and the next caller tries again, so a moment of descriptor
 /// exhaustion costs read-ahead only while it lasts.
-pub(crate) fn handle() -> io::Result<Handle> {
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt.handle().clone());
+pub(crate) fn handle(shared: &Shared) -> io::Result<Handle> {
+    let mut users = lock(&RUNTIME);
+    let handle = match users.runtime.as_ref() {
+        Some(rt) => rt.handle().clone(),
+        None => {
+            let rt = Builder::new_multi_thread()
+                .worker_threads(1)
+                .max_blocking_threads(1)
+                .thread_name("dgram-rs-io")
+                .enable_io()
+                .build()?;
+            let handle = rt.handle().clone();
+            users.runtime = Some(rt);
+            handle
+        }
+    };
+    if !shared.uses_runtime.swap(true, Ordering::AcqRel) {
+        users.count += 1;
     }
-    let _starting = lock(&STARTING);
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt.handle().clone());
+    Ok(handle)
+}
+
+/// `shared`'s socket is closed (JS thread): it no longer counts as a user,
+/// and the last one's close shuts the runtime down. Its tasks have stopped
+/// (`Shared::stop`); those of a socket closed mid-write end with it. Not
+/// waiting: the thread exits, and closes the reactor's descriptors, by
+/// itself.
+pub(crate) fn release(shared: &Shared) {
+    if !shared.uses_runtime.swap(false, Ordering::AcqRel) {
+        return;
     }
-    let rt = Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(1)
-        .thread_name("dgram-rs-io")
-        .enable_io()
-        .build()?;
-    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
+    let mut users = lock(&RUNTIME);
+    users.count = users.count.saturating_sub(1);
+    if users.count == 0 {
+        if let Some(rt) = users.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// Datagrams per read-ahead batch (bounds one batch's memory with the
@@ -69,7 +107,7 @@ const SMALL_BATCH: usize = 32;
 
 /// Starts reading `sock` ahead (JS thread; the JS loop stopped watching it).
 pub(crate) fn start_read_ahead(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::Result<()> {
-    let rt = handle()?;
+    let rt = handle(shared)?;
     let generation = shared.begin_reading();
     // UDP GRO only once a socket is busy: enabling it flips a kernel static
     // key (costly text patching on every CPU) when it is the first such

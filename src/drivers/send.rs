@@ -126,7 +126,7 @@ fn enqueue(
     };
     if start {
         let (sock, shared_task) = (Arc::downgrade(sock), shared.clone());
-        if let Err(e) = spawn_drain(move || drain(sock, shared_task)) {
+        if let Err(e) = spawn_drain(shared, move || drain(sock, shared_task)) {
             // Nowhere to drain it: undo, and fail this one.
             let mut q = lock(&shared.queue);
             q.items.pop_back();
@@ -143,8 +143,8 @@ fn enqueue(
 /// runtime cannot start (no descriptor left for its epoll: EMFILE), on a
 /// thread of its own: the drain needs no descriptor, and libuv queues such
 /// a send too.
-fn spawn_drain(f: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    match crate::drivers::runtime::handle() {
+fn spawn_drain(shared: &Shared, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    match crate::drivers::runtime::handle(shared) {
         Ok(rt) => {
             rt.spawn_blocking(f);
             Ok(())

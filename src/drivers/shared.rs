@@ -134,6 +134,9 @@ pub(crate) struct Shared {
     receive_block: Mutex<Option<Arc<BlockList>>>,
     /// `recvDestination`: batches carry each datagram's destination.
     pub(crate) recv_dest: AtomicBool,
+    /// Counted among the runtime's users (`drivers::runtime`): from its
+    /// first read-ahead or queued send until it is closed.
+    pub(crate) uses_runtime: AtomicBool,
 }
 
 impl Shared {
@@ -157,6 +160,7 @@ impl Shared {
             gro: AtomicBool::new(false),
             receive_block: Mutex::new(None),
             recv_dest: AtomicBool::new(false),
+            uses_runtime: AtomicBool::new(false),
         }
     }
 
