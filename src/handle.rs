@@ -737,13 +737,15 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
         // least as long as `data`: bytes sent, -1 queued, -2 failed); the
         // failures' codes are returned in order, or undefined for none.
         (c"sendMany", |h, a| {
-            let data = a
-                .array(0)?
+            // Both arrays' elements first: reading an element may run JS (a
+            // getter), which could detach a buffer whose bytes we already
+            // borrowed. From here on no JS runs while the slices live.
+            let (data, addresses) = (a.array(0)?, a.array(3)?);
+            let data = data
                 .into_iter()
                 .map(|v| a.bytes_of(v))
                 .collect::<napi::Result<Vec<_>>>()?;
-            let addresses = a
-                .array(3)?
+            let addresses = addresses
                 .into_iter()
                 .map(|v| a.with_value_str(v, |s| Ok(h.target(s))))
                 .collect::<napi::Result<Vec<_>>>()?;

@@ -62,12 +62,7 @@ pub(crate) fn handle(shared: &Shared) -> io::Result<Handle> {
     let handle = match users.runtime.as_ref() {
         Some(rt) => rt.handle().clone(),
         None => {
-            let rt = Builder::new_multi_thread()
-                .worker_threads(1)
-                .max_blocking_threads(1)
-                .thread_name("dgram-rs-io")
-                .enable_io()
-                .build()?;
+            let rt = start()?;
             let handle = rt.handle().clone();
             users.runtime = Some(rt);
             handle
@@ -77,6 +72,34 @@ pub(crate) fn handle(shared: &Shared) -> io::Result<Handle> {
         users.count += 1;
     }
     Ok(handle)
+}
+
+/// How many queues may drain at once, each on a blocking thread of its own
+/// (started as needed, gone after 10 s idle): a queue that stays unwritable
+/// must not hold up other sockets' sends, as no libuv socket waits for
+/// another.
+const DRAIN_THREADS: usize = 8;
+
+/// Builds the runtime. tokio panics where the OS refuses it a thread (a
+/// pids limit, `ulimit -u`) instead of returning an error, and a panic here
+/// would abort the process from inside a libuv callback: a thread is
+/// started first to ask the OS (the refusal comes back as EAGAIN), and a
+/// panic left (the limit reached in between) becomes an error too.
+fn start() -> io::Result<Runtime> {
+    std::thread::Builder::new()
+        .name("dgram-rs-probe".into())
+        .spawn(|| {})?
+        .join()
+        .map_err(|_| io::Error::other("dgram-rs: thread probe failed"))?;
+    std::panic::catch_unwind(|| {
+        Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(DRAIN_THREADS)
+            .thread_name("dgram-rs-io")
+            .enable_io()
+            .build()
+    })
+    .unwrap_or_else(|_| Err(io::Error::other("dgram-rs: no thread for the runtime")))
 }
 
 /// `shared`'s socket is closed (JS thread): it no longer counts as a user,

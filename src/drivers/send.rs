@@ -125,8 +125,7 @@ fn enqueue(
         !std::mem::replace(&mut q.draining, true)
     };
     if start {
-        let (sock, shared_task) = (Arc::downgrade(sock), shared.clone());
-        if let Err(e) = spawn_drain(shared, move || drain(sock, shared_task)) {
+        if let Err(e) = spawn_drain(sock, shared) {
             // Nowhere to drain it: undo, and fail this one.
             let mut q = lock(&shared.queue);
             q.items.pop_back();
@@ -139,21 +138,29 @@ fn enqueue(
     Outcome::Queued
 }
 
-/// Runs a queue's drain on the runtime's blocking thread, or, when the
-/// runtime cannot start (no descriptor left for its epoll: EMFILE), on a
-/// thread of its own: the drain needs no descriptor, and libuv queues such
-/// a send too.
-fn spawn_drain(shared: &Shared, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    match crate::drivers::runtime::handle(shared) {
-        Ok(rt) => {
-            rt.spawn_blocking(f);
-            Ok(())
+/// Runs a queue's drain on a blocking thread of the runtime, or, when the
+/// runtime cannot start (no descriptor left for its epoll: EMFILE) or gets
+/// no thread, on a thread of its own: the drain needs no descriptor, and
+/// libuv queues such a send too. Fails (EAGAIN) only if the OS refuses
+/// that thread as well.
+fn spawn_drain(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::Result<()> {
+    let task = || {
+        let (sock, shared) = (Arc::downgrade(sock), shared.clone());
+        move || drain(sock, shared)
+    };
+    if let Ok(rt) = crate::drivers::runtime::handle(shared) {
+        // tokio panics when it has no thread and the OS refuses a new one.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(rt.spawn_blocking(task()));
+        }));
+        if spawned.is_ok() {
+            return Ok(());
         }
-        Err(_) => std::thread::Builder::new()
-            .name("dgram-rs-send".into())
-            .spawn(f)
-            .map(drop),
     }
+    std::thread::Builder::new()
+        .name("dgram-rs-send".into())
+        .spawn(task())
+        .map(drop)
 }
 
 /// Takes the next queued datagram, or marks the queue idle.

@@ -560,14 +560,25 @@ pub(crate) mod value {
                 &mut out,
             )
         };
-        if status != sys::Status::napi_ok {
-            // Not handed over (external buffers may be refused, as in
-            // Electron): ours again, copied instead.
-            // SAFETY: the parts of the Vec leaked above, not freed since.
-            let data = unsafe { Vec::from_raw_parts(ptr, len, cap) };
-            return buffer_copy(env, &data);
+        match status {
+            sys::Status::napi_ok => Ok(out),
+            // Refused before Node took the data (external buffers not
+            // allowed, as in Electron; an exception pending): ours again,
+            // copied instead.
+            sys::Status::napi_no_external_buffers_allowed | sys::Status::napi_pending_exception => {
+                // SAFETY: the parts of the Vec leaked above; Node returns
+                // these statuses before it takes the data, so not freed.
+                let data = unsafe { Vec::from_raw_parts(ptr, len, cap) };
+                buffer_copy(env, &data)
+            }
+            // Failed after Node took it: Node frees what it cannot wrap
+            // (through `free_vec`), so the data is no longer ours to read
+            // or free.
+            status => Err(napi::Error::new(
+                napi::Status::from(status),
+                "napi_create_external_buffer",
+            )),
         }
-        Ok(out)
     }
 
     unsafe extern "C" fn free_vec(

@@ -1,0 +1,69 @@
+'use strict';
+
+// Reliability: a process the OS refuses new threads (RLIMIT_NPROC reached,
+// a pids cgroup full). node:dgram needs no thread of its own; dgram-rs
+// starts its runtime thread when a socket gets busy (read-ahead) and then
+// carries on without it on the JS loop. Before session 13 tokio's panic
+// ("OS can't spawn worker thread") escaped from the libuv poll callback and
+// aborted the process.
+//
+// RLIMIT_NPROC counts the threads of a user and does not hold for root, so
+// the scenario runs as an unprivileged user (setpriv, which needs root).
+
+const { spawnSync } = require('node:child_process');
+const test = require('ava');
+const { ROOT, runProcess } = require('./helpers.js');
+
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+
+function unavailable() {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root (to run a child as another user)';
+  const r = spawnSync('setpriv', [...NOBODY, 'prlimit', '--version'], { encoding: 'utf8', timeout: 5000 });
+  if (r.error || r.status !== 0) return `setpriv/prlimit unavailable: ${r.error ? r.error.message : r.stderr.trim()}`;
+  return null;
+}
+
+// Binds, limits its own threads to those it has, then takes a burst large
+// enough for read-ahead (dgram-rs) and a second one after it.
+const SCRIPT = `
+const dgram = require(process.env.DGRAM);
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const threads = () => Number(/Threads:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+const rx = dgram.createSocket('udp4');
+const tx = dgram.createSocket('udp4');
+let got = 0;
+let rounds = 0;
+function burst() {
+  for (let i = 0; i < 150; i++) tx.send(Buffer.alloc(100), rx.address().port, '127.0.0.1');
+  tx.send('end', rx.address().port, '127.0.0.1');
+}
+rx.on('message', (msg) => {
+  got++;
+  if (String(msg) !== 'end') return;
+  if (++rounds === 1) return burst();
+  console.log('two bursts received:', got > 2);
+  rx.close();
+  tx.close();
+});
+rx.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
+  execFileSync('prlimit', ['--pid', String(process.pid), '--nproc=' + threads() + ':' + threads()]);
+  burst();
+}));`;
+
+const why = unavailable();
+const limitTest = why ? test.skip : test;
+if (why) console.log(`[reliability-thread-limit] skipped: ${why}`);
+
+limitTest('no thread to be had: busy sockets stay on the JS loop, no abort, as node:dgram', async (t) => {
+  const run = (impl) => runProcess('setpriv', [...NOBODY, process.execPath, '-e', SCRIPT], {
+    env: { DGRAM: impl === 'node' ? 'node:dgram' : ROOT },
+    ms: 20000,
+  });
+  const node = await run('node');
+  const rs = await run('rs');
+  t.is(node.stdout, 'two bursts received: true\n', node.stderr);
+  t.is(rs.stdout, node.stdout, rs.stderr);
+  t.is(rs.code, 0, rs.stderr);
+  t.is(rs.stderr, '');
+});
