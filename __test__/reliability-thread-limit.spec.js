@@ -67,3 +67,62 @@ limitTest('no thread to be had: busy sockets stay on the JS loop, no abort, as n
   t.is(rs.code, 0, rs.stderr);
   t.is(rs.stderr, '');
 });
+
+// A send the kernel refuses for now waits on a thread (with
+// --test-udp-no-try-send every send does): without one it fails with
+// EAGAIN in its callback (node:dgram, which needs no thread, sends it), and
+// the socket sends again once threads are to be had (README, Known
+// differences).
+const SEND_SCRIPT = `
+const dgram = require(process.env.DGRAM);
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const threads = () => Number(/Threads:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+// Lifts the limit later without a new thread of ours (exec only).
+const lifter = spawn('sh', ['-c', 'read x; exec prlimit --pid ' + process.pid + ' --nproc=4096'], { stdio: ['pipe', 'inherit', 'inherit'] });
+const rx = dgram.createSocket('udp4');
+const tx = dgram.createSocket('udp4');
+let got = 0;
+let expected = Infinity; // datagrams to wait for, once every callback came
+function check() {
+  if (got < expected) return;
+  expected = Infinity;
+  console.log('later sends received, queue', tx.getSendQueueCount());
+  rx.close();
+  tx.close();
+}
+rx.on('message', () => { got++; check(); });
+rx.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
+  const port = rx.address().port;
+  execFileSync('prlimit', ['--pid', String(process.pid), '--nproc=' + (threads() + 1) + ':4096']); // +1: the lifter
+  let firstSent = false;
+  tx.send('first', port, '127.0.0.1', (err) => {
+    firstSent = !err;
+    console.log('limited:', err ? err.code + ' ' + err.syscall : 'sent');
+    lifter.stdin.write('go\\n');
+  });
+  lifter.on('exit', () => {
+    let left = 3;
+    for (let i = 0; i < 3; i++) {
+      tx.send('later', port, '127.0.0.1', (err) => {
+        if (err) console.log('later:', err.code);
+        if (--left === 0) {
+          expected = (firstSent ? 1 : 0) + 3;
+          check();
+        }
+      });
+    }
+  });
+}));`;
+
+limitTest('no thread to be had: a queued send fails with EAGAIN (node sends it), later ones go out', async (t) => {
+  const run = (impl) => runProcess('setpriv', [...NOBODY, process.execPath, '--test-udp-no-try-send', '-e', SEND_SCRIPT], {
+    env: { DGRAM: impl === 'node' ? 'node:dgram' : ROOT },
+    ms: 20000,
+  });
+  const node = await run('node');
+  const rs = await run('rs');
+  t.is(node.stdout, 'limited: sent\nlater sends received, queue 0\n', node.stderr);
+  t.is(rs.stdout, 'limited: EAGAIN send\nlater sends received, queue 0\n', rs.stderr);
+  t.is(rs.code, 0, rs.stderr);
+});
