@@ -114,15 +114,14 @@ function unsupportedRuntimeError() {
 
 // A bundler that rewrites `require('./x.node')` into something other than
 // the addon (esbuild's `--loader:.node=file` gives the file's name, a
-// string) makes the generated loader fail on its first property.
-function bundledBindingError(cause) {
+// string) makes the generated loader export that instead of the addon.
+function bundledBindingError() {
   const err = new Error(
     'dgram-rs: its native addon was replaced by a bundler (require() of the .node file did not return ' +
       'the addon). Keep dgram-rs out of the bundle (esbuild --external:dgram-rs, webpack externals) or ' +
       'copy the .node file next to the bundle (esbuild --loader:.node=copy).',
   );
   err.code = 'ERR_DGRAM_RS_NO_BINDING';
-  err.cause = cause;
   return err;
 }
 
@@ -133,13 +132,11 @@ let binding;
 try {
   binding = require('../binding.js');
 } catch (err) {
-  // The loader's "nothing found" failure and a bundler's stand-in are
-  // rewritten; anything else (e.g. a binary that exists but fails to
-  // initialise) is thrown as is.
+  // Only the loader's "nothing found" failure is rewritten; anything else
+  // (e.g. a binary that exists but fails to initialise) is thrown as is.
   if (err && typeof err.message === 'string' && /^Cannot find native binding/.test(err.message)) {
     throw missingBindingError(err);
   }
-  if (err instanceof TypeError) throw bundledBindingError(err);
   throw err;
 }
 if (binding === null || typeof binding !== 'object' || typeof binding.addEventHandler !== 'function') throw bundledBindingError();

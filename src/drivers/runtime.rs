@@ -50,8 +50,8 @@ struct Users {
 /// The shared runtime's handle for `shared`'s socket, starting the runtime
 /// if no socket uses it; the socket counts as a user until `release`. One
 /// worker: the JS thread does the hot work (emitting events); one thread
-/// reading ahead and draining sends is enough, more would only add
-/// wake-ups.
+/// reading ahead is enough, more would only add wake-ups (queued sends
+/// drain on blocking threads, `DRAIN_THREADS`).
 ///
 /// A start that fails (no descriptor left for its epoll and eventfd, or no
 /// thread: EMFILE, EAGAIN) is not remembered: the caller carries on without
