@@ -126,3 +126,45 @@ limitTest('no thread to be had: a queued send fails with EAGAIN (node sends it),
   t.is(rs.stdout, 'limited: EAGAIN send\nlater sends received, queue 0\n', rs.stderr);
   t.is(rs.code, 0, rs.stderr);
 });
+
+// The runtime already runs (a socket reads ahead) when the limit is
+// reached; then a send the kernel refuses for now is queued and needs the
+// runtime's first blocking thread. tokio panics in that case (and prints
+// its message) after queueing the task: the OS is asked first now, and the
+// send fails with EAGAIN, as in the test above, with nothing printed and
+// no drain run later.
+const BUSY_THEN_SEND_SCRIPT = `
+const dgram = require(process.env.DGRAM);
+const feeder = require('node:dgram').createSocket('udp4'); // the reference, as a peer
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const threads = () => Number(/Threads:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+const rx = dgram.createSocket('udp4');
+const tx = dgram.createSocket('udp4');
+rx.on('message', (msg) => {
+  if (String(msg) !== 'end') return;
+  execFileSync('prlimit', ['--pid', String(process.pid), '--nproc=' + threads() + ':' + threads()]);
+  tx.send('first', rx.address().port, '127.0.0.1', (err) => {
+    console.log('limited:', err ? err.code + ' ' + err.syscall : 'sent');
+    rx.close();
+    tx.close();
+    feeder.close();
+  });
+});
+rx.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
+  for (let i = 0; i < 150; i++) feeder.send(Buffer.alloc(100), rx.address().port, '127.0.0.1');
+  feeder.send('end', rx.address().port, '127.0.0.1');
+}));`;
+
+limitTest('threads refused while the runtime reads ahead: a queued send fails with EAGAIN (node sends it), nothing printed', async (t) => {
+  const run = (impl) => runProcess('setpriv', [...NOBODY, process.execPath, '--test-udp-no-try-send', '-e', BUSY_THEN_SEND_SCRIPT], {
+    env: { DGRAM: impl === 'node' ? 'node:dgram' : ROOT },
+    ms: 20000,
+  });
+  const node = await run('node');
+  const rs = await run('rs');
+  t.is(node.stdout, 'limited: sent\n', node.stderr);
+  t.is(rs.stdout, 'limited: EAGAIN send\n', rs.stderr);
+  t.is(rs.code, 0, rs.stderr);
+  t.is(rs.stderr, '');
+});

@@ -25,6 +25,7 @@
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use socket2::Socket;
 use tokio::runtime::{Builder, Handle, Runtime};
@@ -39,12 +40,16 @@ use crate::drivers::stats;
 static RUNTIME: Mutex<Users> = Mutex::new(Users {
     runtime: None,
     count: 0,
+    has_blocking_thread: false,
 });
 
 struct Users {
     runtime: Option<Runtime>,
     /// Sockets whose `Shared::uses_runtime` is set.
     count: usize,
+    /// Whether the runtime has started a blocking thread (kept until it
+    /// shuts down).
+    has_blocking_thread: bool,
 }
 
 /// The shared runtime's handle for `shared`'s socket, starting the runtime
@@ -65,6 +70,7 @@ pub(crate) fn handle(shared: &Shared) -> io::Result<Handle> {
             let rt = start()?;
             let handle = rt.handle().clone();
             users.runtime = Some(rt);
+            users.has_blocking_thread = false;
             handle
         }
     };
@@ -85,21 +91,56 @@ const DRAIN_THREADS: usize = 8;
 /// would abort the process from inside a libuv callback: a thread is
 /// started first to ask the OS (the refusal comes back as EAGAIN), and a
 /// panic left (the limit reached in between) becomes an error too.
+///
+/// Blocking threads (queued sends' drains) are kept until the runtime shuts
+/// down: see `spawn_blocking`.
 fn start() -> io::Result<Runtime> {
-    std::thread::Builder::new()
-        .name("dgram-rs-probe".into())
-        .spawn(|| {})?
-        .join()
-        .map_err(|_| io::Error::other("dgram-rs: thread probe failed"))?;
+    probe_thread()?;
     std::panic::catch_unwind(|| {
         Builder::new_multi_thread()
             .worker_threads(1)
             .max_blocking_threads(DRAIN_THREADS)
+            .thread_keep_alive(Duration::MAX)
             .thread_name("dgram-rs-io")
             .enable_io()
             .build()
     })
     .unwrap_or_else(|_| Err(io::Error::other("dgram-rs: no thread for the runtime")))
+}
+
+/// Asks the OS for a thread: EAGAIN where it would refuse one.
+fn probe_thread() -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("dgram-rs-probe".into())
+        .spawn(|| {})?
+        .join()
+        .map_err(|_| io::Error::other("dgram-rs: thread probe failed"))
+}
+
+/// Runs `task` on a blocking thread of the runtime (`shared`'s socket then
+/// counts as a user). tokio's `spawn_blocking` panics when the OS refuses a
+/// thread and it has no blocking thread at all, after queueing the task
+/// (which then runs whenever a thread appears: the caller's `task` must
+/// tolerate running late, or never). Its blocking threads are kept for
+/// the runtime's life, so only the first spawn can meet that case: the OS
+/// is asked first, and a refusal is an error, without tokio's panic and its
+/// message on stderr. A panic left (the limit reached in between) is an
+/// error too.
+pub(crate) fn spawn_blocking(
+    shared: &Shared,
+    task: impl FnOnce() + Send + 'static,
+) -> io::Result<()> {
+    let rt = handle(shared)?;
+    let mut users = lock(&RUNTIME);
+    if !users.has_blocking_thread {
+        probe_thread()?;
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drop(rt.spawn_blocking(task))
+    }))
+    .map_err(|_| io::Error::from(io::ErrorKind::WouldBlock))?;
+    users.has_blocking_thread = true;
+    Ok(())
 }
 
 /// `shared`'s socket is closed (JS thread): it no longer counts as a user,

@@ -143,24 +143,32 @@ fn enqueue(
 /// no thread, on a thread of its own: the drain needs no descriptor, and
 /// libuv queues such a send too. Fails (EAGAIN) only if the OS refuses
 /// that thread as well.
+///
+/// A spawn that tokio refused may still run its task later
+/// (`runtime::spawn_blocking`): the claim makes sure exactly one run
+/// drains, and none once a failure was reported: two drains of one queue
+/// would reorder its datagrams.
 fn spawn_drain(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::Result<()> {
+    let claim = Arc::new(AtomicBool::new(false));
     let task = || {
-        let (sock, shared) = (Arc::downgrade(sock), shared.clone());
-        move || drain(sock, shared)
-    };
-    if let Ok(rt) = crate::drivers::runtime::handle(shared) {
-        // tokio panics when it has no thread and the OS refuses a new one.
-        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(rt.spawn_blocking(task()));
-        }));
-        if spawned.is_ok() {
-            return Ok(());
+        let (sock, shared, claim) = (Arc::downgrade(sock), shared.clone(), claim.clone());
+        move || {
+            if !claim.swap(true, Ordering::AcqRel) {
+                drain(sock, shared);
+            }
         }
+    };
+    if crate::drivers::runtime::spawn_blocking(shared, task()).is_ok() {
+        return Ok(());
     }
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("dgram-rs-send".into())
         .spawn(task())
-        .map(drop)
+        .map(drop);
+    if spawned.is_err() {
+        claim.store(true, Ordering::Release);
+    }
+    spawned
 }
 
 /// Takes the next queued datagram, or marks the queue idle.
