@@ -1032,7 +1032,10 @@ function fixBufferList(list) {
     const buf = list[i];
     if (typeof buf === 'string') out[i] = Buffer.from(buf);
     else if (!ArrayBuffer.isView(buf)) return null;
-    else out[i] = toBuffer(buf);
+    // A new view of each piece, as Node makes: one whose buffer was
+    // detached throws here (TypeError), at send() or at the replay of a
+    // send queued behind the bind, where Node throws.
+    else out[i] = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   return out;
 }

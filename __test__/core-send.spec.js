@@ -4,7 +4,7 @@
 // validation errors.
 
 const test = require('ava');
-const { parity, documentedDifference, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay } = require('./helpers.js');
+const { parity, documentedDifference, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay, childParity } = require('./helpers.js');
 
 /** A server + client pair on 127.0.0.1 (or ::1), ports registered in the trace. */
 async function pair(dgram, tr, type = 'udp4') {
@@ -313,4 +313,38 @@ test('udp6: send overloads default to ::1 and rinfo is IPv6', async (t) => {
   });
   t.is(node[0][0].rinfo.address, '::1');
   t.is(node[0][0].rinfo.family, 'IPv6');
+});
+
+// Node makes a new Buffer over each piece of a message list (at send() and
+// again when a send queued behind the implicit bind is replayed with the
+// list): a piece whose ArrayBuffer was detached throws the TypeError of that
+// construction, synchronously or, replayed, as an uncaught exception that
+// also leaves the queued close() undone. A single detached view is sent
+// empty on both. (DISCREPANCIES R9.)
+test('a message list with a detached piece throws as on Node, at send() and at the replay after the implicit bind', async (t) => {
+  const script = `
+const dgram = require(process.env.DGRAM);
+const detached = () => { const u = new Uint8Array(8); structuredClone(u.buffer, { transfer: [u.buffer] }); return u; };
+let q;
+process.on('uncaughtException', (e) => {
+  console.log('uncaught', e.name, e.message);
+  let bound;
+  try { q.address(); bound = true; } catch { bound = false; }
+  console.log('queued socket still open:', bound);
+  process.exit(0);
+});
+const s = dgram.createSocket('udp4');
+s.bind(0, '127.0.0.1', () => {
+  try { s.send([detached()], 9, '127.0.0.1', () => console.log('list cb')); console.log('list accepted'); } catch (e) { console.log('list threw', e.name, e.message); }
+  s.send(detached(), 9, '127.0.0.1', (e, n) => {
+    console.log('single cb', e, n);
+    s.close();
+    q = dgram.createSocket('udp4');
+    q.send(detached(), 9, '127.0.0.1', () => console.log('queued cb'));
+    q.close(() => console.log('queued socket closed'));
+  });
+});`;
+  const { node } = await childParity(t, script);
+  t.is(node.stdout, 'list threw TypeError Cannot perform Construct on a detached ArrayBuffer\nsingle cb null 0\n'
+    + 'uncaught TypeError Cannot perform Construct on a detached ArrayBuffer\nqueued socket still open: true\n');
 });

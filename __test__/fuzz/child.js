@@ -360,12 +360,8 @@ function maskReason(entry, s, args) {
   if (entry.op === 'create') return null;
   // (R13, R17, bind ports that node:dgram converts its own way, were
   // masked here until index.js's nativePort() matched it.)
-  if ((entry.method === 'send' || entry.method === 'sendto') && (isDetached(args[0]) || (Array.isArray(args[0]) && args[0].some(isDetached)))) {
-    // R9: node:dgram fails on views of detached ArrayBuffers (synchronously
-    // in a list, later and uncaught when the send was queued behind a bind,
-    // which also leaves the queue stuck); dgram-rs sends 0 bytes.
-    return 'R9: view of a detached ArrayBuffer';
-  }
+  // (R9, views of detached ArrayBuffers in send(), was masked here until
+  // index.js's fixBufferList made Node's new Buffer per list piece.)
   return null;
 }
 
