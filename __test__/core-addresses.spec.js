@@ -90,3 +90,17 @@ test('handle.fd: UV_EBADF before the socket has a descriptor, the descriptor aft
   });
   t.deepEqual(node, [{ unbound: -9 }, { bound: true }]);
 });
+
+// The kernel gives a socket bound to a zoned multicast address a scope id,
+// but Node names the zone only for link-local unicast addresses (fe80::/10).
+test('udp6 bound to a zoned multicast address: address() without the zone, as Node', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    for (const at of ['ff02::1%lo', 'ff01::1%lo']) {
+      const s = dgram.createSocket('udp6');
+      const bound = await outcome((cb) => s.bind(0, at, () => cb(null)) && s.once('error', cb));
+      tr.push({ at, bound, address: bound.ok ? s.address().address : null });
+      s.close();
+    }
+  });
+  t.deepEqual(node.map((e) => e.address), ['ff02::1', 'ff01::1']);
+});

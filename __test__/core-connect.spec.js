@@ -358,3 +358,22 @@ test('close while connect is pending: no connect event, no callback', async (t) 
     await closeAll(srv);
   });
 });
+
+// macOS and the BSDs refuse the AF_UNSPEC address of an IPv6 socket's
+// disconnect with EINVAL after disconnecting it (libuv ignores that): runs
+// everywhere, meant for the workflow's macOS runners.
+test('udp6 connect, disconnect, then send with an address: as Node', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server: srv, inbox, port } = await server(dgram, tr, 'udp6');
+    const s = dgram.createSocket('udp6');
+    await new Promise((resolve) => s.connect(port, '::1', resolve));
+    tr.reg(s.address().port, 'client');
+    tr.push({ disconnect: capture(() => s.disconnect(), s) });
+    tr.push({ remote: capture(() => s.remoteAddress(), s) });
+    const sent = await new Promise((resolve) => s.send('after', port, '::1', (err, n) => resolve(err ? err.code : n)));
+    const [m] = await inbox.wait(1);
+    tr.push({ sent, got: String(m.msg) });
+    await closeAll(s, srv);
+  });
+  t.deepEqual(node.map((e) => Object.keys(e)[0]), ['disconnect', 'remote', 'sent']);
+});

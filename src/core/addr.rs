@@ -66,12 +66,14 @@ pub(crate) fn parse_source(ip: &str, ipv6: bool) -> io::Result<(IpAddr, u32)> {
     }
 }
 
-/// The address string Node reports: IPv6 link-local addresses carry
-/// `%ifname` (a number on Windows).
+/// The address string Node reports: IPv6 link-local unicast addresses
+/// carry `%ifname` (a number on Windows). Others never do, although the
+/// kernel gives a scope to more of them (a socket bound to `ff02::1%lo`:
+/// node reports `ff02::1`).
 pub(crate) fn to_js(addr: &SocketAddr) -> String {
     match addr {
         SocketAddr::V4(a) => a.ip().to_string(),
-        SocketAddr::V6(a) if a.scope_id() != 0 => {
+        SocketAddr::V6(a) if a.scope_id() != 0 && a.ip().is_unicast_link_local() => {
             format!("{}%{}", a.ip(), sys::interface_name(a.scope_id()))
         }
         SocketAddr::V6(a) => a.ip().to_string(),

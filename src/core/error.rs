@@ -12,7 +12,8 @@ pub(crate) fn code_of(err: &io::Error) -> String {
         if let Some(name) = os_code(n) {
             return name.to_string();
         }
-        // Unknown to our table: hand the number to JS, which asks Node.
+        // Unknown to our table: hand the number to JS, which asks Node
+        // (Unix; on Windows libuv's own table is complete: UNKNOWN).
         return format!("ERRNO:{n}");
     }
     match err.kind() {
@@ -71,9 +72,36 @@ fn os_code(n: i32) -> Option<&'static str> {
     })
 }
 
+/// The names libuv's `uv_translate_sys_error` gives Winsock and Win32
+/// errors (the socket-related ones; note `WSAEINTR` is `ECANCELED` and
+/// `WSAEPFNOSUPPORT` `EINVAL` there). Anything else is `UNKNOWN` to libuv.
 #[cfg(windows)]
 fn os_code(n: i32) -> Option<&'static str> {
+    use windows_sys::Win32::Foundation::*;
     use windows_sys::Win32::Networking::WinSock::*;
+    // Win32 error codes are u32 constants; WSA ones i32.
+    if let Ok(win32) = u32::try_from(n) {
+        let name = match win32 {
+            ERROR_NOACCESS | ERROR_ACCESS_DENIED => Some("EACCES"),
+            ERROR_ADDRESS_ALREADY_ASSOCIATED => Some("EADDRINUSE"),
+            ERROR_INVALID_FLAGS | ERROR_INVALID_HANDLE => Some("EBADF"),
+            ERROR_OPERATION_ABORTED => Some("ECANCELED"),
+            ERROR_CONNECTION_ABORTED => Some("ECONNABORTED"),
+            ERROR_CONNECTION_REFUSED => Some("ECONNREFUSED"),
+            ERROR_NETNAME_DELETED => Some("ECONNRESET"),
+            ERROR_HOST_UNREACHABLE => Some("EHOSTUNREACH"),
+            ERROR_INVALID_PARAMETER | ERROR_INSUFFICIENT_BUFFER => Some("EINVAL"),
+            ERROR_TOO_MANY_OPEN_FILES => Some("EMFILE"),
+            ERROR_NETWORK_UNREACHABLE => Some("ENETUNREACH"),
+            ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY => Some("ENOMEM"),
+            ERROR_NOT_CONNECTED => Some("ENOTCONN"),
+            ERROR_NOT_SUPPORTED => Some("ENOTSUP"),
+            _ => None,
+        };
+        if name.is_some() {
+            return name;
+        }
+    }
     Some(match n {
         WSAEACCES => "EACCES",
         WSAEADDRINUSE => "EADDRINUSE",
@@ -81,24 +109,25 @@ fn os_code(n: i32) -> Option<&'static str> {
         WSAEAFNOSUPPORT => "EAFNOSUPPORT",
         WSAEWOULDBLOCK => "EAGAIN",
         WSAEALREADY => "EALREADY",
-        WSAEBADF | WSAENOTSOCK => "EBADF",
+        WSAEINTR => "ECANCELED",
+        WSAECONNABORTED => "ECONNABORTED",
         WSAECONNREFUSED => "ECONNREFUSED",
         WSAECONNRESET => "ECONNRESET",
         WSAEFAULT => "EFAULT",
         WSAEHOSTUNREACH => "EHOSTUNREACH",
-        WSAEINTR => "EINTR",
-        WSAEINVAL => "EINVAL",
+        WSAEINVAL | WSAEPFNOSUPPORT => "EINVAL",
         WSAEISCONN => "EISCONN",
         WSAEMFILE => "EMFILE",
         WSAEMSGSIZE => "EMSGSIZE",
-        WSAENETDOWN => "ENETDOWN",
         WSAENETUNREACH => "ENETUNREACH",
         WSAENOBUFS => "ENOBUFS",
-        WSAENOPROTOOPT => "ENOPROTOOPT",
         WSAENOTCONN => "ENOTCONN",
-        WSAEOPNOTSUPP => "ENOTSUP",
+        WSAENOTSOCK => "ENOTSOCK",
+        WSAESHUTDOWN => "EPIPE",
+        WSAEPROTONOSUPPORT => "EPROTONOSUPPORT",
         WSAETIMEDOUT => "ETIMEDOUT",
-        _ => return None,
+        WSAESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
+        _ => "UNKNOWN",
     })
 }
 

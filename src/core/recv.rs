@@ -93,6 +93,11 @@ pub(crate) struct Arena {
     got: Vec<Received>,
     #[cfg(target_os = "linux")]
     scratch: crate::sys::MmsgScratch,
+    /// An error met by the last read after it had datagrams (one datagram
+    /// per syscall): the failed call consumed it, so the drain reports it
+    /// after them. (`recvmmsg` keeps such an error for the next call.)
+    #[cfg(not(target_os = "linux"))]
+    late_error: Option<io::Error>,
 }
 
 impl Arena {
@@ -107,7 +112,17 @@ impl Arena {
             got: Vec::with_capacity(SLOTS),
             #[cfg(target_os = "linux")]
             scratch: crate::sys::MmsgScratch::new(SLOTS),
+            #[cfg(not(target_os = "linux"))]
+            late_error: None,
         }
+    }
+
+    /// The error the last read met after its datagrams, if it kept one.
+    fn take_late_error(&mut self) -> Option<io::Error> {
+        #[cfg(not(target_os = "linux"))]
+        return self.late_error.take();
+        #[cfg(target_os = "linux")]
+        None
     }
 
     /// Sets up the heads of a read of up to `want` datagrams: each as large
@@ -152,7 +167,12 @@ impl Arena {
                     dest: None,
                 }),
                 Err(e) if self.got.is_empty() => return Err(e),
-                Err(_) => break,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::WouldBlock {
+                        self.late_error = Some(e);
+                    }
+                    break;
+                }
             }
         }
         Ok(self.got.len())
@@ -349,6 +369,10 @@ pub(crate) fn drain(
             }
             arena.guess = arena.got.iter().map(|r| r.len).max().unwrap_or(0);
             more = n == want;
+            if let Some(e) = arena.take_late_error() {
+                error = Some(e);
+                more = false;
+            }
             if !more {
                 break; // the kernel had no more
             }

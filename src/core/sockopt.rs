@@ -19,9 +19,15 @@ fn invalid() -> io::Error {
     io::Error::from(io::ErrorKind::InvalidInput)
 }
 
-/// Applies the pre-bind flags. `SO_REUSEADDR` is what libuv sets for
-/// `reuseAddr` on Linux and Windows; on BSD-likes it also sets `SO_REUSEPORT`
-/// so that several sockets can share a port as on Linux.
+/// Applies the pre-bind flags as libuv does on each platform.
+///
+/// `reuseAddr`: `SO_REUSEADDR` on Linux and Windows; on the BSDs and macOS
+/// `SO_REUSEPORT` alone (which there implies `SO_REUSEADDR` and lets several
+/// sockets share a port as on Linux). `reusePort` (load balancing): Linux's
+/// `SO_REUSEPORT`, FreeBSD's `SO_REUSEPORT_LB`; `ENOTSUP` elsewhere (macOS's
+/// `SO_REUSEPORT` does not balance). An IPv6 socket on Windows starts
+/// IPv6-only, where Node's default is dual-stack: libuv clears the flag
+/// unless `ipv6Only` asks for it (ignoring a failure), and so does this.
 pub(crate) fn apply_bind_flags(s: &SockRef<'_>, ipv6: bool, f: u32) -> io::Result<()> {
     if f & flags::IPV6_ONLY != 0 {
         if !ipv6 {
@@ -29,15 +35,34 @@ pub(crate) fn apply_bind_flags(s: &SockRef<'_>, ipv6: bool, f: u32) -> io::Resul
         }
         s.set_only_v6(true)?;
     }
+    #[cfg(windows)]
+    if ipv6 && f & flags::IPV6_ONLY == 0 {
+        let _ = s.set_only_v6(false);
+    }
     if f & flags::REUSE_ADDR != 0 {
+        #[cfg(not(any(
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "openbsd",
+            target_os = "netbsd"
+        )))]
         s.set_reuse_address(true)?;
-        #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+        #[cfg(any(
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "openbsd",
+            target_os = "netbsd"
+        ))]
         s.set_reuse_port(true)?;
     }
     if f & flags::REUSE_PORT != 0 {
-        #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+        #[cfg(any(target_os = "linux", target_os = "android"))]
         s.set_reuse_port(true)?;
-        #[cfg(not(all(unix, not(any(target_os = "solaris", target_os = "illumos")))))]
+        #[cfg(target_os = "freebsd")]
+        s.set_reuse_port_lb(true)?;
+        #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
         return Err(io::Error::from(io::ErrorKind::Unsupported));
     }
     Ok(())
@@ -168,7 +193,14 @@ pub(crate) fn source_membership(
     match (src, grp) {
         (IpAddr::V4(src), IpAddr::V4(grp)) => {
             let i = v4_interface(iface)?;
-            #[cfg(not(any(target_os = "windows", target_os = "solaris", target_os = "illumos")))]
+            // Where socket2 (and libuv) have it: Windows too.
+            #[cfg(not(any(
+                target_os = "solaris",
+                target_os = "illumos",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly"
+            )))]
             {
                 if join {
                     s.join_ssm_v4(&src, &grp, &i)
@@ -176,7 +208,13 @@ pub(crate) fn source_membership(
                     s.leave_ssm_v4(&src, &grp, &i)
                 }
             }
-            #[cfg(any(target_os = "windows", target_os = "solaris", target_os = "illumos"))]
+            #[cfg(any(
+                target_os = "solaris",
+                target_os = "illumos",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly"
+            ))]
             {
                 let _ = (s, src, grp, i, join);
                 Err(io::Error::from(io::ErrorKind::Unsupported))

@@ -20,9 +20,11 @@
 //! arrived in it. The tick starts at `TICK_START` and adapts so that what
 //! accumulates in a tick fills at most half the socket's receive buffer
 //! (nothing is dropped that polling would have kept) and at least an
-//! eighth of it, between `TICK_MIN` and `TICK_MAX`. On Linux the timer is a
-//! timerfd watched by the loop (microseconds); elsewhere libuv's timer
-//! (milliseconds). The poller watches again as soon as the application
+//! eighth of it, between `TICK_MIN` and `TICK_MAX`. The timer is a
+//! timerfd watched by the loop (microseconds), so streams are a Linux
+//! feature (`STREAMS`): libuv's millisecond timer fires on Windows' ~15.6 ms
+//! clock, long enough to overflow a default 64 KiB receive buffer, and the
+//! tick's adaptation cannot go below 1 ms there. The poller watches again as soon as the application
 //! sends, a tick's datagrams are too large for the buffer to hold enough
 //! of them, or a longest tick brings fewer than `STREAM_KEEP` datagrams. The
 //! price is at most one tick of added delay on one-way streams of more than
@@ -62,6 +64,9 @@ pub(crate) enum Sharing {
 /// Datagrams a shared socket's wake-up reads at most (libuv's count).
 const SHARED_BATCH: usize = 32;
 
+/// Whether sockets may stream (read on a timer) at all: only where the
+/// timer is a timerfd with microsecond ticks.
+const STREAMS: bool = cfg!(target_os = "linux");
 /// Wake-ups closer together than this count toward a stream.
 const STREAM_GAP: Duration = Duration::from_micros(250);
 /// How many such wake-ups in a row make a stream.
@@ -305,7 +310,8 @@ fn note_wakeup(inner: &Rc<Inner>, count: usize, bytes: usize) {
         0
     };
     inner.streak.set(streak);
-    if streak >= STREAM_STREAK && !matches!(start_stream(inner, count, bytes), Ok(true)) {
+    if STREAMS && streak >= STREAM_STREAK && !matches!(start_stream(inner, count, bytes), Ok(true))
+    {
         inner.streak.set(0);
     }
 }

@@ -17,12 +17,14 @@ pub(crate) fn disconnect(sock: &socket2::SockRef<'_>) -> io::Result<()> {
         return Ok(());
     }
     let err = io::Error::last_os_error();
-    // BSDs answer AF_UNSPEC with EAFNOSUPPORT but do disconnect.
-    if err.raw_os_error() == Some(libc::EAFNOSUPPORT) {
-        Ok(())
-    } else {
-        Err(err)
+    // The BSDs (macOS too) disconnect first and then refuse the address:
+    // EAFNOSUPPORT for its family, EINVAL for its length (an IPv6 socket's
+    // address is longer than a `sockaddr`). libuv ignores both there.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    if matches!(err.raw_os_error(), Some(libc::EAFNOSUPPORT | libc::EINVAL)) {
+        return Ok(());
     }
+    Err(err)
 }
 
 /// The interface name for a scope id (`fe80::1%eth0`), or the number.
