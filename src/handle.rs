@@ -614,6 +614,12 @@ impl UdpHandle {
         if size > i32::MAX as u32 {
             return Err(coded("EINVAL"));
         }
+        // libuv on Windows asks the OS with INVALID_SOCKET before a bind:
+        // WSAENOTSOCK (on Unix its own check says EBADF).
+        #[cfg(windows)]
+        if self.ctx.sock().is_none() && self.unbound.borrow().is_none() {
+            return Err(coded("ENOTSOCK"));
+        }
         let n = self.with_sock(|s| sockopt::buffer_size(&s, recv, size as usize))?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }

@@ -1,16 +1,31 @@
 //! Windows helpers: disconnecting a UDP socket and numeric scope ids.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// Windows dissolves a UDP association by connecting to the any-address.
+/// Windows dissolves a UDP association by connecting to an all-zero
+/// address (family `AF_UNSPEC`), which is what libuv passes.
 pub(crate) fn disconnect(sock: &socket2::SockRef<'_>) -> io::Result<()> {
-    let any: SocketAddr = if sock.local_addr()?.is_ipv6() {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{
+        connect, WSAGetLastError, SOCKADDR, SOCKADDR_STORAGE, SOCKET_ERROR,
     };
-    sock.connect(&any.into())
+    // SAFETY: an all-zero SOCKADDR_STORAGE is a valid value of the C struct.
+    let addr: SOCKADDR_STORAGE = unsafe { std::mem::zeroed() };
+    let len = std::mem::size_of::<SOCKADDR_STORAGE>() as i32;
+    // SAFETY: `addr` lives for the call and `len` is its size; the socket
+    // is borrowed from its owner for the duration of the call.
+    let rc = unsafe {
+        connect(
+            sock.as_raw_socket() as usize,
+            (&addr as *const SOCKADDR_STORAGE).cast::<SOCKADDR>(),
+            len,
+        )
+    };
+    if rc == SOCKET_ERROR {
+        // SAFETY: reads the calling thread's last Winsock error.
+        return Err(io::Error::from_raw_os_error(unsafe { WSAGetLastError() }));
+    }
+    Ok(())
 }
 
 /// Windows reports scope ids as numbers (`fe80::1%2`), as Node does there.
