@@ -4,6 +4,9 @@
 // message listener, ICMP errors on connected / unconnected sockets.
 
 const test = require('ava');
+
+// Scenarios whose node:dgram behaviour is libuv's Unix one (see each).
+const unixOnly = process.platform === 'win32' ? test.skip : test;
 const { parity, childParity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay } = require('./helpers.js');
 
 async function pair(dgram, tr, type = 'udp4') {
@@ -311,7 +314,9 @@ test('ipv6Only: a udp6 socket bound to :: with ipv6Only does not receive IPv4', 
 // freed ephemeral port, no concurrent test can be handed it by bind(0).
 const CLOSED_PORT = 9;
 
-test('ICMP: a connected socket sending to a closed port gets ECONNREFUSED (recvmsg) and keeps receiving', async (t) => {
+// libuv on Windows ignores the ICMP reports (WSAECONNRESET) on receive, on
+// connected sockets too: node:dgram has no error to compare there.
+unixOnly('ICMP: a connected socket sending to a closed port gets ECONNREFUSED (recvmsg) and keeps receiving', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const s = dgram.createSocket('udp4');
     const events = [];
@@ -524,7 +529,9 @@ test('nextTick callbacks and microtasks queued by a listener run before the next
   t.deepEqual(node[0].slice(0, 6), ['message A', 'tick A', 'microtask A', 'message B', 'tick B', 'microtask B']);
 });
 
-test('a backlog is emitted at most 32 messages per loop turn (libuv reads 32 per turn), immediates between', async (t) => {
+// libuv's Unix count; on Windows libuv reads one datagram per completed
+// request and a turn may process many (not modelled: unverified there).
+unixOnly('a backlog is emitted at most 32 messages per loop turn (libuv reads 32 per turn), immediates between', async (t) => {
   const nodeDgram = require('node:dgram');
   const { node } = await parity(t, async (dgram, tr) => {
     for (const total of [40, 100]) {
