@@ -181,7 +181,7 @@ pub(crate) fn membership(
     }
 }
 
-/// Source-specific multicast (IPv4; IPv6 SSM is reported as unsupported).
+/// Source-specific multicast (IPv6 where libuv has it: Linux, macOS, Windows).
 pub(crate) fn source_membership(
     s: &SockRef<'_>,
     source: &str,
@@ -222,9 +222,21 @@ pub(crate) fn source_membership(
         }
         (IpAddr::V6(src), IpAddr::V6(grp)) => {
             let index = v6_interface_index(iface)?;
-            #[cfg(target_os = "linux")]
+            #[cfg(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "macos",
+                target_os = "ios",
+                windows
+            ))]
             return crate::sys::ssm_v6(&**s, src, grp, index, join);
-            #[cfg(not(target_os = "linux"))]
+            #[cfg(not(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "macos",
+                target_os = "ios",
+                windows
+            )))]
             {
                 let _ = (s, src, grp, index, join);
                 Err(io::Error::from(io::ErrorKind::Unsupported))

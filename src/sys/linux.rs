@@ -418,54 +418,6 @@ pub(crate) fn gso_supported(sock: &impl AsRawFd) -> bool {
     rc == 0
 }
 
-/// Joins or leaves an IPv6 source-specific multicast group
-/// (`MCAST_JOIN_SOURCE_GROUP`), which socket2 does not wrap.
-pub(crate) fn ssm_v6(
-    sock: &impl AsRawFd,
-    source: Ipv6Addr,
-    group: Ipv6Addr,
-    interface: u32,
-    join: bool,
-) -> io::Result<()> {
-    fn storage(ip: Ipv6Addr) -> libc::sockaddr_storage {
-        // SAFETY: all-zero bytes are a valid sockaddr_storage, which is
-        // large and aligned enough to hold the sockaddr_in6 written into it.
-        unsafe {
-            let mut s: libc::sockaddr_storage = std::mem::zeroed();
-            let a = (&mut s as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
-            (*a).sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            (*a).sin6_addr.s6_addr = ip.octets();
-            s
-        }
-    }
-    let req = libc::group_source_req {
-        gsr_interface: interface,
-        gsr_group: storage(group),
-        gsr_source: storage(source),
-    };
-    let opt = if join {
-        libc::MCAST_JOIN_SOURCE_GROUP
-    } else {
-        libc::MCAST_LEAVE_SOURCE_GROUP
-    };
-    // SAFETY: `req` is a complete group_source_req that lives for the call,
-    // passed with its exact size; the fd is borrowed from its owner.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            opt,
-            (&req as *const libc::group_source_req).cast(),
-            std::mem::size_of::<libc::group_source_req>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// A one-shot timer with microsecond resolution whose expiry makes its
 /// descriptor readable, so that a JS loop's poll handle can wait for it
 /// (libuv's own timers tick in milliseconds).

@@ -29,16 +29,23 @@ pub(crate) use fallback::recv_from;
 pub(crate) use heads::Heads;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    enable_gro, enable_pktinfo, gso_supported, recv_batch, send_batch, send_from, send_gso, ssm_v6,
+    enable_gro, enable_pktinfo, gso_supported, recv_batch, send_batch, send_from, send_gso,
     MmsgScratch, Slots, TimerFd, GSO_MAX_SEGMENTS,
 };
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios"
+))]
+pub(crate) use unix::ssm_v6;
 #[cfg(unix)]
 pub(crate) use unix::{
     adopt_fd, disconnect, dup_fd, fd_type, interface_index, interface_name, register_readable,
     wait_writable, Registered,
 };
 #[cfg(windows)]
-pub(crate) use windows::{disconnect, interface_index, interface_name, wait_writable};
+pub(crate) use windows::{disconnect, interface_index, interface_name, ssm_v6, wait_writable};
 
 /// One filled receive slot (see `recv_batch` on Linux, `recv_from` elsewhere).
 pub(crate) struct Received {

@@ -56,3 +56,56 @@ pub(crate) fn wait_writable(
     }
     Ok(())
 }
+
+/// Joins or leaves an IPv6 source-specific multicast group
+/// (`MCAST_JOIN_SOURCE_GROUP`), as libuv does on Windows.
+pub(crate) fn ssm_v6(
+    sock: &impl std::os::windows::io::AsRawSocket,
+    source: std::net::Ipv6Addr,
+    group: std::net::Ipv6Addr,
+    interface: u32,
+    join: bool,
+) -> io::Result<()> {
+    use windows_sys::Win32::Networking::WinSock::{
+        setsockopt, WSAGetLastError, AF_INET6, GROUP_SOURCE_REQ, IPPROTO_IPV6,
+        MCAST_JOIN_SOURCE_GROUP, MCAST_LEAVE_SOURCE_GROUP, SOCKADDR_IN6, SOCKADDR_STORAGE,
+        SOCKET_ERROR,
+    };
+    fn storage(ip: std::net::Ipv6Addr) -> SOCKADDR_STORAGE {
+        // SAFETY: all-zero bytes are a valid SOCKADDR_STORAGE, which is
+        // large and aligned enough to hold the SOCKADDR_IN6 written into it.
+        unsafe {
+            let mut s: SOCKADDR_STORAGE = std::mem::zeroed();
+            let a = (&mut s as *mut SOCKADDR_STORAGE).cast::<SOCKADDR_IN6>();
+            (*a).sin6_family = AF_INET6;
+            (*a).sin6_addr.u.Byte = ip.octets();
+            s
+        }
+    }
+    let req = GROUP_SOURCE_REQ {
+        gsr_interface: interface,
+        gsr_group: storage(group),
+        gsr_source: storage(source),
+    };
+    let opt = if join {
+        MCAST_JOIN_SOURCE_GROUP
+    } else {
+        MCAST_LEAVE_SOURCE_GROUP
+    } as i32; // small constants (45, 46)
+              // SAFETY: `req` is a complete GROUP_SOURCE_REQ that lives for the call,
+              // passed with its exact size; the socket is borrowed from its owner.
+    let rc = unsafe {
+        setsockopt(
+            sock.as_raw_socket() as usize,
+            IPPROTO_IPV6,
+            opt,
+            (&req as *const GROUP_SOURCE_REQ).cast::<u8>(),
+            std::mem::size_of::<GROUP_SOURCE_REQ>() as i32,
+        )
+    };
+    if rc == SOCKET_ERROR {
+        // SAFETY: reads the calling thread's last Winsock error.
+        return Err(io::Error::from_raw_os_error(unsafe { WSAGetLastError() }));
+    }
+    Ok(())
+}
