@@ -130,8 +130,11 @@ pub fn guess_handle_type(fd: i64) -> String {
     }
     #[cfg(not(unix))]
     {
-        let _ = fd;
-        "UNKNOWN".to_string()
+        // Node's guessHandleType is libuv's uv_guess_handle: on Windows a
+        // disk file is FILE, a console TTY, pipes and sockets PIPE.
+        i32::try_from(fd)
+            .map_or("INVALID", crate::sys::uv::guess_handle)
+            .to_string()
     }
 }
 
@@ -211,6 +214,13 @@ impl UdpHandle {
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
         let at = addr::parse(address, port, ipv6).map_err(|e| to_napi(&e))?;
+        // libuv on Windows (uv_udp_maybe_bind): a bound handle (a membership
+        // call's implicit bind) is left as it is, before any other check,
+        // and the bind succeeds.
+        #[cfg(windows)]
+        if self.ctx.sock().is_some() {
+            return Ok(());
+        }
         // libuv refuses IPV6ONLY on an IPv4 socket before creating anything.
         if !ipv6 && flags & sockopt::flags::IPV6_ONLY != 0 {
             return Err(coded("EINVAL"));
@@ -537,11 +547,13 @@ impl UdpHandle {
     }
 
     pub fn set_multicast_ttl(&self, ttl: i32) -> napi::Result<()> {
-        let ttl = u32::try_from(ttl)
-            .ok()
-            .filter(|t| *t <= 255)
-            .ok_or_else(|| coded("EINVAL"))?;
-        self.with_sock(|s| sockopt::set_multicast_ttl(&s, self.ipv6, ttl))
+        // libuv's range: 0..=255 on Unix, -1..=255 on Windows, where the
+        // value goes to setsockopt as a DWORD (-1 as 0xFFFFFFFF).
+        let min = if cfg!(windows) { -1 } else { 0 };
+        if !(min..=255).contains(&ttl) {
+            return Err(coded("EINVAL"));
+        }
+        self.with_sock(|s| sockopt::set_multicast_ttl(&s, self.ipv6, ttl as u32))
     }
 
     pub fn set_multicast_loopback(&self, on: bool) -> napi::Result<()> {
@@ -586,6 +598,8 @@ impl UdpHandle {
     ) -> napi::Result<()> {
         // libuv parses the group before its implicit bind: a bad one binds nothing.
         let g = sockopt::parse_group(&group).map_err(|e| to_napi(&e))?;
+        #[cfg(windows)]
+        self.windows_family_check(g)?;
         self.implicit_bind(this, g)?;
         self.with_sock(|s| sockopt::membership(&s, &group, iface.as_deref(), join))
     }
@@ -604,8 +618,28 @@ impl UdpHandle {
         if g.is_ipv4() != src.is_ipv4() {
             return Err(coded("EINVAL")); // the source parses in the group's family
         }
+        #[cfg(windows)]
+        self.windows_family_check(g)?;
         self.implicit_bind(this, g)?;
         self.with_sock(|s| sockopt::source_membership(&s, &source, &group, iface.as_deref(), join))
+    }
+
+    /// libuv on Windows checks a bound handle's family before anything
+    /// else: an IPv4 group on an IPv6 socket, or an IPv6 group on an IPv4
+    /// one, is EINVAL (an unbound handle is bound in the group's family, as
+    /// on Unix, where the kernel decides the rest).
+    #[cfg(windows)]
+    fn windows_family_check(&self, group: std::net::IpAddr) -> napi::Result<()> {
+        let bound_v6 = self
+            .ctx
+            .sock()
+            .and_then(|s| s.local_addr().ok())
+            .and_then(|a| a.as_socket())
+            .map(|a| a.is_ipv6());
+        match bound_v6 {
+            Some(v6) if group.is_ipv4() == v6 => Err(coded("EINVAL")),
+            _ => Ok(()),
+        }
     }
 
     /// Reads (`size == 0`) or sets the kernel receive/send buffer size.

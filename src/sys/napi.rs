@@ -148,11 +148,34 @@ mod node_cxx {
         RawValue,
     ) -> RawValue;
     type GetFrame = unsafe extern "C" fn(*mut Isolate) -> RawValue;
+    /// `node::MakeCallback` as MSVC compiles it (Windows x64): its
+    /// `v8::MaybeLocal<Value>` result is not a POD for the MSVC ABI (it has
+    /// constructors and a private member), so it is written through a
+    /// hidden pointer passed first (and that pointer returned). The
+    /// 16-byte `async_context` is passed by value, which the Win64 C ABI
+    /// (Rust's `extern "C"` there too) turns into a pointer to a copy,
+    /// as MSVC does.
+    #[cfg(windows)]
+    type MsvcMakeCallback = unsafe extern "C" fn(
+        *mut RawValue,
+        *mut Isolate,
+        RawValue,
+        RawValue,
+        c_int,
+        *mut RawValue,
+        AsyncIds,
+    ) -> *mut RawValue;
 
     pub(crate) enum Call {
         /// Node 20: no async context frames.
+        #[cfg_attr(windows, allow(dead_code))] // Windows: `Msvc`
         Plain(MakeCallback),
-        /// Node 22+: the frame captured at init is passed along.
+        /// Node 20 on Windows (MSVC ABI, see `MsvcMakeCallback`).
+        #[cfg(windows)]
+        Msvc(MsvcMakeCallback),
+        /// Node 22+: the frame captured at init is passed along (not on
+        /// Windows, where Node 22+ goes through Node-API).
+        #[cfg_attr(windows, allow(dead_code))]
         WithFrame(InternalMakeCallback, GetFrame),
     }
 
@@ -169,6 +192,31 @@ mod node_cxx {
         API.get_or_init(resolve).as_ref()
     }
 
+    /// The same functions under their MSVC-decorated names (node.exe
+    /// exports them for addons linked against node.lib). Node 22+'s
+    /// `InternalMakeCallback` is not looked up here: without it Node-API
+    /// is used, as before.
+    #[cfg(windows)]
+    fn resolve() -> Option<Api> {
+        use crate::sys::uv::host_fn;
+        // SAFETY: as in the Itanium `resolve`; `GetCurrent` returns a
+        // pointer, `EmitAsyncInit` an `async_context` (a 16-byte C struct:
+        // hidden return pointer in both ABIs), `EmitAsyncDestroy` takes one
+        // by value (by reference to a copy in both).
+        unsafe {
+            if host_fn::<GetFrame>(c"?GetContinuationPreservedEmbedderData@Isolate@v8@@QEAA?AV?$Local@VValue@v8@@@2@XZ").is_some() {
+                return None;
+            }
+            Some(Api {
+                get_current: host_fn(c"?GetCurrent@Isolate@v8@@SAPEAV12@XZ")?,
+                emit_init: host_fn(c"?EmitAsyncInit@node@@YA?AUasync_context@1@PEAVIsolate@v8@@V?$Local@VObject@v8@@@4@PEBDN@Z")?,
+                emit_destroy: host_fn(c"?EmitAsyncDestroy@node@@YAXPEAVIsolate@v8@@Uasync_context@1@@Z")?,
+                call: Call::Msvc(host_fn(c"?MakeCallback@node@@YA?AV?$MaybeLocal@VValue@v8@@@v8@@PEAVIsolate@3@V?$Local@VObject@v8@@@3@V?$Local@VFunction@v8@@@3@HPEAV?$Local@VValue@v8@@@3@Uasync_context@1@@Z")?),
+            })
+        }
+    }
+
+    #[cfg(not(windows))]
     fn resolve() -> Option<Api> {
         use crate::sys::uv::host_fn;
         // SAFETY: each symbol, when the host exports it, is the function of
@@ -312,6 +360,8 @@ impl AsyncContext {
                 let frame = match api.call {
                     node_cxx::Call::WithFrame(_, get_frame) => Some(get_frame(isolate)),
                     node_cxx::Call::Plain(_) => None,
+                    #[cfg(windows)]
+                    node_cxx::Call::Msvc(_) => None,
                 };
                 (ids, frame)
             };
@@ -422,6 +472,12 @@ pub(crate) fn make_callback(
                     }
                     node_cxx::Call::WithFrame(f, _) => {
                         f(isolate, recv, func, argc, argv.as_mut_ptr(), ids, frame)
+                    }
+                    #[cfg(windows)]
+                    node_cxx::Call::Msvc(f) => {
+                        let mut out: RawValue = std::ptr::null_mut();
+                        f(&mut out, isolate, recv, func, argc, argv.as_mut_ptr(), ids);
+                        out
                     }
                 }
             };

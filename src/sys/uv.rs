@@ -129,6 +129,24 @@ pub(crate) unsafe fn host_fn<F: Copy>(name: &std::ffi::CStr) -> Option<F> {
     Some(unsafe { std::mem::transmute_copy::<*mut c_void, F>(&p) })
 }
 
+/// libuv's `uv_guess_handle(fd)` in Node's words (`guessHandleType`):
+/// `"TCP"`, `"TTY"`, `"UDP"`, `"FILE"`, `"PIPE"` or `"UNKNOWN"`.
+#[cfg(windows)]
+pub(crate) fn guess_handle(fd: c_int) -> &'static str {
+    type Guess = unsafe extern "C" fn(c_int) -> c_int;
+    // SAFETY: `uv_guess_handle(uv_file) -> uv_handle_type`, libuv 1.x; it
+    // only inspects the descriptor (an invalid one is UV_UNKNOWN_HANDLE).
+    let kind = unsafe { host_fn::<Guess>(c"uv_guess_handle").map_or(0, |f| f(fd)) };
+    match kind {
+        12 => "TCP",
+        14 => "TTY",
+        15 => "UDP",
+        17 => "FILE",
+        7 => "PIPE",
+        _ => "UNKNOWN",
+    }
+}
+
 fn resolve_api() -> Option<Api> {
     // SAFETY: each field's type is the C signature of the libuv function of
     // that name, stable across libuv 1.x.
