@@ -45,7 +45,10 @@ const CASES = [
 ];
 
 for (const [where, what, handler] of CASES) {
-  test(`throw ${what} in ${where}, ${handler === 'none' ? 'no handler' : handler}`, async (t) => {
+  // The 'error' cases are made by an ICMP report on a connected socket,
+  // which libuv on Windows ignores: node:dgram emits no 'error' there.
+  const runs = where === 'error' && process.platform === 'win32' ? test.skip : test;
+  runs(`throw ${what} in ${where}, ${handler === 'none' ? 'no handler' : handler}`, async (t) => {
     const { node, rs } = await runBothFiles(FIXTURE, [where, what, handler], { ms: 15000 });
     t.deepEqual(view(rs), view(node));
     // The fixture did what the case is about (on node:dgram).
@@ -57,7 +60,7 @@ for (const [where, what, handler] of CASES) {
       if (where === 'burst') t.regex(node.stdout, /^received d0,d1,d2,d3,d4,d5,d6,d7,d8,d9,d10,d11$/m);
     } else {
       // Node's report: `file:line`, the source line, a caret under the throw.
-      const lines = node.stderr.split('\n').filter((l) => l !== '');
+      const lines = node.stderr.split(/\r?\n/).filter((l) => l !== '');
       t.regex(lines[0], /throwing\.js:\d+$/);
       t.regex(lines[1], /\bthrow\b/);
       t.regex(lines[2], /^\s*\^+$/);
@@ -71,7 +74,8 @@ for (const [where, what, handler] of CASES) {
 // libuv reads at most 32 datagrams per socket per loop turn, exceptions or
 // not: a listener's exception (or one from a tick or send callback it
 // caused) in the middle of a backlog does not start a new count.
-test('an exception while a backlog is emitted keeps the turn\'s count: 32 messages per loop turn', async (t) => {
+// libuv's Unix count of 32 per turn (see core-receive.spec.js).
+(process.platform === 'win32' ? test.skip : test)('an exception while a backlog is emitted keeps the turn\'s count: 32 messages per loop turn', async (t) => {
   const file = path.join(FIXTURES, 'throw-turns.js');
   for (const [k, kind] of [[1, 'listener'], [5, 'listener'], [32, 'listener'], [40, 'listener'], [5, 'tick'], [32, 'sendcb']]) {
     const { node, rs } = await runBothFiles(file, [String(k), kind]);

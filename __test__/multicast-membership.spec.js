@@ -10,6 +10,9 @@
 // inside a private network namespace whose only interface is lo.
 
 const test = require('ava');
+
+// Scenarios whose node:dgram behaviour is libuv's Unix one (see each).
+const unixOnly = process.platform === 'win32' ? test.skip : test;
 const { parity, boundSocket, closeAll, once, errShape, delay, internals } = require('./helpers.js');
 const { rec, GROUP, SSM_GROUP, LO, netnsParity, netnsTest } = require('./options-helpers.js');
 const { groupConversionIsEinval } = require('../lib/node-version.js');
@@ -42,7 +45,8 @@ test('udp4 add/dropMembership on a bound socket on 127.0.0.1: repeats, bad group
   const get = (label) => node.find((e) => label in e)[label];
   t.deepEqual(get('add(GROUP, LO)'), { returned: 'undefined' });
   t.is(get('add(GROUP, LO) again').threw.code, 'EADDRINUSE');
-  t.is(get('drop(GROUP, LO) again').threw.code, 'EADDRNOTAVAIL');
+  // The kernel's answer (Winsock's differs: compared with node above).
+  if (process.platform !== 'win32') t.is(get('drop(GROUP, LO) again').threw.code, 'EADDRNOTAVAIL');
   t.is(get('add()').threw.code, 'ERR_MISSING_ARGS');
 });
 
@@ -213,7 +217,9 @@ async function afterImplicitBind(dgram, tr, type, label, join) {
   await once(s, 'close');
 }
 
-test('addMembership / addSourceSpecificMembership on an unbound socket bind it implicitly; a later bind() fails with EINVAL', async (t) => {
+// libuv-Unix: a second bind() reaches the kernel. Windows' libuv leaves a
+// bound handle as it is (the bind succeeds, as dgram-rs's there).
+unixOnly('addMembership / addSourceSpecificMembership on an unbound socket bind it implicitly; a later bind() fails with EINVAL', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     await afterImplicitBind(dgram, tr, 'udp4', 'add(GROUP, LO)', (s) => s.addMembership(GROUP, LO));
     await afterImplicitBind(dgram, tr, 'udp4', 'drop(GROUP, LO) not joined', (s) => s.dropMembership(GROUP, LO));
@@ -229,7 +235,7 @@ test('addMembership / addSourceSpecificMembership on an unbound socket bind it i
 // The second bind() goes to the kernel, whose IPv4 side checks the address
 // before it notices that the socket is bound (fuzzer seed 4079); IPv6 says
 // EINVAL first.
-test('after a membership call\'s implicit bind, bind() to an address that is not local fails as the kernel says (udp4 EADDRNOTAVAIL, udp6 EINVAL), as libuv', async (t) => {
+unixOnly('after a membership call\'s implicit bind, bind() to an address that is not local fails as the kernel says (udp4 EADDRNOTAVAIL, udp6 EINVAL), as libuv', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     for (const [type, group, iface, addr] of [['udp4', GROUP, LO, '192.0.2.1'], ['udp6', 'ff02::1:3', '::%lo', '2001:db8::1']]) {
       const s = dgram.createSocket(type);
@@ -308,10 +314,11 @@ test('source-specific membership: an IPv6 source with a %zone parses as libuv pa
     }
     await closeAll(s);
   });
-  t.is(node.find((e) => 'drop(::1%lo, ::1, ::%lo)' in e)['drop(::1%lo, ::1, ::%lo)'].threw.code, 'ENOPROTOOPT');
+  // (libuv on Windows refuses an IPv6 group on an IPv4 handle itself.)
+  t.is(node.find((e) => 'drop(::1%lo, ::1, ::%lo)' in e)['drop(::1%lo, ::1, ::%lo)'].threw.code, process.platform === 'win32' ? 'EINVAL' : 'ENOPROTOOPT');
 });
 
-test('udp6 socket bound as IPv4 by a membership call, then bind() with ipv6Only: ENOPROTOOPT (without: EINVAL), as libuv', async (t) => {
+unixOnly('udp6 socket bound as IPv4 by a membership call, then bind() with ipv6Only: ENOPROTOOPT (without: EINVAL), as libuv', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     for (const ipv6Only of [true, false]) {
       const s = dgram.createSocket({ type: 'udp6', ipv6Only });

@@ -103,7 +103,8 @@ test('udp4 setMulticastInterface: loopback, any-address, malformed and foreign a
   });
   t.deepEqual(node[0], { '"127.0.0.1"': { returned: 'undefined' } });
   t.is(node.find((e) => e['"bogus"'])['"bogus"'].threw.code, 'EINVAL');
-  t.is(node.find((e) => e['"10.123.45.6"'])['"10.123.45.6"'].threw.code, 'EADDRNOTAVAIL');
+  // The kernel's answer (Winsock's differs: compared with node above).
+  if (process.platform !== 'win32') t.is(node.find((e) => e['"10.123.45.6"'])['"10.123.45.6"'].threw.code, 'EADDRNOTAVAIL');
 });
 
 // libuv parses an IPv6 address for a udp4 socket too, and then sets the IPv6
