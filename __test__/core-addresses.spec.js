@@ -31,11 +31,19 @@ test('udp6 link-local with a numeric zone (no interface of that name: scope 0), 
     tr.push({ sendLongZoned: await outcome((cb) => c.send('x', 9, long, cb)) });
     await closeAll(b, c);
   });
-  t.deepEqual(node.map((e) => Object.values(e)[0]), [
-    { code: 'EINVAL', syscall: 'bind' },
-    { code: 'EINVAL', syscall: 'connect' },
-    { code: 'EINVAL', syscall: 'send' },
-  ]);
+  const got = node.map((e) => Object.values(e)[0]);
+  if (process.platform === 'win32') {
+    // libuv on Windows reads the zone with atoi(): "%1" names interface 1,
+    // and the kernel answers bind and connect (EADDRNOTAVAIL, ENETUNREACH).
+    t.deepEqual(got.map((e) => e.syscall), ['bind', 'connect', 'send']);
+    t.deepEqual(got[2], { code: 'EINVAL', syscall: 'send' });
+  } else {
+    t.deepEqual(got, [
+      { code: 'EINVAL', syscall: 'bind' },
+      { code: 'EINVAL', syscall: 'connect' },
+      { code: 'EINVAL', syscall: 'send' },
+    ]);
+  }
 });
 
 test('a lookup answer with a NUL is cut there (send, connect); a Symbol answer throws out of connect()', async (t) => {
@@ -88,7 +96,8 @@ test('handle.fd: UV_EBADF before the socket has a descriptor, the descriptor aft
     tr.push({ bound: internals(s).handle.fd > 2 });
     await closeAll(s);
   });
-  t.deepEqual(node, [{ unbound: -9 }, { bound: true }]);
+  // On Windows node's handle.fd is always UV_EBADF (-4083), bound or not.
+  t.deepEqual(node, process.platform === 'win32' ? [{ unbound: -4083 }, { bound: false }] : [{ unbound: -9 }, { bound: true }]);
 });
 
 // The kernel gives a socket bound to a zoned multicast address a scope id,
@@ -102,5 +111,6 @@ test('udp6 bound to a zoned multicast address: address() without the zone, as No
       s.close();
     }
   });
-  t.deepEqual(node.map((e) => e.address), ['ff02::1', 'ff01::1']);
+  // Windows has no interface named lo: both binds fail there (as node's).
+  if (process.platform !== 'win32') t.deepEqual(node.map((e) => e.address), ['ff02::1', 'ff01::1']);
 });

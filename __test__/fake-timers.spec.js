@@ -17,7 +17,7 @@
 
 const path = require('node:path');
 const test = require('ava');
-const { FIXTURES, runBothFiles, lastJson, summary, rerunUntilCovered } = require('./parity-files.js');
+const { FIXTURES, runBothFiles, lastJson, summary, rerunUntilCovered, STREAMS } = require('./parity-files.js');
 
 const FIXTURE = path.join(FIXTURES, 'fake-timers.js');
 
@@ -51,7 +51,7 @@ for (const [clock, faked] of Object.entries(CLOCKS)) {
       t.like(n.trace.find((e) => e.stream), { stream: { someArrived: true, inOrder: true } });
       t.like(n.trace.find((e) => e.afterRestore), { afterRestore: { sent: 5, received: ['after'] } });
       // dgram-rs read the stream on its timer.
-      t.true(r.stats.streams > 0, `stream mode: ${JSON.stringify(r.stats)}`);
+      if (STREAMS) t.true(r.stats.streams > 0, `stream mode: ${JSON.stringify(r.stats)}`);
     });
   }
 }

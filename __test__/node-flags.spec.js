@@ -10,6 +10,8 @@ const { ROOT, childParity, runProcess } = require('./helpers.js');
 const { python, runWithInheritedFd, scriptFile } = require('./options-helpers.js');
 
 const D = 'const dgram = require(process.env.DGRAM);\n';
+// bind({ fd }) is Unix-only (Node cannot adopt a descriptor on Windows).
+const unixOnly = process.platform === 'win32' ? test.skip : test;
 
 test('--pending-deprecation with --throw-deprecation: a batch of messages raises no deprecation', async (t) => {
   const { node } = await childParity(
@@ -69,7 +71,7 @@ test('the permission model without a network grant: bind, send, connect, bindSyn
   t.regex(node.stdout, netChecked ? /^bind: ERR_ACCESS_DENIED \| bind \| 127\.0\.0\.1 \| [^|]*\| bind ERR_ACCESS_DENIED Access/ : /^bind: listening\n/);
 });
 
-test('the permission model without a network grant: bind({ fd }) as node:dgram', async (t) => {
+unixOnly('the permission model without a network grant: bind({ fd }) as node:dgram', async (t) => {
   if (!python()) return t.fail('python3 is needed to hand a socket to the child');
   const file = scriptFile('node-flags-fd.js', `${D}
     const s = dgram.createSocket('udp4');

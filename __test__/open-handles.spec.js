@@ -18,7 +18,7 @@
 
 const path = require('node:path');
 const test = require('ava');
-const { runFile, IMPLS, FIXTURES, lastJson, summary, rerunUntilCovered } = require('./parity-files.js');
+const { runFile, IMPLS, FIXTURES, lastJson, summary, rerunUntilCovered, STREAMS } = require('./parity-files.js');
 
 const JEST = require.resolve('jest/bin/jest');
 const JEST_CONFIG = path.join(__dirname, 'jest', 'jest.config.js');
@@ -60,7 +60,9 @@ for (const queued of [false, true]) {
       (x) => ((lastJson(x.rs) || {}).stats || {}).streams > 0, 'dgram-rs\'s stream mode');
     const first = (x) => x.stdout.split('\n')[0];
     t.is(first(r.rs), first(r.node));
-    t.deepEqual(JSON.parse(first(r.node)), { sent: [2, 2, 2, 2], streamEnded: true, icmp: 'ECONNREFUSED' });
+    // libuv on Windows ignores ICMP port-unreachable reports (WSAECONNRESET).
+    const icmp = process.platform === 'win32' ? {} : { icmp: 'ECONNREFUSED' };
+    t.deepEqual(JSON.parse(first(r.node)), { sent: [2, 2, 2, 2], streamEnded: true, ...icmp });
     for (const impl of IMPLS) {
       const x = r[impl];
       t.false(x.timedOut, `${impl}: ${summary(x)}`);
@@ -76,7 +78,7 @@ for (const queued of [false, true]) {
     }
     // dgram-rs took its read-ahead and stream paths before closing.
     const { stats } = lastJson(r.rs) || {};
-    t.true(Boolean(stats) && stats.readAheads > 0 && stats.streams > 0, JSON.stringify(stats));
+    t.true(Boolean(stats) && stats.readAheads > 0 && (!STREAMS || stats.streams > 0), JSON.stringify(stats));
   });
 
   test(`workers terminated with open sockets (a stream coming in, sends going out): no crash, hang or leak${how}`, async (t) => {
@@ -84,7 +86,8 @@ for (const queued of [false, true]) {
     t.is(r.node.stdout, [
       'round 1: exit code 1, ports freed true',
       'rounds 2-8: exit codes 1, ports freed true',
-      'descriptors left behind: 0',
+      // Counted in /proc: Linux only.
+      `descriptors left behind: ${process.platform === 'linux' ? 0 : 'not counted'}`,
       'main thread receives: still here',
       '',
     ].join('\n'), summary(r.node));

@@ -25,9 +25,11 @@ test('unbound: ERR_SOCKET_BUFFER_SIZE (EBADF) from every getter/setter, util.ins
     }
   });
   const first = node[0]['udp4 getRecvBufferSize()'];
+  // libuv on Windows: the unbound socket's INVALID_SOCKET is ENOTSOCK.
+  const [code, text] = process.platform === 'win32' ? ['ENOTSOCK', 'socket operation on non-socket'] : ['EBADF', 'bad file descriptor'];
   t.is(first.threw.code, 'ERR_SOCKET_BUFFER_SIZE');
-  t.is(first.threw.message, 'Could not get or set buffer size: uv_recv_buffer_size returned EBADF (bad file descriptor)');
-  t.regex(first.inspect, /info: \{\n {4}errno: -\d+,\n {4}code: 'EBADF',\n {4}message: 'bad file descriptor',\n {4}syscall: 'uv_recv_buffer_size'\n {2}\}/);
+  t.is(first.threw.message, `Could not get or set buffer size: uv_recv_buffer_size returned ${code} (${text})`);
+  t.regex(first.inspect, new RegExp(`info: \\{\\n {4}errno: -\\d+,\\n {4}code: '${code}',\\n {4}message: '${text}',\\n {4}syscall: 'uv_recv_buffer_size'\\n {2}\\}`));
 });
 
 test('invalid sizes: ERR_SOCKET_BAD_BUFFER_SIZE (TypeError) on bound, unbound and closed sockets', async (t) => {
@@ -65,7 +67,9 @@ test('bound: set then get returns the kernel value (Linux doubles it, with its m
     }
   });
   const v = (label) => node.find((e) => label in e)[label];
-  t.deepEqual(v('udp4 getRecvBufferSize() after 10000'), { returned: 20000 });
+  // Linux doubles the size asked for; Windows keeps it (macOS: not pinned).
+  if (process.platform === 'linux') t.deepEqual(v('udp4 getRecvBufferSize() after 10000'), { returned: 20000 });
+  if (process.platform === 'win32') t.deepEqual(v('udp4 getRecvBufferSize() after 10000'), { returned: 10000 });
   t.deepEqual(v('udp4 getSendBufferSize() after 0'), v('udp4 getSendBufferSize() after 65536'));
 });
 

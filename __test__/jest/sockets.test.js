@@ -86,7 +86,8 @@ test('a stream of 3000 datagrams from a worker thread (timer-driven reads on dgr
   }
   // Reported, not failed here: open-handles.spec.js runs the project again
   // once, then fails if it still sees this.
-  if (before && rsStats().streams === before.streams) console.warn('NO_STREAM_MODE: dgram-rs did not switch to its stream mode');
+  // (Linux only: elsewhere dgram-rs has no stream mode.)
+  if (process.platform === 'linux' && before && rsStats().streams === before.streams) console.warn('NO_STREAM_MODE: dgram-rs did not switch to its stream mode');
   // UDP may have dropped some: 'end' until it arrives.
   const fin = dgram.createSocket('udp4');
   for (let i = 0; i < 100 && !rx.got.includes('end'); i++) {
@@ -128,7 +129,8 @@ test('a connected socket whose peer is gone (ICMP errors), then closed', async (
     s.send('ping');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  expect(errors[0]).toBe('ECONNREFUSED');
+  // libuv on Windows ignores ICMP port-unreachable reports (WSAECONNRESET).
+  expect(errors[0]).toBe(process.platform === 'win32' ? undefined : 'ECONNREFUSED');
   await closed(s);
 });
 
