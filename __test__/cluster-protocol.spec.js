@@ -11,6 +11,11 @@
 const test = require('ava');
 const { runNode, scriptFile, jsonLines } = require('./options-helpers.js');
 
+// Windows cannot pass a UDP handle to a worker (node's primary fails with
+// write ENOTSUP, see options-cluster): there the two runs are compared and
+// nothing about the shared sockets is pinned.
+const sharesHandles = process.platform !== 'win32';
+
 const SCRIPT = `'use strict';
 const cluster = require('node:cluster');
 const dgram = require(process.env.DGRAM);
@@ -275,6 +280,7 @@ async function parity(t, scenario) {
 
 test('cluster: port 0 binds: non-exclusive ones share one socket, exclusive and implicit ones get their own; datagrams reach the shared one; disconnect closes it', async (t) => {
   const node = await parity(t, 'ports');
+  if (!sharesHandles) return;
   const [summary] = node.lines;
   t.like(summary, { sharedSame: true, exclusiveOwn: true, implicitOwn: true, received: 6 });
   // Only the shared sockets are closed by the disconnect.
@@ -283,16 +289,21 @@ test('cluster: port 0 binds: non-exclusive ones share one socket, exclusive and 
 
 test('cluster: workers sharing one socket send to the primary (one source port), then cluster.disconnect()', async (t) => {
   const node = await parity(t, 'to-primary');
+  if (!sharesHandles) return;
   t.like(node.lines[0], { n: 20, oneSourcePort: true });
 });
 
 test('cluster: the docs\' example: the second worker\'s addMembership() on the shared socket fails with EADDRINUSE', async (t) => {
   const node = await parity(t, 'membership');
-  t.deepEqual(node.lines[0].reports.map(({ w, addMembership }) => [w, addMembership]), [['first', 'ok'], ['second', 'EADDRINUSE']]);
+  if (!sharesHandles) return;
+  t.is(node.lines[0].reports[0].addMembership, 'ok');
+  // A second join of the group: Linux's EADDRINUSE (macOS: compared only).
+  if (process.platform === 'linux') t.deepEqual(node.lines[0].reports.map(({ w, addMembership }) => [w, addMembership]), [['first', 'ok'], ['second', 'EADDRINUSE']]);
 });
 
 test('cluster: close(), the worker\'s disconnect, close() before the primary replied or before the lookup: the primary lets go of its socket; an error reply is an error event', async (t) => {
   const node = await parity(t, 'give-back');
+  if (!sharesHandles) return;
   t.deepEqual(node.lines[0].results.map((r) => r.state), ['free', 'free', 'free', 'free', 'free']);
   const byMode = Object.fromEntries(node.lines[0].reports.map((r) => [r.w, r]));
   t.deepEqual(byMode.close.ev, ['listening', 'close']);
@@ -304,6 +315,7 @@ test('cluster: close(), the worker\'s disconnect, close() before the primary rep
 
 test('cluster: a worker\'s socket runs on the handle the primary shared: events in its async context; a membership call while the bind is pending does not fail it', async (t) => {
   const node = await parity(t, 'adopted-handle');
+  if (!sharesHandles) return;
   const [listening, message] = node.lines[0].reports;
   t.is(listening.port, 'P');
   t.like(message, { message: { store: undefined }, addMembership: 'returned' });
@@ -311,5 +323,6 @@ test('cluster: a worker\'s socket runs on the handle the primary shared: events 
 
 test('cluster: an unref()ed shared socket leaves no UDPWrap holding the worker', async (t) => {
   const node = await parity(t, 'unref');
+  if (!sharesHandles) return;
   t.deepEqual(node.lines[0].reports, [{ w: 'unref', udpWraps: 0 }]);
 });

@@ -8,7 +8,9 @@
 // send; every datagram stays on loopback.
 
 const test = require('ava');
-const { parity, capture, errShape, boundSocket, closeAll, collect, internals } = require('./helpers.js');
+const { parity, capture, errShape, boundSocket, closeAll, collect, internals, LOOPBACK_IF } = require('./helpers.js');
+
+const onLinux = process.platform === 'linux';
 
 const outcome = (fn) => new Promise((resolve) => {
   try {
@@ -37,12 +39,16 @@ test('udp6 link-local with a numeric zone (no interface of that name: scope 0), 
     // and the kernel answers bind and connect (EADDRNOTAVAIL, ENETUNREACH).
     t.deepEqual(got.map((e) => e.syscall), ['bind', 'connect', 'send']);
     t.deepEqual(got[2], { code: 'EINVAL', syscall: 'send' });
-  } else {
+  } else if (onLinux) {
     t.deepEqual(got, [
       { code: 'EINVAL', syscall: 'bind' },
       { code: 'EINVAL', syscall: 'connect' },
       { code: 'EINVAL', syscall: 'send' },
     ]);
+  } else {
+    // macOS: the kernel's answers to a scope-0 link-local bind/connect are its
+    // own (compared with node above); the send fails in libuv's parser.
+    t.deepEqual(got[2], { code: 'EINVAL', syscall: 'send' });
   }
 });
 
@@ -104,7 +110,8 @@ test('handle.fd: UV_EBADF before the socket has a descriptor, the descriptor aft
 // but Node names the zone only for link-local unicast addresses (fe80::/10).
 test('udp6 bound to a zoned multicast address: address() without the zone, as Node', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
-    for (const at of ['ff02::1%lo', 'ff01::1%lo']) {
+    // The platform's loopback name (macOS: lo0).
+    for (const at of [`ff02::1%${LOOPBACK_IF}`, `ff01::1%${LOOPBACK_IF}`]) {
       const s = dgram.createSocket('udp6');
       const bound = await outcome((cb) => s.bind(0, at, () => cb(null)) && s.once('error', cb));
       tr.push({ at, bound, address: bound.ok ? s.address().address : null });
@@ -112,5 +119,6 @@ test('udp6 bound to a zoned multicast address: address() without the zone, as No
     }
   });
   // Windows has no interface named lo: both binds fail there (as node's).
-  if (process.platform !== 'win32') t.deepEqual(node.map((e) => e.address), ['ff02::1', 'ff01::1']);
+  // macOS's answer (binding a zoned ff01:: address) is compared only.
+  if (onLinux) t.deepEqual(node.map((e) => e.address), ['ff02::1', 'ff01::1']);
 });

@@ -7,6 +7,8 @@ const test = require('ava');
 
 // Scenarios whose node:dgram behaviour is libuv's Unix one (see each).
 const unixOnly = process.platform === 'win32' ? test.skip : test;
+// Kernel answers and limits pinned on Linux only (elsewhere compared with node).
+const onLinux = process.platform === 'linux';
 const { parity, childParity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay } = require('./helpers.js');
 
 async function pair(dgram, tr, type = 'udp4') {
@@ -187,6 +189,9 @@ test('big datagrams arrive intact (60000 bytes, and the udp4 maximum 65507)', as
   const { node } = await parity(t, async (dgram, tr) => {
     for (const [type, sizes] of [['udp4', [60000, 65507, 65508]], ['udp6', [60000, 65527, 65528]]]) {
       const { server, client, inbox, port } = await pair(dgram, tr, type);
+      // macOS refuses a datagram larger than the send buffer (9216 bytes
+      // by default, net.inet.udp.maxdgram) with EMSGSIZE.
+      if (process.platform === 'darwin') client.setSendBufferSize(256 * 1024);
       for (const size of sizes) {
         const buf = Buffer.alloc(size);
         for (let i = 0; i < size; i++) buf[i] = (i * 7 + size) & 0xff;
@@ -202,7 +207,8 @@ test('big datagrams arrive intact (60000 bytes, and the udp4 maximum 65507)', as
       await closeAll(server, client);
     }
   });
-  t.true(node[0].got.equal);
+  // Linux's limits (macOS's, if the larger send buffer is not enough: compared only).
+  if (onLinux) t.true(node[0].got.equal);
 });
 
 test('2000 datagrams of 100 bytes (bursts of 100) all arrive, in order', async (t) => {
@@ -354,8 +360,9 @@ unixOnly('ICMP: a connected socket sending to a closed port gets ECONNREFUSED (r
     tr.push({ cb3, events });
     await closeAll(s, peer);
   });
-  t.is(node[0].afterFirst[0].error.code, 'ECONNREFUSED');
-  t.is(node[0].afterFirst[0].error.syscall, 'recvmsg');
+  // How and where macOS reports the ICMP error: compared with node only.
+  if (onLinux) t.is(node[0].afterFirst[0].error.code, 'ECONNREFUSED');
+  if (onLinux) t.is(node[0].afterFirst[0].error.syscall, 'recvmsg');
 });
 
 test('ICMP: an unconnected socket sending to a closed port gets no error and keeps working', async (t) => {

@@ -574,7 +574,8 @@ test('port strings that validatePort lets through as 0 (\'0x0\', \' 0\'; until N
     await closeAll(srv, client);
   });
   if (zeroPortStringsRejected) t.is(node[0].results[0].threw.code, 'ERR_SOCKET_BAD_PORT');
-  else t.is(node[0].results[0][0].code, 'EDESTADDRREQ');
+  // Linux's answer to a send without a destination (BSD's may be ENOTCONN: compared only).
+  else if (process.platform === 'linux') t.is(node[0].results[0][0].code, 'EDESTADDRREQ');
 });
 
 test('more than IOV_MAX pieces to an address, the socket connected meanwhile: EISCONN first, as libuv checks (fuzzer)', async (t) => {

@@ -5,10 +5,18 @@
 // two traces are compared with t.deepEqual. Loopback addresses and ephemeral
 // ports only.
 
+const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
 const ROOT = path.join(__dirname, '..');
+
+// The loopback interface's name, for IPv6 zones (`::%lo`): Linux's lo,
+// macOS's lo0 (the interface holding 127.0.0.1). libuv on Windows reads a
+// zone as a number, so any name is scope 0 there: 'lo' as before.
+const LOOPBACK_IF = process.platform === 'win32'
+  ? 'lo'
+  : (Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs.some((a) => a.address === '127.0.0.1')) || ['lo'])[0];
 
 const impls = {
   node: require('node:dgram'),
@@ -408,6 +416,7 @@ function uncaughtSummary(stderr) {
 }
 
 module.exports = {
+  LOOPBACK_IF,
   internals,
   uncaughtSummary,
   ROOT,

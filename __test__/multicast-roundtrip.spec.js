@@ -132,7 +132,9 @@ test('after dropMembership group datagrams are not delivered; loopback off makes
     tr.push({ received: await fence(rx.inbox, port) });
     await closeAll(rx.sock, quiet, loud);
   });
-  t.deepEqual(node.find((e) => 'received' in e).received, ['loopback off', 'joined']);
+  // Linux loops lo's multicast back through the interface; BSD (macOS) sends
+  // nothing out a loopback interface and delivers only its own loopback copy.
+  if (process.platform === 'linux') t.deepEqual(node.find((e) => 'received' in e).received, ['loopback off', 'joined']);
 });
 
 test('a group datagram sent by node:dgram reaches a dgram-rs receiver and vice versa', async (t) => {

@@ -184,8 +184,9 @@ test('unhandled recvmsg ECONNREFUSED on a connected socket crashes like node', a
       });
     });
   `, { stderr: crashSummary });
-  t.is(node.code, 1);
-  t.deepEqual(crashSummary(node.stderr).props, ["errno: -111,", "code: 'ECONNREFUSED',", "syscall: 'recvmsg'"]);
+  // Linux's errno number (macOS: -61; Windows' libuv ignores the ICMP report): compared only.
+  if (process.platform === 'linux') t.is(node.code, 1);
+  if (process.platform === 'linux') t.deepEqual(crashSummary(node.stderr).props, ["errno: -111,", "code: 'ECONNREFUSED',", "syscall: 'recvmsg'"]);
 });
 
 test('unhandled bind error (EADDRNOTAVAIL) crashes like node; a failed send without callback is dropped silently, like node', async (t) => {
