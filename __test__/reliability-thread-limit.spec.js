@@ -51,15 +51,20 @@ rx.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
   burst();
 }));`;
 
+/** Runs `script` with node:dgram (`impl` 'node') or dgram-rs, as nobody. */
+function runAsNobody(impl, nodeArgs, script) {
+  return runProcess('setpriv', [...NOBODY, process.execPath, ...nodeArgs, '-e', script], {
+    env: { DGRAM: impl === 'node' ? 'node:dgram' : ROOT },
+    ms: 20000,
+  });
+}
+
 const why = unavailable();
 const limitTest = why ? test.skip : test;
 if (why) console.log(`[reliability-thread-limit] skipped: ${why}`);
 
 limitTest('no thread to be had: busy sockets stay on the JS loop, no abort, as node:dgram', async (t) => {
-  const run = (impl) => runProcess('setpriv', [...NOBODY, process.execPath, '-e', SCRIPT], {
-    env: { DGRAM: impl === 'node' ? 'node:dgram' : ROOT },
-    ms: 20000,
-  });
+  const run = (impl) => runAsNobody(impl, [], SCRIPT);
   const node = await run('node');
   const rs = await run('rs');
   t.is(node.stdout, 'two bursts received: true\n', node.stderr);
@@ -116,10 +121,7 @@ rx.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
 }));`;
 
 limitTest('no thread to be had: a queued send fails with EAGAIN (node sends it), later ones go out', async (t) => {
-  const run = (impl) => runProcess('setpriv', [...NOBODY, process.execPath, '--test-udp-no-try-send', '-e', SEND_SCRIPT], {
-    env: { DGRAM: impl === 'node' ? 'node:dgram' : ROOT },
-    ms: 20000,
-  });
+  const run = (impl) => runAsNobody(impl, ['--test-udp-no-try-send'], SEND_SCRIPT);
   const node = await run('node');
   const rs = await run('rs');
   t.is(node.stdout, 'limited: sent\nlater sends received, queue 0\n', node.stderr);
@@ -157,10 +159,7 @@ rx.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
 }));`;
 
 limitTest('threads refused while the runtime reads ahead: a queued send fails with EAGAIN (node sends it), nothing printed', async (t) => {
-  const run = (impl) => runProcess('setpriv', [...NOBODY, process.execPath, '--test-udp-no-try-send', '-e', BUSY_THEN_SEND_SCRIPT], {
-    env: { DGRAM: impl === 'node' ? 'node:dgram' : ROOT },
-    ms: 20000,
-  });
+  const run = (impl) => runAsNobody(impl, ['--test-udp-no-try-send'], BUSY_THEN_SEND_SCRIPT);
   const node = await run('node');
   const rs = await run('rs');
   t.is(node.stdout, 'limited: sent\n', node.stderr);
