@@ -211,3 +211,35 @@ test('send() then close() in the callback: exits after the datagram is sent', as
     await closeAll(receiver);
   }
 });
+
+// 'beforeExit' is emitted each time the loop runs out of work: whether a
+// socket made inside its listener keeps the loop for another turn decides
+// whether it comes again. An unref()'d libuv handle does not keep it; one
+// being closed does, for one turn (Node's socket has its handle from
+// createSocket(), so closing even a never-bound socket does).
+const BEFORE_EXIT = {
+  'bound, unref() in the bind callback': `u.bind(0, '127.0.0.1', () => { console.log('bound'); u.unref(); });`,
+  'bind() then unref() at once': `u.bind(0, '127.0.0.1'); u.unref();`,
+  'bound, then closed': `u.bind(0, '127.0.0.1', () => u.close(() => console.log('closed')));`,
+  'never bound, closed': `u.close(() => console.log('closed'));`,
+  'closed before its bind ended': `u.bind(0, '127.0.0.1'); u.close(() => console.log('closed'));`,
+  'a send, then unref()': `u.send('x', 9, '127.0.0.1', (e) => { console.log('sent', e); u.unref(); });`,
+  'a send, then close()': `u.send('x', 9, '127.0.0.1', (e) => { console.log('sent', e); u.close(); });`,
+  'created only': ``,
+};
+for (const [name, body] of Object.entries(BEFORE_EXIT)) {
+  test(`'beforeExit' comes again as on node:dgram when its listener makes a socket: ${name}`, async (t) => {
+    const { node } = await childParity(t, `${D}
+      let calls = 0;
+      process.on('beforeExit', () => {
+        console.log('beforeExit', ++calls);
+        if (calls > 1) return;
+        const u = dgram.createSocket('udp4');
+        ${body}
+      });
+      process.on('exit', (code) => console.log('exit', code));
+    `);
+    // What node:dgram does: a second 'beforeExit' only when a handle closed.
+    t.is(node.stdout.split('\n').filter((l) => l.startsWith('beforeExit')).length, /close/.test(body) ? 2 : 1);
+  });
+}

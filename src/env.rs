@@ -54,6 +54,13 @@ pub(crate) struct ThreadState {
     /// the prepare handle that does it (open only while some are waiting).
     pending_watch: RefCell<Vec<Weak<SocketCtx>>>,
     prepare: RefCell<Option<uv::TurnHandle>>,
+    /// How many of `pending_watch` keep the loop alive (receiving and not
+    /// unref()'d): the prepare handle is ref'd only while some do, as an
+    /// unref()'d libuv handle would not keep it alive.
+    pending_refs: Cell<usize>,
+    /// A closing handle is in flight that keeps the loop for one more turn
+    /// (see `keep_one_turn`).
+    turn_kept: Cell<bool>,
     /// Sockets whose JS holds the rest of a batch (see `SocketCtx`), and
     /// the idle handle that brings them back each turn (open only while
     /// some do: it keeps the loop from waiting for I/O).
@@ -84,6 +91,8 @@ pub(crate) fn thread(env: &Env) -> napi::Result<Rc<ThreadState>> {
         torn_down: RefCell::new(Vec::new()),
         pending_watch: RefCell::new(Vec::new()),
         prepare: RefCell::new(None),
+        pending_refs: Cell::new(0),
+        turn_kept: Cell::new(false),
         holding: RefCell::new(Vec::new()),
         idle: RefCell::new(None),
     });
@@ -185,10 +194,48 @@ impl ThreadState {
                 }
             })?;
             prepare.start()?;
+            // Liveness comes with the sockets that count (`count_pending_ref`).
+            prepare.set_ref(self.pending_refs.get() > 0);
             *self.prepare.borrow_mut() = Some(prepare);
         }
         self.pending_watch.borrow_mut().push(ctx);
         Ok(())
+    }
+
+    /// One socket waiting in `pending_watch` starts (`+1`) or stops (`-1`)
+    /// keeping the loop alive.
+    pub(crate) fn count_pending_ref(&self, delta: isize) {
+        let before = self.pending_refs.get();
+        let after = before.saturating_add_signed(delta);
+        self.pending_refs.set(after);
+        if (before == 0) != (after == 0) {
+            if let Some(p) = self.prepare.borrow().as_ref() {
+                p.set_ref(after > 0);
+            }
+        }
+    }
+
+    /// A socket closed without a libuv handle to close (never bound, or
+    /// closed before its watch started): libuv's closing handle would keep
+    /// the loop for one more turn (a `'beforeExit'` listener that closes a
+    /// socket is called again), so a closing handle of ours does; one per
+    /// turn is enough.
+    pub(crate) fn keep_one_turn(self: &Rc<Self>) {
+        if self.turn_kept.replace(true) {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        let closed = uv::close_phase(
+            self.lp,
+            Box::new(move || {
+                if let Some(t) = weak.upgrade() {
+                    t.turn_kept.set(false);
+                }
+            }),
+        );
+        if closed.is_err() {
+            self.turn_kept.set(false); // out of memory: no extra turn
+        }
     }
 
     /// Forgets `ctx`'s deferred start (it closed first).
@@ -205,6 +252,7 @@ impl ThreadState {
             p.close(None);
         }
         let pending = std::mem::take(&mut *self.pending_watch.borrow_mut());
+        self.pending_refs.set(0);
         for ctx in pending.iter().filter_map(Weak::upgrade) {
             ctx.start_watching();
         }

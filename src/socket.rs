@@ -88,6 +88,10 @@ pub(crate) struct SocketCtx {
     /// and as keeping the loop alive through it.
     uses_async: Cell<bool>,
     keeps_alive: Cell<bool>,
+    /// Waiting for the thread's prepare handle to start watching (see
+    /// `poller`), and counted there as keeping the loop alive meanwhile.
+    watch_pending: Cell<bool>,
+    watch_counted: Cell<bool>,
     pub(crate) async_ctx: RefCell<Option<AsyncContext>>,
     /// The handle object (`this` of events), held while the socket is open.
     pub(crate) this_ref: RefCell<Option<Ref>>,
@@ -122,6 +126,8 @@ impl SocketCtx {
             unheard_bytes: Cell::new(0),
             uses_async: Cell::new(false),
             keeps_alive: Cell::new(false),
+            watch_pending: Cell::new(false),
+            watch_counted: Cell::new(false),
             async_ctx: RefCell::new(Some(async_ctx)),
             this_ref: RefCell::new(None),
             last_sender: RefCell::new(String::new()),
@@ -208,6 +214,7 @@ impl SocketCtx {
                 }
             } else {
                 self.thread.defer_watch(self.me.clone())?;
+                self.watch_pending.set(true);
             }
             self.mode.set(Mode::Watching);
         }
@@ -219,6 +226,9 @@ impl SocketCtx {
     /// The deferred start of watching (see `poller`), just before the loop
     /// waits for I/O.
     pub(crate) fn start_watching(&self) {
+        // The thread forgot its count of the waiting sockets.
+        self.watch_pending.set(false);
+        self.watch_counted.set(false);
         if self.closed.get() || !self.receiving.get() || self.mode.get() != Mode::Watching {
             return;
         }
@@ -367,7 +377,11 @@ impl SocketCtx {
         self.thread.remove_socket(self.shared.id);
         let poller = self.poller.borrow_mut().take();
         if poller.is_none() {
-            self.thread.cancel_watch(&self.me);
+            if self.watch_pending.replace(false) {
+                self.thread.cancel_watch(&self.me);
+            }
+            // No libuv handle closes, where Node's would keep the loop.
+            self.thread.keep_one_turn();
         }
         match poller {
             Some(p) => {
@@ -600,6 +614,13 @@ impl SocketCtx {
         if !uses && self.uses_async.get() {
             self.uses_async.set(false);
             self.thread.release();
+        }
+        let waits = self.watch_pending.get()
+            && self.receiving.get()
+            && self.refd.get()
+            && !self.closed.get();
+        if waits != self.watch_counted.replace(waits) {
+            self.thread.count_pending_ref(if waits { 1 } else { -1 });
         }
     }
 }
