@@ -275,9 +275,19 @@ function closeOnAbort(socket, signal, onAborted) {
   if (signal.aborted) {
     onAborted();
   } else {
-    signal.addEventListener('abort', onAborted, { once: true });
-    socket.once('close', () => signal.removeEventListener('abort', onAborted));
+    socket.once('close', onAbortListener(signal, onAborted));
   }
+}
+
+// Listens for `signal`'s abort as Node's sockets do, with
+// `events.addAbortListener` (Node 20.5+), which another listener's
+// stopImmediatePropagation() cannot silence; returns what forgets it.
+function onAbortListener(signal, onAborted) {
+  if (typeof EventEmitter.addAbortListener === 'function') {
+    return EventEmitter.addAbortListener(signal, onAborted)[Symbol.dispose];
+  }
+  signal.addEventListener('abort', onAborted, { once: true });
+  return () => signal.removeEventListener('abort', onAborted);
 }
 
 class SocketImpl extends EventEmitter {
@@ -864,8 +874,7 @@ function constructorBody(type, listener) {
     if (signal.aborted) {
       onAborted();
     } else {
-      signal.addEventListener('abort', onAborted, { once: true });
-      this.once('close', () => signal.removeEventListener('abort', onAborted));
+      this.once('close', onAbortListener(signal, onAborted));
     }
   }
   if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });

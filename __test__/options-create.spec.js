@@ -326,6 +326,20 @@ test('signal: already aborted closes immediately; abort during a pending bind; a
   });
 });
 
+test('signal: an abort listener that stops propagation does not keep the socket open; the listener on \'close\' is Node\'s disposer', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const ac = new AbortController();
+    ac.signal.addEventListener('abort', (e) => e.stopImmediatePropagation());
+    const s = dgram.createSocket({ type: 'udp4', signal: ac.signal });
+    tr.push({ closeListeners: s.listeners('close').map((f) => f.name) });
+    await tryBind(s, 0, '127.0.0.1');
+    ac.abort();
+    tr.push({ handleNull: internals(s).handle === null, address: capture(() => s.address()) });
+    if (internals(s).handle !== null) s.close();
+  });
+  t.like(node[1], { handleNull: true });
+});
+
 test('signal: a non-AbortSignal throws ERR_INVALID_ARG_TYPE with node\'s message', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const values = { 5: 5, '{}': {}, null: null, '"x"': 'x', EventTarget: new EventTarget(), 'signal-like': { aborted: false, addEventListener() {}, removeEventListener() {} }, undefined };
