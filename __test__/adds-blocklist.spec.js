@@ -107,6 +107,28 @@ test('sendBlockList: rules added after the socket was created apply', async (t) 
   await closeAll(r, s);
 });
 
+test('sendBlockList: checked at the send\'s lookup step, as Node does: a rule added (or, Node 24+, removed) after send() in the same tick counts', async (t) => {
+  const r = await bound('127.0.0.1');
+  const got = record(r);
+  const port = r.address().port;
+  const added = new net.BlockList();
+  const a = await bound('127.0.0.1', { sendBlockList: added });
+  const addedAfter = sendP(a, 'added-after', port, '127.0.0.1');
+  added.addAddress('127.0.0.1');
+  t.is((await addedAfter).code, 'ERR_IP_BLOCKED');
+  if (typeof added.removeAddress === 'function') {
+    const removed = blockList('127.0.0.1');
+    const b = await bound('127.0.0.1', { sendBlockList: removed });
+    const removedAfter = sendP(b, 'removed-after', port, '127.0.0.1');
+    removed.removeAddress('127.0.0.1');
+    t.is(await removedAfter, 'removed-after'.length);
+    await withTimeout(new Promise((resolve) => { const check = () => (got.length ? resolve() : setImmediate(check)); check(); }), 3000, 'datagram');
+    t.deepEqual(got, [['removed-after', '127.0.0.1']]);
+    await closeAll(b);
+  }
+  await closeAll(r, a);
+});
+
 test('sendBlockList: connect fails with ERR_IP_BLOCKED (callback, else error event) and leaves the socket disconnected', async (t) => {
   const list = blockList('127.0.0.1');
   const a = dgram.createSocket({ type: 'udp4', sendBlockList: list });

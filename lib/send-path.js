@@ -189,11 +189,20 @@ function outboxTick(item) {
   if (item.stage === ITEM_DROPPED) return;
   if (item.stage === ITEM_WAITING) {
     item.stage = ITEM_READY;
+    checkBlocked(item);
     if (++outboxReady === outbox.length && !(emittingBatch && holding)) flushReady();
     else if (!exitHooked) hookExit();
   }
   // Node calls back on the tick after its lookup step.
   if (item.callback !== undefined) process.nextTick(deliverSendResult, item);
+}
+
+// Node checks sendBlockList after the lookup step (a rule added or
+// removed after send() in the same tick counts): at the send's tick, or
+// when sendMany writes it before that.
+function checkBlocked(item) {
+  const list = item.socket[kState].sendBlockList;
+  if (list !== undefined && item.error === undefined) item.error = sendBlocked(list, item.ip);
 }
 
 // While a batch of messages is emitted, the ticks that run between its
@@ -320,7 +329,9 @@ function settleOutbox(socket) {
 function flushAll(socket) {
   flushReady();
   const mine = takeWaiting(socket);
-  if (mine.length !== 0) writeItems(socket, mine);
+  if (mine.length === 0) return;
+  for (const item of mine) checkBlocked(item);
+  writeItems(socket, mine);
 }
 
 // close(): the socket's sends still waiting for their lookup step are
@@ -474,9 +485,8 @@ function sendTo(socket, data, port, address, callback, local) {
       result: undefined,
       queued: undefined,
     };
-    if (state.sendBlockList !== undefined) item.error = sendBlocked(state.sendBlockList, literal);
     // Failed without a callback: dropped silently, as Node does.
-    if ((item.error !== undefined || data === null) && !callback) return;
+    if (data === null && !callback) return;
     outbox.push(item);
     process.nextTick(outboxTick, item);
     return;
