@@ -200,6 +200,27 @@ test('receiveBlockList: a rule added while the socket receives applies to the ne
   await closeAll(r, a, b);
 });
 
+test('receiveBlockList: a frozen list is accepted, as Node accepts it, and rules added to it later apply', async (t) => {
+  const list = Object.freeze(blockList('127.0.0.2'));
+  const r = await bound('127.0.0.1', { receiveBlockList: list });
+  const got = record(r);
+  const port = r.address().port;
+  const blocked = await bound('127.0.0.2');
+  const later = await bound('127.0.0.4');
+  const other = await bound('127.0.0.5');
+  await sendP(blocked, 'blocked', port, '127.0.0.1');
+  let arrived = once(r, 'message');
+  await sendP(later, 'before', port, '127.0.0.1');
+  await arrived;
+  list.addAddress('127.0.0.4');
+  await sendP(later, 'after', port, '127.0.0.1');
+  arrived = once(r, 'message');
+  await sendP(other, 'other', port, '127.0.0.1');
+  await arrived;
+  t.deepEqual(got, [['before', '127.0.0.4'], ['other', '127.0.0.5']]);
+  await closeAll(r, blocked, later, other);
+});
+
 // BlockList's removing methods (Node 24+): the next datagram from a sender
 // no longer blocked arrives (the native copy of the rules follows the list
 // at once; it used to keep dropping them).

@@ -5,7 +5,7 @@
 // send to / connect to (ERR_IP_BLOCKED) or hear from.
 //
 // Send and connect check the list in JS, as Node does, at the moment the
-// destination is known. Receive filtering runs in Rust (src/blocklist.rs):
+// destination is known. Receive filtering runs in Rust (src/core/blocklist.rs):
 // the list's rules are handed to the native handle, which drops blocked
 // datagrams before they cost JS anything. A BlockList can change after the
 // socket was created (even from a 'message' listener, mid-batch): a change
@@ -15,7 +15,9 @@
 // the application replaced the list's `check`, which Node calls per
 // datagram), datagrams are checked here with the list's own `check`,
 // exactly as Node does. Rules added bypassing the list's own methods (e.g.
-// `BlockList.prototype.addAddress.call(list, ...)`) are not noticed.
+// `BlockList.prototype.addAddress.call(list, ...)`) are not noticed. The
+// wrapped methods are visible on the list (own properties); a list that
+// cannot take them (frozen) is checked in JS only.
 
 const { ERR_INVALID_ARG_TYPE, ERR_IP_BLOCKED } = require('./errors.js').codes;
 const { isIPv6 } = require('./ip.js');
@@ -45,16 +47,17 @@ function sendBlocked(list, ip) {
   return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4') ? new ERR_IP_BLOCKED(ip) : undefined;
 }
 
-// A count of rule changes per list, kept on the list under a symbol: the
-// list's changing methods are wrapped (on the instance, as own non-enumerable
-// properties) when a socket first uses it, so that a change is noticed with
-// one property read per datagram instead of reading `rules` (which builds
-// every rule's string) per batch.
-const kVersion = Symbol('dgram-rs.blockListVersion');
-// The receiving sockets' filters that use a list: a change reaches their
-// native copies at once, so that a rule removed now lets the next datagram
-// through (the native side drops before JS could check it again).
-const kFilters = Symbol('dgram-rs.blockListFilters');
+// Rule changes per list, counted by wrapping the list's changing methods
+// (on the instance, as own non-enumerable properties) when a socket first
+// uses it, so that a change is noticed with one property read per datagram
+// instead of reading `rules` (which builds every rule's string) per batch.
+// The count, and the receiving sockets' filters that use the list (a
+// change reaches their native copies at once, so that a rule removed now
+// lets the next datagram through: the native side drops before JS could
+// check it again), live here, not on the application's object. A list that
+// cannot take the wrappers (frozen, sealed, non-extensible) is checked in
+// JS for every datagram, as Node does.
+const tracked = new WeakMap();
 // (Node 24 and 26 added the ones after fromJSON; some call others, which
 // only counts a change twice.)
 const kMutators = [
@@ -62,10 +65,12 @@ const kMutators = [
   'addAddresses', 'addCIDR', 'addCIDRs', 'removeAddress', 'removeRange', 'removeSubnet', 'removeCIDR', 'clear',
 ];
 
-function countChanges(list) {
-  if (Object.prototype.hasOwnProperty.call(list, kVersion)) return;
-  Object.defineProperty(list, kVersion, { value: 0, writable: true });
-  Object.defineProperty(list, kFilters, { value: new Set() });
+/** The list's change record, wrapping its methods first; undefined if it cannot be wrapped. */
+function track(list) {
+  let record = tracked.get(list);
+  if (record !== undefined || !Object.isExtensible(list)) return record;
+  record = { version: 0, filters: new Set() };
+  tracked.set(list, record);
   for (const name of kMutators) {
     const original = list[name];
     if (typeof original !== 'function') continue;
@@ -74,20 +79,24 @@ function countChanges(list) {
         try {
           return original.apply(this, args);
         } finally {
-          this[kVersion]++;
-          for (const filter of this[kFilters]) filter.push();
+          const changed = tracked.get(this);
+          if (changed !== undefined) {
+            changed.version++;
+            for (const filter of changed.filters) filter.push();
+          }
         }
       },
     }[name];
     Object.defineProperty(list, name, { value: counted, writable: true, configurable: true });
   }
+  return record;
 }
 
 /** The receive side of one socket's `receiveBlockList`. */
 class ReceiveFilter {
   constructor(list) {
-    countChanges(list);
     this.list = list;
+    this.record = track(list); // undefined: JS checks every datagram
     this.handle = undefined; // while receiving
     this.version = -1; // the list's version the native copy has
     this.native = false; // whether the native side filters
@@ -97,7 +106,7 @@ class ReceiveFilter {
   /** Hands the rules to a socket that starts receiving. */
   start(handle) {
     this.handle = handle;
-    this.list[kFilters].add(this);
+    if (this.record !== undefined) this.record.filters.add(this);
     this.version = -1;
     this.sync(handle);
     this.checkNext = 0;
@@ -106,7 +115,7 @@ class ReceiveFilter {
   /** The socket closed: it no longer hears of changes. */
   stop() {
     this.handle = undefined;
-    this.list[kFilters].delete(this);
+    if (this.record !== undefined) this.record.filters.delete(this);
   }
 
   /**
@@ -127,15 +136,16 @@ class ReceiveFilter {
    */
   sync(handle) {
     const list = this.list;
-    if (list.check !== BlockList().prototype.check) {
-      // The application replaced check(): it must see every datagram.
+    if (this.record === undefined || list.check !== BlockList().prototype.check) {
+      // Changes cannot be followed, or the application replaced check():
+      // it must see every datagram.
       if (this.native) handle.setReceiveBlockList(null);
       this.native = false;
       this.version = -1;
       return true;
     }
-    if (list[kVersion] !== this.version) {
-      this.version = list[kVersion];
+    if (this.record.version !== this.version) {
+      this.version = this.record.version;
       this.native = handle.setReceiveBlockList(list.rules);
       this.checkNext = BATCHES_IN_FLIGHT;
     }
@@ -147,8 +157,7 @@ class ReceiveFilter {
 
   /** Per datagram, cheap: whether the rules changed since the last sync. */
   changed() {
-    const list = this.list;
-    return list[kVersion] !== this.version || list.check !== BlockList().prototype.check;
+    return this.record.version !== this.version || this.list.check !== BlockList().prototype.check;
   }
 
   /** Node's per-datagram check (`rinfo.family` lower-cased). */
