@@ -64,6 +64,50 @@ for (const [title, env] of [
   });
 }
 
+// Sends held in the outbox are written at process.exit() through an 'exit'
+// listener that exists only while one is held: the process's own listeners
+// look as on node:dgram, and an application that removes every 'exit'
+// listener (after earlier bursts) still gets the sends Node had written.
+const HELD_SCRIPT = `'use strict';
+const dgram = require(process.env.DGRAM);
+const T = Number(process.env.TARGET);
+const s = dgram.createSocket('udp4');
+const counts = () => process.eventNames().map(String).filter((e) => e === 'exit').length;
+console.log('exit listeners at start', counts());
+s.bind(0, '127.0.0.1', () => {
+  // A send's tick between two sends: the first passes its lookup step first.
+  s.send('x1', T, '127.0.0.1');
+  process.nextTick(() => {});
+  s.send('x2', T, '127.0.0.1');
+  setImmediate(() => {
+    console.log('exit listeners after a burst', counts());
+    process.removeAllListeners('exit');
+    s.send('a', T, '127.0.0.1');
+    process.nextTick(() => process.exit(3));
+    s.send('b', T, '127.0.0.1');
+  });
+});
+`;
+const heldFile = scriptFile('reliability-replies-held.js', HELD_SCRIPT);
+
+test('process.exit() between sends after the application removed every \'exit\' listener: what Node had written leaves; no listener of ours stays', async (t) => {
+  const run = async (impl) => {
+    const nodeDgram = require('node:dgram');
+    const rx = await boundSocket(nodeDgram, 'udp4', '127.0.0.1');
+    const got = [];
+    const ended = new Promise((resolve) => rx.on('message', (m) => (String(m) === 'end' ? resolve() : got.push(String(m)))));
+    const r = await runNode(heldFile, impl, { env: { TARGET: String(rx.address().port) }, ms: 15000 });
+    const tx = await boundSocket(nodeDgram, 'udp4', '127.0.0.1');
+    tx.send('end', rx.address().port, '127.0.0.1');
+    await ended;
+    await closeAll(rx, tx);
+    return { code: r.code, stdout: r.stdout, replies: got };
+  };
+  const node = await run('node');
+  t.deepEqual(await run('rs'), node);
+  t.deepEqual(node, { code: 3, stdout: 'exit listeners at start 0\nexit listeners after a burst 0\n', replies: ['x1', 'x2', 'a'] });
+});
+
 // Documented difference (README, Known differences): no JS runs when a
 // signal's default action or SIGKILL ends the process, so the replies held
 // for the batch's end die with it; Node had written each already.

@@ -271,8 +271,9 @@ function betweenMessages() {
 }
 
 // process.exit() in a listener (or in a tick between sends): the sends
-// that passed their lookup step had been written on Node. Hooked once,
-// the first time a ready send is held.
+// that passed their lookup step had been written on Node. An 'exit'
+// listener is there only while a ready send is held (an application that
+// counts its process's listeners sees none otherwise, as with node:dgram).
 let exitHooked = false;
 function hookExit() {
   exitHooked = true;
@@ -299,6 +300,10 @@ function deliverSendResult(item) {
 function flushReady() {
   const n = outboxReady;
   if (n === 0) return;
+  if (exitHooked) {
+    exitHooked = false;
+    process.removeListener('exit', flushReady);
+  }
   let items;
   if (n === outbox.length) {
     items = outbox;
