@@ -572,3 +572,41 @@ unixOnly('a backlog is emitted at most 32 messages per loop turn (libuv reads 32
   });
   t.deepEqual(node[0].turns, [32, 8]);
 });
+
+// A consumer whose listeners take long (here 200 µs a message) gains
+// nothing from reading ahead on another thread, and a queue of ours on top
+// of the kernel's would make it work through older datagrams than node's:
+// from its first slow batch on it is read as libuv reads, 32 a turn on the
+// JS loop, the rest left in the kernel. (32 a turn is libuv-Unix.)
+unixOnly('a slow consumer is read as libuv reads it: 32 a turn, in order, no read-ahead', async (t) => {
+  const { node, rs } = await childParity(t, `const dgram = require(process.env.DGRAM);
+    const rx = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });
+    const tx = dgram.createSocket('udp4');
+    const seen = [];
+    const turns = [];
+    let inTurn = 0;
+    rx.on('message', (m) => {
+      if (inTurn++ === 0) setImmediate(() => { turns.push(inTurn); inTurn = 0; });
+      seen.push(m.readUInt32BE(0));
+      const end = process.hrtime.bigint() + 200000n;
+      while (process.hrtime.bigint() < end);
+      if (seen.length < 400) return;
+      const stats = process.env.DGRAM === 'node:dgram' ? undefined : require(process.env.DGRAM + '/binding.js').receiveStats();
+      if (stats && (stats.readAheads !== 0 || stats.streams !== 0)) console.error('read ahead:', JSON.stringify(stats));
+      setImmediate(() => {
+        console.log(JSON.stringify({ inOrder: seen.every((v, i) => v === i), turns }));
+        rx.close();
+        tx.close();
+      });
+    });
+    rx.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
+      for (let i = 0; i < 400; i++) {
+        const b = Buffer.alloc(64);
+        b.writeUInt32BE(i, 0);
+        tx.send(b, rx.address().port, '127.0.0.1');
+      }
+    }));
+  `);
+  t.is(rs.stderr, '');
+  t.deepEqual(JSON.parse(node.stdout), { inOrder: true, turns: [...Array(12).fill(32), 16] });
+});

@@ -255,7 +255,12 @@ function emitBatch(socket, emit) {
     // thrown: no catch here): what Node had written goes out first.
     if (!returned) flushReady();
     emittingBatch = false;
-    state.slowListeners = now() - batchStart >= SLOW_MS * batchMessages;
+    const slow = now() - batchStart >= SLOW_MS * batchMessages;
+    if (slow !== state.slowListeners) {
+      state.slowListeners = slow;
+      // Nor does the native side read ahead for slow listeners.
+      if (state.handle) state.handle.setSlowConsumer(slow);
+    }
     if (outboxReady !== 0 && outboxReady === outbox.length) process.nextTick(flushReady);
   }
 }

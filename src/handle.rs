@@ -393,6 +393,15 @@ impl UdpHandle {
     /// when bind/open creates the socket (before any datagram can arrive),
     /// or now if it exists. `ENOTSUP` where the platform lacks `*_PKTINFO`
     /// support here.
+    /// JS found the socket's listeners slow (or fast again): read-ahead
+    /// stops, or may start again (see `Shared::slow_consumer`).
+    pub fn set_slow_consumer(&self, slow: bool) {
+        self.ctx
+            .shared
+            .slow_consumer
+            .store(slow, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn recv_destination(&self) -> napi::Result<()> {
         #[cfg(target_os = "linux")]
         {
@@ -823,6 +832,10 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
             Ok(Ret::Bool(h.set_receive_block_list(rules)))
         }),
         (c"recvDestination", |h, _| u(h.recv_destination())),
+        (c"setSlowConsumer", |h, a| {
+            h.set_slow_consumer(a.bool(0)?);
+            Ok(Ret::Undefined)
+        }),
         (c"connect", |h, a| u(h.connect(a.string(0)?, a.u32(1)?))),
         (c"disconnect", |h, _| u(h.disconnect())),
         (c"getsockname", |h, a| {

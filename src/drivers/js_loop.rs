@@ -62,7 +62,9 @@ pub(crate) enum Sharing {
 }
 
 /// Datagrams a shared socket's wake-up reads at most (libuv's count).
-const SHARED_BATCH: usize = 32;
+const SHARED_BATCH: usize = LIBUV_TURN;
+/// How many datagrams libuv reads from a socket per loop turn.
+const LIBUV_TURN: usize = 32;
 
 /// Whether sockets may stream (read on a timer) at all: only where the
 /// timer is a timerfd with microsecond ticks.
@@ -370,7 +372,8 @@ fn on_tick(inner: &Rc<Inner>) {
     }
     let answered = inner.answered.replace(false);
     let tick = inner.tick_us.get();
-    if more {
+    let slow = slow_consumer(inner);
+    if more && !slow {
         unwatch(inner);
         stats::READ_AHEADS.add(1);
         sink.busy();
@@ -380,6 +383,7 @@ fn on_tick(inner: &Rc<Inner>) {
     // (A held batch has more than 32 datagrams: the stream goes on.)
     if taken != Taken::Held
         && (answered
+            || slow
             || (tick >= TICK_MAX && count < STREAM_KEEP)
             || (count > 0 && !holds_a_stream(rcvbuf, count, bytes)))
     {
@@ -513,7 +517,11 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     // ICMP report on a connected socket): the read below collects and
     // reports it, then watching resumes.
     let errored = status.is_err();
+    let slow = slow_consumer(inner);
     let (count, bytes, more, taken) = match inner.sharing {
+        // A slow consumer gets what libuv reads per turn: nothing is held
+        // in JS beyond it, the rest waits in the kernel as for node:dgram.
+        Sharing::Exclusive if slow => read_and_emit(inner, &*sink, LIBUV_TURN),
         Sharing::Exclusive => read_and_emit(inner, &*sink, JS_BATCH),
         Sharing::Shared => {
             for _ in 0..SHARED_BATCH {
@@ -528,6 +536,10 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     if !inner.watching.get() || taken == Taken::Stopped {
         return; // stopped by JS meanwhile
     }
+    // A slow consumer is left to the JS loop: libuv's reads, its buffering
+    // (asked again: the batch just emitted may have shown it).
+    let slow = slow_consumer(inner);
+    let more = more && !slow;
     if taken == Taken::Held {
         hold(inner, &*sink, more);
         return;
@@ -540,9 +552,16 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
         if let Err(e) = watch(inner) {
             sink.error(e);
         }
-    } else if inner.sharing == Sharing::Exclusive {
+    } else if inner.sharing == Sharing::Exclusive && !slow {
         note_wakeup(inner, count, bytes);
     }
+}
+
+fn slow_consumer(inner: &Inner) -> bool {
+    inner
+        .shared
+        .slow_consumer
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// JS holds the rest of a batch: pause until the sink resumes the poller,

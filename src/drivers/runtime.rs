@@ -239,6 +239,13 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>, generation: 
         }
     };
     loop {
+        if shared
+            .slow_consumer
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // The JS loop reads for a slow consumer, as libuv would.
+            return Pause::Idle;
+        }
         let permit = match shared.credits.try_acquire() {
             Ok(p) => p,
             Err(tokio::sync::TryAcquireError::NoPermits) => return Pause::Full,

@@ -134,6 +134,12 @@ pub(crate) struct Shared {
     receive_block: Mutex<Option<Arc<BlockList>>>,
     /// `recvDestination`: batches carry each datagram's destination.
     pub(crate) recv_dest: AtomicBool,
+    /// The socket's `'message'` listeners take long (JS measures it per
+    /// batch): no read-ahead then. It would gain such a consumer nothing
+    /// (a read costs ~1 µs against its 50 µs or more per message) and would
+    /// add its queue to the kernel's, so that the consumer works through
+    /// older datagrams than node:dgram's would.
+    pub(crate) slow_consumer: AtomicBool,
     /// Counted among the runtime's users (`drivers::runtime`): from its
     /// first read-ahead or queued send until it is closed.
     pub(crate) uses_runtime: AtomicBool,
@@ -160,6 +166,7 @@ impl Shared {
             gro: AtomicBool::new(false),
             receive_block: Mutex::new(None),
             recv_dest: AtomicBool::new(false),
+            slow_consumer: AtomicBool::new(false),
             uses_runtime: AtomicBool::new(false),
         }
     }
