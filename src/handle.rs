@@ -388,11 +388,6 @@ impl UdpHandle {
         understood
     }
 
-    /// `recvDestination`: each received datagram then also reports its
-    /// destination address and interface. Asked for at creation; applied
-    /// when bind/open creates the socket (before any datagram can arrive),
-    /// or now if it exists. `ENOTSUP` where the platform lacks `*_PKTINFO`
-    /// support here.
     /// JS found the socket's listeners slow (or fast again): read-ahead
     /// stops, or may start again (see `Shared::slow_consumer`).
     pub fn set_slow_consumer(&self, slow: bool) {
@@ -402,6 +397,11 @@ impl UdpHandle {
             .store(slow, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// `recvDestination`: each received datagram then also reports its
+    /// destination address and interface. Asked for at creation; applied
+    /// when bind/open creates the socket (before any datagram can arrive),
+    /// or now if it exists. `ENOTSUP` where the platform lacks `*_PKTINFO`
+    /// support here.
     pub fn recv_destination(&self) -> napi::Result<()> {
         #[cfg(target_os = "linux")]
         {

@@ -517,11 +517,10 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     // ICMP report on a connected socket): the read below collects and
     // reports it, then watching resumes.
     let errored = status.is_err();
-    let slow = slow_consumer(inner);
     let (count, bytes, more, taken) = match inner.sharing {
         // A slow consumer gets what libuv reads per turn: nothing is held
         // in JS beyond it, the rest waits in the kernel as for node:dgram.
-        Sharing::Exclusive if slow => read_and_emit(inner, &*sink, LIBUV_TURN),
+        Sharing::Exclusive if slow_consumer(inner) => read_and_emit(inner, &*sink, LIBUV_TURN),
         Sharing::Exclusive => read_and_emit(inner, &*sink, JS_BATCH),
         Sharing::Shared => {
             for _ in 0..SHARED_BATCH {
@@ -537,7 +536,7 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
         return; // stopped by JS meanwhile
     }
     // A slow consumer is left to the JS loop: libuv's reads, its buffering
-    // (asked again: the batch just emitted may have shown it).
+    // (asked after the read: the batch just emitted may have shown it).
     let slow = slow_consumer(inner);
     let more = more && !slow;
     if taken == Taken::Held {
