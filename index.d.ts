@@ -9,6 +9,15 @@ import { Abortable, EventEmitter } from 'node:events';
 import { AddressInfo, BlockList } from 'node:net';
 import { LookupOneOptions } from 'node:dns';
 
+// `Symbol.asyncDispose` (Socket implements it) as TypeScript's
+// esnext.disposable library and @types/node from 20.4 on declare it, for
+// projects with neither (identical declarations merge).
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
+
 /** Where a received datagram came from: the second argument of a `'message'` listener. */
 export interface RemoteInfo {
   /** The sender's IP address (an IPv6 link-local address carries a `%zone` suffix). */
@@ -123,6 +132,18 @@ type MessageBuffer = ReturnType<typeof Buffer.alloc>;
 
 /** A `'message'` listener: gets the datagram and where it came from. */
 type MessageListener = (msg: MessageBuffer, rinfo: RemoteInfo) => void;
+
+/**
+ * The events of a {@link Socket} and their listeners' arguments, as
+ * @types/node 25+ exports it for `dgram`.
+ */
+export interface SocketEventMap {
+  close: [];
+  connect: [];
+  error: [err: Error];
+  listening: [];
+  message: [msg: MessageBuffer, rinfo: RemoteInfo];
+}
 
 /**
  * Creates a UDP socket of the given type. `callback`, if given, is added as

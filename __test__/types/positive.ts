@@ -158,3 +158,15 @@ const syncSocket = createSocket('udp4');
 const boundAt: AddressInfo = syncSocket.bindSync(syncOptions);
 syncSocket.connectSync(boundAt.port, '127.0.0.1');
 syncSocket.close();
+
+// SocketEventMap (as @types/node 25+ exports it): listener argument tuples
+// per event, usable in generic helpers over a socket's events.
+function onEvent<K extends keyof dgram.SocketEventMap>(s: dgram.Socket, event: K, listener: (...args: dgram.SocketEventMap[K]) => void): void {
+  s.on(event, listener);
+}
+onEvent(dgram.createSocket('udp4'), 'message', (msg, rinfo) => {
+  const n: number = msg.length + rinfo.port;
+  void n;
+});
+const errorArgs: dgram.SocketEventMap['error'] = [new Error('x')];
+void errorArgs;
