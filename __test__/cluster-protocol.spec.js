@@ -25,9 +25,14 @@ const GROUP = '239.255.77.21';
 const out = (o) => console.log(JSON.stringify(o));
 
 // A free loopback port, for the scenarios that need a fixed one.
+// A port that is free now, below the ephemeral range (Linux: from 32768),
+// where the bind(0)s of tests running beside this one cannot take it
+// before the probe does.
 function freePort(cb) {
+  const port = 20000 + Math.floor(Math.random() * 12000);
   const tmp = nodeDgram.createSocket('udp4');
-  tmp.bind(0, '127.0.0.1', () => { const { port } = tmp.address(); tmp.close(() => cb(port)); });
+  tmp.on('error', () => freePort(cb));
+  tmp.bind({ port, address: '127.0.0.1', exclusive: true }, () => tmp.close(() => cb(port)));
 }
 // Whether the primary itself can bind port P exclusively now.
 function probe(port, cb) {

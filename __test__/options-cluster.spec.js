@@ -20,64 +20,68 @@ const dgram = require(process.env.DGRAM);
 const nodeDgram = require('node:dgram');
 const workerOpts = JSON.parse(process.env.WORKERS);
 const out = (o) => console.log(JSON.stringify(o));
-if (cluster.isPrimary) {
+// A port free now, below the ephemeral range (Linux: from 32768), where
+// the bind(0)s of tests running beside this one cannot take it meanwhile.
+const pickPort = (cb) => {
+  const port = 20000 + Math.floor(Math.random() * 12000);
   const tmp = nodeDgram.createSocket('udp4');
-  tmp.bind(0, '127.0.0.1', () => {
-    const port = tmp.address().port;
-    tmp.close(() => {
-      const results = [];
-      const received = [];
-      const workers = [];
-      let reported = 0;
-      const finish = () => {
-        // The shared port becomes 'P', any other port 'EPHEMERAL'.
-        const norm = (v) => JSON.parse(JSON.stringify(v, (k, x) => {
-          if (k === 'port' && typeof x === 'number') return x === port ? 'P' : 'EPHEMERAL';
-          return typeof x === 'string' ? x.split(String(port)).join('P') : x;
-        }));
-        const ports = results.map((r) => r && r.port);
-        out({ results: norm(results), samePort: ports[0] !== undefined && ports[0] === ports[1] });
-        for (const w of workers) w.kill();
-        setTimeout(() => process.exit(0), 50).unref();
+  tmp.on('error', () => pickPort(cb));
+  tmp.bind({ port, address: '127.0.0.1', exclusive: true }, () => tmp.close(() => cb(port)));
+};
+if (cluster.isPrimary) {
+  pickPort((port) => {
+    const results = [];
+    const received = [];
+    const workers = [];
+    let reported = 0;
+    const finish = () => {
+      // The shared port becomes 'P', any other port 'EPHEMERAL'.
+      const norm = (v) => JSON.parse(JSON.stringify(v, (k, x) => {
+        if (k === 'port' && typeof x === 'number') return x === port ? 'P' : 'EPHEMERAL';
+        return typeof x === 'string' ? x.split(String(port)).join('P') : x;
+      }));
+      const ports = results.map((r) => r && r.port);
+      out({ results: norm(results), samePort: ports[0] !== undefined && ports[0] === ports[1] });
+      for (const w of workers) w.kill();
+      setTimeout(() => process.exit(0), 50).unref();
+    };
+    const afterBinds = () => {
+      const toSend = Number(process.env.SEND || 0);
+      const primaryBind = process.env.PRIMARY_BIND && JSON.parse(process.env.PRIMARY_BIND);
+      const next = () => {
+        if (!primaryBind) return finish();
+        const s = dgram.createSocket(primaryBind);
+        s.on('error', (e) => { out({ primaryBind: e.message.split(String(port)).join('P') }); finish(); });
+        s.bind(port, '127.0.0.1', () => { out({ primaryBind: 'ok' }); s.close(); finish(); });
       };
-      const afterBinds = () => {
-        const toSend = Number(process.env.SEND || 0);
-        const primaryBind = process.env.PRIMARY_BIND && JSON.parse(process.env.PRIMARY_BIND);
-        const next = () => {
-          if (!primaryBind) return finish();
-          const s = dgram.createSocket(primaryBind);
-          s.on('error', (e) => { out({ primaryBind: e.message.split(String(port)).join('P') }); finish(); });
-          s.bind(port, '127.0.0.1', () => { out({ primaryBind: 'ok' }); s.close(); finish(); });
-        };
-        if (!toSend) return next();
-        const tx = nodeDgram.createSocket('udp4');
-        let sent = 0;
-        const sendOne = () => tx.send('d' + sent, port, '127.0.0.1', () => { if (++sent < toSend) sendOne(); });
-        sendOne();
-        const wait = setInterval(() => {
-          if (received.length >= toSend) {
-            clearInterval(wait);
-            tx.close();
-            out({ totalReceived: received.length, allDistinct: new Set(received).size === received.length });
-            next();
-          }
-        }, 5);
-        setTimeout(() => { clearInterval(wait); out({ totalReceived: received.length, timedOut: true }); tx.close(); next(); }, 3000).unref();
-      };
-      // One after the other (the next is forked once the previous one
-      // reported), so that "second" is well defined.
-      const forkWorker = (i) => {
-        const w = cluster.fork({ IDX: String(i), PORT: String(port) });
-        workers.push(w);
-        w.on('message', (m) => {
-          if (m.received) { received.push(m.received); return; }
-          results[i] = m;
-          if (++reported === workerOpts.length) afterBinds();
-          else forkWorker(i + 1);
-        });
-      };
-      forkWorker(0);
-    });
+      if (!toSend) return next();
+      const tx = nodeDgram.createSocket('udp4');
+      let sent = 0;
+      const sendOne = () => tx.send('d' + sent, port, '127.0.0.1', () => { if (++sent < toSend) sendOne(); });
+      sendOne();
+      const wait = setInterval(() => {
+        if (received.length >= toSend) {
+          clearInterval(wait);
+          tx.close();
+          out({ totalReceived: received.length, allDistinct: new Set(received).size === received.length });
+          next();
+        }
+      }, 5);
+      setTimeout(() => { clearInterval(wait); out({ totalReceived: received.length, timedOut: true }); tx.close(); next(); }, 3000).unref();
+    };
+    // One after the other (the next is forked once the previous one
+    // reported), so that "second" is well defined.
+    const forkWorker = (i) => {
+      const w = cluster.fork({ IDX: String(i), PORT: String(port) });
+      workers.push(w);
+      w.on('message', (m) => {
+        if (m.received) { received.push(m.received); return; }
+        results[i] = m;
+        if (++reported === workerOpts.length) afterBinds();
+        else forkWorker(i + 1);
+      });
+    };
+    forkWorker(0);
   });
 } else {
   const i = Number(process.env.IDX);
