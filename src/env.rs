@@ -68,6 +68,15 @@ pub(crate) struct ThreadState {
     idle: RefCell<Option<uv::TurnHandle>>,
 }
 
+/// Adds `delta` to a count of sockets that keep a handle ref'd; returns
+/// whether any do when that changed (the handle's new ref state).
+fn shift(count: &Cell<usize>, delta: isize) -> Option<bool> {
+    let before = count.get();
+    let after = before.saturating_add_signed(delta);
+    count.set(after);
+    ((before == 0) != (after == 0)).then_some(after > 0)
+}
+
 thread_local! {
     static THREAD: RefCell<Option<Rc<ThreadState>>> = const { RefCell::new(None) };
 }
@@ -205,12 +214,9 @@ impl ThreadState {
     /// One socket waiting in `pending_watch` starts (`+1`) or stops (`-1`)
     /// keeping the loop alive.
     pub(crate) fn count_pending_ref(&self, delta: isize) {
-        let before = self.pending_refs.get();
-        let after = before.saturating_add_signed(delta);
-        self.pending_refs.set(after);
-        if (before == 0) != (after == 0) {
+        if let Some(any) = shift(&self.pending_refs, delta) {
             if let Some(p) = self.prepare.borrow().as_ref() {
-                p.set_ref(after > 0);
+                p.set_ref(any);
             }
         }
     }
@@ -290,12 +296,9 @@ impl ThreadState {
     /// A socket starts (`+1`) or stops (`-1`) keeping the loop alive
     /// through the async handle.
     pub(crate) fn keep_alive(&self, delta: isize) {
-        let before = self.keepalive.get();
-        let after = before.saturating_add_signed(delta);
-        self.keepalive.set(after);
-        if (before == 0) != (after == 0) {
+        if let Some(any) = shift(&self.keepalive, delta) {
             if let Some(h) = self.wakeup.borrow().as_ref() {
-                h.set_ref(after > 0);
+                h.set_ref(any);
             }
         }
     }
