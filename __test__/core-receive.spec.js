@@ -326,25 +326,25 @@ unixOnly('ICMP: a connected socket sending to a closed port gets ECONNREFUSED (r
   const { node } = await parity(t, async (dgram, tr) => {
     const s = dgram.createSocket('udp4');
     const events = [];
-    s.on('error', (e) => events.push({ error: errShape(e) }));
-    s.on('message', (m, r) => events.push({ message: m.toString(), rinfo: r }));
+    // Resolves once pred() holds, re-checked at each event (no polling).
+    let onEvent = () => {};
+    const until = (pred, ms, what) => withTimeout(new Promise((resolve) => {
+      onEvent = () => pred() && resolve();
+      onEvent();
+    }), ms, what);
+    s.on('error', (e) => { events.push({ error: errShape(e) }); onEvent(); });
+    s.on('message', (m, r) => { events.push({ message: m.toString(), rinfo: r }); onEvent(); });
     await new Promise((resolve) => s.connect(CLOSED_PORT, '127.0.0.1', resolve));
     tr.reg(s.address().port, 'client');
     const sendCb = (msg) => withTimeout(new Promise((resolve) => s.send(msg, (...a) => resolve(a.map((x) => (x instanceof Error ? errShape(x) : x))))));
     const cb1 = await sendCb('ping');
-    await withTimeout(new Promise((resolve) => {
-      const check = () => (events.length ? resolve() : setTimeout(check, 5));
-      check();
-    }), 1000, 'ICMP error').catch(() => {});
+    await until(() => events.length, 1000, 'ICMP error').catch(() => {});
     tr.push({ cb1, afterFirst: [...events] });
     // Still usable: a second send also succeeds (and is refused again).
     const cb2 = await sendCb('ping2');
     // Wait for the second refusal (bounded), not a fixed delay: on a loaded
     // machine it may take longer than a few milliseconds to be reported.
-    await withTimeout(new Promise((resolve) => {
-      const check = () => (events.length >= 2 ? resolve() : setTimeout(check, 5));
-      check();
-    }), 1000, 'second ICMP error').catch(() => {});
+    await until(() => events.length >= 2, 1000, 'second ICMP error').catch(() => {});
     tr.push({ cb2, afterSecond: events.length });
     // And it still receives: reconnect to a live peer, which answers.
     const peer = await boundSocket(dgram);
@@ -353,10 +353,7 @@ unixOnly('ICMP: a connected socket sending to a closed port gets ECONNREFUSED (r
     await new Promise((resolve) => s.connect(peer.address().port, '127.0.0.1', resolve));
     peer.on('message', (m, r) => peer.send(`re:${m}`, r.port, r.address));
     const cb3 = await sendCb('hello');
-    await withTimeout(new Promise((resolve) => {
-      const check = () => (events.some((e) => e.message) ? resolve() : setTimeout(check, 5));
-      check();
-    }), 2000, 'message after ICMP error');
+    await until(() => events.some((e) => e.message), 2000, 'message after ICMP error');
     tr.push({ cb3, events });
     await closeAll(s, peer);
   });
@@ -452,15 +449,15 @@ test('a socket with no message listener still receives (and drops) datagrams; ad
     // Watch emit() itself (a listener would change what is being tested).
     const emitted = [];
     const emit = server.emit;
+    let messageEmitted;
+    const emittedMessage = new Promise((resolve) => { messageEmitted = resolve; });
     server.emit = function (name, ...args) {
       emitted.push(name);
+      if (name === 'message') messageEmitted();
       return emit.call(this, name, ...args);
     };
     await new Promise((resolve) => client.send('nobody listens', port, '127.0.0.1', resolve));
-    await withTimeout(new Promise((resolve) => {
-      const check = () => (emitted.includes('message') ? resolve() : setTimeout(check, 2));
-      check();
-    }), 2000, 'message emitted with no listener');
+    await withTimeout(emittedMessage, 2000, 'message emitted with no listener');
     delete server.emit;
     tr.push({ emitted });
     const inbox = collect(server);
