@@ -45,6 +45,7 @@ const {
   sendTo,
   settleOutbox,
   settlePendingSends,
+  toBuffer,
   transmit,
 } = require('./lib/send-path.js');
 const { emitList, emitMessages, emitOne, emitSmall, newBatch, scratch } = require('./lib/receive.js');
@@ -500,7 +501,9 @@ class SocketImpl extends EventEmitter {
       if (callback) process.nextTick(callback, errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port));
       return;
     }
-    const data = tooMany ? null : list.length === 1 ? toBuffer(list[0]) : Buffer.concat(list);
+    // A single view goes to the write as it is: its length is read there,
+    // as Node reads it (toBuffer in lib/send-path.js).
+    const data = tooMany ? null : list.length === 1 ? list[0] : Buffer.concat(list);
     if (connected) transmit(this, data, undefined, undefined, undefined, callback);
     else sendTo(this, data, port, address, callback);
   }
@@ -1047,11 +1050,6 @@ function fixBufferList(list) {
     else out[i] = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   return out;
-}
-
-// A Uint8Array view of any ArrayBufferView, without copying.
-function toBuffer(view) {
-  return view instanceof Uint8Array ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
 
 // --- sendMany / bindSync helpers

@@ -315,6 +315,44 @@ test('udp6: send overloads default to ::1 and rinfo is IPv6', async (t) => {
   t.is(node[0][0].rinfo.family, 'IPv6');
 });
 
+// A single view is handed to the write as it is (Node converts nothing at
+// send()): its length is read when the datagram is written, at the lookup
+// step, so a view over a resizable ArrayBuffer resized or detached in the
+// send()'s tick goes out at its new length, whatever its type.
+test('a view\'s length is read when its datagram is written (a resizable ArrayBuffer resized, a buffer detached, in the send()\'s tick)', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    const results = [];
+    const cb = (name) => (err, n) => results.push(`${name} ${err ? err.code : n}`);
+    const resizable = (bytes, fill) => {
+      const ab = new ArrayBuffer(bytes, { maxByteLength: 16 });
+      new Uint8Array(ab).fill(fill);
+      return ab;
+    };
+    const a = resizable(4, 0x11);
+    client.send(new DataView(a), port, '127.0.0.1', cb('DataView shrunk'));
+    a.resize(1);
+    const b = resizable(2, 0x22);
+    client.send(new Uint16Array(b), port, '127.0.0.1', cb('Uint16Array grown'));
+    b.resize(6);
+    const c = resizable(8, 0x33);
+    client.send(new Uint16Array(c), port, '127.0.0.1', cb('Uint16Array shrunk'));
+    c.resize(2);
+    const d = resizable(4, 0x44);
+    client.send(new Uint8Array(d), port, '127.0.0.1', cb('Uint8Array grown'));
+    d.resize(5);
+    const e = new DataView(new ArrayBuffer(4));
+    client.send(e, port, '127.0.0.1', cb('DataView detached'));
+    structuredClone(e.buffer, { transfer: [e.buffer] });
+    const f = resizable(8, 0x66);
+    client.send(new DataView(f, 2, 4), port, '127.0.0.1', cb('DataView out of bounds'));
+    f.resize(4);
+    const msgs = await inbox.wait(6);
+    tr.push({ results, received: msgs.map((m) => m.msg.toString('hex')).sort() });
+    await closeAll(server, client);
+  });
+});
+
 // Node makes a new Buffer over each piece of a message list (at send() and
 // again when a send queued behind the implicit bind is replayed with the
 // list): a piece whose ArrayBuffer was detached throws the TypeError of that

@@ -367,6 +367,7 @@ function takeWaiting(socket) {
 function writeItems(socket, items) {
   const state = socket[kState];
   const n = items.length;
+  for (let k = 0; k < n; k++) if (items[k].data !== null) items[k].data = toBuffer(items[k].data);
   let i = 0;
   while (i < n) {
     const item = items[i];
@@ -435,6 +436,21 @@ function writeMany(state, items, from, to) {
     if (r === -1 || r >= 0) settleItem(state, item, r);
     else item.result = errors.fromNative(codes[e++], 'send', item.address, item.port);
   }
+}
+
+// A Uint8Array view of any ArrayBufferView, without copying, made when the
+// datagram is written: Node reads a view's length there, so a view over a
+// resizable ArrayBuffer resized since send() goes out at its new length
+// (a Uint8Array keeps tracking it by itself).
+function toBuffer(view) {
+  if (view instanceof Uint8Array) return view;
+  // Detached or out of bounds (where a DataView's byteLength throws): sent
+  // empty, as Node sends it.
+  let length = 0;
+  try {
+    length = view.byteLength;
+  } catch {}
+  return length === 0 ? Buffer.alloc(0) : Buffer.from(view.buffer, view.byteOffset, length);
 }
 
 // A native send's outcome: bytes sent, or -1 when the native side queued
@@ -533,6 +549,7 @@ function tooManyPieces(state, ip, address, port) {
 function transmit(socket, data, ip, address, port, callback, local) {
   const state = socket[kState];
   flushReady(); // sends that came first
+  data = toBuffer(data);
   let sent;
   try {
     if (local !== undefined) sent = state.handle.sendFrom(data, port || 0, ip === undefined ? undefined : String(ip), local);
@@ -594,5 +611,6 @@ module.exports = {
   sendTo,
   settleOutbox,
   settlePendingSends,
+  toBuffer,
   transmit,
 };
