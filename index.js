@@ -567,7 +567,7 @@ class SocketImpl extends EventEmitter {
   }
 
   setBroadcast(arg) {
-    const { handle } = this[kState];
+    const handle = this[kState].handle;
     settleOutbox(this);
     try {
       handle.setBroadcast(!!arg);
@@ -578,7 +578,7 @@ class SocketImpl extends EventEmitter {
 
   setTTL(ttl) {
     validateNumber(ttl, 'ttl');
-    const { handle } = this[kState];
+    const handle = this[kState].handle;
     settleOutbox(this);
     try {
       handle.setTTL(ttl);
@@ -590,7 +590,7 @@ class SocketImpl extends EventEmitter {
 
   setMulticastTTL(ttl) {
     validateNumber(ttl, 'ttl');
-    const { handle } = this[kState];
+    const handle = this[kState].handle;
     settleOutbox(this);
     try {
       handle.setMulticastTTL(ttl);
@@ -601,7 +601,7 @@ class SocketImpl extends EventEmitter {
   }
 
   setMulticastLoopback(arg) {
-    const { handle } = this[kState];
+    const handle = this[kState].handle;
     settleOutbox(this);
     try {
       handle.setMulticastLoopback(!!arg);
@@ -748,13 +748,13 @@ class SocketImpl extends EventEmitter {
   }
 
   ref() {
-    const { handle } = this[kState];
+    const handle = this[kState].handle;
     if (handle) handle.ref();
     return this;
   }
 
   unref() {
-    const { handle } = this[kState];
+    const handle = this[kState].handle;
     if (handle) handle.unref();
     return this;
   }
@@ -1213,7 +1213,7 @@ function sourceMembership(socket, sourceAddress, groupAddress, interfaceAddress,
 
 function bufferSize(socket, size, recv) {
   validateBufferSize(size);
-  const { handle } = socket[kState];
+  const handle = socket[kState].handle;
   try {
     return handle.bufferSize(size, recv);
   } catch (err) {

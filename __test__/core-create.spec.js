@@ -48,6 +48,19 @@ test('Socket called without new behaves like node (returns undefined, no throw)'
   });
 });
 
+// A library that makes an object with Socket.prototype without calling the
+// constructor (Object.create, setPrototypeOf) gets the TypeError of a
+// missing socket state from every method, worded as Node's.
+test('methods called on an object that was never constructed throw the TypeError node:dgram throws', async (t) => {
+  const methods = ['ref', 'unref', 'setTTL', 'setBroadcast', 'setMulticastTTL', 'setMulticastLoopback', 'setMulticastInterface',
+    'address', 'remoteAddress', 'close', 'send', 'bind', 'connect', 'disconnect', 'addMembership',
+    'setRecvBufferSize', 'getRecvBufferSize', 'getSendQueueSize', 'getSendQueueCount'];
+  await parity(t, async (dgram, tr) => {
+    const fake = Object.create(dgram.Socket.prototype);
+    for (const m of methods) tr.push({ [m]: capture(() => fake[m](1)) });
+  });
+});
+
 test('bad socket types throw ERR_SOCKET_BAD_TYPE', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const bad = ['udp5', 'UDP4', 'tcp', '', undefined, null, 4, true, {}, { type: 'udp' }, { type: null }, [], ['udp4']];
