@@ -441,6 +441,42 @@ test('a few datagrams from several senders arriving together: rinfo per sender, 
   });
 });
 
+// libuv reads a socket again after its callbacks (until it is empty, 32
+// datagrams a turn): what arrived while the listeners ran, here the
+// socket's own sends to itself, is emitted in the same turn, before the
+// turn's immediates; past 32, in the next turn.
+test('datagrams that arrive while the listeners run (sends to itself) come in the same turn, up to 32 a turn', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    for (const n of [1, 4, 40]) {
+      const s = await boundSocket(dgram);
+      const c = await boundSocket(dgram);
+      const log = [];
+      let seen = 0;
+      // '|' marks the end of each loop turn that emitted messages.
+      let marked = false;
+      const mark = () => {
+        if (marked) return;
+        marked = true;
+        setImmediate(() => { marked = false; log.push('|'); });
+      };
+      await withTimeout(new Promise((resolve) => {
+        s.on('message', (m) => {
+          const k = String(m);
+          seen++;
+          mark();
+          log.push(k);
+          if (!k.startsWith('r')) s.send('r' + k, s.address().port, '127.0.0.1');
+          if (seen === 2 * n) resolve();
+        });
+        for (let i = 0; i < n; i++) c.send(String(i), s.address().port, '127.0.0.1');
+      }), 5000, `${n} datagrams and their replies`);
+      await new Promise((resolve) => setImmediate(resolve));
+      tr.push({ n, turns: log.join(' ').split(' |').filter(Boolean).map((turn) => turn.trim().split(' ')) });
+      await closeAll(s, c);
+    }
+  });
+});
+
 test('a socket with no message listener still receives (and drops) datagrams; adding one later works', async (t) => {
   await parity(t, async (dgram, tr) => {
     const server = await boundSocket(dgram);

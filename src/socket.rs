@@ -477,7 +477,7 @@ impl SocketCtx {
             if !done && self.receiving.get() && !self.closed.get() {
                 return true;
             }
-            self.end_hold();
+            self.end_hold(held);
             delivered_batch = true;
         }
         while !self.closed.get() {
@@ -525,15 +525,26 @@ impl SocketCtx {
         self.held.get() > 0 && self.mode.get() == Mode::Watching
     }
 
-    /// JS emitted the last of the batch it held: reading goes on where it
-    /// paused.
-    fn end_hold(&self) {
+    /// JS emitted the last of the batch of `count` messages it held:
+    /// reading goes on where it paused, in this turn as far as libuv's 32
+    /// a turn allow.
+    fn end_hold(&self, count: usize) {
         self.held.set(0);
         let err = self.held_error.borrow_mut().take();
         if let Some(err) = err {
             let _ = deliver::recv_error(self, &err);
         }
         if self.mode.get() == Mode::Watching && self.receiving.get() && !self.closed.get() {
+            let reader = self.poller.borrow().as_ref().map(Poller::turn_reader);
+            if let Some(reader) = reader {
+                reader.read_rest_of_turn(count);
+            }
+        }
+        if self.held.get() == 0
+            && self.mode.get() == Mode::Watching
+            && self.receiving.get()
+            && !self.closed.get()
+        {
             // From the next turn on: the idle phase comes before the poll
             // phase, where a poll restarted now could bring a second 32.
             let me = self.me.clone();

@@ -194,6 +194,12 @@ impl Poller {
         Ok(Self { inner })
     }
 
+    /// A handle to read the socket with once the owner has let go of its
+    /// borrow of the poller (reading runs JS, which may close the socket).
+    pub(crate) fn turn_reader(&self) -> TurnReader {
+        TurnReader(self.inner.clone())
+    }
+
     /// Who gets the data read here.
     pub(crate) fn set_sink(&self, sink: Weak<dyn Sink>) {
         *self.inner.sink.borrow_mut() = Some(sink);
@@ -499,6 +505,35 @@ impl Ticker {
     }
 }
 
+/// Reads a paused socket in the turn JS emitted the last of a held batch.
+pub(crate) struct TurnReader(Rc<Inner>);
+
+impl TurnReader {
+    /// JS emitted the last of a held batch of `batch_count` messages (32 a
+    /// turn): libuv would have gone on reading in this turn, up to its 32,
+    /// and found what arrived meanwhile (the replies the listeners sent to
+    /// the socket itself, written at their lookup ticks). Read that now,
+    /// still paused: the owner resumes the poll from the next turn on.
+    pub(crate) fn read_rest_of_turn(&self, batch_count: usize) {
+        let inner = &*self.0;
+        if inner.sharing != Sharing::Exclusive || inner.streaming.get() || batch_count == 0 {
+            return;
+        }
+        let sink = inner.sink.borrow().as_ref().and_then(Weak::upgrade);
+        let Some(sink) = sink else {
+            return;
+        };
+        let mut count = (batch_count - 1) % LIBUV_TURN + 1;
+        while count < LIBUV_TURN {
+            let (read, _, _, taken) = read_and_emit(inner, &*sink, LIBUV_TURN - count);
+            count += read;
+            if read == 0 || taken != Taken::All {
+                break;
+            }
+        }
+    }
+}
+
 fn resume_watching(inner: &Inner, sink: &dyn Sink, err: io::Error) {
     if let Err(e) = watch(inner) {
         sink.error(e);
@@ -520,8 +555,10 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     let (count, bytes, more, taken) = match inner.sharing {
         // A slow consumer gets what libuv reads per turn: nothing is held
         // in JS beyond it, the rest waits in the kernel as for node:dgram.
-        Sharing::Exclusive if slow_consumer(inner) => read_and_emit(inner, &*sink, LIBUV_TURN),
-        Sharing::Exclusive => read_and_emit(inner, &*sink, JS_BATCH),
+        Sharing::Exclusive if slow_consumer(inner) => {
+            read_again(inner, &*sink, read_and_emit(inner, &*sink, LIBUV_TURN))
+        }
+        Sharing::Exclusive => read_again(inner, &*sink, read_and_emit(inner, &*sink, JS_BATCH)),
         Sharing::Shared => {
             for _ in 0..SHARED_BATCH {
                 if !read_and_emit(inner, &*sink, 1).2 || !inner.watching.get() {
@@ -575,6 +612,35 @@ fn hold(inner: &Inner, sink: &dyn Sink, more: bool) {
     } else {
         pause(inner);
     }
+}
+
+/// After a read that JS emitted in full: libuv reads a socket again after
+/// its callbacks, until it finds it empty or has read 32 datagrams in the
+/// turn, so a datagram that arrived while the listeners ran (the socket's
+/// send to itself, a reply from a socket of the same process, written at
+/// its lookup tick) is emitted in this turn, before its immediates. The
+/// same here, one `recvmmsg` more per wake-up (libuv's last `recvmsg`
+/// finds the socket empty too). A read that reaches the turn's count
+/// leaves the rest to the next turn's poll (not to read-ahead: it was not
+/// a full batch).
+fn read_again(
+    inner: &Inner,
+    sink: &dyn Sink,
+    first: (usize, usize, bool, Taken),
+) -> (usize, usize, bool, Taken) {
+    let (mut count, mut bytes, more, mut taken) = first;
+    if more {
+        return first;
+    }
+    let mut last = count;
+    while last > 0 && taken == Taken::All && count < LIBUV_TURN && inner.watching.get() {
+        let (c, b, _, t) = read_and_emit(inner, sink, LIBUV_TURN - count);
+        count += c;
+        bytes += b;
+        taken = t;
+        last = c;
+    }
+    (count, bytes, false, taken)
 }
 
 /// Reads up to `max` datagrams and hands them to the sink; returns how
