@@ -10,7 +10,7 @@
 
 const fs = require('node:fs');
 const test = require('ava');
-const { boundSocket, closeAll, parity } = require('./helpers.js');
+const { boundSocket, closeAll, parity, childParity, runProcess } = require('./helpers.js');
 const { runNode, scriptFile } = require('./options-helpers.js');
 
 // N datagrams to itself in one tick (read as one batch); each message is
@@ -106,6 +106,75 @@ test('process.exit() between sends after the application removed every \'exit\' 
   const node = await run('node');
   t.deepEqual(await run('rs'), node);
   t.deepEqual(node, { code: 3, stdout: 'exit listeners at start 0\nexit listeners after a burst 0\n', replies: ['x1', 'x2', 'a'] });
+});
+
+// send(A); a tick that throws; send(B), the exception handled: Node had
+// written A at its lookup tick, and its arrival at a socket of the same
+// process is the callback after which the ticks left in the queue (B's)
+// run: both arrive before the handler's immediate. dgram-rs held A for
+// B's tick, which then waited for the immediate.
+test('an exception handled between two sends: the first was written, as on Node (both arrive before the handler\'s immediate)', async (t) => {
+  const { node } = await childParity(t, `const dgram = require(process.env.DGRAM);
+const log = [];
+const r = dgram.createSocket('udp4');
+const s = dgram.createSocket('udp4');
+process.on('uncaughtException', (e) => {
+  log.push('uncaught ' + e.message);
+  setImmediate(() => log.push('immediate'));
+});
+r.on('message', (m) => {
+  log.push('got ' + m);
+  if (String(m) === 'B') setTimeout(() => { console.log(log.join(' | ')); r.close(); s.close(); }, 20);
+});
+r.bind(0, '127.0.0.1', () => s.bind(0, '127.0.0.1', () => {
+  const port = r.address().port;
+  setTimeout(() => {
+    s.send('A', port, '127.0.0.1');
+    process.nextTick(() => { throw new Error('boom'); });
+    s.send('B', port, '127.0.0.1');
+  }, 5);
+}));`);
+  t.is(node.stdout, 'uncaught boom | got A | got B | immediate\n');
+});
+
+// The listeners that write held sends at exit or at an exception exist
+// only while a send is held, and never take process past its
+// maxListeners: no MaxListenersExceededWarning where node:dgram gives none.
+test('an application at its maxListeners for \'exit\' gets no MaxListenersExceededWarning from a burst of sends', async (t) => {
+  const { node } = await childParity(t, `const dgram = require(process.env.DGRAM);
+for (let i = 0; i < 10; i++) process.on('exit', () => {});
+for (let i = 0; i < 10; i++) process.on('uncaughtExceptionMonitor', () => {});
+process.on('warning', (w) => console.log('warning:', w.name));
+const s = dgram.createSocket('udp4');
+s.on('message', (m) => {
+  if (String(m) !== 'b') return;
+  console.log('exit listeners:', process.listenerCount('exit'), 'max:', process.getMaxListeners());
+  s.close();
+});
+s.bind(0, '127.0.0.1', () => {
+  s.send('a', s.address().port, '127.0.0.1');
+  s.send('b', s.address().port, '127.0.0.1');
+});`);
+  t.is(node.stdout, 'exit listeners: 10 max: 10\n');
+  t.is(node.stderr, '');
+});
+
+// A send that the kernel did not take at once (every send, under Node's
+// test switch) is called back with its request as \`this\`.
+test('a queued send\'s callback gets its request (SendWrap) as this, as on Node', async (t) => {
+  const script = `const dgram = require(process.env.DGRAM);
+const s = dgram.createSocket('udp4');
+s.bind(0, '127.0.0.1', () => {
+  s.send('x', s.address().port, '127.0.0.1', function (e, n) {
+    console.log(this === undefined || this === globalThis ? String(this === globalThis) : this.constructor.name, e, n);
+    s.close();
+  });
+});`;
+  const run = (impl) => runProcess(process.execPath, ['--test-udp-no-try-send', '-e', script], { env: { DGRAM: impl === 'node' ? 'node:dgram' : require('node:path').join(__dirname, '..') } });
+  const node = await run('node');
+  const rs = await run('rs');
+  t.is(node.stdout, 'SendWrap null 1\n');
+  t.is(rs.stdout, node.stdout, rs.stderr);
 });
 
 // Documented difference (README, Known differences): no JS runs when a

@@ -275,14 +275,39 @@ function betweenMessages() {
   flushReady();
 }
 
-// process.exit() in a listener (or in a tick between sends): the sends
-// that passed their lookup step had been written on Node. An 'exit'
-// listener is there only while a ready send is held (an application that
-// counts its process's listeners sees none otherwise, as with node:dgram).
+// process.exit() or an exception (handled or not) in a listener or in a
+// tick between sends: the sends that passed their lookup step had been
+// written on Node. (After a handled exception the ticks left in the queue
+// wait for the next callback; on Node the datagrams written meanwhile
+// could be what brings it.) Listeners for 'exit' and
+// 'uncaughtExceptionMonitor' write them, there only while a ready send is
+// held: an application that counts its process's listeners sees none
+// otherwise, as with node:dgram, and they never take it past its
+// maxListeners (no MaxListenersExceededWarning of ours).
 let exitHooked = false;
+let raisedMax; // [what it was, what we made it] while raised
 function hookExit() {
   exitHooked = true;
+  const max = process.getMaxListeners();
+  if (max !== 0) {
+    const need = Math.max(process.listenerCount('exit'), process.listenerCount('uncaughtExceptionMonitor')) + 1;
+    if (need > max) {
+      process.setMaxListeners(need);
+      raisedMax = [max, need];
+    }
+  }
   process.on('exit', flushReady);
+  process.on('uncaughtExceptionMonitor', flushReady);
+}
+
+function unhookExit() {
+  exitHooked = false;
+  process.removeListener('exit', flushReady);
+  process.removeListener('uncaughtExceptionMonitor', flushReady);
+  if (raisedMax !== undefined) {
+    if (process.getMaxListeners() === raisedMax[1]) process.setMaxListeners(raisedMax[0]);
+    raisedMax = undefined;
+  }
 }
 
 function deliverSendResult(item) {
@@ -305,10 +330,7 @@ function deliverSendResult(item) {
 function flushReady() {
   const n = outboxReady;
   if (n === 0) return;
-  if (exitHooked) {
-    exitHooked = false;
-    process.removeListener('exit', flushReady);
-  }
+  if (exitHooked) unhookExit();
   let items;
   if (n === outbox.length) {
     items = outbox;
@@ -481,7 +503,8 @@ function runQueuedCallback(entry, callback, err, sent) {
   const resource = entry.resource;
   if (resource === undefined) return callback(err, sent);
   try {
-    return resource.runInAsyncScope(callback, null, err, sent);
+    // `this` is the send's request, as Node's queued callbacks get.
+    return resource.runInAsyncScope(callback, resource, err, sent);
   } finally {
     resource.emitDestroy();
   }
