@@ -189,6 +189,52 @@ s.bind(0, '127.0.0.1', () => {
   t.deepEqual(rs, { code: null, timedOut: false, replies: [] });
 });
 
+// The same for a worker that the main thread terminates while a listener
+// of the batch blocks: no JS runs in it again, Node had written the
+// replies of the listeners before (README, Known differences; A37).
+const WORKER_CODE = `const { parentPort, workerData } = require('node:worker_threads');
+const dgram = require(workerData.impl);
+const s = dgram.createSocket('udp4');
+s.on('message', (m, ri) => {
+  s.send('r' + m, ri.port, ri.address);
+  if (String(m) !== '2') return;
+  parentPort.postMessage('terminate me');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
+});
+s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));`;
+const TERMINATE_SCRIPT = `'use strict';
+const { Worker } = require('node:worker_threads');
+const dgram = require(process.env.DGRAM);
+const c = dgram.createSocket('udp4');
+const got = [];
+c.on('message', (m) => got.push(String(m)));
+c.bind(0, '127.0.0.1', () => {
+  const w = new Worker(${JSON.stringify(WORKER_CODE)}, { eval: true, workerData: { impl: process.env.DGRAM } });
+  w.on('message', (msg) => {
+    if (msg === 'terminate me') return w.terminate();
+    for (let i = 0; i < 4; i++) c.send(String(i), msg, '127.0.0.1'); // one batch in the worker
+  });
+  // Loopback has delivered whatever the worker wrote once 'end' is back.
+  w.on('exit', () => {
+    c.on('message', (m) => {
+      if (String(m) !== 'end') return;
+      console.log(got.filter((g) => g !== 'end').join(','));
+      c.close();
+    });
+    c.send('end', c.address().port, '127.0.0.1');
+  });
+});
+`;
+
+test('documented difference: worker.terminate() while the 3rd of 4 listeners blocks loses the batch\'s held replies (Node sent the first two)', async (t) => {
+  const file = scriptFile('reliability-replies-terminate.js', TERMINATE_SCRIPT);
+  const run = (impl) => runNode(file, impl, { ms: 15000 });
+  const node = await run('node');
+  const rs = await run('rs');
+  t.deepEqual({ code: node.code, stdout: node.stdout }, { code: 0, stdout: 'r0,r1\n' });
+  t.deepEqual({ code: rs.code, stdout: rs.stdout }, { code: 0, stdout: '\n' });
+});
+
 // How many bytes wait in the receive queue of the UDP socket bound to
 // 127.0.0.1:`port` (Linux's /proc/net/udp: local address, then
 // tx_queue:rx_queue, in hex).
