@@ -308,6 +308,7 @@ impl SocketCtx {
     }
 
     fn note_send(&self) {
+        crate::drivers::js_loop::note_send_on_thread();
         if let Some(p) = self.poller.borrow().as_ref() {
             p.note_send();
         }

@@ -555,10 +555,20 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     let (count, bytes, more, taken) = match inner.sharing {
         // A slow consumer gets what libuv reads per turn: nothing is held
         // in JS beyond it, the rest waits in the kernel as for node:dgram.
-        Sharing::Exclusive if slow_consumer(inner) => {
-            read_again(inner, &*sink, read_and_emit(inner, &*sink, LIBUV_TURN))
+        Sharing::Exclusive => {
+            let max = if slow_consumer(inner) {
+                LIBUV_TURN
+            } else {
+                JS_BATCH
+            };
+            let sends = SENDS.with(Cell::get);
+            let first = read_and_emit(inner, &*sink, max);
+            if SENDS.with(Cell::get) == sends {
+                first
+            } else {
+                read_again(inner, &*sink, first)
+            }
         }
-        Sharing::Exclusive => read_again(inner, &*sink, read_and_emit(inner, &*sink, JS_BATCH)),
         Sharing::Shared => {
             for _ in 0..SHARED_BATCH {
                 if !read_and_emit(inner, &*sink, 1).2 || !inner.watching.get() {
@@ -614,15 +624,28 @@ fn hold(inner: &Inner, sink: &dyn Sink, more: bool) {
     }
 }
 
-/// After a read that JS emitted in full: libuv reads a socket again after
-/// its callbacks, until it finds it empty or has read 32 datagrams in the
-/// turn, so a datagram that arrived while the listeners ran (the socket's
-/// send to itself, a reply from a socket of the same process, written at
-/// its lookup tick) is emitted in this turn, before its immediates. The
-/// same here, one `recvmmsg` more per wake-up (libuv's last `recvmsg`
-/// finds the socket empty too). A read that reaches the turn's count
-/// leaves the rest to the next turn's poll (not to read-ahead: it was not
-/// a full batch).
+thread_local! {
+    /// Sends made on this thread (every socket's): whether the listeners
+    /// of a wake-up sent anything.
+    static SENDS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A socket of this thread sent a datagram.
+pub(crate) fn note_send_on_thread() {
+    SENDS.with(|n| n.set(n.get().wrapping_add(1)));
+}
+
+/// After a read that JS emitted in full, if its listeners sent anything:
+/// libuv reads a socket again after its callbacks, until it finds it
+/// empty or has read 32 datagrams in the turn, so a datagram that arrived
+/// while the listeners ran (the socket's send to itself, a reply from a
+/// socket of the same process, written at its lookup tick) is emitted in
+/// this turn, before its immediates. The same here, at one `recvmmsg` more
+/// per such wake-up (libuv's last `recvmsg` finds the socket empty too).
+/// Without a send of this thread, what could have come meanwhile is a
+/// peer's, whose timing no one can count on: the next wake-up reads it, a
+/// syscall saved. A read that reaches the turn's count leaves the rest to
+/// the next turn's poll (not to read-ahead: it was not a full batch).
 fn read_again(
     inner: &Inner,
     sink: &dyn Sink,
