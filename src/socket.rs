@@ -285,6 +285,7 @@ impl SocketCtx {
         source: Option<Source>,
     ) -> Outcome {
         self.note_send();
+        crate::drivers::js_loop::note_send_to(dest);
         let behind = self.has_unheard();
         let outcome = sender::send(sock, &self.shared, data, dest, source, behind);
         if matches!(outcome, Outcome::Queued) {
@@ -296,6 +297,9 @@ impl SocketCtx {
     /// Sends a burst, in order.
     pub(crate) fn send_many(&self, sock: &Arc<Socket>, items: &[Item<'_>]) -> Vec<Outcome> {
         self.note_send();
+        for (_, dest) in items {
+            crate::drivers::js_loop::note_send_to(*dest);
+        }
         let behind = self.has_unheard();
         let outcomes = sender::send_many(sock, &self.shared, items, behind);
         let queued = outcomes
@@ -308,7 +312,6 @@ impl SocketCtx {
     }
 
     fn note_send(&self) {
-        crate::drivers::js_loop::note_send_on_thread();
         if let Some(p) = self.poller.borrow().as_ref() {
             p.note_send();
         }

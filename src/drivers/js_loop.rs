@@ -31,7 +31,9 @@
 //! a few thousand datagrams a second.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,7 +152,15 @@ struct Inner {
     streak: Cell<u32>,
     /// The application sent on the socket since the last wake-up.
     answered: Cell<bool>,
+    /// The socket's port once learnt (`LOCAL_PORTS`).
+    local_port: Cell<Option<u16>>,
     refd: Cell<bool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        forget_port(self);
+    }
 }
 
 /// One socket's poll handle on the JS thread's loop.
@@ -182,8 +192,10 @@ impl Poller {
             last_wakeup: Cell::new(None),
             streak: Cell::new(0),
             answered: Cell::new(false),
+            local_port: Cell::new(None),
             refd: Cell::new(true),
         });
+        pending_port(&inner);
         let weak = Rc::downgrade(&inner);
         let poll = uv::Poll::new(lp, os_sock(sock), move |status| {
             if let Some(inner) = weak.upgrade() {
@@ -250,6 +262,7 @@ impl Poller {
 
     /// Closes the handles; `on_closed` runs in the loop's close phase.
     pub(crate) fn close(&self, on_closed: Option<Box<dyn FnOnce()>>) {
+        forget_port(&self.inner);
         self.inner.watching.set(false);
         self.inner.streaming.set(false);
         self.inner.sink.borrow_mut().take();
@@ -561,9 +574,9 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
             } else {
                 JS_BATCH
             };
-            let sends = SENDS.with(Cell::get);
+            let sends = LOCAL_SENDS.with(Cell::get);
             let first = read_and_emit(inner, &*sink, max);
-            if SENDS.with(Cell::get) == sends {
+            if LOCAL_SENDS.with(Cell::get) == sends {
                 first
             } else {
                 read_again(inner, &*sink, first)
@@ -625,14 +638,69 @@ fn hold(inner: &Inner, sink: &dyn Sink, more: bool) {
 }
 
 thread_local! {
-    /// Sends made on this thread (every socket's): whether the listeners
-    /// of a wake-up sent anything.
-    static SENDS: Cell<u64> = const { Cell::new(0) };
+    /// Sends made on this thread that may have reached one of its sockets
+    /// at once (to a port one of them is bound to, or on a connected
+    /// socket, whose peer may be one): whether the listeners of a wake-up
+    /// may have fed a socket of the thread.
+    static LOCAL_SENDS: Cell<u64> = const { Cell::new(0) };
+    /// The local ports of this thread's polled sockets (how many sockets
+    /// each), learnt at the first send after a socket got its poll handle
+    /// (`PENDING`): a program that never sends pays no `getsockname`.
+    static LOCAL_PORTS: RefCell<HashMap<u16, usize>> = RefCell::new(HashMap::new());
+    static PENDING: RefCell<Vec<Weak<Inner>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A socket of this thread sent a datagram.
-pub(crate) fn note_send_on_thread() {
-    SENDS.with(|n| n.set(n.get().wrapping_add(1)));
+/// A socket of this thread sends to `dest` (`None`: its connected peer).
+pub(crate) fn note_send_to(dest: Option<SocketAddr>) {
+    learn_local_ports();
+    let local = dest.is_none_or(|d| LOCAL_PORTS.with(|p| p.borrow().contains_key(&d.port())));
+    if local {
+        LOCAL_SENDS.with(|n| n.set(n.get().wrapping_add(1)));
+    }
+}
+
+fn learn_local_ports() {
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    for inner in pending.iter().filter_map(Weak::upgrade) {
+        let port = inner
+            .sock
+            .upgrade()
+            .and_then(|s| s.local_addr().ok())
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port());
+        if let Some(port) = port {
+            inner.local_port.set(Some(port));
+            LOCAL_PORTS.with(|p| *p.borrow_mut().entry(port).or_insert(0) += 1);
+        }
+    }
+}
+
+/// A new poll handle: its port is learnt at the next send. Handles closed
+/// before that are dropped from the list as it grows.
+fn pending_port(inner: &Rc<Inner>) {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() >= 64 && p.len().is_power_of_two() {
+            p.retain(|w| w.strong_count() > 0);
+        }
+        p.push(Rc::downgrade(inner));
+    });
+}
+
+/// A poll handle closes (or its state goes): its port no longer counts.
+fn forget_port(inner: &Inner) {
+    if let Some(port) = inner.local_port.take() {
+        // try_with: also reached while the thread's locals are destroyed.
+        let _ = LOCAL_PORTS.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if let Some(n) = p.get_mut(&port) {
+                *n -= 1;
+                if *n == 0 {
+                    p.remove(&port);
+                }
+            }
+        });
+    }
 }
 
 /// After a read that JS emitted in full, if its listeners sent anything:
