@@ -180,3 +180,40 @@ test.failing('triggerAsyncId() of send callbacks, send errors, \'connect\' and \
   t.true(node.length > 10 && node.every((e) => e.trig.startsWith('handle ')), JSON.stringify(node));
   t.deepEqual(split(r.rs.trace).triggers, node);
 });
+
+// Documented difference (DISCREPANCIES A33): Node calls JS once per
+// datagram, so hooks see a before/after of the socket's UDPWRAP around
+// each message, its ticks after it; dgram-rs emits a batch in one call:
+// one pair around the batch, the messages' ticks inside it. The order of
+// the listeners and ticks themselves is the same.
+test('documented difference: async_hooks see one before/after of the socket per batch (node: per datagram)', async (t) => {
+  const { runChild } = require('./helpers.js');
+  const script = `const dgram = require(process.env.DGRAM);
+const { createHook } = require('node:async_hooks');
+const fs = require('node:fs');
+const udp = new Set();
+const log = [];
+const write = (s) => log.push(s);
+createHook({
+  init(id, type) { if (type === 'UDPWRAP') udp.add(id); },
+  before(id) { if (udp.has(id)) write('before'); },
+  after(id) { if (udp.has(id)) write('after'); },
+}).enable();
+const s = dgram.createSocket('udp4');
+const c = dgram.createSocket('udp4');
+let n = 0;
+s.on('message', (m) => {
+  write('msg' + m);
+  process.nextTick(() => write('tick' + m));
+  if (++n === 3) setImmediate(() => { fs.writeSync(1, log.join(' ') + '\\n'); s.close(); c.close(); });
+});
+s.bind(0, '127.0.0.1', () => c.bind(0, '127.0.0.1', () => {
+  log.length = 0;
+  for (let i = 0; i < 3; i++) c.send(String(i), s.address().port, '127.0.0.1');
+}));`;
+  const node = await runChild(script, { impl: 'node' });
+  const rs = await runChild(script, { impl: 'rs' });
+  const strip = (out) => out.split(' ').filter((w) => w !== '').join(' ').trim();
+  t.is(strip(node.stdout), 'before msg0 after tick0 before msg1 after tick1 before msg2 after tick2');
+  t.is(strip(rs.stdout), 'before msg0 tick0 msg1 tick1 msg2 after tick2');
+});
