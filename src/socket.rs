@@ -285,7 +285,7 @@ impl SocketCtx {
         source: Option<Source>,
     ) -> Outcome {
         self.note_send();
-        crate::drivers::js_loop::note_send_to(dest);
+        crate::drivers::js_loop::note_sends_to([dest]);
         let behind = self.has_unheard();
         let outcome = sender::send(sock, &self.shared, data, dest, source, behind);
         if matches!(outcome, Outcome::Queued) {
@@ -297,9 +297,7 @@ impl SocketCtx {
     /// Sends a burst, in order.
     pub(crate) fn send_many(&self, sock: &Arc<Socket>, items: &[Item<'_>]) -> Vec<Outcome> {
         self.note_send();
-        for (_, dest) in items {
-            crate::drivers::js_loop::note_send_to(*dest);
-        }
+        crate::drivers::js_loop::note_sends_to(items.iter().map(|(_, dest)| *dest));
         let behind = self.has_unheard();
         let outcomes = sender::send_many(sock, &self.shared, items, behind);
         let queued = outcomes

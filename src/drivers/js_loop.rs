@@ -650,10 +650,15 @@ thread_local! {
     static PENDING: RefCell<Vec<Weak<Inner>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A socket of this thread sends to `dest` (`None`: its connected peer).
-pub(crate) fn note_send_to(dest: Option<SocketAddr>) {
+/// A socket of this thread sends to `dests` (`None`: its connected peer).
+pub(crate) fn note_sends_to(dests: impl IntoIterator<Item = Option<SocketAddr>>) {
     learn_local_ports();
-    let local = dest.is_none_or(|d| LOCAL_PORTS.with(|p| p.borrow().contains_key(&d.port())));
+    let local = LOCAL_PORTS.with(|p| {
+        let p = p.borrow();
+        dests
+            .into_iter()
+            .any(|d| d.is_none_or(|d| p.contains_key(&d.port())))
+    });
     if local {
         LOCAL_SENDS.with(|n| n.set(n.get().wrapping_add(1)));
     }
