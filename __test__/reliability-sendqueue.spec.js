@@ -383,3 +383,48 @@ slowLoTest('queued sends call back in the async context of their send(), in a UD
   }, { setup: SLOW_LO, ms: 15000 });
   t.like(node[0], { storesMatch: true, inOrder: true, someQueued: true, queuedWrapHooks: ['init,before,after,destroy'] });
 });
+
+// A descriptor another process holds too (a cluster's primary and its
+// workers, or one passed by a parent): closing our handle while sends wait
+// must leave the socket itself working for the others, as closing a libuv
+// handle does (it only closes its own descriptor). Here a child adopts a
+// dup of the scenario's socket with bind({ fd }), queues sends behind the
+// slow lo and closes; then the parent's socket must still send and receive.
+slowLoTest('closing a shared descriptor with sends queued leaves the socket working for the other holders', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const { spawn } = require('node:child_process');
+    const shared = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const sharedPort = tr.reg(shared.address().port, 'shared');
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const inbox = h.collect(r);
+    const child = spawn(process.execPath, ['-e', `
+      const dgram = require(process.env.DGRAM);
+      const s = dgram.createSocket('udp4');
+      s.bind({ fd: 3 }, () => {
+        s.setSendBufferSize(4096);
+        for (let i = 0; i < 40; i++) s.send(Buffer.alloc(1000 + i), ${port}, '127.0.0.1', () => {});
+        setImmediate(() => {
+          const queued = s.getSendQueueCount() > 0;
+          s.close(() => console.log(JSON.stringify({ queued })));
+        });
+      });
+    `], { stdio: ['ignore', 'pipe', 'inherit', shared._handle.fd] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    const [code] = await require('node:events').once(child, 'exit');
+    tr.push({ child: code, ...JSON.parse(out || '{}') });
+    const r2 = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const inbox2 = h.collect(r2);
+    const sent = await new Promise((resolve) => shared.send('after', r2.address().port, '127.0.0.1', (err) => resolve(h.errShape(err))));
+    tr.push({ sendAfter: sent });
+    const [after] = await inbox2.wait(1);
+    tr.push({ receivedAfter: String(after.msg) });
+    const back = h.collect(shared);
+    r2.send('back', sharedPort, '127.0.0.1');
+    const [{ msg }] = await back.wait(1);
+    tr.push({ receivedBack: String(msg), childDatagramsArrived: inbox.msgs.length > 0 });
+    await h.closeAll(r, r2, shared);
+  }, { setup: SLOW_LO, ms: 20000 });
+  t.true(node[0].queued, 'the scenario must make the kernel push back');
+});

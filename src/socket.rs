@@ -362,10 +362,16 @@ impl SocketCtx {
         self.shared.stop();
         let completed = self.shared.clear_events();
         let sock = self.sock.borrow_mut().take();
-        if draining {
+        // A descriptor others hold too (a cluster's, or one passed in) is
+        // one kernel socket with theirs: shutting it down would fail their
+        // sends (EPIPE) and leave their polls readable for ever.
+        let shared_fd = self.sharing.get() == Sharing::Shared;
+        if draining && !shared_fd {
             // A drain thread may be waiting for room to write: shutting the
-            // socket down wakes it and fails any further write, so nothing
-            // reported cancelled goes out.
+            // socket down wakes it at once. Either way it writes nothing
+            // more (it finds the socket stopped under `writing`), so
+            // nothing reported cancelled goes out; unwoken, it lets go of
+            // the socket when its wait times out.
             if let Some(s) = sock.as_ref() {
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
@@ -400,8 +406,12 @@ impl SocketCtx {
             None if notify || deliver::in_event() => self.finish_close_later(notify),
             None => self.finish_close(false),
         }
-        if let Some(s) = sock {
-            release_socket(s);
+        match sock {
+            // The port stays bound by the other holders: no need to wait
+            // for a drain thread to let go of our descriptor.
+            Some(s) if shared_fd => drop(s),
+            Some(s) => release_socket(s),
+            None => {}
         }
         runtime::release(&self.shared);
         Closed {
@@ -446,8 +456,13 @@ impl SocketCtx {
     }
 
     /// Environment teardown: close without calling JS; `done` runs once the
-    /// poll handle is closed.
+    /// poll handle is closed. The environment is still alive here (an
+    /// async cleanup hook), so the reference to the handle object is
+    /// deleted now: Node-API would not free it later.
     pub(crate) fn teardown(&self, done: Box<dyn FnOnce()>) {
+        if let Some(r) = self.this_ref.borrow_mut().take() {
+            r.delete(self.env);
+        }
         self.closed.set(true);
         self.shared.stop();
         let _ = self.shared.clear_events(); // nobody left to call back
