@@ -35,6 +35,15 @@ pub(crate) struct Handler {
     pub(crate) scratch: raw::Scratch,
 }
 
+impl Handler {
+    /// Deletes its references (Node-API frees a reference only when asked,
+    /// even when the environment ends): at the environment's teardown.
+    fn release(self) {
+        self.func.delete(self.env);
+        self.scratch.release(self.env);
+    }
+}
+
 pub(crate) struct ThreadState {
     pub(crate) lp: *mut uv::Loop,
     waker: uv::Waker,
@@ -47,7 +56,9 @@ pub(crate) struct ThreadState {
     /// Bound sockets, for their runtime events and for teardown.
     sockets: RefCell<HashMap<u64, Weak<SocketCtx>>>,
     /// The event function of each copy of index.js on the thread.
-    handlers: RefCell<Vec<Handler>>,
+    /// Indexed by the number `add_handler` returned; a slot is emptied
+    /// when its environment is torn down.
+    handlers: RefCell<Vec<Option<Handler>>>,
     /// Environments being torn down: nothing may call into their JS.
     torn_down: RefCell<Vec<RawEnv>>,
     /// Sockets to start watching before the loop next waits for I/O, and
@@ -126,13 +137,18 @@ pub(crate) fn add_handler(
         func: Ref::new(env.raw(), onevent)?,
         scratch: raw::Scratch::new(env.raw(), scratch)?,
     };
-    let first_of_env = !t.handlers.borrow().iter().any(|h| h.env == env.raw());
+    let first_of_env = !t
+        .handlers
+        .borrow()
+        .iter()
+        .flatten()
+        .any(|h| h.env == env.raw());
     if first_of_env {
         let raw_env = env.raw();
         raw::add_async_cleanup_hook(raw_env, move |done| teardown(raw_env, done))?;
     }
     let mut handlers = t.handlers.borrow_mut();
-    handlers.push(handler);
+    handlers.push(Some(handler));
     Ok(u32::try_from(handlers.len() - 1).unwrap_or(u32::MAX))
 }
 
@@ -141,7 +157,7 @@ impl ThreadState {
     /// handle scope.
     pub(crate) fn handler(&self, env: RawEnv, index: u32) -> napi::Result<raw::RawValue> {
         match self.handlers.borrow().get(index as usize) {
-            Some(h) if h.env == env => h.func.get(env),
+            Some(Some(h)) if h.env == env => h.func.get(env),
             _ => Err(napi::Error::from_reason(
                 "dgram-rs: no event handler registered",
             )),
@@ -154,6 +170,7 @@ impl ThreadState {
         self.handlers
             .borrow()
             .get(index as usize)
+            .and_then(Option::as_ref)
             .is_some_and(|h| h.scratch.write(bytes))
     }
 
@@ -163,6 +180,7 @@ impl ThreadState {
         self.handlers
             .borrow()
             .get(index as usize)
+            .and_then(Option::as_ref)
             .is_some_and(|h| h.scratch.write_small(chunks, meta))
     }
 
@@ -425,10 +443,18 @@ fn teardown(env: RawEnv, done: CleanupDone) {
         let f = finish.clone();
         s.teardown(Box::new(f));
     }
+    for slot in t.handlers.borrow_mut().iter_mut() {
+        if slot.as_ref().is_some_and(|h| h.env == env) {
+            if let Some(h) = slot.take() {
+                h.release();
+            }
+        }
+    }
     let last_env = t
         .handlers
         .borrow()
         .iter()
+        .flatten()
         .all(|h| t.torn_down.borrow().contains(&h.env));
     if last_env {
         t.pending_watch.borrow_mut().clear();

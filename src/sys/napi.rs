@@ -259,7 +259,7 @@ pub(crate) const SCRATCH_META_AT: usize = 64 * 1024;
 
 pub(crate) struct Scratch {
     /// Keeps the Buffer (and so `data`) alive.
-    _buffer: Ref,
+    buffer: Ref,
     data: *mut u8,
     len: usize,
 }
@@ -274,10 +274,16 @@ impl Scratch {
             "napi_get_buffer_info",
         )?;
         Ok(Self {
-            _buffer: Ref::new(env, buffer)?,
+            buffer: Ref::new(env, buffer)?,
             data: data.cast(),
             len,
         })
+    }
+
+    /// Lets the Buffer go (see `Ref`: a reference is freed only when
+    /// deleted).
+    pub(crate) fn release(self, env: RawEnv) {
+        self.buffer.delete(env);
     }
 
     /// Copies a small batch in: the payloads back to back from the start,
@@ -1097,12 +1103,6 @@ pub(crate) mod class {
             std::cell::RefCell::new(std::collections::HashSet::new());
     }
 
-    /// A method or getter: its Rust function, type-erased for the C
-    /// callback's data pointer.
-    struct Entry<T: 'static> {
-        method: Method<T>,
-    }
-
     /// Defines class `name` whose constructor builds the instance's value
     /// with `ctor`, with `methods` on its prototype and `getters` as
     /// accessors. Returns the constructor.
@@ -1114,9 +1114,10 @@ pub(crate) mod class {
         getters: &[(&'static std::ffi::CStr, Method<T>)],
     ) -> napi::Result<RawValue> {
         let mut props = Vec::with_capacity(methods.len() + getters.len());
-        // The entries live as long as the process (the class can be
-        // defined again by another module copy; a few bytes each).
-        let leak = |m: Method<T>| Box::into_raw(Box::new(Entry { method: m })).cast::<c_void>();
+        // Each method's function pointer is its callback's data, as the
+        // constructor's is: nothing to allocate, nothing to free when a
+        // worker's environment (which defines the class again) ends.
+        let data = |m: Method<T>| m as *mut c_void;
         for (n, m) in methods {
             props.push(sys::napi_property_descriptor {
                 utf8name: n.as_ptr(),
@@ -1127,7 +1128,7 @@ pub(crate) mod class {
                 value: std::ptr::null_mut(),
                 attributes: sys::PropertyAttributes::writable
                     | sys::PropertyAttributes::configurable,
-                data: leak(*m),
+                data: data(*m),
             });
         }
         for (n, m) in getters {
@@ -1139,12 +1140,12 @@ pub(crate) mod class {
                 setter: None,
                 value: std::ptr::null_mut(),
                 attributes: sys::PropertyAttributes::configurable,
-                data: leak(*m),
+                data: data(*m),
             });
         }
         let mut class = std::ptr::null_mut();
         // SAFETY: `name` and the descriptors are valid for the call (Node
-        // copies them); each `data` is a leaked Entry<T> / ctor pointer
+        // copies them); each `data` is a Method<T> / ctor pointer
         // read back only by this module's callbacks of the same T.
         check(
             unsafe {
@@ -1288,12 +1289,18 @@ pub(crate) mod class {
             if !LIVE.with(|l| l.borrow().contains(&(value as usize))) {
                 return Err(type_error("Illegal invocation"));
             }
-            // SAFETY: `data` is an Entry<T> leaked by `define::<T>`; `value`
-            // is a live Box<T> of ours (in `LIVE`: wrapped by `construct`,
-            // not yet finalized), alive for the call (it is `this`'s), and
-            // methods only take shared references.
-            let (entry, this) = unsafe { (&*data.cast::<Entry<T>>(), &*value.cast::<T>()) };
-            (entry.method)(this, &args)
+            // SAFETY: `data` is a Method<T> given to `define::<T>` (a fn
+            // pointer, the size of a data pointer); `value` is a live
+            // Box<T> of ours (in `LIVE`: wrapped by `construct`, not yet
+            // finalized), alive for the call (it is `this`'s), and methods
+            // only take shared references.
+            let (method, this) = unsafe {
+                (
+                    std::mem::transmute::<*mut c_void, Method<T>>(data),
+                    &*value.cast::<T>(),
+                )
+            };
+            method(this, &args)
         }));
         match ret {
             Ok(r) => to_js(env, r),
