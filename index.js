@@ -61,6 +61,7 @@ const process = hostProcess();
 const dns = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:dns') : require('node:dns');
 
 const {
+  isInt32,
   validateAbortSignal,
   validateBoolean,
   validateBufferSize,
@@ -321,7 +322,9 @@ class SocketImpl extends EventEmitter {
       this.on('listening', onListening);
     }
 
-    if (port !== null && typeof port === 'object' && Number.isInteger(port.fd) && port.fd > 0 && port.fd <= 0x7fffffff) {
+    // isInt32 converts the value, as Node's check does: a BigInt or a
+    // Symbol throws its TypeError here, an object's valueOf() is called.
+    if (port !== null && typeof port === 'object' && isInt32(port.fd) && port.fd > 0) {
       const fd = port.fd;
       // In a cluster worker the primary opens the descriptor (a number in
       // its own process) and shares the socket, unchecked here, as on Node.
@@ -1203,7 +1206,7 @@ function sourceMembership(socket, sourceAddress, groupAddress, interfaceAddress,
   healthCheck(socket);
   validateString(sourceAddress, 'sourceAddress');
   validateString(groupAddress, 'groupAddress');
-  const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : String(interfaceAddress);
+  const iface = interfaceAddress === undefined || interfaceAddress === null ? undefined : `${interfaceAddress}`;
   try {
     socket[kState].handle.sourceMembership(sourceAddress, groupAddress, iface, join);
   } catch (err) {
@@ -1241,7 +1244,7 @@ const _createSocketHandle = deprecate(
   function _createSocketHandle(address, port, addressType, fd, flags) {
     const { handle } = newHandle(addressType);
     try {
-      if (Number.isInteger(fd) && fd > 0 && fd <= 0x7fffffff) handle.open(fd);
+      if (isInt32(fd) && fd > 0) handle.open(fd);
       else if (port || address) handle.bind(String(address), nativePort(port), flags >>> 0);
     } catch (err) {
       handle.close(false);

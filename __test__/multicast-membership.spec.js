@@ -302,12 +302,15 @@ test('add/dropMembership with a Symbol group or interface: TypeError from the st
     rec(tr, 'add(throwing)', () => s.addMembership(throwing));
     rec(tr, 'add(throwing, LO)', () => s.addMembership(throwing, LO));
     rec(tr, 'add(GROUP, Symbol)', () => s.addMembership(GROUP, Symbol('i')));
+    rec(tr, 'addSSM(LO, SSM_GROUP, Symbol)', () => s.addSourceSpecificMembership(LO, SSM_GROUP, Symbol('i')));
+    rec(tr, 'dropSSM(LO, SSM_GROUP, Symbol)', () => s.dropSourceSpecificMembership(LO, SSM_GROUP, Symbol('i')));
     rec(tr, 'add({ toString })', () => s.addMembership({ toString: () => GROUP }, LO));
     rec(tr, 'drop({ toString })', () => s.dropMembership({ toString: () => GROUP }, LO));
     await closeAll(s);
   });
   t.is(node[0]['add(Symbol)'].threw.name, groupConversionIsEinval ? 'Error' : 'TypeError');
   t.is(node[1]['drop(Symbol, LO)'].threw.name, 'TypeError');
+  t.is(node.find((e) => 'addSSM(LO, SSM_GROUP, Symbol)' in e)['addSSM(LO, SSM_GROUP, Symbol)'].threw.name, 'TypeError');
 });
 
 test('source-specific membership: an IPv6 source with a %zone parses as libuv parses it (ENOPROTOOPT on udp4, not EINVAL; fuzzer R2)', async (t) => {

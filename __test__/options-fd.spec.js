@@ -143,7 +143,13 @@ test('bind({ fd }) with descriptors of the wrong kind or invalid numbers, in pro
         'fd 1.5 (ignored)': 1.5,
         'fd 2 ** 31 (ignored: not int32)': 2 ** 31,
         'fd "3" (ignored: not a number)': '3',
+        // Node's int32 check converts the value: these throw from it.
+        'fd 1n (TypeError)': 1n,
+        'fd Symbol (TypeError)': Symbol('fd'),
+        'fd null-prototype object (TypeError)': Object.create(null),
       };
+      let valueOfCalls = 0;
+      cases['fd { valueOf } (called, then ignored)'] = { valueOf: () => ++valueOfCalls && 3 };
       for (const [label, fd] of Object.entries(cases)) {
         const s = dgram.createSocket('udp4');
         const events = [];
@@ -158,7 +164,10 @@ test('bind({ fd }) with descriptors of the wrong kind or invalid numbers, in pro
         s.close();
         await once(s, 'close');
       }
+      tr.push({ valueOfCalls });
     });
+    t.is(node.find((e) => 'fd 1n (TypeError)' in e)['fd 1n (TypeError)'].threw.name, 'TypeError');
+    t.is(node[node.length - 1].valueOfCalls, 1);
     t.is(node[0]['regular file'].threw.message, 'Unsupported fd type: FILE');
     t.is(node[0]['regular file'].threw.code, 'ERR_INVALID_FD_TYPE');
   } finally {
