@@ -428,3 +428,37 @@ slowLoTest('closing a shared descriptor with sends queued leaves the socket work
   }, { setup: SLOW_LO, ms: 20000 });
   t.true(node[0].queued, 'the scenario must make the kernel push back');
 });
+
+// sendMany() (dgram-rs's) calls back once, after the last of its datagrams
+// is settled, in call order with send()s around it; on node:dgram the same
+// scenario runs with one send() per datagram, the last callback standing
+// for sendMany's.
+slowLoTest('close() with a sendMany() queued: its callback comes before those of later send()s, as a send()\'s does', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const { r, port, s } = await h.senderAndReceiver(dgram, tr);
+    const order = [];
+    const items = [];
+    for (let i = 0; i < 40; i++) items.push({ msg: Buffer.alloc(1000 + i), port, address: '127.0.0.1' });
+    const many = (err) => order.push(`many:${err ? err.code : 'ok'}`);
+    if (s.sendMany) {
+      s.sendMany(items, many);
+    } else {
+      let left = items.length;
+      let first = null;
+      for (const { msg } of items) {
+        s.send(msg, port, '127.0.0.1', (err) => {
+          first = first || err;
+          if (--left === 0) many(first);
+        });
+      }
+    }
+    s.send(Buffer.alloc(10), port, '127.0.0.1', (err) => order.push(`send:${err ? err.code : 'ok'}`));
+    await new Promise(setImmediate);
+    tr.push({ queued: s.getSendQueueCount() > 0 });
+    s.close();
+    await h.ticks(20);
+    tr.push({ order });
+    await h.closeAll(r);
+  }, { setup: SLOW_LO, ms: 15000 });
+  t.true(node[0].queued, 'the scenario must make the kernel push back');
+});

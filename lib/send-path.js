@@ -91,8 +91,14 @@ function sendManyLiterals(socket, items, callback) {
   const fail = (err) => {
     if (firstError === null) firstError = err;
   };
-  const settle = () => {
-    if (--pending === 0 && callback) process.nextTick(callback, firstError, sent);
+  // Settled at once when the last queued datagram's outcome arrives (it
+  // comes in its own event, or on close in its own tick, as a send()'s
+  // callback does): a later tick would put it after the callbacks of
+  // sends made after this call.
+  const settle = (now) => {
+    if (--pending !== 0 || !callback) return;
+    if (now) callback(firstError, sent);
+    else process.nextTick(callback, firstError, sent);
   };
   let written = 0;
   let codes;
@@ -122,7 +128,7 @@ function sendManyLiterals(socket, items, callback) {
         callback: (err) => {
           if (err) fail(err);
           else sent++;
-          settle();
+          settle(true);
         },
         address: items[origin[k]].address,
         port: ports[k],
@@ -132,7 +138,7 @@ function sendManyLiterals(socket, items, callback) {
       fail(errors.fromNative(codes[e++], 'send', items[origin[k]].address, ports[k]));
     }
   }
-  settle();
+  settle(false);
   return true;
 }
 
