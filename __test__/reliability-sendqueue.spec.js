@@ -462,3 +462,48 @@ slowLoTest('close() with a sendMany() queued: its callback comes before those of
   }, { setup: SLOW_LO, ms: 15000 });
   t.true(node[0].queued, 'the scenario must make the kernel push back');
 });
+
+// The last holder of a shared descriptor frees its port when it closes, by
+// its close callback, sends queued or not (libuv closes the descriptor in
+// close(); dgram-rs wakes the thread writing its queue, which lets go).
+slowLoTest('closing the last holder of a shared descriptor with sends queued frees the port by the close callback', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    // Datagrams of 4 KB: each takes ~16 ms to leave the slow lo, so room
+    // in the send buffer comes late (a thread waiting for it is not woken
+    // by the room before the rebind).
+    const { spawn } = require('node:child_process');
+    const original = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const sharedPort = tr.reg(original.address().port, 'shared');
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const child = spawn(process.execPath, ['-e', `
+      const dgram = require(process.env.DGRAM);
+      const s = dgram.createSocket('udp4');
+      process.stdin.once('data', () => s.bind({ fd: 3 }, () => {
+        s.setSendBufferSize(4096);
+        for (let i = 0; i < 10; i++) s.send(Buffer.alloc(4000 + i), ${port}, '127.0.0.1', () => {});
+        setImmediate(() => {
+          const queued = s.getSendQueueCount() > 0;
+          s.close(() => {
+            const again = dgram.createSocket('udp4');
+            again.on('error', (err) => console.log(JSON.stringify({ queued, rebind: err.code })));
+            again.bind(${sharedPort}, '127.0.0.1', () => {
+              console.log(JSON.stringify({ queued, rebind: 'ok' }));
+              again.close();
+            });
+          });
+        });
+      }));
+    `], { stdio: ['pipe', 'pipe', 'inherit', original._handle.fd] });
+    // The child holds its copy now: the original goes, the child's is the last.
+    await h.closeAll(original);
+    child.stdin.end('go');
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    const [code] = await require('node:events').once(child, 'exit');
+    tr.push({ child: code, ...JSON.parse(out || '{}') });
+    await h.closeAll(r);
+  }, { setup: SLOW_LO, ms: 20000 });
+  t.true(node[0].queued, 'the scenario must make the kernel push back');
+  t.is(node[0].rebind, 'ok');
+});

@@ -358,20 +358,16 @@ impl SocketCtx {
         if self.closed.replace(true) {
             return Closed::default();
         }
-        let (cancelled, draining) = sender::cancel_all(&self.shared);
+        let (cancelled, unwoken) = sender::cancel_all(&self.shared);
         self.shared.stop();
         let completed = self.shared.clear_events();
         let sock = self.sock.borrow_mut().take();
-        // A descriptor others hold too (a cluster's, or one passed in) is
-        // one kernel socket with theirs: shutting it down would fail their
-        // sends (EPIPE) and leave their polls readable for ever.
+        // A drain thread that no waker reached may be waiting for room:
+        // shutting our own socket down wakes it at once. Not a descriptor
+        // others hold too (a cluster's, or one passed in): it is one kernel
+        // socket with theirs, whose sends would fail (EPIPE) and polls spin.
         let shared_fd = self.sharing.get() == Sharing::Shared;
-        if draining && !shared_fd {
-            // A drain thread may be waiting for room to write: shutting the
-            // socket down wakes it at once. Either way it writes nothing
-            // more (it finds the socket stopped under `writing`), so
-            // nothing reported cancelled goes out; unwoken, it lets go of
-            // the socket when its wait times out.
+        if unwoken && !shared_fd {
             if let Some(s) = sock.as_ref() {
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
@@ -407,9 +403,9 @@ impl SocketCtx {
             None => self.finish_close(false),
         }
         match sock {
-            // The port stays bound by the other holders: no need to wait
-            // for a drain thread to let go of our descriptor.
-            Some(s) if shared_fd => drop(s),
+            // An unwoken drain thread lets go when its wait times out; the
+            // other holders keep the port bound meanwhile anyway.
+            Some(s) if unwoken && shared_fd => drop(s),
             Some(s) => release_socket(s),
             None => {}
         }

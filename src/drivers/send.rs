@@ -189,14 +189,16 @@ fn drain(sock: Weak<Socket>, shared: Arc<Shared>) {
         let dest = item.dest.map(SockAddr::from);
         // Held only while writing: closing never waits for this thread long.
         let Some(sock) = sock.upgrade() else {
-            return;
+            break;
         };
         let written = write_queued(&sock, &shared, &item, dest.as_ref());
         drop(sock);
         if !written {
-            return; // cancelled by close()
+            break; // cancelled by close()
         }
     }
+    // Done waiting: the waker's descriptor goes (the next drain makes one).
+    lock(&shared.writing).take();
 }
 
 /// Writes one queued datagram, waiting for room, and reports its outcome;
@@ -216,8 +218,8 @@ fn write_queued(
         true
     };
     loop {
-        {
-            let _writing = lock(&shared.writing);
+        let wake = {
+            let mut writing = lock(&shared.writing);
             if shared.is_stopped() {
                 return false;
             }
@@ -227,10 +229,16 @@ fn write_queued(
                         || e.kind() == io::ErrorKind::Interrupted => {}
                 result => return complete(result),
             }
-        }
-        // Waiting for room without the lock: close() shuts the socket down
-        // to wake this wait, and the next round sees it stopped.
-        if let Err(e) = crate::sys::wait_writable(sock, 50) {
+            // Made under the lock, so that a close() after it finds it.
+            if writing.is_none() {
+                *writing = crate::sys::Wake::new().ok().map(Arc::new);
+            }
+            writing.clone()
+        };
+        // Waiting for room without the lock: close() wakes this wait (or,
+        // with no waker, shuts an unshared socket down; see `cancel_all`),
+        // and the next round sees it stopped.
+        if let Err(e) = crate::sys::wait_writable(sock, wake.as_deref(), 50) {
             let _writing = lock(&shared.writing);
             if shared.is_stopped() {
                 return false;
@@ -242,16 +250,22 @@ fn write_queued(
 
 /// Drops every queued send (on close) and returns how many were still
 /// pending (one waiting for room included), and whether a drain thread is
-/// at work. Stops the socket's tasks first, under `Shared::writing`, so
-/// that no queued datagram is written after this returns. JS calls that
-/// many of its newest pending callbacks with `ECANCELED`, as libuv cancels
-/// the requests it has not written; the ones before them completed and get
-/// their outcome.
+/// at work that could not be woken (no waker: Windows, or none could be
+/// made). Stops the socket's tasks first, under `Shared::writing`, so
+/// that no queued datagram is written after this returns, and wakes a
+/// drain thread waiting for room, which then lets go of the socket. JS
+/// calls that many of its newest pending callbacks with `ECANCELED`, as
+/// libuv cancels the requests it has not written; the ones before them
+/// completed and get their outcome.
 pub(crate) fn cancel_all(shared: &Shared) -> (usize, bool) {
     // Not while a queued datagram is being written: after this, none is.
-    let _writing = lock(&shared.writing);
+    let mut writing = lock(&shared.writing);
     shared.stop();
+    let woken = writing.take().inspect(|w| w.wake()).is_some();
     let mut q = lock(&shared.queue);
     q.items.clear();
-    (shared.queued_count.swap(0, Ordering::AcqRel), q.draining)
+    (
+        shared.queued_count.swap(0, Ordering::AcqRel),
+        q.draining && !woken,
+    )
 }

@@ -121,7 +121,8 @@ pub(crate) struct Shared {
     pub(crate) queue: Mutex<SendQueue>,
     /// Held while the drain thread writes one queued datagram and reports
     /// it, and while `close()` cancels the queue (see `drivers::send`).
-    pub(crate) writing: Mutex<()>,
+    /// Holds the waker of a drain thread waiting for room meanwhile.
+    pub(crate) writing: Mutex<Option<Arc<crate::sys::Wake>>>,
     /// Queued sends not yet written (including one waiting for room).
     /// (`getSendQueueCount()`/`Size()` count until JS hears the completion:
     /// `SocketCtx`.)
@@ -159,7 +160,7 @@ impl Shared {
             stopped: AtomicBool::new(false),
             stop_notify: Notify::new(),
             queue: Mutex::new(SendQueue::default()),
-            writing: Mutex::new(()),
+            writing: Mutex::new(None),
             queued_count: AtomicUsize::new(0),
             gso: Gso::default(),
             #[cfg(target_os = "linux")]

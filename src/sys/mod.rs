@@ -42,10 +42,12 @@ pub(crate) use unix::ssm_v6;
 #[cfg(unix)]
 pub(crate) use unix::{
     adopt_fd, disconnect, dup_fd, fd_type, interface_index, interface_name, register_readable,
-    wait_writable, Registered,
+    wait_writable, Registered, Wake,
 };
 #[cfg(windows)]
-pub(crate) use windows::{disconnect, interface_index, interface_name, ssm_v6, wait_writable};
+pub(crate) use windows::{
+    disconnect, interface_index, interface_name, ssm_v6, wait_writable, Wake,
+};
 
 /// One filled receive slot (see `recv_batch` on Linux, `recv_from` elsewhere).
 pub(crate) struct Received {

@@ -2,7 +2,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Dissolves a UDP socket's association (`connect` with `AF_UNSPEC`).
 pub(crate) fn disconnect(sock: &socket2::SockRef<'_>) -> io::Result<()> {
@@ -111,15 +111,83 @@ pub(crate) fn dup_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
 }
 
-/// Waits up to `timeout_ms` for the socket to have room to send.
-pub(crate) fn wait_writable(sock: &impl AsRawFd, timeout_ms: i32) -> io::Result<()> {
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: `pfd` is one valid pollfd that lives for the call.
-    let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+/// Lets another thread end a `wait_writable` at once (`close()` waking a
+/// drain thread that waits for room): an eventfd on Linux, a pipe
+/// elsewhere. Once woken it stays readable: every later wait returns at
+/// once.
+pub(crate) struct Wake {
+    /// Polled by the waiting thread.
+    rx: OwnedFd,
+    /// Written by the waking one (a pipe's other end; an eventfd is both).
+    tx: Option<OwnedFd>,
+}
+
+impl Wake {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn new() -> io::Result<Self> {
+        // SAFETY: creates a descriptor; a negative result is an error.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned by no one else.
+        let rx = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Self { rx, tx: None })
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn new() -> io::Result<Self> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors were just created, owned by no one else.
+        let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [&rx, &tx] {
+            // SAFETY: `fcntl` on a descriptor we own; failures are reported.
+            let ok = unsafe {
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                    && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0
+            };
+            if !ok {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(Self { rx, tx: Some(tx) })
+    }
+
+    pub(crate) fn wake(&self) {
+        let fd = self.tx.as_ref().unwrap_or(&self.rx).as_raw_fd();
+        let one: u64 = 1;
+        // SAFETY: writes the 8 bytes of a live u64 (what an eventfd takes;
+        // a pipe takes any); a full pipe (already woken) refuses, harmlessly.
+        let _ = unsafe { libc::write(fd, std::ptr::from_ref(&one).cast(), 8) };
+    }
+}
+
+/// Waits up to `timeout_ms` for the socket to have room to send, or for
+/// `wake`.
+pub(crate) fn wait_writable(
+    sock: &impl AsRawFd,
+    wake: Option<&Wake>,
+    timeout_ms: i32,
+) -> io::Result<()> {
+    let mut pfds = [
+        libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.map_or(-1, |w| w.rx.as_raw_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let n = if wake.is_some() { 2 } else { 1 };
+    // SAFETY: `pfds` holds `n` valid pollfds that live for the call.
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), n, timeout_ms) };
     if rc < 0 {
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {

@@ -38,9 +38,24 @@ pub(crate) fn interface_index(name: &str) -> u32 {
     name.parse().unwrap_or(0)
 }
 
+/// Unix ends a drain thread's wait with an eventfd or a pipe; `WSAPoll`
+/// takes sockets only, so here there is no waker: `close()` shuts its own
+/// socket down instead, and a shared one's drain thread lets go when its
+/// wait times out.
+pub(crate) struct Wake;
+
+impl Wake {
+    pub(crate) fn new() -> io::Result<Self> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    pub(crate) fn wake(&self) {}
+}
+
 /// Waits up to `timeout_ms` for the socket to have room to send.
 pub(crate) fn wait_writable(
     sock: &impl std::os::windows::io::AsRawSocket,
+    _wake: Option<&Wake>,
     timeout_ms: i32,
 ) -> io::Result<()> {
     use windows_sys::Win32::Networking::WinSock::{WSAPoll, POLLWRNORM, WSAPOLLFD};
