@@ -217,17 +217,23 @@ fn write_queued(
         shared.post(Event::SendDone(result));
         true
     };
+    // Written only when the kernel reports room (or first), as libuv
+    // writes its queue when the socket polls writable: not at each timeout
+    // of the wait, which would let datagrams out sooner than Node's.
+    let mut try_write = true;
     loop {
         let wake = {
             let mut writing = lock(&shared.writing);
             if shared.is_stopped() {
                 return false;
             }
-            match send::send_once(SockRef::from(sock), &item.data, dest, item.source) {
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::Interrupted => {}
-                result => return complete(result),
+            if try_write {
+                match send::send_once(SockRef::from(sock), &item.data, dest, item.source) {
+                    Err(e)
+                        if e.kind() == io::ErrorKind::WouldBlock
+                            || e.kind() == io::ErrorKind::Interrupted => {}
+                    result => return complete(result),
+                }
             }
             // Made under the lock, so that a close() after it finds it.
             if writing.is_none() {
@@ -238,12 +244,15 @@ fn write_queued(
         // Waiting for room without the lock: close() wakes this wait (or,
         // with no waker, shuts an unshared socket down; see `cancel_all`),
         // and the next round sees it stopped.
-        if let Err(e) = crate::sys::wait_writable(sock, wake.as_deref(), 50) {
-            let _writing = lock(&shared.writing);
-            if shared.is_stopped() {
-                return false;
+        match crate::sys::wait_writable(sock, wake.as_deref(), 50) {
+            Ok(ready) => try_write = ready,
+            Err(e) => {
+                let _writing = lock(&shared.writing);
+                if shared.is_stopped() {
+                    return false;
+                }
+                return complete(Err(e));
             }
-            return complete(Err(e));
         }
     }
 }

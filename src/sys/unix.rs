@@ -167,12 +167,13 @@ impl Wake {
 }
 
 /// Waits up to `timeout_ms` for the socket to have room to send, or for
-/// `wake`.
+/// `wake`: true if either came (or a signal cut the wait short), false
+/// when the time ran out.
 pub(crate) fn wait_writable(
     sock: &impl AsRawFd,
     wake: Option<&Wake>,
     timeout_ms: i32,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let mut pfds = [
         libc::pollfd {
             fd: sock.as_raw_fd(),
@@ -194,7 +195,7 @@ pub(crate) fn wait_writable(
             return Err(err);
         }
     }
-    Ok(())
+    Ok(rc != 0)
 }
 
 /// A socket registered with the current tokio runtime's reactor: it holds

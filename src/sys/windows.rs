@@ -52,12 +52,13 @@ impl Wake {
     pub(crate) fn wake(&self) {}
 }
 
-/// Waits up to `timeout_ms` for the socket to have room to send.
+/// Waits up to `timeout_ms` for the socket to have room to send: true if
+/// it came, false when the time ran out.
 pub(crate) fn wait_writable(
     sock: &impl std::os::windows::io::AsRawSocket,
     _wake: Option<&Wake>,
     timeout_ms: i32,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     use windows_sys::Win32::Networking::WinSock::{WSAPoll, POLLWRNORM, WSAPOLLFD};
     let mut pfd = WSAPOLLFD {
         fd: sock.as_raw_socket() as usize,
@@ -69,7 +70,7 @@ pub(crate) fn wait_writable(
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(())
+    Ok(rc != 0)
 }
 
 /// Joins or leaves an IPv6 source-specific multicast group
