@@ -403,8 +403,8 @@ impl SocketCtx {
             None => self.finish_close(false),
         }
         match sock {
-            // An unwoken drain thread lets go when its wait times out; the
-            // other holders keep the port bound meanwhile anyway.
+            // An unwoken drain thread (no waker: Windows, or none could be
+            // made) lets go when its wait times out; not waited for here.
             Some(s) if unwoken && shared_fd => drop(s),
             Some(s) => release_socket(s),
             None => {}
@@ -459,8 +459,13 @@ impl SocketCtx {
         if let Some(r) = self.this_ref.borrow_mut().take() {
             r.delete(self.env);
         }
+        if let Some(ctx) = self.async_ctx.borrow_mut().take() {
+            ctx.release(self.env);
+        }
         self.closed.set(true);
-        self.shared.stop();
+        // Stops the socket's tasks and wakes a drain thread waiting for
+        // room, which then lets go of the socket (see `release_socket`).
+        let _ = sender::cancel_all(&self.shared);
         let _ = self.shared.clear_events(); // nobody left to call back
         self.receiving.set(false);
         self.mode.set(Mode::Stopped);

@@ -146,6 +146,12 @@ async function main() {
 }
 
 if (isMainThread) {
+  // Every step waits for datagrams to arrive: should one never come (a
+  // machine with a much smaller receive buffer), fail rather than hang.
+  setTimeout(() => {
+    console.error('memcheck workload: not done after 5 minutes');
+    process.exit(2);
+  }, 300_000).unref();
   main().catch((err) => {
     console.error(err);
     process.exit(1);

@@ -171,12 +171,17 @@ fn spawn_drain(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::Result<()> {
     spawned
 }
 
-/// Takes the next queued datagram, or marks the queue idle.
+/// Takes the next queued datagram, or marks the queue idle and lets its
+/// waker go (the next drain makes one): in one step under both locks,
+/// taken in `cancel_all`'s order, so that a drain started by a send right
+/// after cannot have its waker taken by this one's end.
 fn next_queued(shared: &Shared) -> Option<Queued> {
+    let mut writing = lock(&shared.writing);
     let mut q = lock(&shared.queue);
     let item = q.items.pop_front();
     if item.is_none() {
         q.draining = false;
+        writing.take();
     }
     item
 }
@@ -189,16 +194,14 @@ fn drain(sock: Weak<Socket>, shared: Arc<Shared>) {
         let dest = item.dest.map(SockAddr::from);
         // Held only while writing: closing never waits for this thread long.
         let Some(sock) = sock.upgrade() else {
-            break;
+            return;
         };
         let written = write_queued(&sock, &shared, &item, dest.as_ref());
         drop(sock);
         if !written {
-            break; // cancelled by close()
+            return; // cancelled by close()
         }
     }
-    // Done waiting: the waker's descriptor goes (the next drain makes one).
-    lock(&shared.writing).take();
 }
 
 /// Writes one queued datagram, waiting for room, and reports its outcome;

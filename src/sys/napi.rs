@@ -414,6 +414,15 @@ impl AsyncContext {
         })
     }
 
+    /// Frees what the context holds without ending it in async_hooks: at
+    /// environment teardown, where no JS runs. (A Node-API context,
+    /// `napi_async_destroy`'s to free, is left: it would emit `destroy`.)
+    pub(crate) fn release(self, env: RawEnv) {
+        if let Self::Node { frame: Some(f), .. } = self {
+            f.delete(env);
+        }
+    }
+
     /// Ends the context (async_hooks `destroy`).
     pub(crate) fn destroy(self, env: RawEnv) {
         match self {
