@@ -409,7 +409,7 @@ slowLoTest('closing a shared descriptor with sends queued leaves the socket work
           s.close(() => console.log(JSON.stringify({ queued })));
         });
       });
-    `], { stdio: ['ignore', 'pipe', 'inherit', shared._handle.fd] });
+    `], { stdio: ['ignore', 'pipe', 'inherit', h.internals(shared).handle.fd] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     const [code] = await require('node:events').once(child, 'exit');
@@ -494,7 +494,7 @@ slowLoTest('closing the last holder of a shared descriptor with sends queued fre
           });
         });
       }));
-    `], { stdio: ['pipe', 'pipe', 'inherit', original._handle.fd] });
+    `], { stdio: ['pipe', 'pipe', 'inherit', h.internals(original).handle.fd] });
     // The child holds its copy now: the original goes, the child's is the last.
     await h.closeAll(original);
     child.stdin.end('go');
