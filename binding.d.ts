@@ -19,6 +19,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare function addEventHandler(onevent: unknown, scratch: unknown): number
 
+/**
+ * Whether an async context frame is set now: called inside
+ * `AsyncLocalStorage.run()` by lib/receive.js to learn whether stores
+ * live in frames (Node 24+, 22 behind a flag).
+ */
+export declare function asyncFrameIsSet(): boolean
+
 /** Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket. */
 export declare function guessHandleType(fd: number): string
 
@@ -46,6 +53,12 @@ export interface ReceiveStats {
   streams: number
   streamTicks: number
 }
+
+/**
+ * Between two messages of a batch: the socket's async context frame
+ * again (see `sys::napi::restore_batch_frame`), for lib/receive.js.
+ */
+export declare function restoreAsyncFrame(): void
 
 /**
  * Received chunks are copied into V8-allocated Buffers (see

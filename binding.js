@@ -836,9 +836,11 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.addEventHandler = nativeBinding.addEventHandler
+module.exports.asyncFrameIsSet = nativeBinding.asyncFrameIsSet
 module.exports.guessHandleType = nativeBinding.guessHandleType
 module.exports.hostProcess = nativeBinding.hostProcess
 module.exports.receiveStats = nativeBinding.receiveStats
+module.exports.restoreAsyncFrame = nativeBinding.restoreAsyncFrame
 module.exports.setCopyChunks = nativeBinding.setCopyChunks
 module.exports.setNoTrySend = nativeBinding.setNoTrySend
 module.exports.udpClass = nativeBinding.udpClass

@@ -217,3 +217,35 @@ s.bind(0, '127.0.0.1', () => c.bind(0, '127.0.0.1', () => {
   t.is(strip(node.stdout), 'before msg0 after tick0 before msg1 after tick1 before msg2 after tick2');
   t.is(strip(rs.stdout), 'before msg0 tick0 msg1 tick1 msg2 after tick2');
 });
+
+// Node 24+ keeps AsyncLocalStorage stores in async context frames and
+// enters the socket's frame for each datagram: a store a listener entered
+// ends with its message (on Node 20/22 it stays with the socket's
+// resource, on both). dgram-rs emits a batch in one call: it sets the
+// socket's frame again between messages. Small batches and large ones
+// (views into shared chunks) both.
+test('AsyncLocalStorage.enterWith() in a \'message\' listener: what the next message sees, as node:dgram (per datagram on Node 24+)', async (t) => {
+  const { runChild } = require('./helpers.js');
+  const script = `const dgram = require(process.env.DGRAM);
+const { AsyncLocalStorage } = require('node:async_hooks');
+const als = new AsyncLocalStorage();
+const s = dgram.createSocket('udp4');
+const c = dgram.createSocket('udp4');
+const seen = [];
+let n = 0;
+s.on('message', (m) => {
+  seen.push(String(m) + '=' + als.getStore());
+  if (Number(m) % 2 === 0) als.enterWith('set-by-' + m);
+  // A second burst, large enough to come as views into a chunk.
+  if (String(m) === '2') for (let i = 3; i < 43; i++) c.send(String(i), s.address().port, '127.0.0.1');
+  if (++n === 43) { console.log(seen.join(' ')); s.close(); c.close(); }
+});
+s.bind(0, '127.0.0.1', () => c.bind(0, '127.0.0.1', () => {
+  for (let i = 0; i < 3; i++) c.send(String(i), s.address().port, '127.0.0.1');
+}));`;
+  const node = await runChild(script, { impl: 'node' });
+  const rs = await runChild(script, { impl: 'rs' });
+  t.is(node.code, 0, node.stderr);
+  t.is(rs.stdout, node.stdout);
+  t.regex(node.stdout, /^0=undefined 1=/);
+});

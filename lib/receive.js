@@ -10,8 +10,9 @@
 // (lib/send-path.js), which holds back the replies made meanwhile so that
 // they go out together.
 
+const { AsyncLocalStorage } = require('node:async_hooks');
 const { markAsUntransferable } = require('node:worker_threads');
-const { hostProcess, setCopyChunks } = require('./native.js');
+const { asyncFrameIsSet, hostProcess, restoreAsyncFrame, setCopyChunks } = require('./native.js');
 const { kState } = require('./state.js');
 const { emitBatch, betweenMessages } = require('./send-path.js');
 // The process object of the context the addon was loaded in, whose tick
@@ -56,6 +57,14 @@ if (runTicks.name === 'deprecated') {
     }
   };
 }
+
+// Where AsyncLocalStorage keeps its stores in async context frames (Node
+// 24+; 22 behind a flag), Node enters the socket's frame for each message:
+// a listener's enterWith() ends with its message. A batch is one call:
+// the socket's frame is set again between its messages. (Elsewhere a
+// store entered in a listener stays with the socket's resource, on node
+// as here.)
+const restoreFrame = new AsyncLocalStorage().run(true, asyncFrameIsSet) ? restoreAsyncFrame : undefined;
 
 // libuv reads at most 32 datagrams per socket per loop turn, so timers,
 // immediates and other sockets run between every 32 messages of a
@@ -158,6 +167,7 @@ function emitMessages(socket) {
     if (batch.i < meta.length) {
       runTicks();
       betweenMessages();
+      if (restoreFrame !== undefined) restoreFrame();
     }
   }
   if (state.batch === batch) state.batch = undefined;
@@ -224,6 +234,7 @@ function emitList(socket) {
     if (batch.i < list.length) {
       runTicks();
       betweenMessages();
+      if (restoreFrame !== undefined) restoreFrame();
     }
   }
   if (state.batch === batch) state.batch = undefined;

@@ -49,6 +49,21 @@ pub fn add_event_handler(env: Env, onevent: Unknown, scratch: Unknown) -> napi::
     crate::env::add_handler(&env, onevent.raw(), scratch.raw())
 }
 
+/// Between two messages of a batch: the socket's async context frame
+/// again (see `sys::napi::restore_batch_frame`), for lib/receive.js.
+#[napi(catch_unwind)]
+pub fn restore_async_frame() {
+    crate::sys::napi::restore_batch_frame();
+}
+
+/// Whether an async context frame is set now: called inside
+/// `AsyncLocalStorage.run()` by lib/receive.js to learn whether stores
+/// live in frames (Node 24+, 22 behind a flag).
+#[napi(catch_unwind)]
+pub fn async_frame_is_set(env: Env) -> bool {
+    crate::sys::napi::frame_is_set(env.raw())
+}
+
 /// Node's `--test-udp-no-try-send`: every send is queued (for tests of the
 /// queued path), as Node's handle does under that flag.
 #[napi(catch_unwind)]

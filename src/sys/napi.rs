@@ -148,6 +148,7 @@ mod node_cxx {
         RawValue,
     ) -> RawValue;
     type GetFrame = unsafe extern "C" fn(*mut Isolate) -> RawValue;
+    type SetFrame = unsafe extern "C" fn(*mut Isolate, RawValue);
     /// `node::MakeCallback` as MSVC compiles it (Windows x64): its
     /// `v8::MaybeLocal<Value>` result is not a POD for the MSVC ABI (it has
     /// constructors and a private member), so it is written through a
@@ -174,9 +175,10 @@ mod node_cxx {
         #[cfg(windows)]
         Msvc(MsvcMakeCallback),
         /// Node 22+: the frame captured at init is passed along (not on
-        /// Windows, where Node 22+ goes through Node-API).
+        /// Windows, where Node 22+ goes through Node-API), and set again
+        /// between the messages of a batch (`restore_batch_frame`).
         #[cfg_attr(windows, allow(dead_code))]
-        WithFrame(InternalMakeCallback, GetFrame),
+        WithFrame(InternalMakeCallback, GetFrame, SetFrame),
     }
 
     pub(crate) struct Api {
@@ -234,6 +236,7 @@ mod node_cxx {
                 Some(frame) => Call::WithFrame(
                     host_fn(c"_ZN4node20InternalMakeCallbackEPN2v87IsolateENS0_5LocalINS0_6ObjectEEENS3_INS0_8FunctionEEEiPNS3_INS0_5ValueEEENS_13async_contextES9_")?,
                     frame,
+                    host_fn(c"_ZN2v87Isolate36SetContinuationPreservedEmbedderDataENS_5LocalINS_5ValueEEE")?,
                 ),
                 None => Call::Plain(host_fn(
                     c"_ZN4node12MakeCallbackEPN2v87IsolateENS0_5LocalINS0_6ObjectEEENS3_INS0_8FunctionEEEiPNS3_INS0_5ValueEEENS_13async_contextE",
@@ -364,7 +367,7 @@ impl AsyncContext {
                 let isolate = (api.get_current)();
                 let ids = (api.emit_init)(isolate, resource, name.as_ptr(), -1.0);
                 let frame = match api.call {
-                    node_cxx::Call::WithFrame(_, get_frame) => Some(get_frame(isolate)),
+                    node_cxx::Call::WithFrame(_, get_frame, _) => Some(get_frame(isolate)),
                     node_cxx::Call::Plain(_) => None,
                     #[cfg(windows)]
                     node_cxx::Call::Msvc(_) => None,
@@ -485,8 +488,14 @@ pub(crate) fn make_callback(
                     node_cxx::Call::Plain(f) => {
                         f(isolate, recv, func, argc, argv.as_mut_ptr(), ids)
                     }
-                    node_cxx::Call::WithFrame(f, _) => {
-                        f(isolate, recv, func, argc, argv.as_mut_ptr(), ids, frame)
+                    node_cxx::Call::WithFrame(f, _, _) => {
+                        // The frame the call runs in, for
+                        // `restore_batch_frame` (the previous one back
+                        // after: calls may nest).
+                        let outer = BATCH_FRAME.replace(Some(frame));
+                        let result = f(isolate, recv, func, argc, argv.as_mut_ptr(), ids, frame);
+                        BATCH_FRAME.set(outer);
+                        result
                     }
                     #[cfg(windows)]
                     node_cxx::Call::Msvc(f) => {
@@ -523,6 +532,53 @@ pub(crate) fn make_callback(
             }
             check(status, "napi_make_callback").map(|()| as_bool(env, result))
         }
+    }
+}
+
+thread_local! {
+    /// The async context frame of the `make_callback` in progress on this
+    /// thread (a value of its caller's handle scope, live during the call).
+    static BATCH_FRAME: std::cell::Cell<Option<RawValue>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets the async context frame back to the one the current
+/// `make_callback` entered, as between two datagrams Node leaves one
+/// callback and enters the next in the socket's frame: a listener's
+/// `AsyncLocalStorage.enterWith()` must not carry over to the next message
+/// of a batch (Node 24+, where stores live in frames). Does nothing where
+/// frames are not passed along (Node 20, Windows, outside a callback).
+pub(crate) fn restore_batch_frame() {
+    let Some(frame) = BATCH_FRAME.get() else {
+        return;
+    };
+    if let Some(node_cxx::Api {
+        get_current,
+        call: node_cxx::Call::WithFrame(_, _, set_frame),
+        ..
+    }) = node_cxx::api()
+    {
+        // SAFETY: on the JS thread inside that `make_callback` (the frame
+        // is live in its caller's handle scope); `set_frame` is V8's
+        // setter of the value `get_frame` reads.
+        unsafe { set_frame(get_current(), frame) };
+    }
+}
+
+/// Whether an async context frame is set now (inside
+/// `AsyncLocalStorage.run()` this tells whether stores live in frames).
+pub(crate) fn frame_is_set(env: RawEnv) -> bool {
+    match node_cxx::api() {
+        Some(node_cxx::Api {
+            get_current,
+            call: node_cxx::Call::WithFrame(_, get_frame, _),
+            ..
+        }) => {
+            // SAFETY: on the JS thread in a JS call; the result is a value
+            // in the current handle scope.
+            let frame = unsafe { get_frame(get_current()) };
+            !frame.is_null() && !is_undefined(env, frame)
+        }
+        _ => false,
     }
 }
 
