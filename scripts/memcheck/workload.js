@@ -8,7 +8,6 @@
 // valgrind's log, not this output. Loopback only, bounded in count.
 
 const assert = require('node:assert');
-const nodeDgram = require('node:dgram');
 const { once } = require('node:events');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 
@@ -43,13 +42,14 @@ function counter(sock, counts = () => true) {
   };
 }
 
-// A node:dgram sender's bursts: a read that finds a full batch waiting
+// A sender's bursts of datagrams of varied sizes (each its own packet, no
+// GSO), all written in one tick: a read that finds a full batch waiting
 // hands reading to the runtime (read-ahead), which hands it back when JS
 // has caught up. `closeAt` closes the receiver from its listener, in the
 // middle of a batch.
 async function readAhead(rounds, closeAt) {
   const receiver = await bound('udp4', '127.0.0.1');
-  const sender = nodeDgram.createSocket('udp4');
+  const sender = dgram.createSocket('udp4');
   const port = receiver.address().port;
   const count = counter(receiver);
   if (closeAt) count.reached(closeAt).then(() => receiver.close());
@@ -140,7 +140,7 @@ async function main() {
   console.log('workers terminated: 4');
   // The process exits with a socket open and a datagram just received.
   const last = await bound('udp4', '127.0.0.1');
-  const peer = nodeDgram.createSocket('udp4');
+  const peer = dgram.createSocket('udp4');
   last.on('message', () => process.exit(0));
   peer.send('bye', last.address().port, '127.0.0.1');
 }
