@@ -358,8 +358,8 @@ impl SocketCtx {
         if self.closed.replace(true) {
             return Closed::default();
         }
+        // (Stops the socket's tasks too.)
         let (cancelled, unwoken) = sender::cancel_all(&self.shared);
-        self.shared.stop();
         let completed = self.shared.clear_events();
         let sock = self.sock.borrow_mut().take();
         // A drain thread that no waker reached may be waiting for room:
