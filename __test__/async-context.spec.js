@@ -249,3 +249,31 @@ s.bind(0, '127.0.0.1', () => c.bind(0, '127.0.0.1', () => {
   t.is(rs.stdout, node.stdout);
   t.regex(node.stdout, /^0=undefined 1=/);
 });
+
+// An application that uses no async_hooks pays nothing for them: node:dgram
+// turns no hook on, so every promise and async resource the application
+// makes stays free of hook calls. dgram-rs must not leave one on either
+// (an AsyncLocalStorage that has run a callback keeps async_hooks' init
+// hook enabled on Node 20/22 until it is disabled). Checked with Node's
+// own flags (internal, hence --expose-internals) over a whole socket life.
+test('loading dgram-rs and using a socket turns on no async hook, as node:dgram', async (t) => {
+  const { runProcess, ROOT } = require('./helpers.js');
+  const script = `const hooks = require('internal/async_hooks');
+const state = (at) => at + ':' + hooks.initHooksExist() + '/' + hooks.enabledHooksExist();
+const out = [state('start')];
+const dgram = require(process.env.DGRAM);
+out.push(state('loaded'));
+const s = dgram.createSocket('udp4');
+s.on('message', () => {
+  out.push(state('message'));
+  s.close(() => { out.push(state('closed')); console.log(out.join(' ')); });
+});
+s.bind(0, '127.0.0.1', () => s.send('x', s.address().port, '127.0.0.1'));`;
+  const run = (mod) => runProcess(process.execPath, ['--expose-internals', '-e', script], { env: { DGRAM: mod } });
+  const node = await run('node:dgram');
+  const rs = await run(ROOT);
+  t.is(node.code, 0, node.stderr);
+  t.is(rs.code, 0, rs.stderr);
+  t.regex(node.stdout, /loaded:false\/\w+ message:false\/\w+ closed:false\/\w+/);
+  t.is(rs.stdout, node.stdout);
+});

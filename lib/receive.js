@@ -63,8 +63,15 @@ if (runTicks.name === 'deprecated') {
 // a listener's enterWith() ends with its message. A batch is one call:
 // the socket's frame is set again between its messages. (Elsewhere a
 // store entered in a listener stays with the socket's resource, on node
-// as here.)
-const restoreFrame = new AsyncLocalStorage().run(true, asyncFrameIsSet) ? restoreAsyncFrame : undefined;
+// as here.) The probe's storage is disabled at once: on Node 20/22 an
+// enabled AsyncLocalStorage keeps async_hooks on, which runs a hook for
+// every promise and async resource the application makes from then on.
+const restoreFrame = (() => {
+  const probe = new AsyncLocalStorage();
+  const framed = probe.run(true, asyncFrameIsSet);
+  probe.disable();
+  return framed ? restoreAsyncFrame : undefined;
+})();
 
 // libuv reads at most 32 datagrams per socket per loop turn, so timers,
 // immediates and other sockets run between every 32 messages of a
