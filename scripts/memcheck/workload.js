@@ -116,6 +116,13 @@ function workerMain() {
       }
       setImmediate(blast);
     };
+    if (workerData.exitAfterClose) {
+      // Closed in the tick the worker ends: the sockets' close completes
+      // during the environment's teardown.
+      receiver.close();
+      sender.close();
+      process.exit(0);
+    }
     if (workerData.idle) parentPort.postMessage('up');
     else blast();
   })();
@@ -138,6 +145,8 @@ async function main() {
     await terminatedWorker(idle, turns);
   }
   console.log('workers terminated: 4');
+  await once(new Worker(__filename, { workerData: { exitAfterClose: true } }), 'exit');
+  console.log('worker exited in the tick it closed its sockets');
   // The process exits with a socket open and a datagram just received.
   const last = await bound('udp4', '127.0.0.1');
   const peer = dgram.createSocket('udp4');
