@@ -30,6 +30,7 @@ const {
 const {
   kState,
   nodeStateSymbol,
+  socketTick,
   BIND_STATE_UNBOUND,
   BIND_STATE_BINDING,
   BIND_STATE_BOUND,
@@ -501,7 +502,7 @@ class SocketImpl extends EventEmitter {
     // (`data` null: sendTo reports EMSGSIZE once the address is known).
     const tooMany = list.length > kIovMax;
     if (tooMany && connected) {
-      if (callback) process.nextTick(callback, errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port));
+      if (callback) socketTick(state.handle, callback, errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port));
       return;
     }
     // A single view goes to the write as it is: its length is read there,
@@ -538,6 +539,7 @@ class SocketImpl extends EventEmitter {
         ? { pending, cancelled: closed, completed: [] }
         : { pending, cancelled: closed[0], completed: closed.slice(1) };
     }
+    const handle = state.handle;
     state.handle = null;
     if (state.receiveFilter !== undefined) state.receiveFilter.stop();
     if (state.clusterRelease !== undefined) {
@@ -545,7 +547,7 @@ class SocketImpl extends EventEmitter {
       state.clusterRelease = undefined;
       release();
     }
-    process.nextTick(socketCloseNT, this);
+    socketTick(handle, socketCloseNT, this);
     return this;
   }
 
@@ -1013,7 +1015,7 @@ function doConnectLookup(port, address, callback) {
     }
     if (ex) {
       state.connectState = CONNECT_STATE_DISCONNECTED;
-      process.nextTick(() => {
+      socketTick(state.handle, () => {
         if (callback) {
           this.removeListener('connect', callback);
           callback(ex);
@@ -1024,7 +1026,7 @@ function doConnectLookup(port, address, callback) {
       return;
     }
     state.connectState = CONNECT_STATE_CONNECTED;
-    process.nextTick(() => this.emit('connect'));
+    socketTick(state.handle, () => this.emit('connect'));
   });
 }
 

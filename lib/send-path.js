@@ -16,7 +16,7 @@ const { hostProcess } = require('./native.js');
 const errors = require('./errors.js');
 const { isIPv4, isIPv6 } = require('./ip.js');
 const { sendBlocked } = require('./blocklist.js');
-const { kState, CONNECT_STATE_CONNECTED } = require('./state.js');
+const { kState, socketTick, CONNECT_STATE_CONNECTED } = require('./state.js');
 // Ticks go to the process object of the context the addon was loaded in,
 // as index.js's do (see there).
 const process = hostProcess();
@@ -200,7 +200,7 @@ function outboxTick(item) {
     else if (!exitHooked) hookExit();
   }
   // Node calls back on the tick after its lookup step.
-  if (item.callback !== undefined) process.nextTick(deliverSendResult, item);
+  if (item.callback !== undefined) socketTick(item.socket[kState].handle, deliverSendResult, item);
 }
 
 // Node checks sendBlockList after the lookup step (a rule added or
@@ -548,8 +548,8 @@ function sendTo(socket, data, port, address, callback, local) {
   }
   state.handle.lookup(address, (ex, ip) => {
     if (ex) {
-      if (callback) process.nextTick(callback, ex);
-      else process.nextTick(() => socket.emit('error', ex));
+      if (callback) socketTick(state.handle, callback, ex);
+      else socketTick(state.handle, () => socket.emit('error', ex));
       return;
     }
     // Closed while the lookup ran: dropped silently, no callback, as Node.
@@ -557,7 +557,7 @@ function sendTo(socket, data, port, address, callback, local) {
     let failed = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
     if (failed === undefined && data === null) failed = tooManyPieces(state, ip, address, port);
     if (failed === undefined) transmit(socket, data, ip, address, port, callback, local);
-    else if (callback) process.nextTick(callback, failed);
+    else if (callback) socketTick(state.handle, callback, failed);
   });
 }
 
@@ -585,13 +585,13 @@ function transmit(socket, data, ip, address, port, callback, local) {
     else if (ip === undefined || !port) sent = state.handle.send(data, 0); // no destination, as Node
     else sent = state.handle.send(data, port, String(ip));
   } catch (err) {
-    if (callback) process.nextTick(callback, errors.fromNative(err, 'send', address, port));
+    if (callback) socketTick(state.handle, callback, errors.fromNative(err, 'send', address, port));
     return;
   }
   // Node's handle convention: bytes + 1 when sent now, 0 when queued (a
   // SEND_DONE event follows), or a negative libuv errno.
   if (sent > 0) {
-    if (callback) process.nextTick(callback, null, sent - 1);
+    if (callback) socketTick(state.handle, callback, null, sent - 1);
   } else if (sent === 0) {
     // Queued natively: called back later, in an async resource made now.
     const entry = { callback, address, port, size: data.length, resource: undefined };
@@ -601,7 +601,7 @@ function transmit(socket, data, ip, address, port, callback, local) {
     }
     state.pendingSends.push(entry);
   } else if (callback) {
-    process.nextTick(callback, errors.exceptionWithHostPort(sent, 'send', address, port));
+    socketTick(state.handle, callback, errors.exceptionWithHostPort(sent, 'send', address, port));
   }
 }
 

@@ -23,6 +23,16 @@ function internalStateSymbol() {
   }
 }
 
+// node:dgram queues the ticks of a socket's send callbacks and errors,
+// 'connect' and 'close' with the socket as their default trigger: their
+// triggerAsyncId() is the socket's UDPWRAP. The handle sets that around
+// the process.nextTick call where Node's C++ API lets it (src/sys/napi.rs
+// `call_with_trigger`); a closed socket passes the handle it had.
+function socketTick(handle, ...args) {
+  if (handle === null || handle === undefined) process.nextTick(...args);
+  else handle.inTriggerScope(process, process.nextTick, ...args);
+}
+
 const BIND_STATE_UNBOUND = 0;
 const BIND_STATE_BINDING = 1;
 const BIND_STATE_BOUND = 2;
@@ -34,6 +44,7 @@ const CONNECT_STATE_CONNECTED = 2;
 module.exports = {
   kState,
   nodeStateSymbol,
+  socketTick,
   BIND_STATE_UNBOUND,
   BIND_STATE_BINDING,
   BIND_STATE_BOUND,

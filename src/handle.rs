@@ -778,6 +778,13 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
             };
             u(h.open(a.this(), a.i64(0)?, dup))
         }),
+        // inTriggerScope(thisArg, fn, ...args): fn.call(thisArg, ...args)
+        // with the socket as the default trigger of what it queues (see
+        // `call_with_trigger`).
+        (c"inTriggerScope", |h, a| {
+            sys::napi::call_with_trigger(a.env(), h.ctx.async_id, a.raw(0)?, a.raw(1)?, a.rest(2))?;
+            Ok(Ret::Undefined)
+        }),
         (c"recvStart", |h, _| u(h.recv_start())),
         (c"recvStop", |h, _| {
             h.recv_stop();

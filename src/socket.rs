@@ -93,6 +93,9 @@ pub(crate) struct SocketCtx {
     watch_pending: Cell<bool>,
     watch_counted: Cell<bool>,
     pub(crate) async_ctx: RefCell<Option<AsyncContext>>,
+    /// The async id of `async_ctx` (where Node's C++ API made it), kept
+    /// past the context's end: the trigger of the socket's last ticks.
+    pub(crate) async_id: Option<f64>,
     /// The handle object (`this` of events), held while the socket is open.
     pub(crate) this_ref: RefCell<Option<Ref>>,
     /// The sender of the last one-datagram event (see `deliver::batch`).
@@ -128,6 +131,7 @@ impl SocketCtx {
             keeps_alive: Cell::new(false),
             watch_pending: Cell::new(false),
             watch_counted: Cell::new(false),
+            async_id: async_ctx.async_id(),
             async_ctx: RefCell::new(Some(async_ctx)),
             this_ref: RefCell::new(None),
             last_sender: RefCell::new(String::new()),

@@ -149,6 +149,29 @@ mod node_cxx {
     ) -> RawValue;
     type GetFrame = unsafe extern "C" fn(*mut Isolate) -> RawValue;
     type SetFrame = unsafe extern "C" fn(*mut Isolate, RawValue);
+    /// `v8::Isolate::GetCurrentContext` (a `Local<Context>`: one pointer).
+    type GetContext = unsafe extern "C" fn(*mut Isolate) -> RawValue;
+    /// `node::GetCurrentEnvironment(Local<Context>)`.
+    type GetEnvironment = unsafe extern "C" fn(RawValue) -> *mut c_void;
+    /// The constructor and destructor of
+    /// `node::AsyncHooks::DefaultTriggerAsyncIdScope` (`this` first).
+    type ScopeEnter = unsafe extern "C" fn(*mut c_void, *mut c_void, f64);
+    type ScopeExit = unsafe extern "C" fn(*mut c_void);
+
+    /// What sets Node's default trigger async id for a stretch of code, as
+    /// Node's own `defaultTriggerAsyncIdScope` does for the ticks
+    /// node:dgram queues on behalf of a socket.
+    pub(crate) struct TriggerScope {
+        pub(crate) get_context: GetContext,
+        pub(crate) get_environment: GetEnvironment,
+        pub(crate) enter: ScopeEnter,
+        pub(crate) exit: ScopeExit,
+    }
+
+    /// Room for a `DefaultTriggerAsyncIdScope` (Node 20–26: a pointer and
+    /// a double, 16 bytes); four times that, for a Node that grows it.
+    #[repr(C, align(16))]
+    pub(crate) struct ScopeStorage(pub(crate) [u64; 8]);
     /// `node::MakeCallback` as MSVC compiles it (Windows x64): its
     /// `v8::MaybeLocal<Value>` result is not a POD for the MSVC ABI (it has
     /// constructors and a private member), so it is written through a
@@ -186,6 +209,8 @@ mod node_cxx {
         pub(crate) emit_init: EmitInit,
         pub(crate) emit_destroy: EmitDestroy,
         pub(crate) call: Call,
+        /// Missing on Windows (not looked up) and in other embedders.
+        pub(crate) trigger_scope: Option<TriggerScope>,
     }
 
     static API: OnceLock<Option<Api>> = OnceLock::new();
@@ -214,6 +239,7 @@ mod node_cxx {
                 emit_init: host_fn(c"?EmitAsyncInit@node@@YA?AUasync_context@1@PEAVIsolate@v8@@V?$Local@VObject@v8@@@4@PEBDN@Z")?,
                 emit_destroy: host_fn(c"?EmitAsyncDestroy@node@@YAXPEAVIsolate@v8@@Uasync_context@1@@Z")?,
                 call: Call::Msvc(host_fn(c"?MakeCallback@node@@YA?AV?$MaybeLocal@VValue@v8@@@v8@@PEAVIsolate@3@V?$Local@VObject@v8@@@3@V?$Local@VFunction@v8@@@3@HPEAV?$Local@VValue@v8@@@3@Uasync_context@1@@Z")?),
+                trigger_scope: None,
             })
         }
     }
@@ -242,11 +268,24 @@ mod node_cxx {
                     c"_ZN4node12MakeCallbackEPN2v87IsolateENS0_5LocalINS0_6ObjectEEENS3_INS0_8FunctionEEEiPNS3_INS0_5ValueEEENS_13async_contextE",
                 )?),
             };
+            let trigger_scope = (|| {
+                Some(TriggerScope {
+                    get_context: host_fn(c"_ZN2v87Isolate17GetCurrentContextEv")?,
+                    get_environment: host_fn(
+                        c"_ZN4node21GetCurrentEnvironmentEN2v85LocalINS0_7ContextEEE",
+                    )?,
+                    enter: host_fn(
+                        c"_ZN4node10AsyncHooks26DefaultTriggerAsyncIdScopeC1EPNS_11EnvironmentEd",
+                    )?,
+                    exit: host_fn(c"_ZN4node10AsyncHooks26DefaultTriggerAsyncIdScopeD1Ev")?,
+                })
+            })();
             Some(Api {
                 get_current,
                 emit_init,
                 emit_destroy,
                 call,
+                trigger_scope,
             })
         }
     }
@@ -403,6 +442,14 @@ impl AsyncContext {
         Ok(Self::Napi(raw, PhantomData))
     }
 
+    /// The async id of the context, where Node's C++ API made it.
+    pub(crate) fn async_id(&self) -> Option<f64> {
+        match self {
+            Self::Node { ids, .. } => Some(ids.async_id),
+            Self::Napi(..) => None,
+        }
+    }
+
     /// The context, for `make_callback` in the current handle scope.
     pub(crate) fn prepare(&self, env: RawEnv) -> napi::Result<CallContext> {
         Ok(match self {
@@ -443,6 +490,56 @@ impl AsyncContext {
                 sys::napi_async_destroy(env, raw);
             },
         }
+    }
+}
+
+/// Calls `func(...args)` with `this = recv` and Node's default trigger
+/// async id set to `trigger` meanwhile, where Node's C++ API allows (else
+/// a plain call): what node:dgram does for the ticks it queues on behalf of
+/// a socket (send callbacks, `'connect'`, `'close'`), whose
+/// `triggerAsyncId()` is then the socket's. An exception thrown by `func`
+/// is left pending for the caller's JS. On the JS thread, inside a JS call.
+pub(crate) fn call_with_trigger(
+    env: RawEnv,
+    trigger: Option<f64>,
+    recv: RawValue,
+    func: RawValue,
+    args: &[RawValue],
+) -> napi::Result<()> {
+    let scope = trigger
+        .filter(|t| *t >= 0.0)
+        .and_then(|t| Some((node_cxx::api()?, t)))
+        .and_then(|(api, t)| Some((api, api.trigger_scope.as_ref()?, t)));
+    let mut storage = node_cxx::ScopeStorage([0; 8]);
+    let this = storage.0.as_mut_ptr().cast::<c_void>();
+    let mut entered = false;
+    if let Some((api, s, t)) = scope {
+        // SAFETY: on the JS thread inside a JS call, so the isolate is
+        // current and a context entered; the environment of that context
+        // is Node's (null otherwise: skipped). `this` is 64 bytes, 16-byte
+        // aligned, more than the scope object (16 bytes), and is destroyed
+        // below before it goes out of scope.
+        unsafe {
+            let context = (s.get_context)((api.get_current)());
+            let node_env = (s.get_environment)(context);
+            if !node_env.is_null() {
+                (s.enter)(this, node_env, t);
+                entered = true;
+            }
+        }
+    }
+    let mut result = std::ptr::null_mut();
+    // SAFETY: `recv`, `func` and `args` are live values of `env`, on its
+    // thread.
+    let status =
+        unsafe { sys::napi_call_function(env, recv, func, args.len(), args.as_ptr(), &mut result) };
+    if let (true, Some((_, s, _))) = (entered, scope) {
+        // SAFETY: the object `enter` constructed at `this`, destroyed once.
+        unsafe { (s.exit)(this) };
+    }
+    match status {
+        sys::Status::napi_ok | sys::Status::napi_pending_exception => Ok(()),
+        other => check(other, "napi_call_function"),
     }
 }
 
@@ -886,6 +983,16 @@ pub(crate) mod class {
 
         pub(crate) fn this(&self) -> RawValue {
             self.this
+        }
+
+        /// How many arguments were passed (at most `MAX_ARGS` count).
+        pub(crate) fn count(&self) -> usize {
+            self.argc.min(MAX_ARGS)
+        }
+
+        /// The arguments from `i` on.
+        pub(crate) fn rest(&self, i: usize) -> &[RawValue] {
+            &self.argv[i.min(self.count())..self.count()]
         }
 
         /// Argument `i` (undefined when absent).
