@@ -260,7 +260,10 @@ s.bind(0, '127.0.0.1', () => c.bind(0, '127.0.0.1', () => {
 test('loading dgram-rs and using a socket turns on no async hook, as node:dgram', async (t) => {
   const { runProcess, ROOT } = require('./helpers.js');
   const script = `const hooks = require('internal/async_hooks');
-const state = (at) => at + ':' + hooks.initHooksExist() + '/' + hooks.enabledHooksExist();
+const { internalBinding } = require('internal/test/binding'); // warns on stderr
+const wrap = internalBinding('async_wrap');
+const usesResource = () => wrap.async_hook_fields[wrap.constants.kUsesExecutionAsyncResource];
+const state = (at) => at + ':' + hooks.initHooksExist() + '/' + hooks.enabledHooksExist() + '/' + usesResource();
 const out = [state('start')];
 const dgram = require(process.env.DGRAM);
 out.push(state('loaded'));
@@ -275,6 +278,6 @@ s.bind(0, '127.0.0.1', () => s.send('x', s.address().port, '127.0.0.1'));`;
   const rs = await run(ROOT);
   t.is(node.code, 0, node.stderr);
   t.is(rs.code, 0, rs.stderr);
-  t.regex(node.stdout, /loaded:false\/\w+ message:false\/\w+ closed:false\/\w+/);
+  t.regex(node.stdout, /loaded:false\/\w+\/0 message:false\/\w+\/0 closed:false\/\w+\/0/);
   t.is(rs.stdout, node.stdout);
 });

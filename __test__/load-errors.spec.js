@@ -4,6 +4,8 @@
 // of failing later (or crashing the process). The missing-binary case is in
 // pack.spec.js and scripts/registry-e2e.sh, --no-addons in node-flags.spec.js.
 
+const fs = require('node:fs');
+const path = require('node:path');
 const test = require('ava');
 const { ROOT, runProcess } = require('./helpers.js');
 
@@ -38,4 +40,37 @@ test('a bundler that replaces the addon with its file name: ERR_DGRAM_RS_NO_BIND
   const r = await runProcess(process.execPath, ['-e', `${fileLoader}${REPORT}`]);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /^ERR_DGRAM_RS_NO_BINDING dgram-rs: its native addon was replaced by a bundler\b.*--external:dgram-rs.*--loader:\.node=copy/);
+});
+
+// NAPI_RS_NATIVE_LIBRARY_PATH is read by every napi-rs loader: set for
+// another package, it hands dgram-rs that package's addon (simulated by a
+// .node handler giving an object without dgram-rs's functions).
+test('NAPI_RS_NATIVE_LIBRARY_PATH naming another addon: ERR_DGRAM_RS_NO_BINDING naming the variable', async (t) => {
+  const other = "require.extensions['.node'] = (m) => { m.exports = { someoneElses: true }; };";
+  const r = await runProcess(process.execPath, ['-e', `${other}${REPORT}`], {
+    env: { NAPI_RS_NATIVE_LIBRARY_PATH: path.join(ROOT, fs.readdirSync(ROOT).find((f) => f.endsWith('.node'))) },
+  });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^ERR_DGRAM_RS_NO_BINDING dgram-rs: NAPI_RS_NATIVE_LIBRARY_PATH \(.*\) names a native addon that is not dgram-rs's\b/);
+});
+
+// Without /usr/bin/ldd (distroless images) the generated loader asks a
+// diagnostic report for the libc and sets process.report.excludeNetwork
+// for it: a process-wide setting node:dgram leaves alone, put back.
+// (The missing file is simulated: the loader reads it with readFileSync.)
+test('a system without /usr/bin/ldd: require() leaves process.report.excludeNetwork as node:dgram does', async (t) => {
+  const script = (mod) => `const fs = require('fs');
+const read = fs.readFileSync;
+fs.readFileSync = function (file, ...rest) {
+  if (file === '/usr/bin/ldd') throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+  return read.call(this, file, ...rest);
+};
+require(${JSON.stringify(mod)});
+console.log(process.report.excludeNetwork);`;
+  const [node, rs] = await Promise.all([
+    runProcess(process.execPath, ['-e', script('node:dgram')]),
+    runProcess(process.execPath, ['-e', script(ROOT)]),
+  ]);
+  t.is(node.stdout, 'false\n', node.stderr);
+  t.is(rs.stdout, node.stdout, rs.stderr);
 });

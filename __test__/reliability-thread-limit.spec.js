@@ -167,3 +167,43 @@ limitTest('threads refused while the runtime reads ahead: a queued send fails wi
   t.is(rs.code, 0, rs.stderr);
   t.is(rs.stderr, '');
 });
+
+// Signals sent to the process reach Node's own threads: dgram-rs's
+// threads (the runtime's, started by a burst for read-ahead; a send
+// drain's) block them, as Node's helper threads do, so that no handler of
+// the application runs on a thread of ours. Faults stay deliverable.
+test('dgram-rs threads block the signals sent to the process (faults excepted)', async (t) => {
+  if (process.platform !== 'linux') return t.pass('reads /proc');
+  const script = `
+const dgram = require(process.env.DGRAM);
+const fs = require('node:fs');
+const rx = dgram.createSocket('udp4');
+const tx = dgram.createSocket('udp4');
+let got = 0;
+rx.on('message', () => {
+  if (++got !== 5000) return;
+  const ours = fs.readdirSync('/proc/self/task')
+    .map((tid) => ({ tid, name: fs.readFileSync('/proc/self/task/' + tid + '/comm', 'utf8').trim() }))
+    .filter((th) => th.name.startsWith('dgram-rs'));
+  const masks = ours.map((th) => /SigBlk:\\s+([0-9a-f]+)/.exec(fs.readFileSync('/proc/self/task/' + th.tid + '/status', 'utf8'))[1]);
+  console.log(JSON.stringify({ threads: ours.map((th) => th.name), masks }));
+  rx.close();
+  tx.close();
+});
+rx.bind(0, '127.0.0.1', () => {
+  rx.setRecvBufferSize(8 << 20);
+  for (let i = 0; i < 5000; i++) tx.send(Buffer.alloc(100), rx.address().port, '127.0.0.1');
+});`;
+  const r = await runProcess(process.execPath, ['-e', script], { env: { DGRAM: ROOT }, ms: 20000 });
+  t.is(r.code, 0, r.stderr);
+  const { threads, masks } = JSON.parse(r.stdout);
+  t.true(threads.includes('dgram-rs-io'), `the burst started the runtime: ${threads}`);
+  const bit = (mask, signal) => (BigInt(`0x${mask}`) >> BigInt(signal - 1)) & 1n;
+  const { constants: { signals } } = require('node:os');
+  for (const mask of masks) {
+    for (const s of ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGCHLD', 'SIGWINCH']) {
+      t.is(bit(mask, signals[s]), 1n, `${s} blocked (SigBlk ${mask})`);
+    }
+    for (const s of ['SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL']) t.is(bit(mask, signals[s]), 0n, `${s} deliverable`);
+  }
+});

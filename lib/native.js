@@ -12,11 +12,27 @@ const REPO = 'https://github.com/dgram-rs/dgram-rs';
 function libc() {
   try {
     if (!process.report) return 'gnu';
-    process.report.excludeNetwork = true; // as binding.js does: no DNS lookups for the report
-    const report = process.report.getReport();
+    const report = withReportSettingKept(() => {
+      process.report.excludeNetwork = true; // as binding.js does: no DNS lookups for the report
+      return process.report.getReport();
+    });
     return report && report.header && report.header.glibcVersionRuntime ? 'gnu' : 'musl';
   } catch {
     return 'gnu';
+  }
+}
+
+// The generated loader asks a diagnostic report for the libc when it
+// cannot read /usr/bin/ldd (distroless images), and sets
+// `process.report.excludeNetwork` for it, a process-wide setting that
+// every later report of the application would keep: put it back.
+function withReportSettingKept(fn) {
+  const report = process.report;
+  const before = report ? report.excludeNetwork : undefined;
+  try {
+    return fn();
+  } finally {
+    if (report && report.excludeNetwork !== before) report.excludeNetwork = before;
   }
 }
 
@@ -125,12 +141,24 @@ function bundledBindingError() {
   return err;
 }
 
+// NAPI_RS_NATIVE_LIBRARY_PATH is read by the loader of every napi-rs
+// package: one meant for another package's addon loads that addon here.
+function foreignOverrideError() {
+  const err = new Error(
+    `dgram-rs: NAPI_RS_NATIVE_LIBRARY_PATH (${process.env.NAPI_RS_NATIVE_LIBRARY_PATH}) names a native addon ` +
+      "that is not dgram-rs's. Every napi-rs package's loader reads that variable: unset it, or set it only " +
+      'for a process that loads no other napi-rs addon, pointing at a dgram-rs.<platform>.node.',
+  );
+  err.code = 'ERR_DGRAM_RS_NO_BINDING';
+  return err;
+}
+
 const unsupported = unsupportedRuntimeError();
 if (unsupported) throw unsupported;
 
 let binding;
 try {
-  binding = require('../binding.js');
+  binding = withReportSettingKept(() => require('../binding.js'));
 } catch (err) {
   // Only the loader's "nothing found" failure is rewritten; anything else
   // (e.g. a binary that exists but fails to initialise) is thrown as is.
@@ -139,6 +167,8 @@ try {
   }
   throw err;
 }
-if (binding === null || typeof binding !== 'object' || typeof binding.addEventHandler !== 'function') throw bundledBindingError();
+if (binding === null || typeof binding !== 'object' || typeof binding.addEventHandler !== 'function') {
+  throw process.env.NAPI_RS_NATIVE_LIBRARY_PATH ? foreignOverrideError() : bundledBindingError();
+}
 
 module.exports = binding;

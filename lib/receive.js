@@ -63,10 +63,13 @@ if (runTicks.name === 'deprecated') {
 // a listener's enterWith() ends with its message. A batch is one call:
 // the socket's frame is set again between its messages. (Elsewhere a
 // store entered in a listener stays with the socket's resource, on node
-// as here.) The probe's storage is disabled at once: on Node 20/22 an
-// enabled AsyncLocalStorage keeps async_hooks on, which runs a hook for
-// every promise and async resource the application makes from then on.
+// as here.) Where the storage is built on async_hooks (Node 20/22, 24+
+// with --no-async-context-frame: its prototype has `_propagate`) there are
+// no frames, and no probe: running one turns on async_hooks' flags for
+// the life of the process. Elsewhere the probe's storage is disabled at
+// once all the same.
 const restoreFrame = (() => {
+  if (typeof AsyncLocalStorage.prototype._propagate === 'function') return undefined;
   const probe = new AsyncLocalStorage();
   const framed = probe.run(true, asyncFrameIsSet);
   probe.disable();

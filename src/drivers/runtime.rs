@@ -102,6 +102,7 @@ fn start() -> io::Result<Runtime> {
             .max_blocking_threads(DRAIN_THREADS)
             .thread_keep_alive(Duration::MAX)
             .thread_name("dgram-rs-io")
+            .on_thread_start(crate::sys::block_process_signals)
             .enable_io()
             .build()
     })

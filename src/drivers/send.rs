@@ -161,9 +161,13 @@ fn spawn_drain(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::Result<()> {
     if crate::drivers::runtime::spawn_blocking(shared, task()).is_ok() {
         return Ok(());
     }
+    let task = task();
     let spawned = std::thread::Builder::new()
         .name("dgram-rs-send".into())
-        .spawn(task())
+        .spawn(move || {
+            crate::sys::block_process_signals();
+            task();
+        })
         .map(drop);
     if spawned.is_err() {
         claim.store(true, Ordering::Release);

@@ -283,3 +283,26 @@ pub(crate) fn ssm_v6(
         Err(io::Error::last_os_error())
     }
 }
+
+/// Blocks the signals sent to the process in the calling thread, one of
+/// ours (the runtime's, a send drain's), as Node blocks them in its helper
+/// threads: the kernel then delivers them to Node's threads, where the
+/// application's handlers are expected to run. Faults stay deliverable.
+pub(crate) fn block_process_signals() {
+    // SAFETY: `set` is initialised by sigfillset before use;
+    // pthread_sigmask changes only the calling thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for fault in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+        ] {
+            libc::sigdelset(&mut set, fault);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}

@@ -125,3 +125,6 @@ pub(crate) fn ssm_v6(
     }
     Ok(())
 }
+
+/// Signals are a Unix matter (see the Unix `block_process_signals`).
+pub(crate) fn block_process_signals() {}
