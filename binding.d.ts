@@ -26,6 +26,16 @@ export declare function addEventHandler(onevent: unknown, scratch: unknown): num
  */
 export declare function asyncFrameIsSet(): boolean
 
+/**
+ * `func.call(recv, x, y, z)` with the first `count` of `x, y, z`, and
+ * Node's default trigger async id set to `trigger` meanwhile (see
+ * `sys::napi::call_with_trigger`): lib/state.js queues a socket's ticks
+ * with it, as node:dgram queues them inside `defaultTriggerAsyncIdScope`.
+ * A module function, not a handle method: no unwrap per call, and a
+ * closed socket's id still works.
+ */
+export declare function callWithTrigger(trigger: number, recv: unknown, func: unknown, count: number, x: unknown, y: unknown, z: unknown): void
+
 /** Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket. */
 export declare function guessHandleType(fd: number): string
 

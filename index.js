@@ -29,6 +29,7 @@ const {
 // The socket's state key and its state machines' values (lib/state.js).
 const {
   kState,
+  kAsyncIdSymbol,
   nodeStateSymbol,
   socketTick,
   BIND_STATE_UNBOUND,
@@ -225,11 +226,17 @@ function readOptions(type, validateOnly) {
 // plain function.
 function initSocket(type_, listener) {
   const { type, options, recvBufferSize, sendBufferSize, handle, rawLookup } = readOptions(type_);
+  // The socket's async id, as Node keeps it on the socket (its first
+  // handle's: a cluster worker's handle swap keeps it); unknown (-1) where
+  // the addon cannot get it from Node (Node-API contexts).
+  const asyncId = handle.getAsyncId();
+  if (asyncId >= 0) this[kAsyncIdSymbol] = asyncId;
   this.type = type;
   if (typeof listener === 'function') this.on('message', listener);
 
   this[kState] = {
     handle,
+    asyncId: asyncId >= 0 ? asyncId : undefined,
     // A literal IP of the socket's family needs no lookup when the lookup
     // is the default one (see skipsLiterals).
     literalShortcut: skipsLiterals(rawLookup),
@@ -502,7 +509,7 @@ class SocketImpl extends EventEmitter {
     // (`data` null: sendTo reports EMSGSIZE once the address is known).
     const tooMany = list.length > kIovMax;
     if (tooMany && connected) {
-      if (callback) socketTick(state.handle, callback, errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port));
+      if (callback) socketTick(state, callback, errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port));
       return;
     }
     // A single view goes to the write as it is: its length is read there,
@@ -539,7 +546,6 @@ class SocketImpl extends EventEmitter {
         ? { pending, cancelled: closed, completed: [] }
         : { pending, cancelled: closed[0], completed: closed.slice(1) };
     }
-    const handle = state.handle;
     state.handle = null;
     if (state.receiveFilter !== undefined) state.receiveFilter.stop();
     if (state.clusterRelease !== undefined) {
@@ -547,7 +553,7 @@ class SocketImpl extends EventEmitter {
       state.clusterRelease = undefined;
       release();
     }
-    socketTick(handle, socketCloseNT, this);
+    socketTick(state, socketCloseNT, this);
     return this;
   }
 
@@ -1015,7 +1021,7 @@ function doConnectLookup(port, address, callback) {
     }
     if (ex) {
       state.connectState = CONNECT_STATE_DISCONNECTED;
-      socketTick(state.handle, () => {
+      socketTick(state, () => {
         if (callback) {
           this.removeListener('connect', callback);
           callback(ex);
@@ -1026,7 +1032,7 @@ function doConnectLookup(port, address, callback) {
       return;
     }
     state.connectState = CONNECT_STATE_CONNECTED;
-    socketTick(state.handle, () => this.emit('connect'));
+    socketTick(state, () => this.emit('connect'));
   });
 }
 

@@ -166,6 +166,13 @@ queuedTest('queued sends call back in a UDPSENDWRAP (SendWrap) in the store of t
   const q = r.node.trace.find((e) => e.queued);
   t.true(q.queued.some((k) => k.exec === 'a UDPSENDWRAP' && k.res === 'SendWrap' && k.ownStore), 'some sends were queued');
   t.like(r.node.trace.find((e) => 'waiting' in e), { waiting: true });
+  // Their triggers too (the socket's UDPWRAP: Node makes the SendWrap in
+  // the socket's trigger scope), where the addon can set them (not Windows).
+  if (process.platform !== 'win32') {
+    t.deepEqual(split(r.rs.trace).triggers, split(r.node.trace).triggers);
+    t.deepEqual(split(r.rs.workerTrace).triggers, split(r.node.workerTrace).triggers);
+    t.true(split(r.node.trace).triggers.some((e) => e.queued && e.trig.startsWith('handle ')));
+  }
 });
 
 // Node queues these ticks (and creates its SendWrap) inside
@@ -280,4 +287,26 @@ s.bind(0, '127.0.0.1', () => s.send('x', s.address().port, '127.0.0.1'));`;
   t.is(rs.code, 0, rs.stderr);
   t.regex(node.stdout, /loaded:false\/\w+\/0 message:false\/\w+\/0 closed:false\/\w+\/0/);
   t.is(rs.stdout, node.stdout);
+});
+
+// A send's lookup that fails after close(): Node still calls back in the
+// socket's trigger scope (its lookup callback checks the error before the
+// handle), so the callback's trigger is the socket's UDPWRAP.
+const lookupAfterCloseTest = process.platform === 'win32' ? test.failing : test;
+lookupAfterCloseTest('a send whose lookup fails after close(): its callback triggered by the socket, as on node:dgram', async (t) => {
+  const { childParity } = require('./helpers.js');
+  const script = `const dgram = require(process.env.DGRAM);
+const { createHook, triggerAsyncId } = require('node:async_hooks');
+const types = new Map();
+createHook({ init(id, type) { types.set(id, type); } }).enable();
+const lookup = (host, family, cb) => (host === 'nowhere.invalid'
+  ? setImmediate(cb, Object.assign(new Error('no such host'), { code: 'ENOTFOUND' }))
+  : require('node:dns').lookup(host, family, cb));
+const s = dgram.createSocket({ type: 'udp4', lookup });
+s.bind(0, '127.0.0.1', () => {
+  s.send('x', 9, 'nowhere.invalid', (err) => console.log(err.code, types.get(triggerAsyncId())));
+  s.close(() => console.log('closed', types.get(triggerAsyncId())));
+});`;
+  const { node } = await childParity(t, script);
+  t.regex(node.stdout, /ENOTFOUND UDPWRAP/);
 });

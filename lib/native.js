@@ -153,6 +153,20 @@ function foreignOverrideError() {
   return err;
 }
 
+// What index.js and lib/ call on the addon.
+const REQUIRED = ['addEventHandler', 'asyncFrameIsSet', 'callWithTrigger', 'guessHandleType', 'hostProcess',
+  'restoreAsyncFrame', 'setCopyChunks', 'setNoTrySend', 'udpClass'];
+
+function staleBindingError(missing) {
+  const err = new Error(
+    `dgram-rs: its native addon is from another version of dgram-rs (it lacks ${missing.join(', ')}). ` +
+      'Install dgram-rs again so that its platform package matches it, or rebuild it (npm install in a ' +
+      'checkout)' + (process.env.NAPI_RS_NATIVE_LIBRARY_PATH ? `; NAPI_RS_NATIVE_LIBRARY_PATH is ${process.env.NAPI_RS_NATIVE_LIBRARY_PATH}.` : '.'),
+  );
+  err.code = 'ERR_DGRAM_RS_NO_BINDING';
+  return err;
+}
+
 const unsupported = unsupportedRuntimeError();
 if (unsupported) throw unsupported;
 
@@ -170,5 +184,10 @@ try {
 if (binding === null || typeof binding !== 'object' || typeof binding.addEventHandler !== 'function') {
   throw process.env.NAPI_RS_NATIVE_LIBRARY_PATH ? foreignOverrideError() : bundledBindingError();
 }
+// A binary of another dgram-rs version (a stale platform package, an old
+// build named by NAPI_RS_NATIVE_LIBRARY_PATH) fails here rather than at
+// the first call of what it lacks.
+const missing = REQUIRED.filter((name) => typeof binding[name] !== 'function');
+if (missing.length !== 0) throw staleBindingError(missing);
 
 module.exports = binding;

@@ -200,7 +200,7 @@ function outboxTick(item) {
     else if (!exitHooked) hookExit();
   }
   // Node calls back on the tick after its lookup step.
-  if (item.callback !== undefined) socketTick(item.socket[kState].handle, deliverSendResult, item);
+  if (item.callback !== undefined) socketTick(item.socket[kState], deliverSendResult, item);
 }
 
 // Node checks sendBlockList after the lookup step (a rule added or
@@ -325,7 +325,7 @@ function deliverSendResult(item) {
   } else if (result === undefined) {
     // Queued by the native side: completes later, in an async resource
     // made here, in the send's context, as Node's queued SendWrap.
-    if (item.queued !== undefined) item.queued.resource = new SendWrap();
+    if (item.queued !== undefined) item.queued.resource = new SendWrap(item.socket[kState].asyncId);
   } else {
     callback(result);
   }
@@ -498,9 +498,11 @@ function settleItem(state, item, r) {
 
 // The async resource of a queued send, as Node's (a `SendWrap` of type
 // UDPSENDWRAP, as executionAsyncResource() shows it to its callback).
+// Triggered by the socket, as Node makes its SendWrap inside the socket's
+// defaultTriggerAsyncIdScope (where the socket's async id is known).
 class SendWrap extends AsyncResource {
-  constructor() {
-    super('UDPSENDWRAP');
+  constructor(socketAsyncId) {
+    super('UDPSENDWRAP', socketAsyncId === undefined ? undefined : { triggerAsyncId: socketAsyncId });
   }
 }
 
@@ -548,8 +550,8 @@ function sendTo(socket, data, port, address, callback, local) {
   }
   state.handle.lookup(address, (ex, ip) => {
     if (ex) {
-      if (callback) socketTick(state.handle, callback, ex);
-      else socketTick(state.handle, () => socket.emit('error', ex));
+      if (callback) socketTick(state, callback, ex);
+      else socketTick(state, () => socket.emit('error', ex));
       return;
     }
     // Closed while the lookup ran: dropped silently, no callback, as Node.
@@ -557,7 +559,7 @@ function sendTo(socket, data, port, address, callback, local) {
     let failed = state.sendBlockList === undefined ? undefined : sendBlocked(state.sendBlockList, ip);
     if (failed === undefined && data === null) failed = tooManyPieces(state, ip, address, port);
     if (failed === undefined) transmit(socket, data, ip, address, port, callback, local);
-    else if (callback) socketTick(state.handle, callback, failed);
+    else if (callback) socketTick(state, callback, failed);
   });
 }
 
@@ -585,23 +587,23 @@ function transmit(socket, data, ip, address, port, callback, local) {
     else if (ip === undefined || !port) sent = state.handle.send(data, 0); // no destination, as Node
     else sent = state.handle.send(data, port, String(ip));
   } catch (err) {
-    if (callback) socketTick(state.handle, callback, errors.fromNative(err, 'send', address, port));
+    if (callback) socketTick(state, callback, errors.fromNative(err, 'send', address, port));
     return;
   }
   // Node's handle convention: bytes + 1 when sent now, 0 when queued (a
   // SEND_DONE event follows), or a negative libuv errno.
   if (sent > 0) {
-    if (callback) socketTick(state.handle, callback, null, sent - 1);
+    if (callback) socketTick(state, callback, null, sent - 1);
   } else if (sent === 0) {
     // Queued natively: called back later, in an async resource made now.
     const entry = { callback, address, port, size: data.length, resource: undefined };
     if (callback) {
-      entry.resource = new SendWrap();
+      entry.resource = new SendWrap(state.asyncId);
       entry.callback = runQueuedCallback.bind(null, entry, callback);
     }
     state.pendingSends.push(entry);
   } else if (callback) {
-    socketTick(state.handle, callback, errors.exceptionWithHostPort(sent, 'send', address, port));
+    socketTick(state, callback, errors.exceptionWithHostPort(sent, 'send', address, port));
   }
 }
 

@@ -5,7 +5,7 @@
 // state machines. A module of its own so that index.js and the send path
 // (lib/send-path.js) share them without requiring each other.
 
-const { hostProcess } = require('./native.js');
+const { callWithTrigger, hostProcess } = require('./native.js');
 // The process object of the context the addon was loaded in (see index.js).
 const process = hostProcess();
 
@@ -24,13 +24,25 @@ function internalStateSymbol() {
 }
 
 // node:dgram queues the ticks of a socket's send callbacks and errors,
-// 'connect' and 'close' with the socket as their default trigger: their
-// triggerAsyncId() is the socket's UDPWRAP. The handle sets that around
-// the process.nextTick call where Node's C++ API lets it (src/sys/napi.rs
-// `call_with_trigger`); a closed socket passes the handle it had.
-function socketTick(handle, ...args) {
-  if (handle === null || handle === undefined) process.nextTick(...args);
-  else handle.inTriggerScope(process, process.nextTick, ...args);
+// 'connect' and 'close' with the socket's async id (its first handle's,
+// kept after close() and a cluster's handle swap) as their default
+// trigger: their triggerAsyncId() is the socket's UDPWRAP. The addon sets
+// that around process.nextTick where Node's C++ API lets it
+// (src/sys/napi.rs `call_with_trigger`); elsewhere `asyncId` is undefined.
+function socketTick(state, fn, ...args) {
+  if (state.asyncId === undefined) process.nextTick(fn, ...args);
+  else callWithTrigger(state.asyncId, process, process.nextTick, args.length + 1, fn, args[0], args[1]);
+}
+
+// The socket's async id lives under this key (Node's own with its
+// internals exposed, as util.inspect shows Node's `async_id_symbol`).
+const kAsyncIdSymbol = (nodeStateSymbol && internalAsyncIdSymbol()) || Symbol('async_id_symbol');
+function internalAsyncIdSymbol() {
+  try {
+    return require('internal/async_hooks').symbols.async_id_symbol;
+  } catch {
+    return undefined;
+  }
 }
 
 const BIND_STATE_UNBOUND = 0;
@@ -43,6 +55,7 @@ const CONNECT_STATE_CONNECTED = 2;
 
 module.exports = {
   kState,
+  kAsyncIdSymbol,
   nodeStateSymbol,
   socketTick,
   BIND_STATE_UNBOUND,

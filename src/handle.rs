@@ -49,6 +49,35 @@ pub fn add_event_handler(env: Env, onevent: Unknown, scratch: Unknown) -> napi::
     crate::env::add_handler(&env, onevent.raw(), scratch.raw())
 }
 
+/// `func.call(recv, x, y, z)` with the first `count` of `x, y, z`, and
+/// Node's default trigger async id set to `trigger` meanwhile (see
+/// `sys::napi::call_with_trigger`): lib/state.js queues a socket's ticks
+/// with it, as node:dgram queues them inside `defaultTriggerAsyncIdScope`.
+/// A module function, not a handle method: no unwrap per call, and a
+/// closed socket's id still works.
+#[napi(catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn call_with_trigger(
+    env: Env,
+    trigger: f64,
+    recv: Unknown,
+    func: Unknown,
+    count: u32,
+    x: Unknown,
+    y: Unknown,
+    z: Unknown,
+) -> napi::Result<()> {
+    let args = [x.raw(), y.raw(), z.raw()];
+    let n = (count as usize).min(args.len());
+    crate::sys::napi::call_with_trigger(
+        env.raw(),
+        Some(trigger),
+        recv.raw(),
+        func.raw(),
+        &args[..n],
+    )
+}
+
 /// Between two messages of a batch: the socket's async context frame
 /// again (see `sys::napi::restore_batch_frame`), for lib/receive.js.
 #[napi(catch_unwind)]
@@ -778,12 +807,10 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
             };
             u(h.open(a.this(), a.i64(0)?, dup))
         }),
-        // inTriggerScope(thisArg, fn, ...args): fn.call(thisArg, ...args)
-        // with the socket as the default trigger of what it queues (see
-        // `call_with_trigger`).
-        (c"inTriggerScope", |h, a| {
-            sys::napi::call_with_trigger(a.env(), h.ctx.async_id, a.raw(0)?, a.raw(1)?, a.rest(2))?;
-            Ok(Ret::Undefined)
+        // The socket's async id (Node's `AsyncWrap.getAsyncId()`), -1 where
+        // Node-API made the context (its id is not exposed).
+        (c"getAsyncId", |h, _| {
+            Ok(Ret::F64(h.ctx.async_id.unwrap_or(-1.0)))
         }),
         (c"recvStart", |h, _| u(h.recv_start())),
         (c"recvStop", |h, _| {

@@ -93,8 +93,8 @@ pub(crate) struct SocketCtx {
     watch_pending: Cell<bool>,
     watch_counted: Cell<bool>,
     pub(crate) async_ctx: RefCell<Option<AsyncContext>>,
-    /// The async id of `async_ctx` (where Node's C++ API made it), kept
-    /// past the context's end: the trigger of the socket's last ticks.
+    /// The async id of `async_ctx`, where Node's C++ API made it (the
+    /// handle's `getAsyncId()`).
     pub(crate) async_id: Option<f64>,
     /// The handle object (`this` of events), held while the socket is open.
     pub(crate) this_ref: RefCell<Option<Ref>>,

@@ -985,16 +985,6 @@ pub(crate) mod class {
             self.this
         }
 
-        /// How many arguments were passed (at most `MAX_ARGS` count).
-        pub(crate) fn count(&self) -> usize {
-            self.argc.min(MAX_ARGS)
-        }
-
-        /// The arguments from `i` on.
-        pub(crate) fn rest(&self, i: usize) -> &[RawValue] {
-            &self.argv[i.min(self.count())..self.count()]
-        }
-
         /// Argument `i` (undefined when absent).
         pub(crate) fn raw(&self, i: usize) -> napi::Result<RawValue> {
             if i < self.argc.min(MAX_ARGS) {
