@@ -170,8 +170,8 @@ limitTest('threads refused while the runtime reads ahead: a queued send fails wi
 
 // Signals sent to the process reach Node's own threads: dgram-rs's
 // threads (the runtime's, started by a burst for read-ahead; a send
-// drain's) block them, as Node's helper threads do, so that no handler of
-// the application runs on a thread of ours. Faults stay deliverable.
+// drain's) block them, so that no handler runs on a thread of ours.
+// Faults stay deliverable.
 test('dgram-rs threads block the signals sent to the process (faults excepted)', async (t) => {
   if (process.platform !== 'linux') return t.pass('reads /proc');
   const script = `

@@ -285,9 +285,11 @@ pub(crate) fn ssm_v6(
 }
 
 /// Blocks the signals sent to the process in the calling thread, one of
-/// ours (the runtime's, a send drain's), as Node blocks them in its helper
-/// threads: the kernel then delivers them to Node's threads, where the
-/// application's handlers are expected to run. Faults stay deliverable.
+/// ours (the runtime's, a send drain's): the kernel then delivers them to
+/// Node's threads (libuv's handlers would forward them from any thread,
+/// but a library's threads have no business receiving them; Node's V8
+/// platform threads block SIGUSR1, its inspector thread all). Faults stay
+/// deliverable.
 pub(crate) fn block_process_signals() {
     // SAFETY: `set` is initialised by sigfillset before use;
     // pthread_sigmask changes only the calling thread's mask.
