@@ -83,6 +83,12 @@ export declare function setCopyChunks(on: boolean): void
 export declare function setNoTrySend(on: boolean): void
 
 /**
+ * Whether `callWithTrigger` sets the trigger here: where it cannot
+ * (Windows), lib/state.js queues those ticks without the native call.
+ */
+export declare function triggerScopeAvailable(): boolean
+
+/**
  * The `UDP` class JS sees: the methods above, each unpacking its
  * arguments (see `sys::napi::class` for why not a napi-rs class).
  */

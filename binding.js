@@ -844,4 +844,5 @@ module.exports.receiveStats = nativeBinding.receiveStats
 module.exports.restoreAsyncFrame = nativeBinding.restoreAsyncFrame
 module.exports.setCopyChunks = nativeBinding.setCopyChunks
 module.exports.setNoTrySend = nativeBinding.setNoTrySend
+module.exports.triggerScopeAvailable = nativeBinding.triggerScopeAvailable
 module.exports.udpClass = nativeBinding.udpClass

@@ -5,7 +5,7 @@
 // state machines. A module of its own so that index.js and the send path
 // (lib/send-path.js) share them without requiring each other.
 
-const { callWithTrigger, hostProcess } = require('./native.js');
+const { callWithTrigger, hostProcess, triggerScopeAvailable } = require('./native.js');
 // The process object of the context the addon was loaded in (see index.js).
 const process = hostProcess();
 
@@ -28,10 +28,21 @@ function internalStateSymbol() {
 // kept after close() and a cluster's handle swap) as their default
 // trigger: their triggerAsyncId() is the socket's UDPWRAP. The addon sets
 // that around process.nextTick where Node's C++ API lets it
-// (src/sys/napi.rs `call_with_trigger`); elsewhere `asyncId` is undefined.
-function socketTick(state, fn, ...args) {
-  if (state.asyncId === undefined) process.nextTick(fn, ...args);
-  else callWithTrigger(state.asyncId, process, process.nextTick, args.length + 1, fn, args[0], args[1]);
+// (src/sys/napi.rs `call_with_trigger`); elsewhere a plain nextTick.
+// Fixed arity (fn and up to two arguments, as its callers pass): no rest
+// array on the send path.
+const triggerScoped = triggerScopeAvailable();
+function socketTick(state, fn, a, b) {
+  const n = arguments.length - 1; // fn and its arguments, as nextTick gets them
+  if (triggerScoped && state.asyncId !== undefined) {
+    callWithTrigger(state.asyncId, process, process.nextTick, n, fn, a, b);
+  } else if (n === 1) {
+    process.nextTick(fn);
+  } else if (n === 2) {
+    process.nextTick(fn, a);
+  } else {
+    process.nextTick(fn, a, b);
+  }
 }
 
 // The socket's async id lives under this key (Node's own with its

@@ -69,13 +69,14 @@ pub fn call_with_trigger(
 ) -> napi::Result<()> {
     let args = [x.raw(), y.raw(), z.raw()];
     let n = (count as usize).min(args.len());
-    crate::sys::napi::call_with_trigger(
-        env.raw(),
-        Some(trigger),
-        recv.raw(),
-        func.raw(),
-        &args[..n],
-    )
+    crate::sys::napi::call_with_trigger(env.raw(), trigger, recv.raw(), func.raw(), &args[..n])
+}
+
+/// Whether `callWithTrigger` sets the trigger here: where it cannot
+/// (Windows), lib/state.js queues those ticks without the native call.
+#[napi(catch_unwind)]
+pub fn trigger_scope_available() -> bool {
+    crate::sys::napi::trigger_scope_available()
 }
 
 /// Between two messages of a batch: the socket's async context frame

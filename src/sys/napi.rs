@@ -493,6 +493,12 @@ impl AsyncContext {
     }
 }
 
+/// Whether `call_with_trigger` can set the trigger (Node's C++ API has
+/// the scope: not on Windows, nor in other embedders).
+pub(crate) fn trigger_scope_available() -> bool {
+    node_cxx::api().is_some_and(|api| api.trigger_scope.is_some())
+}
+
 /// Calls `func(...args)` with `this = recv` and Node's default trigger
 /// async id set to `trigger` meanwhile, where Node's C++ API allows (else
 /// a plain call): what node:dgram does for the ticks it queues on behalf of
@@ -501,15 +507,15 @@ impl AsyncContext {
 /// is left pending for the caller's JS. On the JS thread, inside a JS call.
 pub(crate) fn call_with_trigger(
     env: RawEnv,
-    trigger: Option<f64>,
+    trigger: f64,
     recv: RawValue,
     func: RawValue,
     args: &[RawValue],
 ) -> napi::Result<()> {
-    let scope = trigger
-        .filter(|t| *t >= 0.0)
-        .and_then(|t| Some((node_cxx::api()?, t)))
-        .and_then(|(api, t)| Some((api, api.trigger_scope.as_ref()?, t)));
+    // (A negative or NaN id would fail the scope's CHECK: a plain call.)
+    let scope = node_cxx::api()
+        .filter(|_| trigger >= 0.0)
+        .and_then(|api| Some((api, api.trigger_scope.as_ref()?, trigger)));
     let mut storage = node_cxx::ScopeStorage([0; 8]);
     let this = storage.0.as_mut_ptr().cast::<c_void>();
     let mut entered = false;
