@@ -107,9 +107,16 @@ const kOwner = Symbol('owner_symbol'); // described as Node's (util.inspect)
 // constructor, as node:dgram does.
 const udpSocketChannel = diagnosticsChannel.channel('udp.socket');
 
-// dns.lookup as this module found it: a socket whose lookup is still this
-// function may skip it for IP literals, as it would only echo them back.
-const pristineLookup = dns.lookup;
+// Node's own dns.lookup, which a socket may skip for IP literals, as it
+// would only echo them back on the next tick. Recognised by the argument
+// names for util.promisify that Node keeps on it under a symbol of its
+// own, so that a replacement installed before this module loaded is still
+// called, as node:dgram calls it.
+const pristineLookup = isNodeDnsLookup(dns.lookup) ? dns.lookup : undefined;
+
+function isNodeDnsLookup(fn) {
+  return typeof fn === 'function' && Object.getOwnPropertySymbols(fn).some((sym) => sym.description === 'customPromisifyArgs');
+}
 
 // The lookup of a socket created without a `lookup` option on Node 24.19+ /
 // 26.5+: dns.lookup as it is when called, and never for a literal of the

@@ -5,7 +5,7 @@
 
 const test = require('ava');
 const dns = require('node:dns');
-const { parity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay, once, fence } = require('./helpers.js');
+const { parity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay, once, fence, childParity } = require('./helpers.js');
 const { zeroPortStringsRejected, defaultLookupSkipsLiterals } = require('../lib/node-version.js');
 
 async function server(dgram, tr, type = 'udp4') {
@@ -325,6 +325,32 @@ test.serial('a dns.lookup patched before createSocket is used for binds and send
   } finally {
     dns.lookup = original;
   }
+});
+
+// The same, with the patch made before the implementation is first
+// required: dgram-rs must tell Node's own dns.lookup from a replacement
+// without having seen the original.
+test('a dns.lookup patched before the module is first required is called as on node:dgram (literals too before Node 24.19 / 26.5)', async (t) => {
+  const script = `
+    const dns = require('node:dns');
+    const original = dns.lookup;
+    const calls = [];
+    dns.lookup = function (...args) { calls.push(args[0]); return original.apply(this, args); };
+    const dgram = require(process.env.DGRAM);
+    const server = dgram.createSocket('udp4');
+    server.bind(0, '127.0.0.1', () => {
+      const client = dgram.createSocket('udp4');
+      server.on('message', (m) => {
+        console.log(String(m), JSON.stringify(calls));
+        if (String(m) === 'b') { client.close(); server.close(); }
+      });
+      client.send('a', server.address().port, '127.0.0.1', () => {
+        client.send('b', server.address().port, 'localhost');
+      });
+    });`;
+  const { node } = await childParity(t, script);
+  t.is(node.code, 0);
+  t.regex(node.stdout, defaultLookupSkipsLiterals ? /^b \["localhost"\]$/m : /"127\.0\.0\.1","0\.0\.0\.0","127\.0\.0\.1"/);
 });
 
 test.serial('a dns.lookup patched after createSocket: from Node 24.19 / 26.5 called for names and other-family literals (looked up when used), before not at all', async (t) => {
