@@ -1131,13 +1131,13 @@ function normalizeManyItem(socket, item, i, connected) {
 // Everything a native handle reports arrives here, on the JS thread, called
 // from the event loop in the socket's async context, with the handle as
 // `this` (see src/deliver.rs).
-function onNativeEvent(kind, a, b, c) {
+function onNativeEvent(kind, a, b, c, d) {
   const socket = this[kOwner];
   const state = socket[kState];
   let held = false;
   switch (kind) {
     case EVENT_ONE:
-      emitOne(socket, a, b, c);
+      emitOne(socket, a, b, c, d);
       break;
     case EVENT_SMALL:
       emitSmall(socket, a, b);

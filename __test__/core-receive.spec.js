@@ -643,3 +643,30 @@ unixOnly('a slow consumer is read as libuv reads it: 32 a turn, in order, no rea
   t.is(rs.stderr, '');
   t.deepEqual(JSON.parse(node.stdout), { inOrder: true, turns: [...Array(12).fill(32), 16] });
 });
+
+// A datagram that arrives alone gets a Buffer of its own, whatever its
+// size (small ones are copied out of the scratch buffer in JS, larger ones
+// into a Buffer made natively, src/deliver.rs), and the next read reuses
+// the memory the last one received into: contents must not bleed.
+test('a datagram alone, of any size, arrives in a Buffer of its own with its own bytes', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const server = await boundSocket(dgram);
+    const client = await boundSocket(dgram);
+    const got = [];
+    server.on('message', (msg) => got.push(msg));
+    for (const [i, size] of [1, 2048, 2049, 8192, 3000, 65507, 100, 9000].entries()) {
+      const payload = Buffer.alloc(size, 0x41 + i);
+      payload[0] = i;
+      client.send(payload, server.address().port, '127.0.0.1');
+      await withTimeout(new Promise((resolve) => server.once('message', resolve)));
+    }
+    tr.push(got.map((msg, i) => ({
+      length: msg.length,
+      byteOffset: msg.byteOffset,
+      ownBuffer: msg.buffer.byteLength === msg.length,
+      isBuffer: Buffer.isBuffer(msg),
+      bytes: msg[0] === i && msg.subarray(1).every((b) => b === 0x41 + i),
+    })));
+    await closeAll(server, client);
+  });
+});

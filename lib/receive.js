@@ -183,17 +183,20 @@ function emitMessages(socket) {
   if (state.batch === batch) state.batch = undefined;
 }
 
-// A batch of one datagram (without recvDestination), `length` bytes at the
-// start of `scratch`: copied into a Buffer of its own, as Node gives each
-// message.
-function emitOne(socket, length, port, address) {
+// A batch of one datagram (without recvDestination): `own`, a Buffer of
+// its own, as Node gives each message, or `length` bytes at the start of
+// `scratch` to copy into one.
+function emitOne(socket, length, port, address, own) {
   const state = socket[kState];
   // Kept in step with the native side's last sender, emitted or not.
   if (address === undefined) address = state.lastSender; // the same as last time
   else state.lastSender = address;
   if (!state.handle || !state.receiving) return;
-  const msg = Buffer.allocUnsafeSlow(length);
-  scratch.copy(msg, 0, 0, length);
+  let msg = own;
+  if (msg === undefined) {
+    msg = Buffer.allocUnsafeSlow(length);
+    scratch.copy(msg, 0, 0, length);
+  }
   const family = address.includes(':') ? 'IPv6' : 'IPv4';
   const filter = state.receiveFilter;
   if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) return;

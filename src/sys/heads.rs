@@ -92,6 +92,17 @@ impl Heads {
         unsafe { std::slice::from_raw_parts(self.buf.as_ptr().add(start), len) }
     }
 
+    /// Takes back a buffer that `take_packed` handed out and nobody kept
+    /// (its bytes were copied to JS), for the next `prepare`: reads that
+    /// come one after another then reuse one allocation, where each used to
+    /// allocate (and fault in) a fresh one.
+    pub(crate) fn give_back(&mut self, mut buf: Vec<u8>) {
+        if self.buf.capacity() < buf.capacity() {
+            buf.clear();
+            self.buf = buf;
+        }
+    }
+
     /// The heads of the slots `keep` selects, moved back to back, as a
     /// buffer of their own; the next `prepare` allocates anew.
     pub(crate) fn take_packed(&mut self, keep: impl Fn(usize) -> bool) -> Vec<u8> {
