@@ -5,11 +5,12 @@
 //! a UDP GRO slot is split back into its datagrams. The payloads are packed
 //! back to back into chunks of at most `CHUNK` bytes, with a metadata array
 //! and a table of sender address strings, which is what JS gets for the
-//! whole batch in one call. Small datagrams (the usual traffic: up to
-//! `DIRECT_MAX` bytes) are received straight into their chunk: each slot
-//! starts with a head the size of the previous read's largest datagram,
-//! which a datagram of that size fills exactly, so that runs of equal
-//! sizes need no copy at all (see `Arena::prepare`). Nothing here knows
+//! whole batch in one call. Datagrams up to `DIRECT_LARGE_MAX` bytes (past
+//! `DIRECT_MAX`, fewer per read) are received straight into their chunk:
+//! each slot starts with a head the size of the previous read's largest
+//! datagram, which a datagram of that size fills exactly, so that runs of
+//! equal sizes need no copy at all (see `Arena::prepare`). A chunk whose
+//! bytes JS got copies of comes back to be received into again (`recycle`). Nothing here knows
 //! about JS or tokio: the caller supplies the read step (a plain
 //! non-blocking syscall on the JS thread, one under tokio's readiness on
 //! the runtime).
@@ -42,10 +43,10 @@ const CHUNK: usize = 64 * 1024;
 const DIRECT_MAX: usize = CHUNK / SLOTS;
 
 /// Datagrams up to this size are received into their chunk directly too,
-/// `CHUNK / size` (at least 4) per read. Larger ones, and UDP GRO runs of a
-/// dgram-rs sender, are read 32 at a time and copied out: for GRO runs
-/// fewer per read cost more than the copy (rs/rs flood of 1400 B: 0.6 →
-/// 0.7 µs per datagram).
+/// `CHUNK / size` (at least 4) per read. Larger ones, and UDP GRO runs past
+/// `DIRECT_MAX` (a dgram-rs sender's), are read 32 at a time and copied
+/// out: for GRO runs fewer per read cost more than the copy (rs/rs flood
+/// of 1400 B: 0.6 → 0.7 µs per datagram).
 const DIRECT_LARGE_MAX: usize = CHUNK / 4;
 
 /// A string index meaning "not known" (no destination reported).
@@ -93,7 +94,8 @@ pub(crate) struct Arena {
     /// The next read's heads, back to back: the chunk JS will get (see
     /// `prepare`).
     heads: crate::sys::Heads,
-    /// The largest slot of the last read: the guess for the next one.
+    /// The largest slot of the last read (a UDP GRO run past `DIRECT_MAX`
+    /// counts as `SLOT`): the guess for the next one.
     guess: usize,
     /// Sender strings, formatted once per sender while it repeats.
     last: LastAddress,

@@ -104,7 +104,8 @@ impl Heads {
     }
 
     /// The heads of the slots `keep` selects, moved back to back, as a
-    /// buffer of their own; the next `prepare` allocates anew.
+    /// buffer of their own; the next `prepare` allocates anew, unless a
+    /// buffer was given back meanwhile (`give_back`).
     pub(crate) fn take_packed(&mut self, keep: impl Fn(usize) -> bool) -> Vec<u8> {
         let base = self.buf.as_mut_ptr();
         let mut filled = 0;
