@@ -77,3 +77,24 @@ test('ESM named and default imports, and CommonJS, are one module instance', (t)
   t.is(r.status, 0, r.stderr);
   t.is(r.stdout.trim(), 'true');
 });
+
+// Where Node has in-thread module hooks (module.registerHooks: 22.15+,
+// 23.5+), `-r` reaches ES modules' imports too; before, only --import does
+// (README), and an ES module under `-r` imports Node's own node:dgram.
+test('node -r dgram-rs/register: import "node:dgram" gets dgram-rs where Node has module.registerHooks, node:dgram before', (t) => {
+  const inThread = typeof require('node:module').registerHooks === 'function';
+  const app = `
+    import dgram from 'node:dgram';
+    import { createSocket } from 'dgram';
+    import rs from 'dgram-rs';
+    console.log(dgram === rs && createSocket === rs.createSocket, typeof dgram.createSocket);
+  `;
+  const child = spawnSync(process.execPath, ['-r', 'dgram-rs/register', '--input-type=module', '-e', app], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 10000,
+  });
+  t.is(child.status, 0, child.stderr);
+  t.is(child.stdout.trim(), `${inThread} function`);
+  t.is(child.stderr, '');
+});
