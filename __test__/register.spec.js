@@ -87,7 +87,10 @@ test('node -r dgram-rs/register: import "node:dgram" gets dgram-rs where Node ha
     import dgram from 'node:dgram';
     import { createSocket } from 'dgram';
     import rs from 'dgram-rs';
-    console.log(dgram === rs && createSocket === rs.createSocket, typeof dgram.createSocket);
+    import { createRequire } from 'node:module';
+    // require() keeps Node's resolution of the builtin's name.
+    const resolved = createRequire(import.meta.url).resolve('dgram');
+    console.log(dgram === rs && createSocket === rs.createSocket, typeof dgram.createSocket, resolved);
   `;
   const child = spawnSync(process.execPath, ['-r', 'dgram-rs/register', '--input-type=module', '-e', app], {
     cwd: ROOT,
@@ -95,6 +98,6 @@ test('node -r dgram-rs/register: import "node:dgram" gets dgram-rs where Node ha
     timeout: 10000,
   });
   t.is(child.status, 0, child.stderr);
-  t.is(child.stdout.trim(), `${inThread} function`);
+  t.is(child.stdout.trim(), `${inThread} function dgram`);
   t.is(child.stderr, '');
 });

@@ -15,10 +15,18 @@ function isDgram(specifier) {
   return specifier === 'dgram' || specifier === 'node:dgram';
 }
 
-/** For module.registerHooks: synchronous. */
+/**
+ * For module.registerHooks: synchronous. In-thread hooks see require()
+ * too, which register.js serves itself (`Module._load`): left to Node, so
+ * that `require.resolve('dgram')` stays `'dgram'`.
+ */
 function resolveSync(specifier, context, nextResolve) {
-  if (isDgram(specifier)) return { url: target, format: 'module', shortCircuit: true };
+  if (isDgram(specifier) && !isRequire(context)) return { url: target, format: 'module', shortCircuit: true };
   return nextResolve(specifier, context);
+}
+
+function isRequire(context) {
+  return Array.isArray(context && context.conditions) && context.conditions.includes('require');
 }
 
 module.exports = { isDgram, resolveSync, target };
