@@ -88,13 +88,12 @@ pub(crate) fn batch(ctx: &SocketCtx, mut b: Batch) -> napi::Result<bool> {
         // (cheaper than a Buffer made here); a larger one is copied once,
         // into a Buffer made here.
         let bytes = &chunk[..len as usize];
-        let own = if bytes.len() > ONE_VIA_SCRATCH_MAX {
-            Some(value::buffer_copy(env, bytes)?)
-        } else if ctx.thread.write_scratch(ctx.handler, bytes) {
-            None
-        } else {
-            Some(value::buffer_copy(env, bytes)?)
-        };
+        let own =
+            if bytes.len() <= ONE_VIA_SCRATCH_MAX && ctx.thread.write_scratch(ctx.handler, bytes) {
+                None
+            } else {
+                Some(value::buffer_copy(env, bytes)?)
+            };
         // The sender repeats (a peer in conversation): JS keeps its
         // string from last time.
         let from = &b.addrs[sender as usize];
