@@ -12,26 +12,27 @@
 const Module = require('node:module');
 
 const dgramRs = require('./index.js');
+const { isDgram, resolveSync } = require('./lib/register-resolve.js');
 const kPatched = Symbol.for('dgram-rs.register');
 
 if (!Module[kPatched]) {
   Module[kPatched] = true;
   const load = Module._load;
   Module._load = function (request, parent, isMain) {
-    if (request === 'dgram' || request === 'node:dgram') return dgramRs;
+    if (isDgram(request)) return dgramRs;
     return load.call(this, request, parent, isMain);
   };
   // `import 'node:dgram'`, in this thread: no loader thread to start, so
   // `-r` can afford it for applications that never import.
   if (typeof Module.registerHooks === 'function') {
-    Module.registerHooks({ resolve: require('./lib/register-resolve.js').resolveSync });
+    Module.registerHooks({ resolve: resolveSync });
   }
   // Node 22.3+ / 20.16+: the builtin by name, without require().
   const getBuiltinModule = process.getBuiltinModule;
   if (typeof getBuiltinModule === 'function') {
     process.getBuiltinModule = {
       getBuiltinModule(id) {
-        if (id === 'dgram' || id === 'node:dgram') return dgramRs;
+        if (isDgram(id)) return dgramRs;
         return Reflect.apply(getBuiltinModule, this, arguments);
       },
     }.getBuiltinModule;

@@ -10,10 +10,10 @@
 //! each slot starts with a head the size of the previous read's largest
 //! datagram, which a datagram of that size fills exactly, so that runs of
 //! equal sizes need no copy at all (see `Arena::prepare`). A chunk whose
-//! bytes JS got copies of comes back to be received into again (`recycle`). Nothing here knows
-//! about JS or tokio: the caller supplies the read step (a plain
-//! non-blocking syscall on the JS thread, one under tokio's readiness on
-//! the runtime).
+//! bytes JS got copies of comes back to be received into again
+//! (`recycle`). Nothing here knows about JS or tokio: the caller supplies
+//! the read step (a plain non-blocking syscall on the JS thread, one under
+//! tokio's readiness on the runtime).
 
 use std::cell::RefCell;
 use std::io;
