@@ -564,14 +564,14 @@ function sendTo(socket, data, port, address, callback, local) {
 }
 
 // A message of more than IOV_MAX pieces fails where the native send would
-// have: the checks libuv makes before it (connection state, then the
-// address family), then EMSGSIZE.
+// have: the checks made before it (the address, read in the socket's
+// family, then libuv's of the connection state), then EMSGSIZE.
 function tooManyPieces(state, ip, address, port) {
   const connected = state.connectState === CONNECT_STATE_CONNECTED;
   let code;
   if (!port) code = connected ? 'EMSGSIZE' : 'EDESTADDRREQ';
-  else if (connected) code = 'EISCONN';
-  else code = (state.family === 'IPv4' ? isIPv4(String(ip)) : isIPv6(String(ip))) ? 'EMSGSIZE' : 'EINVAL';
+  else if (!(state.family === 'IPv4' ? isIPv4(String(ip)) : isIPv6(String(ip)))) code = 'EINVAL';
+  else code = connected ? 'EISCONN' : 'EMSGSIZE';
   return errors.exceptionWithHostPort(code, 'send', address, port);
 }
 
