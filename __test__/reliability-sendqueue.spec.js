@@ -16,6 +16,7 @@
 const { spawnSync } = require('node:child_process');
 const test = require('ava');
 const { netnsParity, netnsTest } = require('./options-helpers.js');
+const { parity, boundSocket, closeAll, collect, errShape, fence, ticks, withTimeout } = require('./helpers.js');
 
 // 2 Mbit/s, a 5 KB burst, up to 1 MB waiting: nothing is dropped, only late.
 const SLOW_LO = 'tc qdisc add dev lo root tbf rate 2mbit burst 5kb limit 1mb';
@@ -507,3 +508,38 @@ slowLoTest('closing the last holder of a shared descriptor with sends queued fre
   t.true(node[0].queued, 'the scenario must make the kernel push back');
   t.is(node[0].rebind, 'ok');
 });
+
+// ENOBUFS needs no namespace: an IPv6 datagram of 65508 bytes leaves in two
+// fragments, and with the smallest send buffer the second never fits beside
+// the first. libuv takes ENOBUFS as "no room yet": the send waits in the
+// queue (libuv tries it again at every loop turn) and so do the sends
+// behind it, until something changes what the try gives.
+for (const end of ['disconnect', 'close']) {
+  test(`a send refused with ENOBUFS waits in the queue, as libuv retries it, until ${end}()`, async (t) => {
+    const { node } = await parity(t, async (dgram, tr) => {
+      const r = await boundSocket(dgram, 'udp6');
+      const inbox = collect(r);
+      const s = await boundSocket(dgram, 'udp6');
+      s.setSendBufferSize(1);
+      await withTimeout(new Promise((resolve) => s.connect(r.address().port, '::1', resolve)));
+      const results = [];
+      const settled = new Promise((resolve) => {
+        const cb = (label) => (err, n) => {
+          results.push([label, err ? errShape(err) : n]);
+          if (results.length === 2) resolve();
+        };
+        s.send(Buffer.alloc(65508), cb('big'));
+        s.send('small', cb('small'));
+      });
+      await ticks(5);
+      tr.push({ before: { called: results.length, count: s.getSendQueueCount() } });
+      s[end]();
+      await withTimeout(settled);
+      tr.push({ results });
+      if (end === 'disconnect') s.close();
+      tr.push({ received: await fence(inbox, r.address().port, '::1') });
+      await closeAll(r);
+    });
+    t.deepEqual(node[0].before, { called: 0, count: 2 });
+  });
+}

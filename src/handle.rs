@@ -549,6 +549,7 @@ impl UdpHandle {
         let to = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
         sock.connect(&to.into()).map_err(|e| to_napi(&e))?;
         self.connected.set(true);
+        self.ctx.peer_changed();
         Ok(())
     }
 
@@ -566,6 +567,7 @@ impl UdpHandle {
         let sock = self.sock()?;
         sys::disconnect(&SockRef::from(&*sock)).map_err(|e| to_napi(&e))?;
         self.connected.set(false);
+        self.ctx.peer_changed();
         Ok(())
     }
 

@@ -281,6 +281,12 @@ impl SocketCtx {
     }
 
     /// Sends one datagram (now, or queued when the kernel pushes back).
+    /// The socket was connected or disconnected: a queued datagram waiting
+    /// for room is tried again at once, as libuv's next try would see it.
+    pub(crate) fn peer_changed(&self) {
+        sender::wake_writer(&self.shared);
+    }
+
     pub(crate) fn send(
         &self,
         sock: &Arc<Socket>,

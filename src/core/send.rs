@@ -1,8 +1,9 @@
 //! Writing datagrams: one at a time, or a burst in as few syscalls as the
 //! kernel allows (on Linux: one UDP GSO `sendmsg` for a run of equal-size
 //! datagrams to one destination, one `sendmmsg` for the others). Plain
-//! non-blocking syscalls; what to do when the kernel says `WouldBlock` is
-//! the caller's business (see `drivers::send`).
+//! non-blocking syscalls; what to do when the kernel says `WouldBlock`
+//! (or `ENOBUFS`: `must_wait`) is the caller's business (see
+//! `drivers::send`).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -44,6 +45,26 @@ pub(crate) fn send_once(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             r => return r,
         }
+    }
+}
+
+/// Whether a send the kernel refused with `e` stays queued and is tried
+/// again, as libuv does: `WouldBlock`, and on Unix `ENOBUFS` too (what a
+/// datagram of several IP fragments gets when the send buffer cannot hold
+/// all of them beside what it holds now). The caller waits for room.
+pub(crate) fn must_wait(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock || no_buffer_space(e)
+}
+
+/// `ENOBUFS` on Unix, which libuv retries: the socket may poll writable
+/// meanwhile, so room cannot be waited for, only retried after a while.
+pub(crate) fn no_buffer_space(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    return e.raw_os_error() == Some(libc::ENOBUFS);
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
     }
 }
 
@@ -197,9 +218,9 @@ fn send_run_gso(s: &SockRef<'_>, gso: &Gso, run: &[Item<'_>]) -> bool {
     match result {
         Ok(_) => true,
         Err(e) => {
-            // Not WouldBlock: the kernel refuses GSO for this size (no GSO
-            // support, or segments larger than the route allows).
-            if e.kind() != io::ErrorKind::WouldBlock {
+            // Not a wait for room: the kernel refuses GSO for this size (no
+            // GSO support, or segments larger than the route allows).
+            if !must_wait(&e) {
                 gso.refused_size.fetch_min(size, Ordering::Relaxed);
             }
             false

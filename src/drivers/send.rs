@@ -54,7 +54,7 @@ pub(crate) fn send(
         let to = dest.map(SockAddr::from);
         match send::send_once(SockRef::from(&**sock), data, to.as_ref(), source) {
             Ok(n) => return Outcome::Sent(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if send::must_wait(&e) => {}
             Err(e) => return Outcome::Failed(e),
         }
     }
@@ -92,7 +92,7 @@ pub(crate) fn send_many(
         i += written;
         match err {
             None => {}
-            Some(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            Some(e) if send::must_wait(&e) => {
                 let (data, dest) = items[i];
                 out.push(enqueue(sock, shared, data, dest, None));
                 behind = true;
@@ -228,6 +228,10 @@ fn write_queued(
     // writes its queue when the socket polls writable: not at each timeout
     // of the wait, which would let datagrams out sooner than Node's.
     let mut try_write = true;
+    // After ENOBUFS the socket polls writable while the datagram still does
+    // not fit: libuv tries again at each loop turn; here after a pause that
+    // doubles up to NO_BUFFER_PAUSE_MAX_MS (0 while the kernel says room).
+    let mut pause_ms = 0;
     loop {
         let wake = {
             let mut writing = lock(&shared.writing);
@@ -236,9 +240,15 @@ fn write_queued(
             }
             if try_write {
                 match send::send_once(SockRef::from(sock), &item.data, dest, item.source) {
+                    Err(e) if send::no_buffer_space(&e) => {
+                        pause_ms = (pause_ms * 2).clamp(1, NO_BUFFER_PAUSE_MAX_MS);
+                    }
                     Err(e)
                         if e.kind() == io::ErrorKind::WouldBlock
-                            || e.kind() == io::ErrorKind::Interrupted => {}
+                            || e.kind() == io::ErrorKind::Interrupted =>
+                    {
+                        pause_ms = 0;
+                    }
                     result => return complete(result),
                 }
             }
@@ -248,10 +258,19 @@ fn write_queued(
             }
             writing.clone()
         };
-        // Waiting for room without the lock: close() wakes this wait (or,
-        // with no waker, shuts an unshared socket down; see `cancel_all`),
-        // and the next round sees it stopped.
-        match crate::sys::wait_writable(sock, wake.as_deref(), 50) {
+        // Waiting without the lock: close() wakes this wait (or, with no
+        // waker, shuts an unshared socket down; see `cancel_all`), and the
+        // next round sees it stopped; connect() and disconnect() wake it
+        // too (`wake_writer`), as they change what the write gives.
+        let waited = if pause_ms > 0 {
+            crate::sys::wait_woken(wake.as_deref(), pause_ms).map(|()| true)
+        } else {
+            crate::sys::wait_writable(sock, wake.as_deref(), 50)
+        };
+        if let Some(w) = &wake {
+            w.clear();
+        }
+        match waited {
             Ok(ready) => try_write = ready,
             Err(e) => {
                 let _writing = lock(&shared.writing);
@@ -261,6 +280,18 @@ fn write_queued(
                 return complete(Err(e));
             }
         }
+    }
+}
+
+/// The longest pause between two tries of a datagram refused with ENOBUFS.
+const NO_BUFFER_PAUSE_MAX_MS: i32 = 8;
+
+/// The socket was connected or disconnected: a queued datagram waiting
+/// for room is tried again now (what it gets may have changed: libuv's
+/// next try, at its next loop turn, sees the new state).
+pub(crate) fn wake_writer(shared: &Shared) {
+    if let Some(w) = lock(&shared.writing).as_ref() {
+        w.wake();
     }
 }
 

@@ -42,11 +42,12 @@ pub(crate) use unix::ssm_v6;
 #[cfg(unix)]
 pub(crate) use unix::{
     adopt_fd, block_process_signals, disconnect, dup_fd, fd_type, interface_index, interface_name,
-    register_readable, wait_writable, Registered, Wake,
+    register_readable, wait_woken, wait_writable, Registered, Wake,
 };
 #[cfg(windows)]
 pub(crate) use windows::{
-    block_process_signals, disconnect, interface_index, interface_name, ssm_v6, wait_writable, Wake,
+    block_process_signals, disconnect, interface_index, interface_name, ssm_v6, wait_woken,
+    wait_writable, Wake,
 };
 
 /// One filled receive slot (see `recv_batch` on Linux, `recv_from` elsewhere).

@@ -166,6 +166,35 @@ impl Wake {
     }
 }
 
+impl Wake {
+    /// Takes back earlier wakes, so that the next wait waits.
+    pub(crate) fn clear(&self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: reads into a live local buffer of that length; the
+        // descriptor is non-blocking, so an empty one fails at once.
+        while unsafe { libc::read(self.rx.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    }
+}
+
+/// Waits up to `timeout_ms` for `wake` (or sleeps that long without one).
+pub(crate) fn wait_woken(wake: Option<&Wake>, timeout_ms: i32) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd: wake.map_or(-1, |w| w.rx.as_raw_fd()),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is one valid pollfd (a negative fd is ignored) that
+    // lives for the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 /// Waits up to `timeout_ms` for the socket to have room to send, or for
 /// `wake`: true if either came (or a signal cut the wait short), false
 /// when the time ran out.

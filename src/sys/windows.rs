@@ -50,6 +50,15 @@ impl Wake {
     }
 
     pub(crate) fn wake(&self) {}
+
+    pub(crate) fn clear(&self) {}
+}
+
+/// Sleeps `timeout_ms` (no waker here; not reached: ENOBUFS is not waited
+/// out on Windows, as libuv does not).
+pub(crate) fn wait_woken(_wake: Option<&Wake>, timeout_ms: i32) -> io::Result<()> {
+    std::thread::sleep(std::time::Duration::from_millis(timeout_ms.max(0) as u64));
+    Ok(())
 }
 
 /// Waits up to `timeout_ms` for the socket to have room to send: true if
