@@ -513,7 +513,8 @@ class SocketImpl extends EventEmitter {
 
     // The kernel takes at most IOV_MAX pieces per datagram; Node passes the
     // list to sendmsg as is and so fails the same way, after the lookup
-    // (`data` null: sendTo reports EMSGSIZE once the address is known).
+    // (`data` null: sendTo reports the error Node's write gives once the
+    // address is known: EMSGSIZE, or EINVAL, EISCONN, EDESTADDRREQ first).
     const tooMany = list.length > kIovMax;
     if (tooMany && connected) {
       if (callback) socketTick(state, callback, errors.exceptionWithHostPort('EMSGSIZE', 'send', address, port));

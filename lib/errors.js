@@ -1,8 +1,9 @@
 'use strict';
 
-// Errors shaped like the ones node:dgram throws on Node 20, so code that
-// checks `err.code`, `err.message`, `String(err)` or compares
-// `util.inspect(err)` cannot tell dgram-rs from the built-in module.
+// Errors shaped like the ones node:dgram throws on the running Node
+// (lib/node-version.js), so code that checks `err.code`, `err.message`,
+// `String(err)` or compares `util.inspect(err)` cannot tell dgram-rs from
+// the built-in module.
 //
 // Every message below was written from observing Node's output, not from
 // its source; __test__/errors.spec.js keeps them honest against the real

@@ -19,9 +19,9 @@ const { emitBatch, betweenMessages } = require('./send-path.js');
 // runner runTicks is (see index.js).
 const process = hostProcess();
 
-// A datagram received alone, or a few together, cross into JS through
-// `scratch` (see src/deliver.rs): copying them out here is cheaper than
-// Buffers made natively. Payloads start at 0; a small batch's table of
+// A datagram received alone (up to 2 KiB), or a few together, cross into
+// JS through `scratch` (see src/deliver.rs): copying them out here is
+// cheaper than Buffers made natively. Payloads start at 0; a small batch's table of
 // (length, port, sender) per datagram at 64 KiB (`smallMeta`).
 const SCRATCH_META_AT = 64 * 1024;
 const SMALL_MAX = 16;

@@ -174,7 +174,7 @@ function addressIndex(addresses, ip) {
 // nextTick per send (outboxTick), in the send's async context. A send is
 // written once it has passed that step, and those that have are written
 // together (one native call per run of one socket's sends, UDP GSO, see
-// src/send.rs) when the last one queued has passed it, or earlier when
+// src/core/send.rs and src/drivers/send.rs) when the last one queued has passed it, or earlier when
 // something must see them gone (a callback, close(), an option change, a
 // direct send). close() drops a socket's sends that have not passed it, as
 // Node does.

@@ -1,7 +1,8 @@
 //! Handing a socket's events to JS: one call of the environment's event
 //! function (`addEventHandler`), with the socket's handle object as `this`,
-//! made the way Node calls JS from libuv (`napi_make_callback` in the
-//! socket's async context, so `process.nextTick` callbacks and microtasks
+//! made the way Node calls JS from libuv (`node::MakeCallback`, or
+//! `napi_make_callback` where it is missing, in the socket's async
+//! context, so `process.nextTick` callbacks and microtasks
 //! run right after it, and async_hooks / `AsyncLocalStorage` see the
 //! socket's context).
 //!

@@ -1,6 +1,8 @@
 //! Per-thread state of the JS side: the thread's event loop, the async
-//! handle through which the runtime wakes it, the sockets bound on it, and
-//! the event function each copy of the JS module registered.
+//! handle through which the runtime wakes it (and the prepare and idle
+//! handles that start a socket's watch before the loop next polls and bring
+//! back a held batch's next messages), the sockets bound on it, and the
+//! event function each copy of the JS module registered.
 //!
 //! Each JS environment (the main thread, each worker) runs on a thread of
 //! its own with a loop of its own, so the state is thread-local. A thread

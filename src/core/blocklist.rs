@@ -1,10 +1,11 @@
 //! The receive side of `receiveBlockList`: a `net.BlockList`'s rules as
-//! ranges of addresses, checked for every datagram the receive task reads,
-//! so that blocked datagrams are dropped before they cost JS anything.
+//! ranges of addresses, checked for every datagram read (on the JS thread
+//! or by read-ahead), so that blocked datagrams are dropped before they
+//! cost JS anything.
 //!
 //! JS hands over the list's `rules` strings (`"Address: IPv4 10.0.0.1"`,
 //! `"Range: IPv6 ::1-::9"`, `"Subnet: IPv4 10.0.0.0/8"`) and re-sends them
-//! when the list grows. Addresses are compared as 128-bit numbers with IPv4
+//! whenever the list changes. Addresses are compared as 128-bit numbers with IPv4
 //! as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), which is how `BlockList.check`
 //! matches across families: an IPv4 rule blocks `::ffff:` senders on a
 //! dual-stack socket, and `::/0` blocks everything. One exception, also

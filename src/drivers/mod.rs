@@ -2,7 +2,8 @@
 //! the napi edge: `js_loop` reads on the JS thread while a socket is idle,
 //! `runtime` reads ahead on the background runtime while it is busy, and
 //! `send` queues what the kernel cannot take now. `shared` is the state a
-//! socket's JS side and its runtime tasks share.
+//! socket's JS side and its runtime tasks share; `stats` counts what the
+//! drivers did (for tests and benchmarks).
 
 pub(crate) mod js_loop;
 pub(crate) mod runtime;

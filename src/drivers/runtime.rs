@@ -11,7 +11,8 @@
 //! when it finds the socket empty after a large one *and* JS has taken every
 //! batch. The two thresholds are the hysteresis: the JS loop calls a socket
 //! busy when a wake-up finds two full reads waiting (`js_loop::JS_BATCH`),
-//! or a stream tick 32 (`js_loop::STREAM_BATCH`); read-ahead stays while
+//! or a stream tick 32 full reads (`js_loop::STREAM_BATCH`, 1,024 datagrams
+//! on Linux); read-ahead stays while
 //! batches stay large.
 //!
 //! A socket is registered with the runtime's reactor only while read-ahead
@@ -81,7 +82,8 @@ pub(crate) fn handle(shared: &Shared) -> io::Result<Handle> {
 }
 
 /// How many queues may drain at once, each on a blocking thread of its own
-/// (started as needed, gone after 10 s idle): a queue that stays unwritable
+/// (started as needed, kept until the runtime shuts down with the last
+/// socket that used it): a queue that stays unwritable
 /// must not hold up other sockets' sends, as no libuv socket waits for
 /// another.
 const DRAIN_THREADS: usize = 8;

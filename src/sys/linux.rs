@@ -1,4 +1,7 @@
-//! Linux batch receive: one `recvmmsg(2)` fills many datagram slots.
+//! Linux-only syscalls: batch receive (one `recvmmsg(2)` fills many
+//! datagram slots, UDP GRO), batch and GSO sends (`sendmmsg`, `UDP_SEGMENT`),
+//! sending from a given source (`*_PKTINFO`), and the timerfd that paces a
+//! stream's ticks.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

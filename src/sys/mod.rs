@@ -10,7 +10,7 @@
 //! | destination / source addr | `*_PKTINFO` cmsg | unsupported                    |
 //! | receive room left unfilled| `heads.rs`: read only where the kernel wrote |
 //! | the JS thread's loop      | `uv.rs`: libuv looked up in the host process |
-//! | calling JS from libuv     | `napi.rs`: `napi_make_callback` and friends  |
+//! | calling JS from libuv     | `napi.rs`: Node's `MakeCallback` and friends |
 
 #[cfg(not(target_os = "linux"))]
 mod fallback;

@@ -1,6 +1,8 @@
 //! The Node-API calls napi-rs does not wrap for use outside a JS call:
 //! calling JS from a libuv callback the way Node's own handles do
-//! (`napi_make_callback` in an async context, inside a handle scope),
+//! (`node::MakeCallback`/`InternalMakeCallback`, Node's C++ API looked up
+//! by symbol, or `napi_make_callback` where missing; in an async context,
+//! inside a handle scope),
 //! references that keep JS values alive between such calls, and the
 //! environment's async cleanup hook.
 //!
@@ -106,8 +108,10 @@ impl Ref {
 /// same in Node 20, 22 and 24; Linux and macOS). Their argument types are
 /// trivially copyable: `v8::Local`/`MaybeLocal` are one pointer (the same
 /// as a `napi_value` in Node's implementation) and `node::async_context` is
-/// two doubles, so the C calling convention applies. Where they are missing
-/// (Windows, other embedders) `napi_make_callback` is used instead.
+/// two doubles, so the C calling convention applies. On Windows Node 20's
+/// `node::MakeCallback` is found under its MSVC-decorated name; where they
+/// are missing (Windows on Node 22+, other embedders) `napi_make_callback`
+/// is used instead.
 ///
 /// Node 22+ keeps `AsyncLocalStorage` in an async context frame that
 /// `node::MakeCallback` would reset: there the frame is captured when the
@@ -291,14 +295,16 @@ mod node_cxx {
     }
 }
 
-/// A JS `Buffer` that native code writes into and JS reads from right
-/// after: datagrams cross into JS through it, copied out by JS into
-/// Buffers of their own (cheaper there than a Buffer made natively). Held
-/// by a reference, so its memory stays put; JS never hands it out.
 /// Where a small batch's per-datagram table starts in the scratch buffer
 /// (lib/receive.js reads it as a Uint32Array there).
 pub(crate) const SCRATCH_META_AT: usize = 64 * 1024;
 
+/// A JS `Buffer` that native code writes into and JS reads from right
+/// after: datagrams up to 2 KiB alone, or a few small ones together, cross
+/// into JS through it, copied out by JS into Buffers of their own (cheaper
+/// there than a Buffer made natively; a larger one alone gets a Buffer made
+/// natively, see `deliver`). Held by a reference, so its memory stays put;
+/// JS never hands it out.
 pub(crate) struct Scratch {
     /// Keeps the Buffer (and so `data`) alive.
     buffer: Ref,
@@ -329,7 +335,7 @@ impl Scratch {
     }
 
     /// Copies a small batch in: the payloads back to back from the start,
-    /// and `meta` (u32s) at `META_AT`; false if the buffer is too short (a
+    /// and `meta` (u32s) at `SCRATCH_META_AT`; false if the buffer is too short (a
     /// copy of index.js from before small batches) or they do not fit.
     pub(crate) fn write_small(&self, chunks: &[Vec<u8>], meta: &[u32]) -> bool {
         let bytes: usize = chunks.iter().map(Vec::len).sum();

@@ -1,4 +1,7 @@
-//! Unix helpers: disconnecting a UDP socket and interface names.
+//! Unix helpers: disconnecting a UDP socket, interface names, descriptors
+//! (adopting, duplicating, telling their type), readiness (registering with
+//! the runtime, waiting for room to send, a waker for such waits), signal
+//! masks of our threads, and IPv6 source-specific membership.
 
 use std::ffi::{CStr, CString};
 use std::io;

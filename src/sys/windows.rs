@@ -1,4 +1,6 @@
-//! Windows helpers: disconnecting a UDP socket and numeric scope ids.
+//! Windows helpers: disconnecting a UDP socket, numeric scope ids, waiting
+//! for room to send, IPv6 source-specific membership (and the no-ops that
+//! stand for Unix's waker and signal masks).
 
 use std::io;
 
