@@ -185,7 +185,7 @@ function newHandle(type, lookup, validateOnly) {
   }
   if (validateOnly) {
     if (type !== 'udp4' && type !== 'udp6') throw new ERR_SOCKET_BAD_TYPE();
-    return undefined;
+    return { handle: undefined, rawLookup: lookup };
   }
   let handle;
   if (type === 'udp4') {
@@ -224,8 +224,8 @@ function readOptions(type, validateOnly) {
       }
     }
   }
-  const created = newHandle(type, lookup, validateOnly);
-  return { type, options, recvBufferSize, sendBufferSize, ...created };
+  const { handle, rawLookup } = newHandle(type, lookup, validateOnly);
+  return { type, options, recvBufferSize, sendBufferSize, handle, rawLookup };
 }
 
 // The constructor's work on `this`, an EventEmitter already: also run by

@@ -306,7 +306,9 @@ impl UdpHandle {
         let s = Arc::new(s);
         self.ctx
             .attach(&s, this, Sharing::Exclusive)
-            .map_err(|e| to_napi(&e))
+            .map_err(|e| to_napi(&e))?;
+        self.ctx.shared.saw_local_port(port);
+        Ok(())
     }
 
     /// Wraps an existing UDP socket descriptor (`bind({ fd })`); with
@@ -572,11 +574,13 @@ impl UdpHandle {
     }
 
     pub fn getsockname(&self) -> napi::Result<SocketAddr> {
-        self.with_sock(|s| {
+        let local = self.with_sock(|s| {
             s.local_addr()?
                 .as_socket()
                 .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))
-        })
+        })?;
+        self.ctx.shared.saw_local_port(local.port());
+        Ok(local)
     }
 
     pub fn getpeername(&self) -> napi::Result<SocketAddr> {

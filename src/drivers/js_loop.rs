@@ -667,12 +667,15 @@ pub(crate) fn note_sends_to(dests: impl IntoIterator<Item = Option<SocketAddr>>)
 fn learn_local_ports() {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     for inner in pending.iter().filter_map(Weak::upgrade) {
-        let port = inner
-            .sock
-            .upgrade()
-            .and_then(|s| s.local_addr().ok())
-            .and_then(|a| a.as_socket())
-            .map(|a| a.port());
+        // Asked of the kernel only if neither the bind nor `address()` said.
+        let port = inner.shared.seen_local_port().or_else(|| {
+            inner
+                .sock
+                .upgrade()
+                .and_then(|s| s.local_addr().ok())
+                .and_then(|a| a.as_socket())
+                .map(|a| a.port())
+        });
         if let Some(port) = port {
             inner.local_port.set(Some(port));
             LOCAL_PORTS.with(|p| *p.borrow_mut().entry(port).or_insert(0) += 1);

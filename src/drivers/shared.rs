@@ -128,6 +128,11 @@ pub(crate) struct Shared {
     /// `SocketCtx`.)
     pub(crate) queued_count: AtomicUsize,
     pub(crate) gso: Gso,
+    /// The socket's local port once seen (0: not yet), so that the JS
+    /// loop's list of this thread's ports (`js_loop::LOCAL_PORTS`) need not
+    /// ask the kernel for it: an explicit bind's port, or what
+    /// `address()` read.
+    local_port: std::sync::atomic::AtomicU16,
     /// Whether UDP GRO was turned on (see `drivers::runtime`).
     #[cfg(target_os = "linux")]
     pub(crate) gro: AtomicBool,
@@ -163,6 +168,7 @@ impl Shared {
             writing: Mutex::new(None),
             queued_count: AtomicUsize::new(0),
             gso: Gso::default(),
+            local_port: std::sync::atomic::AtomicU16::new(0),
             #[cfg(target_os = "linux")]
             gro: AtomicBool::new(false),
             receive_block: Mutex::new(None),
@@ -304,6 +310,16 @@ impl Shared {
         }
         self.waker.notify(self);
         true
+    }
+
+    /// Notes the socket's local port (see `local_port`).
+    pub(crate) fn saw_local_port(&self, port: u16) {
+        self.local_port.store(port, Ordering::Relaxed);
+    }
+
+    /// The socket's local port if seen, else `None`.
+    pub(crate) fn seen_local_port(&self) -> Option<u16> {
+        Some(self.local_port.load(Ordering::Relaxed)).filter(|&p| p != 0)
     }
 
     pub(crate) fn is_stopped(&self) -> bool {
