@@ -513,8 +513,9 @@ slowLoTest('closing the last holder of a shared descriptor with sends queued fre
 // fragments, and with the smallest send buffer the second never fits beside
 // the first. libuv takes ENOBUFS as "no room yet": the send waits in the
 // queue (libuv tries it again at every loop turn) and so do the sends
-// behind it, until something changes what the try gives.
-for (const end of ['disconnect', 'close']) {
+// behind it, until something changes what the try gives: a larger send
+// buffer (both are sent), disconnect() (EDESTADDRREQ) or close() (ECANCELED).
+for (const end of ['setSendBufferSize', 'disconnect', 'close']) {
   test(`a send refused with ENOBUFS waits in the queue, as libuv retries it, until ${end}()`, async (t) => {
     const { node } = await parity(t, async (dgram, tr) => {
       const r = await boundSocket(dgram, 'udp6');
@@ -533,10 +534,11 @@ for (const end of ['disconnect', 'close']) {
       });
       await ticks(5);
       tr.push({ before: { called: results.length, count: s.getSendQueueCount() } });
-      s[end]();
+      if (end === 'setSendBufferSize') s.setSendBufferSize(1 << 20);
+      else s[end]();
       await withTimeout(settled);
       tr.push({ results });
-      if (end === 'disconnect') s.close();
+      if (end !== 'close') s.close();
       tr.push({ received: await fence(inbox, r.address().port, '::1') });
       await closeAll(r);
     });

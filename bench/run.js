@@ -417,10 +417,12 @@ function echoLoadCase(sockets, inflight, cfg, callbacks = true) {
 // size), Buffers (external) and the rest of RSS (native allocations, e.g.
 // dgram-rs's Rust side, which the JS heap figures do not see); the growth
 // over the second half of the loop tells one-off growth from a leak.
-function churnCase(cfg) {
+function churnCase(cfg, roundTrip = false) {
   return {
-    name: 'churn',
-    title: () => `churn ${cfg.churnCount} sockets (create, bind, close)`,
+    name: roundTrip ? 'churn-rt' : 'churn',
+    title: () => (roundTrip
+      ? `churn ${cfg.churnCount} sockets with a datagram each (create, bind, send to itself, receive, close)`
+      : `churn ${cfg.churnCount} sockets (create, bind, close)`),
     pairings: ['same'],
     figures: () => [
       { key: 'rate', name: 'sockets/s', better: 'higher' },
@@ -436,7 +438,7 @@ function churnCase(cfg) {
     run: (impl) =>
       withWorkers(async (spawn) => {
         const hardMs = cfg.churnMs + 15000;
-        const w = spawn(impl, 'churn', { count: cfg.churnCount, warmup: 200, durationMs: cfg.churnMs, hardMs }, ['--expose-gc']);
+        const w = spawn(impl, 'churn', { count: cfg.churnCount, warmup: 200, durationMs: cfg.churnMs, hardMs, roundTrip }, ['--expose-gc']);
         await w.waitFor('ready', READY_MS);
         w.send({ cmd: 'start' });
         const r = await w.waitFor('result', cfg.churnMs + 8000);
@@ -478,6 +480,7 @@ function allCases(quick) {
     echoLoadCase(8, 16, cfg),
     echoLoadCase(8, 4, cfg, false),
     churnCase(cfg),
+    churnCase(cfg, true),
   ];
 }
 

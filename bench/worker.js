@@ -433,7 +433,11 @@ function gc() {
   }
 }
 
-function churnOne() {
+// With `roundTrip`, each socket also sends one datagram to itself and
+// waits for it before closing (a short-lived request socket: the receive
+// path is set up and torn down with every socket).
+const churnPayload = Buffer.alloc(16, 1);
+function churnOne(roundTrip) {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket('udp4');
     const timer = setTimeout(() => reject(new Error('churn: socket did not listen+close within 2 s')), 2000);
@@ -441,11 +445,16 @@ function churnOne() {
       clearTimeout(timer);
       reject(err);
     });
-    sock.bind(0, '127.0.0.1', () => {
+    const close = () => {
       sock.close(() => {
         clearTimeout(timer);
         resolve();
       });
+    };
+    sock.bind(0, '127.0.0.1', () => {
+      if (!roundTrip) return close();
+      sock.once('message', close);
+      sock.send(churnPayload, sock.address().port, '127.0.0.1');
     });
   });
 }
@@ -453,7 +462,7 @@ function churnOne() {
 async function churn() {
   send({ type: 'ready' });
   await nextCommand('start');
-  for (let i = 0; i < params.warmup; i++) await churnOne();
+  for (let i = 0; i < params.warmup; i++) await churnOne(params.roundTrip);
   await sleep(100);
   gc();
   const mem0 = memory();
@@ -471,7 +480,7 @@ async function churn() {
   let pausedNs = 0n;
   try {
     while (done < params.count && process.hrtime.bigint() < deadline) {
-      await churnOne();
+      await churnOne(params.roundTrip);
       done++;
       if (done === half) {
         const p0 = process.hrtime.bigint();

@@ -551,7 +551,7 @@ impl UdpHandle {
         let to = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
         sock.connect(&to.into()).map_err(|e| to_napi(&e))?;
         self.connected.set(true);
-        self.ctx.peer_changed();
+        self.ctx.send_room_changed();
         Ok(())
     }
 
@@ -569,7 +569,7 @@ impl UdpHandle {
         let sock = self.sock()?;
         sys::disconnect(&SockRef::from(&*sock)).map_err(|e| to_napi(&e))?;
         self.connected.set(false);
-        self.ctx.peer_changed();
+        self.ctx.send_room_changed();
         Ok(())
     }
 
@@ -715,6 +715,9 @@ impl UdpHandle {
             return Err(coded("ENOTSOCK"));
         }
         let n = self.with_sock(|s| sockopt::buffer_size(&s, recv, size as usize))?;
+        if size != 0 && !recv {
+            self.ctx.send_room_changed();
+        }
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 

@@ -281,9 +281,10 @@ impl SocketCtx {
     }
 
     /// Sends one datagram (now, or queued when the kernel pushes back).
-    /// The socket was connected or disconnected: a queued datagram waiting
-    /// for room is tried again at once, as libuv's next try would see it.
-    pub(crate) fn peer_changed(&self) {
+    /// The socket was connected or disconnected, or its send buffer
+    /// resized: a queued datagram waiting for room is tried again at once,
+    /// as libuv's next try would see the change.
+    pub(crate) fn send_room_changed(&self) {
         sender::wake_writer(&self.shared);
     }
 

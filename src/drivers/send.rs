@@ -260,8 +260,9 @@ fn write_queued(
         };
         // Waiting without the lock: close() wakes this wait (or, with no
         // waker, shuts an unshared socket down; see `cancel_all`), and the
-        // next round sees it stopped; connect() and disconnect() wake it
-        // too (`wake_writer`), as they change what the write gives.
+        // next round sees it stopped; connect(), disconnect() and a new
+        // send buffer size wake it too (`wake_writer`), as they change
+        // what the write gives.
         let waited = if pause_ms > 0 {
             crate::sys::wait_woken(wake.as_deref(), pause_ms).map(|()| true)
         } else {
@@ -286,9 +287,10 @@ fn write_queued(
 /// The longest pause between two tries of a datagram refused with ENOBUFS.
 const NO_BUFFER_PAUSE_MAX_MS: i32 = 8;
 
-/// The socket was connected or disconnected: a queued datagram waiting
-/// for room is tried again now (what it gets may have changed: libuv's
-/// next try, at its next loop turn, sees the new state).
+/// The socket was connected or disconnected, or its send buffer resized:
+/// a queued datagram waiting for room is tried again now (what it gets may
+/// have changed: libuv's next try, at its next loop turn, sees the new
+/// state).
 pub(crate) fn wake_writer(shared: &Shared) {
     if let Some(w) = lock(&shared.writing).as_ref() {
         w.wake();
