@@ -8,6 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use socket2::{SockAddr, SockRef, Socket};
 
@@ -230,8 +231,11 @@ fn write_queued(
     let mut try_write = true;
     // After ENOBUFS the socket polls writable while the datagram still does
     // not fit: libuv tries again at each loop turn; here after a pause that
-    // doubles up to NO_BUFFER_PAUSE_MAX_MS (0 while the kernel says room).
-    let mut pause_ms = 0;
+    // doubles from NO_BUFFER_PAUSE_MIN to NO_BUFFER_PAUSE_MAX (zero while
+    // the kernel says room): what frees the buffer (earlier datagrams
+    // leaving the interface) takes microseconds on a busy link, and a
+    // datagram that can never fit should not keep a core busy.
+    let mut pause = Duration::ZERO;
     loop {
         let wake = {
             let mut writing = lock(&shared.writing);
@@ -241,13 +245,13 @@ fn write_queued(
             if try_write {
                 match send::send_once(SockRef::from(sock), &item.data, dest, item.source) {
                     Err(e) if send::no_buffer_space(&e) => {
-                        pause_ms = (pause_ms * 2).clamp(1, NO_BUFFER_PAUSE_MAX_MS);
+                        pause = (pause * 2).clamp(NO_BUFFER_PAUSE_MIN, NO_BUFFER_PAUSE_MAX);
                     }
                     Err(e)
                         if e.kind() == io::ErrorKind::WouldBlock
                             || e.kind() == io::ErrorKind::Interrupted =>
                     {
-                        pause_ms = 0;
+                        pause = Duration::ZERO;
                     }
                     result => return complete(result),
                 }
@@ -263,8 +267,8 @@ fn write_queued(
         // next round sees it stopped; connect(), disconnect() and a new
         // send buffer size wake it too (`wake_writer`), as they change
         // what the write gives.
-        let waited = if pause_ms > 0 {
-            crate::sys::wait_woken(wake.as_deref(), pause_ms).map(|()| true)
+        let waited = if !pause.is_zero() {
+            crate::sys::wait_woken(wake.as_deref(), pause).map(|()| true)
         } else {
             crate::sys::wait_writable(sock, wake.as_deref(), 50)
         };
@@ -284,8 +288,9 @@ fn write_queued(
     }
 }
 
-/// The longest pause between two tries of a datagram refused with ENOBUFS.
-const NO_BUFFER_PAUSE_MAX_MS: i32 = 8;
+/// The pauses between two tries of a datagram refused with ENOBUFS.
+const NO_BUFFER_PAUSE_MIN: Duration = Duration::from_micros(100);
+const NO_BUFFER_PAUSE_MAX: Duration = Duration::from_millis(8);
 
 /// The socket was connected or disconnected, or its send buffer resized:
 /// a queued datagram waiting for room is tried again now (what it gets may

@@ -179,16 +179,32 @@ impl Wake {
     }
 }
 
-/// Waits up to `timeout_ms` for `wake` (or sleeps that long without one).
-pub(crate) fn wait_woken(wake: Option<&Wake>, timeout_ms: i32) -> io::Result<()> {
+/// Waits up to `timeout` for `wake` (or sleeps that long without one);
+/// to the microsecond where `ppoll` exists, else in whole milliseconds.
+pub(crate) fn wait_woken(wake: Option<&Wake>, timeout: std::time::Duration) -> io::Result<()> {
     let mut pfd = libc::pollfd {
         fd: wake.map_or(-1, |w| w.rx.as_raw_fd()),
         events: libc::POLLIN,
         revents: 0,
     };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: `pfd` is one valid pollfd (a negative fd is ignored) and
+    // `ts` a timespec (all-zero is valid, then filled in), both living for
+    // the call; no signal mask.
+    let rc = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        // At most an hour: the conversions cannot fail.
+        ts.tv_sec = timeout.as_secs().min(3600).try_into().unwrap_or(0);
+        ts.tv_nsec = timeout.subsec_nanos() as libc::c_long; // < 10^9: fits
+        libc::ppoll(&mut pfd, 1, &ts, std::ptr::null())
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     // SAFETY: `pfd` is one valid pollfd (a negative fd is ignored) that
     // lives for the call.
-    let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    let rc = unsafe {
+        let ms = i32::try_from(timeout.as_millis().max(1)).unwrap_or(i32::MAX);
+        libc::poll(&mut pfd, 1, ms)
+    };
     if rc < 0 {
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {

@@ -56,10 +56,10 @@ impl Wake {
     pub(crate) fn clear(&self) {}
 }
 
-/// Sleeps `timeout_ms` (no waker here; not reached: ENOBUFS is not waited
+/// Sleeps `timeout` (no waker here; not reached: ENOBUFS is not waited
 /// out on Windows, as libuv does not).
-pub(crate) fn wait_woken(_wake: Option<&Wake>, timeout_ms: i32) -> io::Result<()> {
-    std::thread::sleep(std::time::Duration::from_millis(timeout_ms.max(0) as u64));
+pub(crate) fn wait_woken(_wake: Option<&Wake>, timeout: std::time::Duration) -> io::Result<()> {
+    std::thread::sleep(timeout);
     Ok(())
 }
 
