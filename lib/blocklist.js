@@ -23,8 +23,8 @@ const { ERR_INVALID_ARG_TYPE, ERR_IP_BLOCKED } = require('./errors.js').codes;
 const { isIPv6 } = require('./ip.js');
 
 // Batches that may have been read under an older copy of the rules: the
-// native side lets at most this many wait for JS (src/drivers/shared.rs), plus the
-// one being delivered.
+// native side lets at most this many wait for JS (src/drivers/shared.rs),
+// plus the one being delivered.
 const BATCHES_IN_FLIGHT = 8 + 1;
 
 let netBlockList;

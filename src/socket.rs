@@ -280,7 +280,6 @@ impl SocketCtx {
         self.update_liveness();
     }
 
-    /// Sends one datagram (now, or queued when the kernel pushes back).
     /// The socket was connected or disconnected, or its send buffer
     /// resized: a queued datagram waiting for room is tried again at once,
     /// as libuv's next try would see the change.
@@ -288,6 +287,7 @@ impl SocketCtx {
         sender::wake_writer(&self.shared);
     }
 
+    /// Sends one datagram (now, or queued when the kernel pushes back).
     pub(crate) fn send(
         &self,
         sock: &Arc<Socket>,

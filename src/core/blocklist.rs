@@ -5,10 +5,11 @@
 //!
 //! JS hands over the list's `rules` strings (`"Address: IPv4 10.0.0.1"`,
 //! `"Range: IPv6 ::1-::9"`, `"Subnet: IPv4 10.0.0.0/8"`) and re-sends them
-//! whenever the list changes. Addresses are compared as 128-bit numbers with IPv4
-//! as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), which is how `BlockList.check`
-//! matches across families: an IPv4 rule blocks `::ffff:` senders on a
-//! dual-stack socket, and `::/0` blocks everything. One exception, also
+//! whenever the list changes. Addresses are compared as 128-bit numbers
+//! with IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), which is how
+//! `BlockList.check` matches across families: an IPv4 rule blocks
+//! `::ffff:` senders on a dual-stack socket, and `::/0` blocks everything.
+//! One exception, also
 //! Node's: an IPv6 range whose ends are not both IPv4-mapped never matches
 //! an IPv4 sender (the addresses are "not comparable" there).
 
