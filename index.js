@@ -102,6 +102,17 @@ if (nodeStateSymbol) {
 
 // The socket a native handle belongs to (Node's owner_symbol).
 const kOwner = Symbol('owner_symbol'); // described as Node's (util.inspect)
+// ...also `handle.owner` while Node's handles have it (DEP0112 internals).
+if (!deprecatedMembersRemoved) {
+  Object.defineProperty(UDP.prototype, 'owner', {
+    get() {
+      return this[kOwner];
+    },
+    set(socket) {
+      this[kOwner] = socket;
+    },
+  });
+}
 
 // Published with { socket } by every new socket, last thing in its
 // constructor, as node:dgram does.

@@ -822,10 +822,11 @@ pub fn udp_class(env: Env) -> napi::Result<Js> {
         (c"getAsyncId", |h, _| {
             Ok(Ret::F64(h.ctx.async_id.unwrap_or(-1.0)))
         }),
-        (c"recvStart", |h, _| u(h.recv_start())),
+        // 0, as Node's handle answers (DEP0112 code may look at it).
+        (c"recvStart", |h, _| h.recv_start().map(|()| Ret::U32(0))),
         (c"recvStop", |h, _| {
             h.recv_stop();
-            Ok(Ret::Undefined)
+            Ok(Ret::U32(0))
         }),
         (c"send", |h, a| {
             let (data, port) = (a.bytes(0)?, a.u32(1)?);
