@@ -147,6 +147,7 @@ syncParity('bindSync: arguments, errors, state after a failure, and listening on
     const b = watched(d, 'udp4', events, 'b');
     const r = rec(tr, 'port: null', () => b.bindSync({ port: null, address: '127.0.0.1' }), b);
     const port = tr.reg(r.returned && r.returned.port, 'b');
+    const open = [];
     for (const [label, arg] of [['null', null], ['array', []], ['string', 'x'], ['function', () => {}],
       ['address localhost', { address: 'localhost' }], ['address 5', { address: 5 }], ['address ::1', { address: '::1' }],
       ['port abc', { port: 'abc' }], ['port -1', { port: -1 }], ['port 70000', { port: 70000 }],
@@ -156,8 +157,11 @@ syncParity('bindSync: arguments, errors, state after a failure, and listening on
       // A failed bindSync leaves the socket unbound and usable.
       const again = rec(tr, `${label}: then bindSync()`, () => s.bindSync({ address: '127.0.0.1' }), s);
       tr.reg(again.returned && again.returned.port, `${label}-again`);
-      s.close();
+      // Closed after the loop: a port freed here could be handed out
+      // again to a later socket on one side only, and relabelled.
+      open.push(s);
     }
+    for (const s of open) s.close();
     const six = watched(d, 'udp6', events, 'six');
     rec(tr, 'udp6 127.0.0.1', () => six.bindSync({ address: '127.0.0.1' }), six);
     six.close();
