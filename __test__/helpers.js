@@ -417,6 +417,7 @@ function uncaughtSummary(stderr) {
 
 module.exports = {
   LOOPBACK_IF,
+  runBoth,
   internals,
   uncaughtSummary,
   ROOT,
