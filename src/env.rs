@@ -14,8 +14,8 @@
 //! references: the async handle is opened when the first socket needs the
 //! runtime (read-ahead, or a send that had to wait) and closed when the
 //! last one no longer does, so an idle or finished program has no open
-//! handle of ours; liveness otherwise comes from each socket's own poll
-//! handle (`socket.rs`).
+//! handle of ours; liveness otherwise comes from each socket's watch (its
+//! own poll handle, or its share of the thread's: `drivers::loop_epoll`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -476,6 +476,11 @@ fn teardown(env: RawEnv, done: CleanupDone) {
             let f = finish.clone();
             handle.close(Some(Box::new(f)));
         }
+        #[cfg(target_os = "linux")]
+        crate::drivers::loop_epoll::teardown(&|| {
+            pending.set(pending.get() + 1);
+            Box::new(finish.clone())
+        });
     }
     finish();
 }

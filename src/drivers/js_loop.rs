@@ -133,8 +133,51 @@ pub(crate) fn read_batch(sock: &Socket, shared: &Shared, max_datagrams: usize) -
     );
 }
 
+/// How the JS loop watches one socket: a libuv poll handle of its own, or
+/// (Linux, a socket only this handle reads) the thread's epoll
+/// (`loop_epoll`, which says why).
+enum Watch {
+    Own(uv::Poll),
+    #[cfg(target_os = "linux")]
+    Epoll(super::loop_epoll::EpollWatch),
+}
+
+impl Watch {
+    fn start(&self) -> io::Result<()> {
+        match self {
+            Self::Own(p) => p.start(),
+            #[cfg(target_os = "linux")]
+            Self::Epoll(w) => w.start(),
+        }
+    }
+
+    fn stop(&self) {
+        match self {
+            Self::Own(p) => p.stop(),
+            #[cfg(target_os = "linux")]
+            Self::Epoll(w) => w.stop(),
+        }
+    }
+
+    fn set_ref(&self, on: bool) {
+        match self {
+            Self::Own(p) => p.set_ref(on),
+            #[cfg(target_os = "linux")]
+            Self::Epoll(w) => w.set_ref(on),
+        }
+    }
+
+    fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
+        match self {
+            Self::Own(p) => p.close(on_closed),
+            #[cfg(target_os = "linux")]
+            Self::Epoll(w) => w.close(on_closed),
+        }
+    }
+}
+
 struct Inner {
-    poll: RefCell<Option<uv::Poll>>,
+    poll: RefCell<Option<Watch>>,
     sharing: Sharing,
     sock: std::sync::Weak<Socket>,
     shared: Arc<Shared>,
@@ -197,12 +240,25 @@ impl Poller {
         });
         pending_port(&inner);
         let weak = Rc::downgrade(&inner);
-        let poll = uv::Poll::new(lp, os_sock(sock), move |status| {
+        let on_ready = move |status| {
             if let Some(inner) = weak.upgrade() {
                 on_readable(&inner, status);
             }
-        })?;
-        *inner.poll.borrow_mut() = Some(poll);
+        };
+        // A descriptor others may hold keeps a libuv handle of its own:
+        // libuv's check refuses one the loop already watches (`EEXIST`).
+        #[cfg(target_os = "linux")]
+        let watch = match sharing {
+            Sharing::Exclusive => Watch::Epoll(super::loop_epoll::EpollWatch::new(
+                lp,
+                os_sock(sock),
+                on_ready,
+            )),
+            Sharing::Shared => Watch::Own(uv::Poll::new(lp, os_sock(sock), on_ready)?),
+        };
+        #[cfg(not(target_os = "linux"))]
+        let watch = Watch::Own(uv::Poll::new(lp, os_sock(sock), on_ready)?);
+        *inner.poll.borrow_mut() = Some(watch);
         Ok(Self { inner })
     }
 
@@ -279,10 +335,33 @@ impl Poller {
 
 fn watch(inner: &Inner) -> io::Result<()> {
     end_stream(inner);
-    if let Some(p) = inner.poll.borrow().as_ref() {
-        p.start()?;
-        inner.watching.set(true);
+    let started = match inner.poll.borrow().as_ref() {
+        Some(p) => p.start(),
+        None => return Ok(()),
+    };
+    #[cfg(target_os = "linux")]
+    let started = started.or_else(|e| own_poll_instead(inner, e));
+    started?;
+    inner.watching.set(true);
+    Ok(())
+}
+
+/// The thread's epoll could not be opened (no descriptor free, for a
+/// moment maybe): the socket gets a libuv poll handle of its own, which
+/// needs none, as node:dgram's socket needs none to receive.
+#[cfg(target_os = "linux")]
+fn own_poll_instead(inner: &Inner, err: io::Error) -> io::Result<()> {
+    let own = match inner.poll.borrow().as_ref() {
+        Some(Watch::Epoll(w)) => w.own_poll()?,
+        _ => return Err(err),
+    };
+    own.set_ref(inner.refd.get());
+    if let Err(e) = own.start() {
+        own.close(None);
+        return Err(e);
     }
+    // The epoll watch was never registered: dropping it does nothing.
+    inner.poll.borrow_mut().replace(Watch::Own(own));
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Linux-only syscalls: batch receive (one `recvmmsg(2)` fills many
 //! datagram slots, UDP GRO), batch and GSO sends (`sendmmsg`, `UDP_SEGMENT`),
-//! sending from a given source (`*_PKTINFO`), and the timerfd that paces a
-//! stream's ticks.
+//! sending from a given source (`*_PKTINFO`), the timerfd that paces a
+//! stream's ticks, and the epoll instance through which a JS loop watches
+//! its sockets (`drivers::loop_epoll`).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -475,5 +476,129 @@ impl TimerFd {
 
     pub(crate) fn raw(&self) -> std::os::fd::RawFd {
         self.0.as_raw_fd()
+    }
+}
+
+/// An epoll instance of our own: level-triggered readability of the
+/// descriptors added, each reported with the token it was added with.
+pub(crate) struct Epoll {
+    fd: std::os::fd::OwnedFd,
+    /// `epoll_wait`'s output, kept between calls.
+    events: std::cell::RefCell<Vec<libc::epoll_event>>,
+}
+
+/// How many ready descriptors one `Epoll::ready` call reports at most
+/// (libuv's count per `epoll_wait`); the rest stay ready (level-triggered)
+/// for the next call.
+pub(crate) const EPOLL_BATCH: usize = 1024;
+
+impl Epoll {
+    pub(crate) fn new() -> io::Result<Self> {
+        // SAFETY: plain syscall; a non-negative result is a new descriptor
+        // that we own from here on.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self {
+            // SAFETY: `fd` is a fresh descriptor nobody else owns.
+            fd: unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) },
+            events: std::cell::RefCell::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn raw(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Watches `fd` for readability, reported as `token`.
+    pub(crate) fn add(&self, fd: std::os::fd::RawFd, token: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        // SAFETY: `event` lives for the call; the kernel checks `fd`.
+        let rc = unsafe { libc::epoll_ctl(self.raw(), libc::EPOLL_CTL_ADD, fd, &mut event) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Stops watching `fd` (an error if it was not watched).
+    pub(crate) fn delete(&self, fd: std::os::fd::RawFd) -> io::Result<()> {
+        // Ignored by the kernel, but kernels before 2.6.9 wanted non-null.
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: as in `add`.
+        let rc = unsafe { libc::epoll_ctl(self.raw(), libc::EPOLL_CTL_DEL, fd, &mut event) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// The tokens of descriptors ready now (without waiting), at most
+    /// `EPOLL_BATCH`, into `out` (cleared first).
+    pub(crate) fn ready(&self, out: &mut Vec<u64>) -> io::Result<()> {
+        out.clear();
+        let mut events = self.events.borrow_mut();
+        events.clear();
+        events.reserve(EPOLL_BATCH);
+        // SAFETY: the kernel writes at most `EPOLL_BATCH` events into the
+        // vector's spare capacity (reserved above); a zero timeout never
+        // blocks.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.raw(),
+                events.as_mut_ptr(),
+                EPOLL_BATCH as libc::c_int,
+                0,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel initialised the first `n` (≤ EPOLL_BATCH).
+        unsafe { events.set_len(n as usize) };
+        // (`epoll_event` is packed on x86-64: the field is read by value.)
+        out.extend(events.iter().map(|e| e.u64));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Epoll;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    /// A socket is reported with its token while a datagram waits, and
+    /// not once it is read (level-triggered) or no longer watched.
+    #[test]
+    fn epoll_reports_ready_sockets_by_token() {
+        let ep = Epoll::new().expect("epoll");
+        let a = UdpSocket::bind("127.0.0.1:0").expect("bind a");
+        let b = UdpSocket::bind("127.0.0.1:0").expect("bind b");
+        ep.add(a.as_raw_fd(), 7).expect("add a");
+        ep.add(b.as_raw_fd(), 9).expect("add b");
+        let mut ready = Vec::new();
+        ep.ready(&mut ready).expect("ready");
+        assert!(ready.is_empty());
+        a.send_to(b"x", b.local_addr().expect("addr")).expect("send");
+        ep.ready(&mut ready).expect("ready");
+        assert_eq!(ready, vec![9]);
+        ep.ready(&mut ready).expect("ready");
+        assert_eq!(ready, vec![9], "still ready until read");
+        let mut buf = [0u8; 8];
+        b.recv_from(&mut buf).expect("recv");
+        ep.ready(&mut ready).expect("ready");
+        assert!(ready.is_empty());
+        a.send_to(b"y", b.local_addr().expect("addr")).expect("send");
+        ep.delete(b.as_raw_fd()).expect("delete");
+        ep.ready(&mut ready).expect("ready");
+        assert!(ready.is_empty(), "no longer watched");
+        assert!(ep.delete(b.as_raw_fd()).is_err(), "deleted twice");
     }
 }

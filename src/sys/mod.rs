@@ -10,6 +10,7 @@
 //! | destination / source addr | `*_PKTINFO` cmsg | unsupported                    |
 //! | receive room left unfilled| `heads.rs`: read only where the kernel wrote |
 //! | the JS thread's loop      | `uv.rs`: libuv looked up in the host process |
+//! | watching many sockets     | an `Epoll` of ours under one libuv poll | a libuv poll each |
 //! | calling JS from libuv     | `napi.rs`: Node's `MakeCallback` and friends |
 
 #[cfg(not(target_os = "linux"))]
@@ -29,8 +30,8 @@ pub(crate) use fallback::recv_from;
 pub(crate) use heads::Heads;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    enable_gro, enable_pktinfo, gso_supported, recv_batch, send_batch, send_from, send_gso,
-    MmsgScratch, Slots, TimerFd, GSO_MAX_SEGMENTS,
+    enable_gro, enable_pktinfo, gso_supported, recv_batch, send_batch, send_from, send_gso, Epoll,
+    MmsgScratch, Slots, TimerFd, EPOLL_BATCH, GSO_MAX_SEGMENTS,
 };
 #[cfg(any(
     target_os = "linux",

@@ -34,7 +34,6 @@ const UV_ASYNC: c_int = 1;
 const UV_IDLE: c_int = 6;
 const UV_POLL: c_int = 8;
 const UV_PREPARE: c_int = 9;
-#[cfg(not(target_os = "linux"))]
 const UV_TIMER: c_int = 13;
 // `uv_poll_event`.
 const UV_READABLE: c_int = 1;
@@ -42,7 +41,6 @@ const UV_READABLE: c_int = 1;
 type PollCb = unsafe extern "C" fn(*mut Handle, c_int, c_int);
 type AsyncCb = unsafe extern "C" fn(*mut Handle);
 type CloseCb = unsafe extern "C" fn(*mut Handle);
-#[cfg(not(target_os = "linux"))]
 type TimerCb = unsafe extern "C" fn(*mut Handle);
 
 /// The libuv functions we use, resolved once from the host process.
@@ -59,11 +57,9 @@ struct Api {
     idle_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
     idle_start: unsafe extern "C" fn(*mut Handle, AsyncCb) -> c_int,
     async_send: unsafe extern "C" fn(*mut Handle) -> c_int,
-    #[cfg(not(target_os = "linux"))]
     timer_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
-    #[cfg(not(target_os = "linux"))]
     timer_start: unsafe extern "C" fn(*mut Handle, TimerCb, u64, u64) -> c_int,
-    #[cfg(not(target_os = "linux"))]
+    #[cfg_attr(target_os = "linux", allow(dead_code))] // streams tick on a timerfd there
     timer_stop: unsafe extern "C" fn(*mut Handle) -> c_int,
     close: unsafe extern "C" fn(*mut Handle, Option<CloseCb>),
     ref_: unsafe extern "C" fn(*mut Handle),
@@ -164,11 +160,8 @@ fn resolve_api() -> Option<Api> {
             idle_init: host_fn(c"uv_idle_init")?,
             idle_start: host_fn(c"uv_idle_start")?,
             async_send: host_fn(c"uv_async_send")?,
-            #[cfg(not(target_os = "linux"))]
             timer_init: host_fn(c"uv_timer_init")?,
-            #[cfg(not(target_os = "linux"))]
             timer_start: host_fn(c"uv_timer_start")?,
-            #[cfg(not(target_os = "linux"))]
             timer_stop: host_fn(c"uv_timer_stop")?,
             close: host_fn(c"uv_close")?,
             ref_: host_fn(c"uv_ref")?,
@@ -341,17 +334,14 @@ unsafe extern "C" fn poll_ready(h: *mut Handle, status: c_int, _events: c_int) {
     state(result);
 }
 
-#[cfg(not(target_os = "linux"))]
 type TimerState = Box<dyn FnMut()>;
 
-/// A one-shot timer on the JS thread's loop (libuv's millisecond clock;
-/// Linux uses a timerfd instead, see `drivers::js_loop`).
-#[cfg(not(target_os = "linux"))]
+/// A one-shot timer on the JS thread's loop (libuv's millisecond clock; a
+/// stream's ticks on Linux use a timerfd instead, see `drivers::js_loop`).
 pub(crate) struct Timer {
     slot: *mut Slot<TimerState>,
 }
 
-#[cfg(not(target_os = "linux"))]
 impl Timer {
     /// Creates a (stopped) timer on `lp`, this thread's loop.
     pub(crate) fn new(lp: *mut Loop, on_fire: impl FnMut() + 'static) -> io::Result<Timer> {
@@ -378,6 +368,7 @@ impl Timer {
         }
     }
 
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
     pub(crate) fn stop(&self) {
         // SAFETY: as in `start`.
         unsafe { (api_unchecked().timer_stop)(Slot::handle(self.slot)) };
@@ -392,7 +383,6 @@ impl Timer {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
 unsafe extern "C" fn timer_fired(h: *mut Handle) {
     // SAFETY: as in `poll_ready`, for our timer handles.
     let state = unsafe { &mut (*Slot::<TimerState>::of(h)).state };

@@ -1,0 +1,108 @@
+'use strict';
+
+// Many sockets on one thread. On Linux dgram-rs watches a thread's sockets
+// through one epoll of its own under one libuv poll handle
+// (src/drivers/loop_epoll.rs), where node:dgram has a libuv handle per
+// socket: what that must not change is checked here against node:dgram,
+// namely every ready socket served in the same loop turn, a socket closed
+// by another's listener while its datagram waits emitting nothing, and
+// each socket's ref()/unref() deciding the process's lifetime on its own.
+
+const test = require('ava');
+const { parity, childParity, boundSocket, closeAll, withTimeout, impls } = require('./helpers.js');
+
+// Sends one datagram to each port from `tx`, all in one tick started in
+// the loop's check phase, so that they wait in the kernel together for the
+// next turn's poll phase; resolves once every send was called back (in the
+// same tick: the loop has not polled yet).
+function sendEach(tx, ports, label = (i) => `d${i}`) {
+  return new Promise((resolve) => setImmediate(resolve)).then(() => Promise.all(ports.map((port, i) => new Promise((resolve, reject) => {
+    tx.send(label(i), port, '127.0.0.1', (err) => (err ? reject(err) : resolve()));
+  }))));
+}
+
+test('datagrams waiting on several sockets at once: every socket emits its own in the same loop turn, before the immediates', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    for (const count of [2, 5, 70]) {
+      const socks = [];
+      for (let i = 0; i < count; i++) socks.push(await boundSocket(dgram));
+      const log = [];
+      const tx = await boundSocket(impls.node);
+      await withTimeout(new Promise((resolve) => {
+        let got = 0;
+        socks.forEach((s, i) => s.on('message', (msg) => {
+          log.push(`${i}:${msg}`);
+          if (++got === count) setImmediate(resolve);
+        }));
+        sendEach(tx, socks.map((s) => s.address().port)).then(() => {
+          // After the sends, before the loop polls: the turn that reads
+          // them ends with this immediate.
+          setImmediate(() => log.push('|'));
+        });
+      }), 5000, 'every socket');
+      const turn = log.indexOf('|');
+      // Which socket the kernel reports first is its business: compare
+      // what came before the immediate, sorted.
+      tr.push({ count, beforeImmediate: log.slice(0, turn).sort(), after: log.slice(turn + 1) });
+      await closeAll(socks, tx);
+    }
+  });
+});
+
+test('a listener that closes the other sockets while their datagrams wait: only the first socket emits', async (t) => {
+  const results = await parity(t, async (dgram, tr) => {
+    for (const count of [2, 4]) {
+      const socks = [];
+      for (let i = 0; i < count; i++) socks.push(await boundSocket(dgram));
+      const emitted = [];
+      const tx = await boundSocket(impls.node);
+      await withTimeout(new Promise((resolve) => {
+        socks.forEach((s) => s.on('message', (msg) => {
+          emitted.push(String(msg).slice(0, 1));
+          for (const other of socks) if (other !== s) other.close();
+          setImmediate(resolve);
+        }));
+        sendEach(tx, socks.map((s) => s.address().port), () => 'x');
+      }), 5000, 'the first message');
+      tr.push({ count, emitted });
+      await closeAll(socks, tx);
+    }
+  });
+  t.deepEqual(results.rs[0], { count: 2, emitted: ['x'] });
+});
+
+test('ref() and unref() per socket: the process lives while a watched, ref\'d socket is open, and not longer', async (t) => {
+  await childParity(
+    t,
+    `const dgram = require(process.env.DGRAM);
+    const [a, b, c] = [0, 1, 2].map(() => dgram.createSocket('udp4'));
+    process.on('exit', () => console.log('exit'));
+    a.bind(0, '127.0.0.1', () => b.bind(0, '127.0.0.1', () => c.bind(0, '127.0.0.1', () => {
+      b.unref();
+      c.unref();
+      c.ref();
+      c.unref();
+      // a keeps the process alive until it closes; b and c do not.
+      setTimeout(() => {
+        console.log('closing a');
+        a.close();
+      }, 100).unref();
+    })));`,
+    { ms: 10000 },
+  );
+});
+
+test('closing the last watched socket: a new socket receives afterwards, and one closed at once after bind too', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    for (let round = 0; round < 3; round++) {
+      const s = await boundSocket(dgram);
+      const got = new Promise((resolve) => s.once('message', (m) => resolve(String(m))));
+      const tx = await boundSocket(impls.node);
+      await sendEach(tx, [s.address().port], () => `round ${round}`);
+      tr.push(await withTimeout(got, 3000, 'message'));
+      await closeAll(s, tx);
+      const brief = await boundSocket(dgram);
+      await closeAll(brief);
+    }
+  });
+});
