@@ -586,7 +586,8 @@ mod tests {
         let mut ready = Vec::new();
         ep.ready(&mut ready).expect("ready");
         assert!(ready.is_empty());
-        a.send_to(b"x", b.local_addr().expect("addr")).expect("send");
+        a.send_to(b"x", b.local_addr().expect("addr"))
+            .expect("send");
         ep.ready(&mut ready).expect("ready");
         assert_eq!(ready, vec![9]);
         ep.ready(&mut ready).expect("ready");
@@ -595,7 +596,8 @@ mod tests {
         b.recv_from(&mut buf).expect("recv");
         ep.ready(&mut ready).expect("ready");
         assert!(ready.is_empty());
-        a.send_to(b"y", b.local_addr().expect("addr")).expect("send");
+        a.send_to(b"y", b.local_addr().expect("addr"))
+            .expect("send");
         ep.delete(b.as_raw_fd()).expect("delete");
         ep.ready(&mut ready).expect("ready");
         assert!(ready.is_empty(), "no longer watched");
