@@ -14,7 +14,10 @@
 //! asks our epoll which of them are ready (one `epoll_wait` more than
 //! libuv's own); with one socket (a client, a server on one port) it is
 //! read directly. Sockets are served at our descriptor's place in the
-//! loop's order of ready descriptors, in the order our epoll reports them.
+//! loop's order of ready descriptors, in the order our epoll reports them,
+//! which other handles of the process (node:dgram, node:net, IPC) ready in
+//! the same turn can tell apart from libuv's (`__test__/DISCREPANCIES.md`
+//! A55).
 //!
 //! Liveness: the libuv handle is ref'd while a registered socket is, so a
 //! socket keeps the loop alive exactly while watched and not unref'd, as
@@ -29,6 +32,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sys::{self, uv};
 
@@ -40,6 +44,16 @@ pub(crate) type OnReady = Rc<dyn Fn(io::Result<()>)>;
 /// request socket each) reuses them.
 const IDLE_CLOSE: u64 = 1000;
 
+/// How many times one wake-up asks our epoll again while each answer is
+/// full (libuv's count for its own `epoll_wait`).
+const MAX_ROUNDS: usize = 48;
+
+/// Each watch's token, for its whole life (a watch stopped and started
+/// again inside one wake-up keeps its place in that wake-up's ready list,
+/// as a libuv handle's descriptor does); never reused, so a closed
+/// socket's token is never taken for another's.
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
+
 /// One thread's epoll and the libuv handle that watches it.
 struct LoopEpoll {
     lp: *mut uv::Loop,
@@ -50,7 +64,6 @@ struct LoopEpoll {
     watched: RefCell<HashMap<u64, OnReady>>,
     /// Registered sockets that keep the loop alive.
     refs: Cell<usize>,
-    next_token: Cell<u64>,
     /// Reused by each wake-up's `epoll_wait`.
     ready: RefCell<Vec<u64>>,
     /// Closed (idle, or the environment's teardown): a new one is opened
@@ -83,7 +96,6 @@ fn loop_epoll(lp: *mut uv::Loop) -> io::Result<Rc<LoopEpoll>> {
         idle_timer: RefCell::new(None),
         watched: RefCell::new(HashMap::new()),
         refs: Cell::new(0),
-        next_token: Cell::new(0),
         ready: RefCell::new(Vec::with_capacity(sys::EPOLL_BATCH)),
         shut: Cell::new(false),
     });
@@ -108,8 +120,14 @@ fn loop_epoll(lp: *mut uv::Loop) -> io::Result<Rc<LoopEpoll>> {
 
 /// The loop found our epoll readable: call the ready sockets' readers.
 /// Each may run JS, which may register, stop or close sockets: no borrow
-/// is held across a call, and a token whose socket stopped meanwhile is
-/// skipped (tokens are never reused).
+/// is held across a call, and a token whose socket is not watched (any
+/// more) is skipped.
+///
+/// Our epoll is asked when the loop comes to our descriptor, not when the
+/// loop polled: a socket that an earlier callback of this poll phase made
+/// readable (a send from another handle of the process) is read in this
+/// turn, where libuv would read it in the next (`__test__/DISCREPANCIES.md`
+/// A55).
 fn dispatch(ep: &Rc<LoopEpoll>) {
     let single = {
         let watched = ep.watched.borrow();
@@ -122,12 +140,18 @@ fn dispatch(ep: &Rc<LoopEpoll>) {
         return;
     }
     let mut tokens = std::mem::take(&mut *ep.ready.borrow_mut());
-    if ep.epoll.ready(&mut tokens).is_ok() {
+    for _ in 0..MAX_ROUNDS {
+        if ep.epoll.ready(&mut tokens).is_err() {
+            break;
+        }
         for token in &tokens {
             let on_ready = ep.watched.borrow().get(token).cloned();
             if let Some(on_ready) = on_ready {
                 on_ready(Ok(()));
             }
+        }
+        if tokens.len() < sys::EPOLL_BATCH {
+            break;
         }
     }
     *ep.ready.borrow_mut() = tokens;
@@ -205,10 +229,11 @@ pub(crate) fn teardown(close_one: CloseOne<'_>) {
 pub(crate) struct EpollWatch {
     lp: *mut uv::Loop,
     fd: RawFd,
+    token: u64,
     on_ready: OnReady,
     refd: Cell<bool>,
-    /// While watched: the epoll it is registered with, and its token.
-    registered: RefCell<Option<(Rc<LoopEpoll>, u64)>>,
+    /// While watched: the epoll it is registered with.
+    registered: RefCell<Option<Rc<LoopEpoll>>>,
 }
 
 impl EpollWatch {
@@ -222,6 +247,7 @@ impl EpollWatch {
         Self {
             lp,
             fd,
+            token: NEXT_TOKEN.fetch_add(1, Ordering::Relaxed),
             on_ready: Rc::new(on_ready),
             refd: Cell::new(true),
             registered: RefCell::new(None),
@@ -233,26 +259,31 @@ impl EpollWatch {
             return Ok(());
         }
         let ep = loop_epoll(self.lp)?;
-        let token = ep.next_token.get();
-        ep.next_token.set(token + 1);
-        ep.epoll.add(self.fd, token)?;
-        ep.watched.borrow_mut().insert(token, self.on_ready.clone());
+        if let Err(e) = ep.epoll.add(self.fd, self.token) {
+            if ep.watched.borrow().is_empty() {
+                ep.arm_idle_close(); // (a new epoll nobody else uses)
+            }
+            return Err(e);
+        }
+        ep.watched
+            .borrow_mut()
+            .insert(self.token, self.on_ready.clone());
         if self.refd.get() {
             ep.shift_refs(1);
         }
-        *self.registered.borrow_mut() = Some((ep, token));
+        *self.registered.borrow_mut() = Some(ep);
         Ok(())
     }
 
     pub(crate) fn stop(&self) {
-        let Some((ep, token)) = self.registered.borrow_mut().take() else {
+        let Some(ep) = self.registered.borrow_mut().take() else {
             return;
         };
         // (Fails only if the descriptor is gone, which takes it out anyway.)
         let _ = ep.epoll.delete(self.fd);
         let now_empty = {
             let mut watched = ep.watched.borrow_mut();
-            watched.remove(&token);
+            watched.remove(&self.token);
             watched.is_empty()
         };
         if self.refd.get() {
@@ -275,7 +306,7 @@ impl EpollWatch {
         if self.refd.replace(on) == on {
             return;
         }
-        if let Some((ep, _)) = self.registered.borrow().as_ref() {
+        if let Some(ep) = self.registered.borrow().as_ref() {
             ep.shift_refs(if on { 1 } else { -1 });
         }
     }
