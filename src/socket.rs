@@ -2,9 +2,10 @@
 //! receive drivers reads it, what keeps the event loop alive for it, and
 //! the events it hands to JS.
 //!
-//! Receive modes: `Stopped`; `Watching`, the JS loop's poll handle watches
-//! the socket and the JS thread reads it (`drivers::js_loop`); `ReadAhead`,
-//! the runtime reads it (`drivers::runtime`) until it hands it back.
+//! Receive modes: `Stopped`; `Watching`, the JS loop watches the socket
+//! (its poll handle, or the thread's shared epoll) and the JS thread reads
+//! it (`drivers::js_loop`); `ReadAhead`, the runtime reads it
+//! (`drivers::runtime`) until it hands it back.
 //!
 //! At most 32 messages are emitted per socket per loop turn, as libuv reads
 //! at most 32 datagrams per turn: JS keeps the rest of a larger batch
@@ -14,9 +15,9 @@
 //!
 //! Liveness, as Node's rules: a socket keeps the process alive while it is
 //! receiving and ref'd, or while sends wait in its queue. While watching,
-//! that is its poll handle (`uv_ref`/`uv_unref` on it); while reading ahead,
-//! holding a batch or with queued sends, it is counted on the thread's
-//! async handle.
+//! that is its watch (`uv_ref`/`uv_unref` on its poll handle, or its count
+//! on the thread's shared one); while reading ahead, holding a batch or
+//! with queued sends, it is counted on the thread's async handle.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -154,9 +155,10 @@ impl SocketCtx {
 
     /// Takes `sock` (bound, non-blocking) as this handle's socket and keeps
     /// the handle object `this` alive while the socket is open. A shared
-    /// descriptor (`sharing`: others may read it too) gets its poll handle
-    /// now (`EEXIST` if the loop already watches it); an exclusive one when
-    /// the loop next waits (see `poller`). On failure `sock` is not kept.
+    /// descriptor (`sharing`: others may read it too) gets its own poll
+    /// handle now (`EEXIST` if the loop already watches it); an exclusive
+    /// one gets its watch when the loop next waits (see `poller`). On
+    /// failure `sock` is not kept.
     pub(crate) fn attach(
         &self,
         sock: &Arc<Socket>,
@@ -186,7 +188,7 @@ impl SocketCtx {
         Ok(())
     }
 
-    /// Makes the socket's poll handle.
+    /// Makes the socket's watch (`Poller`).
     fn make_poller(&self) -> io::Result<()> {
         let Some(sock) = self.sock() else {
             return Err(io::Error::from(io::ErrorKind::NotConnected));
@@ -205,7 +207,7 @@ impl SocketCtx {
     }
 
     /// Starts receiving: the JS loop watches the socket (from its next wait
-    /// for I/O, unless the poll handle exists already; see `poller`).
+    /// for I/O, unless the watch exists already; see `poller`).
     pub(crate) fn recv_start(&self) -> io::Result<()> {
         if self.receiving.get() || self.closed.get() {
             return Ok(());
@@ -463,7 +465,7 @@ impl SocketCtx {
     }
 
     /// Environment teardown: close without calling JS; `done` runs once the
-    /// poll handle is closed. The environment is still alive here (an
+    /// watch is closed. The environment is still alive here (an
     /// async cleanup hook), so the reference to the handle object is
     /// deleted now: Node-API would not free it later.
     pub(crate) fn teardown(&self, done: Box<dyn FnOnce()>) {

@@ -1,5 +1,6 @@
 //! The idle receive path: the JS thread's own event loop watches the socket
-//! (a libuv poll handle) and, when it is readable, the JS thread reads a
+//! (a libuv poll handle, or on Linux the thread's shared epoll:
+//! `loop_epoll`) and, when it is readable, the JS thread reads a
 //! batch itself and hands it to its `Sink` in the same callback: one
 //! wake-up of one thread per batch, as node:dgram has.
 //!
@@ -206,7 +207,7 @@ impl Drop for Inner {
     }
 }
 
-/// One socket's poll handle on the JS thread's loop.
+/// One socket's watch on the JS thread's loop.
 pub(crate) struct Poller {
     inner: Rc<Inner>,
 }
@@ -642,7 +643,8 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     };
     // libuv stops a poll handle whose socket reports an error (a pending
     // ICMP report on a connected socket): the read below collects and
-    // reports it, then watching resumes.
+    // reports it, then watching resumes. (The shared epoll reports such a
+    // socket as readable and keeps watching it.)
     let errored = status.is_err();
     let (count, bytes, more, taken) = match inner.sharing {
         // A slow consumer gets what libuv reads per turn: nothing is held

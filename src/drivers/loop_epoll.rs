@@ -21,9 +21,9 @@
 //!
 //! Liveness: the libuv handle is ref'd while a registered socket is, so a
 //! socket keeps the loop alive exactly while watched and not unref'd, as
-//! its own started poll handle would. A socket that stops closing gets one
-//! more loop turn through a closing handle (`uv::close_phase`), as libuv
-//! gives a closed poll handle. Once no socket has been registered for
+//! its own started poll handle would. A socket whose watch is closed gets
+//! one more loop turn through a closing handle, as libuv gives a closed
+//! poll handle. Once no socket has been registered for
 //! `IDLE_CLOSE`, the handle and the epoll descriptor are closed: an idle
 //! program keeps nothing open of ours.
 
