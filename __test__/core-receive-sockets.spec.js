@@ -10,6 +10,7 @@
 
 const test = require('ava');
 const { parity, childParity, boundSocket, closeAll, withTimeout, impls } = require('./helpers.js');
+const { deprecatedMembersRemoved } = require('../lib/node-version.js');
 
 // Sends one datagram to each port from `tx`, all in one tick started in
 // the loop's check phase, so that they wait in the kernel together for the
@@ -80,7 +81,9 @@ test('a listener that closes the other sockets while their datagrams wait: only 
   t.deepEqual(results.rs[0], { count: 2, emitted: ['x'] });
 });
 
-test('a listener that stops and restarts another ready socket (deprecated _handle calls): that socket still emits in the same turn', async (t) => {
+// Only the deprecated internals (DEP0112, gone since Node 25) stop and
+// restart receiving without closing: the test runs where they exist.
+(deprecatedMembersRemoved ? test.skip : test)('a listener that stops and restarts another ready socket (deprecated _handle calls): that socket still emits in the same turn', async (t) => {
   const results = await parity(t, async (dgram, tr) => {
     const [a, b] = [await boundSocket(dgram), await boundSocket(dgram)];
     const tx = await boundSocket(impls.node);
