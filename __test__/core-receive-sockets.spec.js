@@ -11,6 +11,7 @@
 const test = require('ava');
 const { parity, childParity, boundSocket, closeAll, withTimeout, impls } = require('./helpers.js');
 const { deprecatedMembersRemoved } = require('../lib/node-version.js');
+const { netnsParity, netnsTest } = require('./options-helpers.js');
 
 // Sends one datagram to each port from `tx`, all in one tick started in
 // the loop's check phase, so that they wait in the kernel together for the
@@ -28,24 +29,35 @@ function sendEach(tx, ports, label = (i) => `d${i}`) {
   });
 }
 
-test('datagrams waiting on several sockets at once: every socket emits its own in the same loop turn, before the immediates', async (t) => {
-  await parity(t, async (dgram, tr) => {
+// In a private network namespace: 1,100 sockets bound on the host would
+// take ephemeral ports that concurrent test files expect to be free.
+netnsTest(test)('datagrams waiting on several sockets at once: every socket emits its own in the same loop turn, before the immediates', async (t) => {
+  await netnsParity(t, async (dgram, tr, h) => {
     // 1100: more than one epoll_wait's 1,024 events (libuv asks again).
     for (const count of [2, 5, 70, 1100]) {
       const socks = [];
-      for (let i = 0; i < count; i++) socks.push(await boundSocket(dgram));
+      for (let i = 0; i < count; i++) socks.push(await h.boundSocket(dgram));
+      const tx = await h.boundSocket(h.impls.node);
       const log = [];
-      const tx = await boundSocket(impls.node);
-      await withTimeout(new Promise((resolve) => {
+      await h.withTimeout(new Promise((resolve) => {
         let got = 0;
         socks.forEach((s, i) => s.on('message', (msg) => {
           log.push(`${i}:${msg}`);
           if (++got === count) setImmediate(resolve);
         }));
-        sendEach(tx, socks.map((s) => s.address().port)).then(() => {
-          // After the sends, before the loop polls: the turn that reads
-          // them ends with this immediate.
-          setImmediate(() => log.push('|'));
+        // All sent in one tick started in the check phase, each called
+        // back (written) before the loop polls; then the loop is held
+        // until the kernel has surely delivered them (a large burst may
+        // finish in its softirq thread).
+        setImmediate(() => {
+          let sent = 0;
+          socks.forEach((s, i) => tx.send(`d${i}`, s.address().port, '127.0.0.1', () => {
+            if (++sent < count) return;
+            const end = Date.now() + 30;
+            while (Date.now() < end);
+            // The turn that reads them ends with this immediate.
+            setImmediate(() => log.push('|'));
+          }));
         });
       }), 10000, 'every socket');
       const turn = log.indexOf('|');
@@ -54,9 +66,9 @@ test('datagrams waiting on several sockets at once: every socket emits its own i
       const before = log.slice(0, turn).sort();
       const after = log.slice(turn + 1);
       tr.push(count > 100 ? { count, beforeImmediate: before.length, after: after.length } : { count, beforeImmediate: before, after });
-      await closeAll(socks, tx);
+      await h.closeAll(socks, tx);
     }
-  });
+  }, { ms: 30000 });
 });
 
 test('a listener that closes the other sockets while their datagrams wait: only the first socket emits', async (t) => {
