@@ -25,6 +25,7 @@ use std::sync::Arc;
 use napi::Env;
 
 use crate::drivers::shared::JsWaker;
+use crate::drivers::shift;
 use crate::socket::SocketCtx;
 use crate::sys::napi::{self as raw, CleanupDone, RawEnv, Ref};
 use crate::sys::uv;
@@ -79,15 +80,6 @@ pub(crate) struct ThreadState {
     /// some do: it keeps the loop from waiting for I/O).
     holding: RefCell<Vec<Weak<SocketCtx>>>,
     idle: RefCell<Option<uv::TurnHandle>>,
-}
-
-/// Adds `delta` to a count of sockets that keep a handle ref'd; returns
-/// whether any do when that changed (the handle's new ref state).
-fn shift(count: &Cell<usize>, delta: isize) -> Option<bool> {
-    let before = count.get();
-    let after = before.saturating_add_signed(delta);
-    count.set(after);
-    ((before == 0) != (after == 0)).then_some(after > 0)
 }
 
 thread_local! {
@@ -259,8 +251,8 @@ impl ThreadState {
                 }
             }),
         );
-        if closed.is_err() {
-            self.turn_kept.set(false); // out of memory: no extra turn
+        if let Err(f) = closed {
+            f(); // out of memory: no extra turn
         }
     }
 

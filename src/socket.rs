@@ -441,8 +441,8 @@ impl SocketCtx {
                 }
             }),
         );
-        if later.is_err() {
-            self.finish_close(notify);
+        if let Err(f) = later {
+            f();
         }
     }
 
@@ -587,8 +587,8 @@ impl SocketCtx {
                     }
                 }),
             );
-            if later.is_err() {
-                self.resume_reading();
+            if let Err(f) = later {
+                f();
             }
         }
         self.update_liveness();

@@ -161,12 +161,9 @@ impl LoopEpoll {
     /// A registered socket starts (`+1`) or stops (`-1`) keeping the loop
     /// alive.
     fn shift_refs(&self, delta: isize) {
-        let before = self.refs.get();
-        let after = before.saturating_add_signed(delta);
-        self.refs.set(after);
-        if (before == 0) != (after == 0) {
+        if let Some(any) = super::shift(&self.refs, delta) {
             if let Some(p) = self.poll.borrow().as_ref() {
-                p.set_ref(after > 0);
+                p.set_ref(any);
             }
         }
     }
@@ -315,14 +312,10 @@ impl EpollWatch {
     /// keeps the loop for one more turn, as a closing libuv handle does.
     pub(crate) fn close(self, on_closed: Option<Box<dyn FnOnce()>>) {
         self.stop();
-        match uv::TurnHandle::new(self.lp, uv::Phase::Prepare, || {}) {
-            Ok(h) => h.close(on_closed),
-            // Out of memory for a handle: no extra turn.
-            Err(_) => {
-                if let Some(f) = on_closed {
-                    f();
-                }
-            }
+        let f = on_closed.unwrap_or_else(|| Box::new(|| {}));
+        // Out of memory for a handle: no extra turn, `f` now.
+        if let Err(f) = uv::close_phase(self.lp, f) {
+            f();
         }
     }
 }

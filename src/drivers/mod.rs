@@ -13,3 +13,12 @@ pub(crate) mod runtime;
 pub(crate) mod send;
 pub(crate) mod shared;
 pub(crate) mod stats;
+
+/// Adds `delta` to a count of sockets that keep a handle ref'd; returns
+/// whether any do when that changed (the handle's new ref state).
+pub(crate) fn shift(count: &std::cell::Cell<usize>, delta: isize) -> Option<bool> {
+    let before = count.get();
+    let after = before.saturating_add_signed(delta);
+    count.set(after);
+    ((before == 0) != (after == 0)).then_some(after > 0)
+}

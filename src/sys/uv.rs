@@ -559,7 +559,13 @@ unsafe extern "C" fn turn_ready(h: *mut Handle) {
 /// Runs `f` in the loop's close phase of this turn (after the check phase,
 /// where `setImmediate` callbacks run), as libuv reports a closed handle's
 /// requests: through a handle made only to be closed.
-pub(crate) fn close_phase(lp: *mut Loop, f: Box<dyn FnOnce()>) -> io::Result<()> {
-    TurnHandle::new(lp, Phase::Prepare, || {})?.close(Some(f));
-    Ok(())
+/// Without a handle (out of memory) `f` comes back, not called.
+pub(crate) fn close_phase(lp: *mut Loop, f: Box<dyn FnOnce()>) -> Result<(), Box<dyn FnOnce()>> {
+    match TurnHandle::new(lp, Phase::Prepare, || {}) {
+        Ok(h) => {
+            h.close(Some(f));
+            Ok(())
+        }
+        Err(_) => Err(f),
+    }
 }
