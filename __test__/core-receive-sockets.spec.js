@@ -9,7 +9,7 @@
 // each socket's ref()/unref() deciding the process's lifetime on its own.
 
 const test = require('ava');
-const { parity, childParity, boundSocket, closeAll, withTimeout, impls } = require('./helpers.js');
+const { parity, childParity, documentedDifference, boundSocket, closeAll, withTimeout, impls } = require('./helpers.js');
 const { deprecatedMembersRemoved } = require('../lib/node-version.js');
 const { netnsParity, netnsTest } = require('./options-helpers.js');
 
@@ -153,5 +153,56 @@ test('closing the last watched socket: a new socket receives afterwards, and one
       const brief = await boundSocket(dgram);
       await closeAll(brief);
     }
+  });
+});
+
+// A55: a thread's dgram-rs sockets are served together at their shared
+// epoll's place among the loop's ready handles, and that epoll is asked
+// when the loop reaches it. Handles of other kinds (here node:dgram ones in
+// the same process) ready in the same turn see another order than libuv's.
+test('documented difference (A55): the order against node:dgram sockets ready in the same turn', async (t) => {
+  const nodeDgram = impls.node;
+  const scenario = async (dgram, tr) => {
+    // a (the implementation under test), n (node:dgram), b (under test):
+    // datagrams to a, n, b in that order, all waiting before one poll.
+    const [a, b] = [await boundSocket(dgram), await boundSocket(dgram)];
+    const n = await boundSocket(nodeDgram);
+    const tx = await boundSocket(nodeDgram);
+    const tx2 = await boundSocket(nodeDgram);
+    // A loop turn polls, so every socket is watched before datagrams wait
+    // (libuv adds a new socket to epoll at its next poll: datagrams
+    // waiting by then would be reported in the order the sockets were added).
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    let log = [];
+    const round = (ports, expected) => withTimeout(new Promise((resolve) => {
+      const seen = () => {
+        if (log.filter((e) => e.length === 1).length === expected) setImmediate(resolve);
+      };
+      for (const [s, name] of [[a, 'a'], [b, 'b'], [n, 'n']]) {
+        s.removeAllListeners('message');
+        s.on('message', (msg) => {
+          log.push(name);
+          // Second round: n's listener sends to b (written in this poll
+          // phase), then marks the turn's end.
+          if (name === 'n' && String(msg) === 'to b') {
+            tx2.send('x', b.address().port, '127.0.0.1');
+            setImmediate(() => log.push('immediate'));
+          }
+          seen();
+        });
+      }
+      sendEach(tx, ports, (i) => (i === 0 && ports.length === 2 ? 'to b' : 'x'));
+    }), 5000, 'the round');
+    await round([a.address().port, n.address().port, b.address().port], 3);
+    tr.push(log);
+    log = [];
+    await round([n.address().port, a.address().port], 3);
+    tr.push(log);
+    await closeAll(a, b, n, tx, tx2);
+  };
+  await documentedDifference(t, scenario, {
+    node: [['a', 'n', 'b'], ['n', 'a', 'immediate', 'b']],
+    rs: [['a', 'b', 'n'], ['n', 'a', 'b', 'immediate']],
   });
 });
