@@ -89,7 +89,8 @@ export declare function setNoTrySend(on: boolean): void
 export declare function triggerScopeAvailable(): boolean
 
 /**
- * The `UDP` class JS sees: the methods above, each unpacking its
- * arguments (see `sys::napi::class` for why not a napi-rs class).
+ * The native half of the `UDP` class (`lib/udp-handle.js`): the methods
+ * above, each unpacking its arguments (see `sys::napi::class` for why not
+ * a napi-rs class).
  */
-export declare function udpClass(): Js
+export declare function udpParts(): Js

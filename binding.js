@@ -845,4 +845,4 @@ module.exports.restoreAsyncFrame = nativeBinding.restoreAsyncFrame
 module.exports.setCopyChunks = nativeBinding.setCopyChunks
 module.exports.setNoTrySend = nativeBinding.setNoTrySend
 module.exports.triggerScopeAvailable = nativeBinding.triggerScopeAvailable
-module.exports.udpClass = nativeBinding.udpClass
+module.exports.udpParts = nativeBinding.udpParts

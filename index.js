@@ -12,9 +12,9 @@
 const EventEmitter = require('node:events');
 const { deprecate } = require('node:util');
 const diagnosticsChannel = require('node:diagnostics_channel');
-const { udpClass, addEventHandler, guessHandleType, hostProcess, setNoTrySend } = require('./lib/native.js');
+const { udpParts, addEventHandler, guessHandleType, hostProcess, setNoTrySend } = require('./lib/native.js');
 // The native handle class (Node's UDP handle).
-const UDP = udpClass();
+const UDP = require('./lib/udp-handle.js').udpHandleClass(udpParts());
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');

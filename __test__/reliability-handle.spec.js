@@ -38,3 +38,51 @@ test('sendMany: a getter that detaches the data buffers while the addresses are 
   // The buffers were detached before any byte was read: empty datagrams.
   t.is(r.stdout, 'results 0,0\n');
 });
+
+// The handle class is JS (lib/udp-handle.js) over native functions that
+// take the instance's External first (src/sys/napi.rs `class`): its method
+// list must match the native one, and the native functions must refuse
+// anything but one of our Externals.
+test('the handle class forwards every native method, and the native functions refuse foreign values', (t) => {
+  const dgram = require('..');
+  const { udpParts } = require('../lib/native.js');
+  const parts = udpParts();
+  const sock = dgram.createSocket('udp4');
+  const handle = sock._handle;
+  const proto = Object.getPrototypeOf(handle);
+  const own = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, n).value === 'function');
+  t.deepEqual(own.filter((n) => n !== 'onmessage').sort(), Object.keys(parts.methods).sort());
+  t.deepEqual(Object.keys(parts.getters), ['fd']);
+  for (const bad of [undefined, null, {}, 1, 'x', handle, Buffer.alloc(8)]) {
+    t.throws(() => parts.methods.getAsyncId(bad), { instanceOf: TypeError, message: 'Illegal invocation' });
+    t.throws(() => parts.methods.send.call(handle, bad, Buffer.alloc(1), 9, '127.0.0.1'), { instanceOf: TypeError });
+  }
+  t.throws(() => parts.methods.close(), { instanceOf: TypeError, message: 'Illegal invocation' });
+  // A method of the class called on another object: a TypeError, not a crash.
+  t.throws(() => proto.bind.call({}, '127.0.0.1', 0, 0), { instanceOf: TypeError });
+  t.throws(() => proto.getsockname.call(Object.create(proto)), { instanceOf: TypeError });
+  sock.close();
+});
+
+test('address() and remoteAddress() of IPv4 sockets: the same objects as node:dgram', async (t) => {
+  const dgram = require('..');
+  const nodeDgram = require('node:dgram');
+  const run = async (impl) => {
+    const out = [];
+    for (const addr of ['127.0.0.1', '127.1.2.3', '127.255.255.254', '0.0.0.0']) {
+      const s = impl.createSocket('udp4');
+      await new Promise((resolve) => s.bind(0, addr, resolve));
+      const a = s.address();
+      out.push([JSON.stringify({ ...a, port: a.port > 0 }), Object.keys(a), a.port === s.address().port]);
+      s.connect(65535, '127.0.0.9');
+      await new Promise((resolve) => s.once('connect', resolve));
+      out.push(JSON.stringify(s.remoteAddress()));
+      await new Promise((resolve) => s.close(resolve));
+    }
+    return out;
+  };
+  const rs = await run(dgram);
+  t.deepEqual(rs, await run(nodeDgram));
+  t.is(rs[0][0], '{"address":"127.0.0.1","family":"IPv4","port":true}');
+  t.is(rs[1], '{"address":"127.0.0.9","family":"IPv4","port":65535}');
+});

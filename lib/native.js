@@ -155,7 +155,7 @@ function foreignOverrideError() {
 
 // What index.js and lib/ call on the addon.
 const REQUIRED = ['addEventHandler', 'asyncFrameIsSet', 'callWithTrigger', 'guessHandleType', 'hostProcess',
-  'restoreAsyncFrame', 'setCopyChunks', 'setNoTrySend', 'triggerScopeAvailable', 'udpClass'];
+  'restoreAsyncFrame', 'setCopyChunks', 'setNoTrySend', 'triggerScopeAvailable', 'udpParts'];
 
 function staleBindingError(missing) {
   const err = new Error(

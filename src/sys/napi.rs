@@ -949,11 +949,16 @@ pub(crate) mod value {
     }
 }
 
-/// A JS class whose methods call straight into Rust: a constructor and
-/// methods registered with `napi_define_class`, the instance's Rust value
-/// attached with `napi_wrap` and recognised through a set of our values. napi-rs's own
-/// classes cost about 300 ns per method call (borrow tracking, registries);
-/// a socket's hot calls (`send`, `bind`, `close`, ...) cannot afford that.
+/// The native half of a JS class whose methods call straight into Rust.
+/// The class itself is written in JS (`lib/udp-handle.js`): its
+/// constructor calls `create`, which builds the Rust value and returns it as
+/// an External (freed when the External is collected), kept in a private
+/// field; each method passes that External and the instance to its native
+/// function.
+/// napi-rs's own classes cost about 300 ns per method call (borrow
+/// tracking, registries), and `napi_wrap`/`napi_unwrap` (a private property
+/// lookup, ~800 instructions a call) about half of that again: a socket's
+/// hot calls (`send`, `bind`, `close`, ...) cannot afford either.
 pub(crate) mod class {
     use std::ffi::c_void;
     use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -962,8 +967,9 @@ pub(crate) mod class {
 
     use super::{check, value, RawEnv, RawValue};
 
-    /// Most arguments a method takes.
-    const MAX_ARGS: usize = 8;
+    /// Most arguments a native function takes (the External, the
+    /// instance and a method's own).
+    const MAX_ARGS: usize = 10;
 
     /// A call's `this` and arguments.
     pub(crate) struct Args {
@@ -989,6 +995,20 @@ pub(crate) mod class {
     }
 
     impl Args {
+        /// Drops the first `n` arguments and makes the next one `this`
+        /// (the JS half passes the instance as an argument: a call with a
+        /// receiver of its own, `fn.call(instance, ...)`, takes V8's slow
+        /// path for native functions).
+        fn shift(&mut self, n: usize) {
+            let argc = self.argc.min(MAX_ARGS);
+            if n < argc {
+                self.this = self.argv[n];
+            }
+            let skip = (n + 1).min(argc);
+            self.argv.rotate_left(skip);
+            self.argc = argc - skip;
+        }
+
         pub(crate) fn env(&self) -> RawEnv {
             self.env
         }
@@ -1268,75 +1288,96 @@ pub(crate) mod class {
         }
     }
 
-    thread_local! {
-        /// The values our instances on this thread wrap: a method called on
-        /// a foreign object (whose `napi_unwrap` may give another addon's
-        /// pointer) throws instead of misreading it. Cheaper than Node-API
-        /// type tags (a private property each way).
-        static LIVE: std::cell::RefCell<std::collections::HashSet<usize>> =
-            std::cell::RefCell::new(std::collections::HashSet::new());
+    /// A hasher for pointer-sized keys: one multiply and a fold (the
+    /// default SipHash cost more than the rest of a method call's lookup).
+    #[derive(Default, Clone, Copy)]
+    pub(crate) struct PtrHasher(u64);
+
+    impl std::hash::Hasher for PtrHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.write_u64((self.0 << 8) | u64::from(*b));
+            }
+        }
+
+        fn write_usize(&mut self, n: usize) {
+            self.write_u64(n as u64);
+        }
+
+        fn write_u64(&mut self, n: u64) {
+            let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.0 = h ^ (h >> 29);
+        }
     }
 
-    /// Defines class `name` whose constructor builds the instance's value
-    /// with `ctor`, with `methods` on its prototype and `getters` as
-    /// accessors. Returns the constructor.
-    pub(crate) fn define<T: 'static>(
+    type PtrSet = std::collections::HashSet<usize, std::hash::BuildHasherDefault<PtrHasher>>;
+
+    thread_local! {
+        /// The values our instances on this thread own: a native function
+        /// given a foreign External (another addon's pointer) throws
+        /// instead of misreading it.
+        static LIVE: std::cell::RefCell<PtrSet> = std::cell::RefCell::new(PtrSet::default());
+    }
+
+    /// The native half of a class: `{ create, methods, getters }`, where
+    /// `create(instance, ...args)` builds the new instance's value with
+    /// `ctor` and returns it as an External, and each of `methods` /
+    /// `getters` is a function `(external, instance, ...args)`; `ctor` and
+    /// the methods see `instance` as `this`.
+    pub(crate) fn parts<T: 'static>(
         env: RawEnv,
-        name: &str,
         ctor: fn(&Args) -> napi::Result<T>,
         methods: &[(&'static std::ffi::CStr, Method<T>)],
         getters: &[(&'static std::ffi::CStr, Method<T>)],
     ) -> napi::Result<RawValue> {
-        let mut props = Vec::with_capacity(methods.len() + getters.len());
-        // Each method's function pointer is its callback's data, as the
-        // constructor's is: nothing to allocate, nothing to free when a
-        // worker's environment (which defines the class again) ends.
-        let data = |m: Method<T>| m as *mut c_void;
-        for (n, m) in methods {
-            props.push(sys::napi_property_descriptor {
-                utf8name: n.as_ptr(),
-                name: std::ptr::null_mut(),
-                method: Some(call::<T>),
-                getter: None,
-                setter: None,
-                value: std::ptr::null_mut(),
-                attributes: sys::PropertyAttributes::writable
-                    | sys::PropertyAttributes::configurable,
-                data: data(*m),
-            });
-        }
-        for (n, m) in getters {
-            props.push(sys::napi_property_descriptor {
-                utf8name: n.as_ptr(),
-                name: std::ptr::null_mut(),
-                method: None,
-                getter: Some(call::<T>),
-                setter: None,
-                value: std::ptr::null_mut(),
-                attributes: sys::PropertyAttributes::configurable,
-                data: data(*m),
-            });
-        }
-        let mut class = std::ptr::null_mut();
-        // SAFETY: `name` and the descriptors are valid for the call (Node
-        // copies them); each `data` is a Method<T> / ctor pointer
-        // read back only by this module's callbacks of the same T.
+        // Each function's Rust callee is its callback's data: nothing to
+        // allocate, nothing to free when a worker's environment (which
+        // makes its own parts) ends.
+        let table = |list: &[(&'static std::ffi::CStr, Method<T>)]| -> napi::Result<RawValue> {
+            let fns = list
+                .iter()
+                .map(|(n, m)| Ok((*n, function(env, n, call::<T>, *m as *mut c_void)?)))
+                .collect::<napi::Result<Vec<_>>>()?;
+            value::object(env, &fns)
+        };
+        let create = function(env, c"create", create::<T>, ctor as *mut c_void)?;
+        value::object(
+            env,
+            &[
+                (c"create", create),
+                (c"methods", table(methods)?),
+                (c"getters", table(getters)?),
+            ],
+        )
+    }
+
+    fn function(
+        env: RawEnv,
+        name: &std::ffi::CStr,
+        cb: unsafe extern "C" fn(RawEnv, sys::napi_callback_info) -> RawValue,
+        data: *mut c_void,
+    ) -> napi::Result<RawValue> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: `name` is NUL-terminated (`NAPI_AUTO_LENGTH`); `data` is
+        // read back only by `cb`, which is this module's for the same T.
         check(
             unsafe {
-                sys::napi_define_class(
+                sys::napi_create_function(
                     env,
-                    name.as_ptr().cast(),
-                    name.len() as isize,
-                    Some(construct::<T>),
-                    ctor as *mut c_void,
-                    props.len(),
-                    props.as_ptr(),
-                    &mut class,
+                    name.as_ptr(),
+                    usize::MAX as isize,
+                    Some(cb),
+                    data,
+                    &mut out,
                 )
             },
-            "napi_define_class",
+            "napi_create_function",
         )?;
-        Ok(class)
+        Ok(out)
     }
 
     /// Reads a call's `this`, arguments and data pointer.
@@ -1371,11 +1412,19 @@ pub(crate) mod class {
         Ok((args, data))
     }
 
-    /// Throws `err` as a JS Error whose message is its reason.
+    /// Throws `err` as a JS Error whose message is its reason: a TypeError
+    /// for a value of the wrong kind (a status other than the generic
+    /// failure of our own coded errors, whose reason is an errno code).
     fn throw(env: RawEnv, err: &napi::Error) {
         let msg = std::ffi::CString::new(err.reason.replace('\0', " ")).unwrap_or_default();
         // SAFETY: a NUL-terminated message; on the env's thread.
-        unsafe { sys::napi_throw_error(env, std::ptr::null(), msg.as_ptr()) };
+        unsafe {
+            if err.status == napi::Status::GenericFailure {
+                sys::napi_throw_error(env, std::ptr::null(), msg.as_ptr());
+            } else {
+                sys::napi_throw_type_error(env, std::ptr::null(), msg.as_ptr());
+            }
+        }
     }
 
     fn to_js(env: RawEnv, ret: napi::Result<Ret>) -> RawValue {
@@ -1395,38 +1444,39 @@ pub(crate) mod class {
         }
     }
 
-    unsafe extern "C" fn construct<T: 'static>(
+    unsafe extern "C" fn create<T: 'static>(
         env: RawEnv,
         info: sys::napi_callback_info,
     ) -> RawValue {
         let made = catch_unwind(AssertUnwindSafe(|| -> napi::Result<RawValue> {
             // SAFETY: Node calls this with the info of the current call.
-            let (args, data) = unsafe { args_of(env, info)? };
-            // SAFETY: `data` is the `ctor` given to `define::<T>`.
+            let (mut args, data) = unsafe { args_of(env, info)? };
+            args.shift(0);
+            // SAFETY: `data` is the `ctor` given to `parts::<T>`.
             let ctor: fn(&Args) -> napi::Result<T> = unsafe { std::mem::transmute(data) };
             let value = Box::into_raw(Box::new(ctor(&args)?));
-            // SAFETY: `this` is the new instance; ownership of `value`
-            // passes to it, freed by `finalize::<T>`.
-            let wrapped = unsafe {
-                sys::napi_wrap(
+            let mut external = std::ptr::null_mut();
+            // SAFETY: ownership of `value` passes to the External, freed by
+            // `finalize::<T>` when it is collected.
+            let made = unsafe {
+                sys::napi_create_external(
                     env,
-                    args.this,
                     value.cast(),
                     Some(finalize::<T>),
                     std::ptr::null_mut(),
-                    std::ptr::null_mut(),
+                    &mut external,
                 )
             };
-            if wrapped != sys::Status::napi_ok {
+            if made != sys::Status::napi_ok {
                 // SAFETY: not adopted: still ours.
                 drop(unsafe { Box::from_raw(value) });
-                check(wrapped, "napi_wrap")?;
+                check(made, "napi_create_external")?;
             }
             LIVE.with(|l| l.borrow_mut().insert(value as usize));
-            Ok(args.this)
+            Ok(external)
         }));
         match made {
-            Ok(Ok(this)) => this,
+            Ok(Ok(external)) => external,
             Ok(Err(e)) => {
                 throw(env, &e);
                 std::ptr::null_mut()
@@ -1443,31 +1493,38 @@ pub(crate) mod class {
 
     unsafe extern "C" fn finalize<T: 'static>(_env: RawEnv, data: *mut c_void, _hint: *mut c_void) {
         LIVE.with(|l| l.borrow_mut().remove(&(data as usize)));
-        // SAFETY: `data` is the Box<T> wrapped by `construct::<T>`, handed
-        // back once, when the instance is collected.
+        // SAFETY: `data` is the Box<T> made by `create::<T>`, handed back
+        // once, when its External is collected.
         drop(unsafe { Box::from_raw(data.cast::<T>()) });
     }
 
     unsafe extern "C" fn call<T: 'static>(env: RawEnv, info: sys::napi_callback_info) -> RawValue {
         let ret = catch_unwind(AssertUnwindSafe(|| -> napi::Result<Ret> {
             // SAFETY: Node calls this with the info of the current call.
-            let (args, data) = unsafe { args_of(env, info)? };
+            let (mut args, data) = unsafe { args_of(env, info)? };
             let mut value = std::ptr::null_mut();
-            // SAFETY: unwraps whatever `this` carries, if anything; the
-            // pointer is only used once `LIVE` vouches for it.
-            check(
-                unsafe { sys::napi_unwrap(env, args.this, &mut value) },
-                "napi_unwrap",
-            )
-            .map_err(|_| type_error("Illegal invocation"))?;
-            if !LIVE.with(|l| l.borrow().contains(&(value as usize))) {
+            // SAFETY: reads whatever External the first argument is, if it
+            // is one; the pointer is only used once `LIVE` vouches for it.
+            let first = if args.argc > 0 {
+                args.argv[0]
+            } else {
+                std::ptr::null_mut()
+            };
+            if first.is_null()
+                || unsafe { sys::napi_get_value_external(env, first, &mut value) }
+                    != sys::Status::napi_ok
+                || !LIVE.with(|l| l.borrow().contains(&(value as usize)))
+            {
                 return Err(type_error("Illegal invocation"));
             }
-            // SAFETY: `data` is a Method<T> given to `define::<T>` (a fn
+            // Then the instance, which the method sees as `this`, then the
+            // method's own arguments.
+            args.shift(1);
+            // SAFETY: `data` is a Method<T> given to `parts::<T>` (a fn
             // pointer, the size of a data pointer); `value` is a live
-            // Box<T> of ours (in `LIVE`: wrapped by `construct`, not yet
-            // finalized), alive for the call (it is `this`'s), and methods
-            // only take shared references.
+            // Box<T> of ours (in `LIVE`: made by `create`, not yet
+            // finalized), alive for the call (the caller holds its
+            // External), and methods only take shared references.
             let (method, this) = unsafe {
                 (
                     std::mem::transmute::<*mut c_void, Method<T>>(data),
