@@ -17,8 +17,8 @@
 //! handle of ours; liveness otherwise comes from each socket's watch (its
 //! own poll handle, or its share of the thread's: `drivers::loop_epoll`).
 
+use crate::int_hash::IntMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
@@ -57,7 +57,7 @@ pub(crate) struct ThreadState {
     /// Of those, the ones that keep the loop alive meanwhile.
     keepalive: Cell<usize>,
     /// Bound sockets, for their runtime events and for teardown.
-    sockets: RefCell<HashMap<u64, Weak<SocketCtx>>>,
+    sockets: RefCell<IntMap<u64, Weak<SocketCtx>>>,
     /// The event function of each copy of index.js on the thread.
     /// Indexed by the number `add_handler` returned; a slot is emptied
     /// when its environment is torn down.
@@ -100,7 +100,7 @@ pub(crate) fn thread(env: &Env) -> napi::Result<Rc<ThreadState>> {
         wakeup: RefCell::new(None),
         users: Cell::new(0),
         keepalive: Cell::new(0),
-        sockets: RefCell::new(HashMap::new()),
+        sockets: RefCell::new(IntMap::default()),
         handlers: RefCell::new(Vec::new()),
         torn_down: RefCell::new(Vec::new()),
         pending_watch: RefCell::new(Vec::new()),

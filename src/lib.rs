@@ -12,6 +12,8 @@
 //!   reads ahead into a bounded queue until JS catches up (`runtime`);
 //!   sends go out from the calling thread and only what the kernel refuses
 //!   for now waits on the runtime (`send`).
+//! - `int_hash`: a cheap hasher for the per-thread tables (a leaf, used by
+//!   every layer).
 //! - the napi edge: `handle` (the `UDP` class JS sees), `socket` (one
 //!   socket's JS-thread state), `env` (per-thread state), `deliver` (events
 //!   into JS, as Node's own handles call it).
@@ -27,5 +29,6 @@ mod deliver;
 mod drivers;
 mod env;
 mod handle;
+mod int_hash;
 mod socket;
 mod sys;

@@ -31,8 +31,8 @@
 //! price is at most one tick of added delay on one-way streams of more than
 //! a few thousand datagrams a second.
 
+use crate::int_hash::IntMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
@@ -727,7 +727,7 @@ thread_local! {
     /// The local ports of this thread's polled sockets (how many sockets
     /// each), learnt at the first send after a socket got its poll handle
     /// (`PENDING`): a program that never sends pays no `getsockname`.
-    static LOCAL_PORTS: RefCell<HashMap<u16, usize>> = RefCell::new(HashMap::new());
+    static LOCAL_PORTS: RefCell<IntMap<u16, usize>> = RefCell::new(IntMap::default());
     static PENDING: RefCell<Vec<Weak<Inner>>> = const { RefCell::new(Vec::new()) };
 }
 

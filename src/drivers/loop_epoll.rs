@@ -27,8 +27,8 @@
 //! `IDLE_CLOSE`, the handle and the epoll descriptor are closed: an idle
 //! program keeps nothing open of ours.
 
+use crate::int_hash::IntMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -61,7 +61,7 @@ struct LoopEpoll {
     poll: RefCell<Option<uv::Poll>>,
     idle_timer: RefCell<Option<uv::Timer>>,
     /// The registered sockets' readers, by token.
-    watched: RefCell<HashMap<u64, OnReady>>,
+    watched: RefCell<IntMap<u64, OnReady>>,
     /// Registered sockets that keep the loop alive.
     refs: Cell<usize>,
     /// Reused by each wake-up's `epoll_wait`.
@@ -94,7 +94,7 @@ fn loop_epoll(lp: *mut uv::Loop) -> io::Result<Rc<LoopEpoll>> {
         epoll: sys::Epoll::new()?,
         poll: RefCell::new(None),
         idle_timer: RefCell::new(None),
-        watched: RefCell::new(HashMap::new()),
+        watched: RefCell::new(IntMap::default()),
         refs: Cell::new(0),
         ready: RefCell::new(Vec::with_capacity(sys::EPOLL_BATCH)),
         shut: Cell::new(false),

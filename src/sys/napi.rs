@@ -966,6 +966,7 @@ pub(crate) mod class {
     use napi::sys;
 
     use super::{check, value, RawEnv, RawValue};
+    use crate::int_hash::IntSet;
 
     /// Most arguments a native function takes (the External, the
     /// instance and a method's own).
@@ -1288,39 +1289,11 @@ pub(crate) mod class {
         }
     }
 
-    /// A hasher for pointer-sized keys: one multiply and a fold (the
-    /// default SipHash cost more than the rest of a method call's lookup).
-    #[derive(Default, Clone, Copy)]
-    pub(crate) struct PtrHasher(u64);
-
-    impl std::hash::Hasher for PtrHasher {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-
-        fn write(&mut self, bytes: &[u8]) {
-            for b in bytes {
-                self.write_u64((self.0 << 8) | u64::from(*b));
-            }
-        }
-
-        fn write_usize(&mut self, n: usize) {
-            self.write_u64(n as u64);
-        }
-
-        fn write_u64(&mut self, n: u64) {
-            let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            self.0 = h ^ (h >> 29);
-        }
-    }
-
-    type PtrSet = std::collections::HashSet<usize, std::hash::BuildHasherDefault<PtrHasher>>;
-
     thread_local! {
         /// The values our instances on this thread own: a native function
         /// given a foreign External (another addon's pointer) throws
         /// instead of misreading it.
-        static LIVE: std::cell::RefCell<PtrSet> = std::cell::RefCell::new(PtrSet::default());
+        static LIVE: std::cell::RefCell<IntSet<usize>> = std::cell::RefCell::new(IntSet::default());
     }
 
     /// The native half of a class: `{ create, methods, getters }`, where
