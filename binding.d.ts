@@ -26,16 +26,6 @@ export declare function addEventHandler(onevent: unknown, scratch: unknown): num
  */
 export declare function asyncFrameIsSet(): boolean
 
-/**
- * `func.call(recv, x, y, z)` with the first `count` of `x, y, z`, and
- * Node's default trigger async id set to `trigger` meanwhile (see
- * `sys::napi::call_with_trigger`): lib/state.js queues a socket's ticks
- * with it, as node:dgram queues them inside `defaultTriggerAsyncIdScope`.
- * A module function, not a handle method: no unwrap per call, and a
- * closed socket's id still works.
- */
-export declare function callWithTrigger(trigger: number, recv: unknown, func: unknown, count: number, x: unknown, y: unknown, z: unknown): void
-
 /** Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket. */
 export declare function guessHandleType(fd: number): string
 
@@ -47,6 +37,22 @@ export declare function guessHandleType(fd: number): string
  * replace) would otherwise stall where node:dgram goes on.
  */
 export declare function hostProcess(): unknown
+
+/**
+ * The functions JS calls per event, made without napi-rs's wrappers
+ * (`sys::napi::class::functions`):
+ * - `callWithTrigger(trigger, recv, func, count, x, y, z)`:
+ *   `func.call(recv, x, y, z)` with the first `count` of `x, y, z`, and
+ *   Node's default trigger async id set to `trigger` meanwhile (see
+ *   `sys::napi::call_with_trigger`): lib/state.js queues a socket's ticks
+ *   with it, as node:dgram queues them inside
+ *   `defaultTriggerAsyncIdScope`. A module function, not a handle method:
+ *   a closed socket's id still works.
+ * - `restoreAsyncFrame()`: between two messages of a batch, the socket's
+ *   async context frame again (see `sys::napi::restore_batch_frame`), for
+ *   lib/receive.js.
+ */
+export declare function hotFunctions(): Js
 
 export declare function receiveStats(): ReceiveStats
 
@@ -63,12 +69,6 @@ export interface ReceiveStats {
   streams: number
   streamTicks: number
 }
-
-/**
- * Between two messages of a batch: the socket's async context frame
- * again (see `sys::napi::restore_batch_frame`), for lib/receive.js.
- */
-export declare function restoreAsyncFrame(): void
 
 /**
  * Received chunks are copied into V8-allocated Buffers (see

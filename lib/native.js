@@ -154,8 +154,8 @@ function foreignOverrideError() {
 }
 
 // What index.js and lib/ call on the addon.
-const REQUIRED = ['addEventHandler', 'asyncFrameIsSet', 'callWithTrigger', 'guessHandleType', 'hostProcess',
-  'restoreAsyncFrame', 'setCopyChunks', 'setNoTrySend', 'triggerScopeAvailable', 'udpParts'];
+const REQUIRED = ['addEventHandler', 'asyncFrameIsSet', 'guessHandleType', 'hostProcess', 'hotFunctions',
+  'setCopyChunks', 'setNoTrySend', 'triggerScopeAvailable', 'udpParts'];
 
 function staleBindingError(missing) {
   const err = new Error(
@@ -190,4 +190,6 @@ if (binding === null || typeof binding !== 'object' || typeof binding.addEventHa
 const missing = REQUIRED.filter((name) => typeof binding[name] !== 'function');
 if (missing.length !== 0) throw staleBindingError(missing);
 
-module.exports = binding;
+// The per-event functions come as an object of plain functions (cheaper
+// calls than napi-rs's exports, see src/handle.rs `hot_functions`).
+module.exports = { ...binding, ...binding.hotFunctions() };

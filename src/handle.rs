@@ -49,27 +49,34 @@ pub fn add_event_handler(env: Env, onevent: Unknown, scratch: Unknown) -> napi::
     crate::env::add_handler(&env, onevent.raw(), scratch.raw())
 }
 
-/// `func.call(recv, x, y, z)` with the first `count` of `x, y, z`, and
-/// Node's default trigger async id set to `trigger` meanwhile (see
-/// `sys::napi::call_with_trigger`): lib/state.js queues a socket's ticks
-/// with it, as node:dgram queues them inside `defaultTriggerAsyncIdScope`.
-/// A module function, not a handle method: no unwrap per call, and a
-/// closed socket's id still works.
+/// The functions JS calls per event, made without napi-rs's wrappers
+/// (`sys::napi::class::functions`):
+/// - `callWithTrigger(trigger, recv, func, count, x, y, z)`:
+///   `func.call(recv, x, y, z)` with the first `count` of `x, y, z`, and
+///   Node's default trigger async id set to `trigger` meanwhile (see
+///   `sys::napi::call_with_trigger`): lib/state.js queues a socket's ticks
+///   with it, as node:dgram queues them inside
+///   `defaultTriggerAsyncIdScope`. A module function, not a handle method:
+///   a closed socket's id still works.
+/// - `restoreAsyncFrame()`: between two messages of a batch, the socket's
+///   async context frame again (see `sys::napi::restore_batch_frame`), for
+///   lib/receive.js.
 #[napi(catch_unwind)]
-#[allow(clippy::too_many_arguments)]
-pub fn call_with_trigger(
-    env: Env,
-    trigger: f64,
-    recv: Unknown,
-    func: Unknown,
-    count: u32,
-    x: Unknown,
-    y: Unknown,
-    z: Unknown,
-) -> napi::Result<()> {
-    let args = [x.raw(), y.raw(), z.raw()];
-    let n = (count as usize).min(args.len());
-    crate::sys::napi::call_with_trigger(env.raw(), trigger, recv.raw(), func.raw(), &args[..n])
+pub fn hot_functions(env: Env) -> napi::Result<Js> {
+    let list: &[(&std::ffi::CStr, class::Func)] = &[
+        (c"callWithTrigger", |a| {
+            let args = [a.raw(4)?, a.raw(5)?, a.raw(6)?];
+            let n = (a.u32(3)? as usize).min(args.len());
+            let (trigger, recv, func) = (a.f64(0)?, a.raw(1)?, a.raw(2)?);
+            crate::sys::napi::call_with_trigger(a.env(), trigger, recv, func, &args[..n])?;
+            Ok(Ret::Undefined)
+        }),
+        (c"restoreAsyncFrame", |_| {
+            crate::sys::napi::restore_batch_frame();
+            Ok(Ret::Undefined)
+        }),
+    ];
+    Ok(Js(class::functions(env.raw(), list)?))
 }
 
 /// Whether `callWithTrigger` sets the trigger here: where it cannot
@@ -77,13 +84,6 @@ pub fn call_with_trigger(
 #[napi(catch_unwind)]
 pub fn trigger_scope_available() -> bool {
     crate::sys::napi::trigger_scope_available()
-}
-
-/// Between two messages of a batch: the socket's async context frame
-/// again (see `sys::napi::restore_batch_frame`), for lib/receive.js.
-#[napi(catch_unwind)]
-pub fn restore_async_frame() {
-    crate::sys::napi::restore_batch_frame();
 }
 
 /// Whether an async context frame is set now: called inside

@@ -59,15 +59,17 @@ impl Heads {
         self.written.get(i) == Some(&len)
     }
 
-    /// Where slot `i`'s head starts, for the receive call (`None` past the
-    /// prepared slots).
+    /// Where the prepared heads start (slot `i`'s at `i * head()`) and how
+    /// many there are, for the receive call; `None` when there are none.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // recvmmsg only
-    pub(super) fn slot_ptr(&mut self, i: usize) -> Option<*mut u8> {
-        if i >= self.slots {
+    pub(super) fn slots_base(&mut self) -> Option<(*mut u8, usize)> {
+        if self.slots == 0 || self.buf.capacity() < self.slots * self.head {
             return None;
         }
-        let spare = self.buf.spare_capacity_mut();
-        spare.get_mut(i * self.head).map(|b| b.as_mut_ptr())
+        Some((
+            self.buf.spare_capacity_mut().as_mut_ptr().cast(),
+            self.slots,
+        ))
     }
 
     /// Records that the kernel wrote `len` bytes into slot `i` (its head

@@ -9,8 +9,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::os::fd::AsRawFd;
 
 /// The C structures `recvmmsg` needs, kept between calls so that a receive
-/// allocates nothing. Pointers inside are refreshed on every call because the
-/// struct may have moved.
+/// allocates nothing. Each header points at its own name, control buffer
+/// and pair of iovecs from the start (the vectors never grow, so their
+/// elements never move); a receive only fills in the iovecs and resets the
+/// lengths the kernel overwrote.
 pub(crate) struct MmsgScratch {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
@@ -86,13 +88,26 @@ impl MmsgScratch {
         // SAFETY: all-zero bytes are valid values of these plain C structs.
         let (hdr, iov, name) =
             unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
-        Self {
+        let mut s = Self {
             hdrs: vec![hdr; slots],
             // Two per slot: its head and its tail (see `Slots`).
             iovs: vec![iov; 2 * slots],
             names: vec![name; slots],
             controls: vec![[0; CONTROL_WORDS]; slots],
+        };
+        let (iovs, names, controls) = (
+            s.iovs.as_mut_ptr(),
+            s.names.as_mut_ptr(),
+            s.controls.as_mut_ptr(),
+        );
+        for (i, hdr) in s.hdrs.iter_mut().enumerate() {
+            // Pointers into the other vectors' heap buffers, which stay put
+            // for the scratch's life; `i` is within each vector's length.
+            hdr.msg_hdr.msg_name = names.wrapping_add(i).cast();
+            hdr.msg_hdr.msg_iov = iovs.wrapping_add(2 * i);
+            hdr.msg_hdr.msg_control = controls.wrapping_add(i).cast();
         }
+        s
     }
 }
 
@@ -120,36 +135,44 @@ pub(crate) fn recv_batch(
 ) -> io::Result<usize> {
     let Slots { heads, tails, tail } = slots;
     let head = heads.head();
-    let n = max.min(scratch.hdrs.len()).min(tails.len() / tail.max(1));
-    for (i, chunk) in tails.chunks_mut(tail.max(1)).take(n).enumerate() {
-        let iovs = &mut scratch.iovs[2 * i..2 * i + 2];
-        let mut used = 0;
-        if let Some(at) = heads.slot_ptr(i) {
+    let tail = tail.max(1);
+    let n = max.min(scratch.hdrs.len()).min(tails.len() / tail);
+    let (head_base, with_head) = heads.slots_base().unwrap_or((std::ptr::null_mut(), 0));
+    let tail_base = tails.as_mut_ptr();
+    for (i, (hdr, iovs)) in scratch
+        .hdrs
+        .iter_mut()
+        .zip(scratch.iovs.chunks_exact_mut(2))
+        .take(n)
+        .enumerate()
+    {
+        // Slot `i`: its head (if it has one), continued by its tail.
+        let tail_iov = libc::iovec {
+            iov_base: tail_base.wrapping_add(i * tail).cast(),
+            iov_len: tail,
+        };
+        if i < with_head {
             iovs[0] = libc::iovec {
-                iov_base: at.cast(),
+                iov_base: head_base.wrapping_add(i * head).cast(),
                 iov_len: head,
             };
-            used = 1;
+            iovs[1] = tail_iov;
+            hdr.msg_hdr.msg_iovlen = 2;
+        } else {
+            iovs[0] = tail_iov;
+            hdr.msg_hdr.msg_iovlen = 1;
         }
-        iovs[used] = libc::iovec {
-            iov_base: chunk.as_mut_ptr().cast(),
-            iov_len: chunk.len(),
-        };
-        let hdr = &mut scratch.hdrs[i];
-        hdr.msg_hdr.msg_name = (&mut scratch.names[i] as *mut libc::sockaddr_storage).cast();
         hdr.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        hdr.msg_hdr.msg_iov = iovs.as_mut_ptr();
-        hdr.msg_hdr.msg_iovlen = (used + 1) as _;
-        hdr.msg_hdr.msg_control = scratch.controls[i].as_mut_ptr().cast();
         hdr.msg_hdr.msg_controllen = (CONTROL_WORDS * 8) as _;
-        hdr.msg_hdr.msg_flags = 0;
-        hdr.msg_len = 0;
     }
     let got = loop {
-        // SAFETY: the first `n` headers point at live iovecs, names and slots
-        // owned by `scratch` and `slots`, which outlive the call (a head is
+        // SAFETY: the first `n` headers point at live iovecs, names and
+        // control buffers owned by `scratch` (linked by `new`), and the
+        // iovecs at slots of `slots`, which outlive the call: a head is
         // `head` bytes of the spare capacity `Heads::prepare` reserved for
-        // slot `i`); the kernel writes only within the lengths given. The fd is borrowed from its
+        // slot `i < with_head`, a tail `tail` bytes of `tails` at
+        // `i * tail`, within it as `n <= tails.len() / tail`; the kernel
+        // writes only within the lengths given. The fd is borrowed from its
         // owner for the call.
         let rc = unsafe {
             libc::recvmmsg(

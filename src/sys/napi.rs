@@ -1053,6 +1053,16 @@ pub(crate) mod class {
             Ok(n)
         }
 
+        pub(crate) fn f64(&self, i: usize) -> napi::Result<f64> {
+            let mut n = 0.0;
+            // SAFETY: as in `type_of`; a non-number fails.
+            check(
+                unsafe { sys::napi_get_value_double(self.env, self.raw(i)?, &mut n) },
+                "expected a number",
+            )?;
+            Ok(n)
+        }
+
         pub(crate) fn i32(&self, i: usize) -> napi::Result<i32> {
             let mut n = 0;
             // SAFETY: as in `type_of`; a non-number fails.
@@ -1328,6 +1338,22 @@ pub(crate) mod class {
         )
     }
 
+    /// A module function that reads its arguments itself.
+    pub(crate) type Func = fn(&Args) -> napi::Result<Ret>;
+
+    /// An object of plain functions, for the hot ones: a `#[napi]`
+    /// function pays napi-rs's borrow tracking (~900 instructions a call).
+    pub(crate) fn functions(
+        env: RawEnv,
+        list: &[(&'static std::ffi::CStr, Func)],
+    ) -> napi::Result<RawValue> {
+        let fns = list
+            .iter()
+            .map(|(n, f)| Ok((*n, function(env, n, call_fn, *f as *mut c_void)?)))
+            .collect::<napi::Result<Vec<_>>>()?;
+        value::object(env, &fns)
+    }
+
     fn function(
         env: RawEnv,
         name: &std::ffi::CStr,
@@ -1469,6 +1495,27 @@ pub(crate) mod class {
         // SAFETY: `data` is the Box<T> made by `create::<T>`, handed back
         // once, when its External is collected.
         drop(unsafe { Box::from_raw(data.cast::<T>()) });
+    }
+
+    unsafe extern "C" fn call_fn(env: RawEnv, info: sys::napi_callback_info) -> RawValue {
+        let ret = catch_unwind(AssertUnwindSafe(|| -> napi::Result<Ret> {
+            // SAFETY: Node calls this with the info of the current call.
+            let (args, data) = unsafe { args_of(env, info)? };
+            // SAFETY: `data` is a Func given to `functions` (a fn pointer,
+            // the size of a data pointer).
+            let f = unsafe { std::mem::transmute::<*mut c_void, Func>(data) };
+            f(&args)
+        }));
+        match ret {
+            Ok(r) => to_js(env, r),
+            Err(_) => {
+                throw(
+                    env,
+                    &napi::Error::from_reason("dgram-rs: panic in a function"),
+                );
+                std::ptr::null_mut()
+            }
+        }
     }
 
     unsafe extern "C" fn call<T: 'static>(env: RawEnv, info: sys::napi_callback_info) -> RawValue {
