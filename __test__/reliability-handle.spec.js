@@ -40,9 +40,9 @@ test('sendMany: a getter that detaches the data buffers while the addresses are 
 });
 
 // The handle class is JS (lib/udp-handle.js) over native functions that
-// take the instance's External first (src/sys/napi.rs `class`): its method
+// take the instance's number first (src/sys/napi.rs `class`): its method
 // list must match the native one, and the native functions must refuse
-// anything but one of our Externals.
+// anything but the number of one of our live instances.
 test('the handle class forwards every native method, and the native functions refuse foreign values', (t) => {
   const dgram = require('..');
   const { udpParts } = require('../lib/native.js');
@@ -53,7 +53,8 @@ test('the handle class forwards every native method, and the native functions re
   const own = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, n).value === 'function');
   t.deepEqual(own.filter((n) => n !== 'onmessage').sort(), Object.keys(parts.methods).sort());
   t.deepEqual(Object.keys(parts.getters), ['fd']);
-  for (const bad of [undefined, null, {}, 1, 'x', handle, Buffer.alloc(8)]) {
+  // Numbers no instance has: not integral, not positive, never issued.
+  for (const bad of [undefined, null, {}, 0, -1, 1.5, NaN, 2 ** 52, 'x', handle, Buffer.alloc(8)]) {
     t.throws(() => parts.methods.getAsyncId(bad), { instanceOf: TypeError, message: 'Illegal invocation' });
     t.throws(() => parts.methods.send.call(handle, bad, Buffer.alloc(1), 9, '127.0.0.1'), { instanceOf: TypeError });
   }

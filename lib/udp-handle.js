@@ -1,18 +1,19 @@
 'use strict';
 // The handle class (Node's internal `UDP`): a socket's `_handle`. Its Rust
-// value (src/handle.rs `UdpHandle`) is made by the addon's `create` and
-// held here as an External in a private field; each method hands that
-// External and the handle itself to its native function. This is what
-// `napi_wrap` would do, minus the private-property lookup `napi_unwrap`
-// makes on every call (~800 instructions: more than most of these methods'
-// own work). The handle goes as an argument, not as `this` through
-// `fn.call(handle, ...)`, which V8 runs through its slow path for native
-// functions; a few keep it (the socket's async resource, its events'
+// value (src/handle.rs `UdpHandle`) is made by the addon's `create`, which
+// returns the value's number (freed by a finalizer on the handle when the
+// handle is collected); the number is kept here in a private field and each
+// method hands it and the handle itself to its native function. This is
+// what `napi_wrap` would do, minus the private-property lookup
+// `napi_unwrap` makes on every call (~800 instructions: more than most of
+// these methods' own work). The handle goes as an argument, not as `this`
+// through `fn.call(handle, ...)`, which V8 runs through its slow path for
+// native functions; a few keep it (the socket's async resource, its events'
 // target).
 //
 // Every method forwards exactly the arguments its native function reads
-// (src/handle.rs `udp_parts`); __test__/handle.spec.js checks that the two
-// lists name the same methods.
+// (src/handle.rs `udp_parts`); __test__/reliability-handle.spec.js checks
+// that the two lists name the same methods.
 
 function udpHandleClass(parts) {
   const { create, methods: N, getters: G } = parts;

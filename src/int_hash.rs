@@ -42,7 +42,6 @@ impl Hasher for IntHasher {
 }
 
 pub(crate) type IntMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<IntHasher>>;
-pub(crate) type IntSet<K> = std::collections::HashSet<K, BuildHasherDefault<IntHasher>>;
 
 #[cfg(test)]
 mod tests {
@@ -55,10 +54,10 @@ mod tests {
             h.write_u64(n);
             h.finish() & 63
         };
-        let ptrs: IntSet<u64> = (0..64u64)
+        let ptrs: std::collections::HashSet<u64> = (0..64u64)
             .map(|i| bucket(0x5555_0000_1000 + i * 64))
             .collect();
-        let ports: IntSet<u64> = (0..64u64).map(|i| bucket(40000 + i)).collect();
+        let ports: std::collections::HashSet<u64> = (0..64u64).map(|i| bucket(40000 + i)).collect();
         assert!(ptrs.len() > 32, "{} buckets", ptrs.len());
         assert!(ports.len() > 32, "{} buckets", ports.len());
     }

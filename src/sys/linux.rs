@@ -79,8 +79,10 @@ fn set_int(
     }
 }
 
-// SAFETY: the raw pointers inside are only dangling placeholders between
-// calls; they are rewritten before every use on the thread that uses them.
+// SAFETY: the raw pointers inside point into the scratch's own heap
+// buffers (which move with it, never reallocated) or, between calls, at
+// slots of a past read that nothing dereferences: the iovecs are rewritten
+// before every use, by whichever thread owns the scratch then.
 unsafe impl Send for MmsgScratch {}
 
 impl MmsgScratch {

@@ -951,10 +951,12 @@ pub(crate) mod value {
 
 /// The native half of a JS class whose methods call straight into Rust.
 /// The class itself is written in JS (`lib/udp-handle.js`): its
-/// constructor calls `create`, which builds the Rust value and returns it as
-/// an External (freed when the External is collected), kept in a private
-/// field; each method passes that External and the instance to its native
-/// function.
+/// constructor calls `create`, which builds the Rust value (freed by a
+/// finalizer on the instance, `napi_add_finalizer`) and returns its number,
+/// kept in a private field; each method passes that number and the
+/// instance to its native function. (Not an External: Node 20's
+/// `napi_create_external` leaks a wrapper for each External still alive
+/// when its environment ends, a worker's for instance.)
 /// napi-rs's own classes cost about 300 ns per method call (borrow
 /// tracking, registries), and `napi_wrap`/`napi_unwrap` (a private property
 /// lookup, ~800 instructions a call) about half of that again: a socket's
@@ -966,9 +968,9 @@ pub(crate) mod class {
     use napi::sys;
 
     use super::{check, value, RawEnv, RawValue};
-    use crate::int_hash::IntSet;
+    use crate::int_hash::IntMap;
 
-    /// Most arguments a native function takes (the External, the
+    /// Most arguments a native function takes (the instance's number, the
     /// instance and a method's own).
     const MAX_ARGS: usize = 10;
 
@@ -1300,17 +1302,21 @@ pub(crate) mod class {
     }
 
     thread_local! {
-        /// The values our instances on this thread own: a native function
-        /// given a foreign External (another addon's pointer) throws
-        /// instead of misreading it.
-        static LIVE: std::cell::RefCell<IntSet<usize>> = std::cell::RefCell::new(IntSet::default());
+        /// Our instances' values on this thread, by the number JS holds
+        /// for each (what `create` returned): a native function given any
+        /// other number throws instead of reading memory it does not own.
+        static LIVE: std::cell::RefCell<IntMap<u64, usize>> =
+            std::cell::RefCell::new(IntMap::default());
+        /// The next instance's number (from 1; exact in a JS number for
+        /// 2^53 instances).
+        static NEXT_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
     }
 
     /// The native half of a class: `{ create, methods, getters }`, where
     /// `create(instance, ...args)` builds the new instance's value with
-    /// `ctor` and returns it as an External, and each of `methods` /
-    /// `getters` is a function `(external, instance, ...args)`; `ctor` and
-    /// the methods see `instance` as `this`.
+    /// `ctor` and returns its number, and each of `methods` / `getters` is
+    /// a function `(number, instance, ...args)`; `ctor` and the methods see
+    /// `instance` as `this`.
     pub(crate) fn parts<T: 'static>(
         env: RawEnv,
         ctor: fn(&Args) -> napi::Result<T>,
@@ -1454,28 +1460,36 @@ pub(crate) mod class {
             // SAFETY: `data` is the `ctor` given to `parts::<T>`.
             let ctor: fn(&Args) -> napi::Result<T> = unsafe { std::mem::transmute(data) };
             let value = Box::into_raw(Box::new(ctor(&args)?));
-            let mut external = std::ptr::null_mut();
-            // SAFETY: ownership of `value` passes to the External, freed by
-            // `finalize::<T>` when it is collected.
-            let made = unsafe {
-                sys::napi_create_external(
+            let id = NEXT_ID.with(|n| {
+                let id = n.get();
+                n.set(id + 1);
+                id
+            });
+            // SAFETY: `args.this()` is the call's first argument, the new
+            // instance (Node refuses anything but an object); ownership of
+            // `value` passes to the finalizer, which Node calls once, when
+            // the instance is collected or its environment ends. The hint
+            // carries the number (pointer-sized on every target we build).
+            let added = unsafe {
+                sys::napi_add_finalizer(
                     env,
+                    args.this(),
                     value.cast(),
                     Some(finalize::<T>),
+                    id as usize as *mut c_void,
                     std::ptr::null_mut(),
-                    &mut external,
                 )
             };
-            if made != sys::Status::napi_ok {
+            if added != sys::Status::napi_ok {
                 // SAFETY: not adopted: still ours.
                 drop(unsafe { Box::from_raw(value) });
-                check(made, "napi_create_external")?;
+                check(added, "napi_add_finalizer")?;
             }
-            LIVE.with(|l| l.borrow_mut().insert(value as usize));
-            Ok(external)
+            LIVE.with(|l| l.borrow_mut().insert(id, value as usize));
+            value::double(env, id as f64)
         }));
         match made {
-            Ok(Ok(external)) => external,
+            Ok(Ok(id)) => id,
             Ok(Err(e)) => {
                 throw(env, &e);
                 std::ptr::null_mut()
@@ -1490,10 +1504,11 @@ pub(crate) mod class {
         }
     }
 
-    unsafe extern "C" fn finalize<T: 'static>(_env: RawEnv, data: *mut c_void, _hint: *mut c_void) {
-        LIVE.with(|l| l.borrow_mut().remove(&(data as usize)));
+    unsafe extern "C" fn finalize<T: 'static>(_env: RawEnv, data: *mut c_void, hint: *mut c_void) {
+        // try_with: also reached while the thread's locals are destroyed.
+        let _ = LIVE.try_with(|l| l.borrow_mut().remove(&(hint as usize as u64)));
         // SAFETY: `data` is the Box<T> made by `create::<T>`, handed back
-        // once, when its External is collected.
+        // once, when its instance is collected or its environment ends.
         drop(unsafe { Box::from_raw(data.cast::<T>()) });
     }
 
@@ -1522,29 +1537,34 @@ pub(crate) mod class {
         let ret = catch_unwind(AssertUnwindSafe(|| -> napi::Result<Ret> {
             // SAFETY: Node calls this with the info of the current call.
             let (mut args, data) = unsafe { args_of(env, info)? };
-            let mut value = std::ptr::null_mut();
-            // SAFETY: reads whatever External the first argument is, if it
-            // is one; the pointer is only used once `LIVE` vouches for it.
+            let mut id = 0.0f64;
             let first = if args.argc > 0 {
                 args.argv[0]
             } else {
                 std::ptr::null_mut()
             };
+            // SAFETY: a live argument of the call; a non-number fails.
             if first.is_null()
-                || unsafe { sys::napi_get_value_external(env, first, &mut value) }
+                || unsafe { sys::napi_get_value_double(env, first, &mut id) }
                     != sys::Status::napi_ok
-                || !LIVE.with(|l| l.borrow().contains(&(value as usize)))
+                || id.fract() != 0.0
+                || id < 1.0
             {
                 return Err(type_error("Illegal invocation"));
             }
+            let Some(value) = LIVE.with(|l| l.borrow().get(&(id as u64)).copied()) else {
+                return Err(type_error("Illegal invocation"));
+            };
+            let value = value as *mut c_void;
             // Then the instance, which the method sees as `this`, then the
             // method's own arguments.
             args.shift(1);
             // SAFETY: `data` is a Method<T> given to `parts::<T>` (a fn
             // pointer, the size of a data pointer); `value` is a live
             // Box<T> of ours (in `LIVE`: made by `create`, not yet
-            // finalized), alive for the call (the caller holds its
-            // External), and methods only take shared references.
+            // finalized), alive for the call (finalizers run from the
+            // loop, never inside a native call), and methods only take
+            // shared references.
             let (method, this) = unsafe {
                 (
                     std::mem::transmute::<*mut c_void, Method<T>>(data),
