@@ -150,9 +150,9 @@ function netnsUnavailable() {
 }
 
 /** Runs a node script file inside a fresh `unshare -rn` namespace with lo up. */
-function runInNetns(file, impl, { ms = 8000 } = {}) {
+function runInNetns(file, impl, { ms = 8000, env = {} } = {}) {
   return spawnP('unshare', ['-rn', 'sh', '-c', `${NETNS_SETUP} && exec "$0" "$1"`, process.execPath, file], {
-    env: { DGRAM: modulePath(impl) },
+    env: { DGRAM: modulePath(impl), ...env },
     ms,
   });
 }
