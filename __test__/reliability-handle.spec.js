@@ -48,7 +48,8 @@ test('the handle class forwards every native method, and the native functions re
   const { udpParts } = require('../lib/native.js');
   const parts = udpParts();
   const sock = dgram.createSocket('udp4');
-  const handle = sock._handle;
+  // The socket's state holds its handle (`_handle` is gone on Node 26+).
+  const handle = Object.getOwnPropertySymbols(sock).map((k) => sock[k]).find((s) => s && s.handle).handle;
   const proto = Object.getPrototypeOf(handle);
   const own = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, n).value === 'function');
   t.deepEqual(own.filter((n) => n !== 'onmessage').sort(), Object.keys(parts.methods).sort());
