@@ -1326,12 +1326,12 @@ pub(crate) mod class {
         // Each function's Rust callee is its callback's data: nothing to
         // allocate, nothing to free when a worker's environment (which
         // makes its own parts) ends.
-        let table = |list: &[(&'static std::ffi::CStr, Method<T>)]| -> napi::Result<RawValue> {
-            let fns = list
-                .iter()
-                .map(|(n, m)| Ok((*n, function(env, n, call::<T>, *m as *mut c_void)?)))
-                .collect::<napi::Result<Vec<_>>>()?;
-            value::object(env, &fns)
+        let table = |list: &[(&'static std::ffi::CStr, Method<T>)]| {
+            function_table(
+                env,
+                call::<T>,
+                list.iter().map(|(n, m)| (*n, *m as *mut c_void)),
+            )
         };
         let create = function(env, c"create", create::<T>, ctor as *mut c_void)?;
         value::object(
@@ -1353,9 +1353,24 @@ pub(crate) mod class {
         env: RawEnv,
         list: &[(&'static std::ffi::CStr, Func)],
     ) -> napi::Result<RawValue> {
+        function_table(
+            env,
+            call_fn,
+            list.iter().map(|(n, f)| (*n, *f as *mut c_void)),
+        )
+    }
+
+    type Callback = unsafe extern "C" fn(RawEnv, sys::napi_callback_info) -> RawValue;
+
+    /// `{ name: function }` for each `(name, data)`: functions that run
+    /// `cb` with `data`.
+    fn function_table(
+        env: RawEnv,
+        cb: Callback,
+        list: impl Iterator<Item = (&'static std::ffi::CStr, *mut c_void)>,
+    ) -> napi::Result<RawValue> {
         let fns = list
-            .iter()
-            .map(|(n, f)| Ok((*n, function(env, n, call_fn, *f as *mut c_void)?)))
+            .map(|(n, data)| Ok((n, function(env, n, cb, data)?)))
             .collect::<napi::Result<Vec<_>>>()?;
         value::object(env, &fns)
     }
@@ -1363,7 +1378,7 @@ pub(crate) mod class {
     fn function(
         env: RawEnv,
         name: &std::ffi::CStr,
-        cb: unsafe extern "C" fn(RawEnv, sys::napi_callback_info) -> RawValue,
+        cb: Callback,
         data: *mut c_void,
     ) -> napi::Result<RawValue> {
         let mut out = std::ptr::null_mut();
