@@ -9,10 +9,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::os::fd::AsRawFd;
 
 /// The C structures `recvmmsg` needs, kept between calls so that a receive
-/// allocates nothing. Each header points at its own name, control buffer
-/// and pair of iovecs from the start (the vectors never grow, so their
-/// elements never move); a receive only fills in the iovecs and resets the
-/// lengths the kernel overwrote.
+/// allocates nothing. Each header points at its own name and control
+/// buffer from the start (the vectors never grow, so their elements never
+/// move); a receive only fills in its pair of iovecs, points it there and
+/// resets the lengths the kernel overwrote.
 pub(crate) struct MmsgScratch {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
@@ -97,16 +97,11 @@ impl MmsgScratch {
             names: vec![name; slots],
             controls: vec![[0; CONTROL_WORDS]; slots],
         };
-        let (iovs, names, controls) = (
-            s.iovs.as_mut_ptr(),
-            s.names.as_mut_ptr(),
-            s.controls.as_mut_ptr(),
-        );
+        let (names, controls) = (s.names.as_mut_ptr(), s.controls.as_mut_ptr());
         for (i, hdr) in s.hdrs.iter_mut().enumerate() {
             // Pointers into the other vectors' heap buffers, which stay put
             // for the scratch's life; `i` is within each vector's length.
             hdr.msg_hdr.msg_name = names.wrapping_add(i).cast();
-            hdr.msg_hdr.msg_iov = iovs.wrapping_add(2 * i);
             hdr.msg_hdr.msg_control = controls.wrapping_add(i).cast();
         }
         s
@@ -164,12 +159,16 @@ pub(crate) fn recv_batch(
             iovs[0] = tail_iov;
             hdr.msg_hdr.msg_iovlen = 1;
         }
+        // From the slice just written (the one linked at creation points at
+        // the same place, but Rust's borrows are clearer this way).
+        hdr.msg_hdr.msg_iov = iovs.as_mut_ptr();
         hdr.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         hdr.msg_hdr.msg_controllen = (CONTROL_WORDS * 8) as _;
     }
     let got = loop {
-        // SAFETY: the first `n` headers point at live iovecs, names and
-        // control buffers owned by `scratch` (linked by `new`), and the
+        // SAFETY: the first `n` headers point at live iovecs (set above),
+        // names and control buffers (linked by `new`) owned by `scratch`,
+        // and the
         // iovecs at slots of `slots`, which outlive the call: a head is
         // `head` bytes of the spare capacity `Heads::prepare` reserved for
         // slot `i < with_head`, a tail `tail` bytes of `tails` at
