@@ -180,13 +180,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Pairings and variants.
 //
 // A case measures one side of a conversation: the side under test (the
-// flood / paced receiver, the pingpong client, the echo-load client). Each
+// flood / paced receiver, the pingpong client, the echo-load client, the
+// echo-server server). Each
 // round runs it in up to three variants, written <side under test>/<peer>:
 //
 //   node/node  baseline: node:dgram on both sides
 //   rs/rs      pairing `same`: dgram-rs on both sides
 //   rs/node    pairing `node`: dgram-rs under test, node:dgram as the peer
-//              (the flood sender, the echo server)
+//              (the flood sender, the echo server, the echo clients)
 //
 // The baseline is the denominator of both pairings: in the `node` pairing
 // the peer is node:dgram in both runs and only the side under test changes,
@@ -375,24 +376,37 @@ function pingpongCase(host, cfg) {
 // a send with a callback must be written before its callback's tick, which
 // Node runs before the next message of a batch, so dgram-rs writes those one
 // at a time; without callbacks, the replies to a batch leave together.
-function echoLoadCase(sockets, inflight, cfg, callbacks = true) {
+// One echo server and one client process with `sockets` sockets, each
+// keeping `inflight` 64 B datagrams in flight. The side under test is the
+// client (`echo-load-*`: every reply answered with a send that passes a
+// callback, or none in `-nocb`) or the server (`echo-server-*`: what a
+// server gets from ordinary clients; its replies pass no callback).
+function echoLoadCase(sockets, inflight, cfg, { callbacks = true, side = 'client' } = {}) {
+  const server = side === 'server';
+  const shape = `${sockets} sockets × ${inflight} in flight, 64 B`;
   return {
-    name: `echo-load-${sockets}x${inflight}${callbacks ? '' : '-nocb'}`,
-    title: (p) => `echo-load ${sockets} sockets × ${inflight} in flight, 64 B${callbacks ? '' : ', sends without callbacks'}${p === 'node' ? ', node:dgram server' : ''}`,
+    name: `${server ? 'echo-server' : 'echo-load'}-${sockets}x${inflight}${callbacks ? '' : '-nocb'}`,
+    title: (p) => (server
+      ? `echo server, clients with ${shape}${p === 'node' ? ', node:dgram clients' : ''}`
+      : `echo-load ${shape}${callbacks ? '' : ', sends without callbacks'}${p === 'node' ? ', node:dgram server' : ''}`),
     pairings: PAIRINGS,
     figures: () => [
       { key: 'rtps', name: 'round trips/s', better: 'higher' },
-      { key: 'cliCpu', name: 'client CPU µs / round trip', better: 'lower' },
+      server
+        ? { key: 'srvCpu', name: 'server CPU µs / echoed datagram', better: 'lower' }
+        : { key: 'cliCpu', name: 'client CPU µs / round trip', better: 'lower' },
     ],
     run: (impl, peer) =>
       withWorkers(async (spawn) => {
         const host = '127.0.0.1';
         const hardMs = cfg.echoMs + 15000;
-        const srv = spawn(peer, 'echo-server', { host, hardMs, size: 64 });
+        const srv = spawn(server ? impl : peer, 'echo-server', { host, hardMs, size: 64 });
         const { port } = await srv.waitFor('ready', READY_MS);
-        const cli = spawn(impl, 'echo-client', { host, port, sockets, inflight, callbacks, warmupMs: 300, durationMs: cfg.echoMs, hardMs });
+        const cli = spawn(server ? peer : impl, 'echo-client', { host, port, sockets, inflight, callbacks, warmupMs: 300, durationMs: cfg.echoMs, hardMs });
         await cli.waitFor('ready', READY_MS);
         cli.send({ cmd: 'start' });
+        await cli.waitFor('counting', READY_MS);
+        srv.send({ cmd: 'mark' });
         const c = await cli.waitFor('result', cfg.echoMs + 6000);
         srv.send({ cmd: 'stop' });
         const s = await srv.waitFor('result', 5000);
@@ -402,9 +416,11 @@ function echoLoadCase(sockets, inflight, cfg, callbacks = true) {
         if (c.refills) notes.push(`${c.refills} refills (a socket heard nothing for 300 ms)`);
         if (c.badSize) notes.push(`client got ${c.badSize} replies of the wrong size`);
         if (s.badSize) notes.push(`echo server got ${s.badSize} datagrams of the wrong size`);
-        if (c.replies === 0) throw new Error('no replies measured');
+        if (c.replies === 0 || (server && !s.measuredEchoes)) throw new Error('no replies measured');
         return {
-          values: { rtps: c.replies / (c.elapsedMs / 1000), cliCpu: c.cpuMicros / c.replies },
+          values: server
+            ? { rtps: c.replies / (c.elapsedMs / 1000), srvCpu: s.cpuMicros / s.measuredEchoes }
+            : { rtps: c.replies / (c.elapsedMs / 1000), cliCpu: c.cpuMicros / c.replies },
           extra: { clientSends: c.sends, serverEchoed: s.echoed },
           notes,
         };
@@ -478,7 +494,9 @@ function allCases(quick) {
     pingpongCase('::1', cfg),
     echoLoadCase(8, 4, cfg),
     echoLoadCase(8, 16, cfg),
-    echoLoadCase(8, 4, cfg, false),
+    echoLoadCase(8, 4, cfg, { callbacks: false }),
+    echoLoadCase(8, 4, cfg, { side: 'server' }),
+    echoLoadCase(8, 16, cfg, { side: 'server' }),
     churnCase(cfg),
     churnCase(cfg, true),
   ];
@@ -703,7 +721,7 @@ async function main() {
     `- dgram-rs build: ${machine.build}`,
     `- command: \`${command}\` (${elapsed} s)`,
     `- rounds: ${opts.rounds}${opts.quick ? ' (quick)' : ''}; figures are medians over rounds; ratio = dgram-rs / node:dgram; ↑ higher is better, ↓ lower is better`,
-    '- variants are written `<side under test>/<peer>`; the side under test is the receiver (flood, paced), the client (pingpong, echo-load), the sender (sendmany)',
+    '- variants are written `<side under test>/<peer>`; the side under test is the receiver (flood, paced), the client (pingpong, echo-load), the server (echo-server), the sender (sendmany)',
     '',
     tablesText(results, '##'),
     ...(notes ? ['## Notes', '', notes, ''] : []),

@@ -235,9 +235,16 @@ async function echoServer() {
     sock.send(msg, rinfo.port, rinfo.address);
   });
   sock.on('error', (err) => send({ type: 'error', message: `echo server socket error: ${err.message}` }));
+  // When the server is the side under test, the parent marks the start of
+  // the clients' measurement window: CPU and echoes are counted from there.
+  let mark = null;
+  nextCommand('mark').then(() => {
+    mark = { cpu: process.cpuUsage(), echoed };
+  });
   send({ type: 'ready', port: sock.address().port });
   await nextCommand('stop');
-  send({ type: 'result', echoed, badSize });
+  const measured = mark ? { cpuMicros: cpuMicros(mark.cpu), measuredEchoes: echoed - mark.echoed } : {};
+  send({ type: 'result', echoed, badSize, ...measured });
 }
 
 // ---------------------------------------------------------------------------
@@ -389,6 +396,7 @@ async function echoClient() {
 
   await sleep(params.warmupMs);
   counting = true;
+  send({ type: 'counting' });
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   await sleep(params.durationMs);
