@@ -10,13 +10,52 @@
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 
-const dgram = require(process.env.DGRAM);
+const realDgram = require(process.env.DGRAM);
+
+// Every socket a test creates, until it closes: a test that fails before
+// its own close() would otherwise leave it open, and jest would hang on it
+// instead of reporting the failure (afterEach closes what is left).
+const open = new Set();
+const dgram = {
+  createSocket(...args) {
+    const s = realDgram.createSocket(...args);
+    open.add(s);
+    s.once('close', () => open.delete(s));
+    return s;
+  },
+};
+afterEach(() => Promise.all([...open].map((s) => new Promise((resolve) => {
+  try {
+    s.close(resolve);
+  } catch {
+    resolve();
+  }
+}))));
 
 // dgram-rs's receive counters (process-wide), to check that a test took the
 // path it is about; null on node:dgram.
 function rsStats() {
   if (process.env.DGRAM === 'node:dgram') return null;
   return require(path.join(process.env.DGRAM, 'binding.js')).receiveStats();
+}
+
+// dgram-rs's handle of a socket (its state's), for unwrittenSends().
+function handleOf(s) {
+  const key = Object.getOwnPropertySymbols(s).find((k) => k.description === 'state symbol' || k.description === 'kState');
+  return s[key].handle;
+}
+
+// With every send queued (--test-udp-no-try-send), dgram-rs's drain thread
+// writes them while this thread goes on: wait, without giving the event
+// loop a turn (so nothing is read meanwhile), until all of the client's
+// sends are in the kernel, as they are when each is written at its
+// lookup tick. The lookups run on the ticks queued by send() (a few
+// nextTick hops let them and the outbox's flush run first).
+async function allWritten(s) {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => process.nextTick(resolve));
+  const handle = handleOf(s);
+  const until = Date.now() + 5000;
+  while (handle.unwrittenSends() !== 0 && Date.now() < until);
 }
 
 const closed = (s) => new Promise((resolve) => s.close(resolve));
@@ -66,6 +105,7 @@ test('a burst of 200 datagrams in one tick (read ahead by dgram-rs)', async () =
   await bound(client);
   const before = rsStats();
   for (let i = 0; i < 200; i++) client.send(`b${i}${'x'.repeat(i % 7)}`, port, '127.0.0.1');
+  if (before) await allWritten(client);
   await rx.until((g) => g.length === 200);
   expect(rx.got[199]).toBe(`b199${'x'.repeat(199 % 7)}`);
   if (before) expect(rsStats().readAheads).toBeGreaterThan(before.readAheads);
