@@ -107,7 +107,8 @@ if (markingBlocksDetach) setCopyChunks(true);
 
 function newBatch(chunks, meta, addrs) {
   for (let k = 0; k < chunks.length; k++) markAsUntransferable(chunks[k].buffer);
-  return { chunks, meta, addrs, i: 0, chunk: 0, offset: 0, end: chunks[0].length };
+  // budget: set by emitMessages (named here so the object keeps its shape).
+  return { chunks, meta, addrs, i: 0, chunk: 0, offset: 0, end: chunks[0].length, budget: undefined };
 }
 
 // One 'message' per datagram of the current batch (state.batch): `chunks`
