@@ -370,17 +370,16 @@ function pingpongCase(host, cfg) {
   };
 }
 
-// `sockets` client sockets with `inflight` datagrams each in flight against
-// one echo server: the client is under test; the echo server is the peer.
-// The client passes a callback to every send() unless `callbacks` is false:
-// a send with a callback must be written before its callback's tick, which
-// Node runs before the next message of a batch, so dgram-rs writes those one
-// at a time; without callbacks, the replies to a batch leave together.
 // One echo server and one client process with `sockets` sockets, each
 // keeping `inflight` 64 B datagrams in flight. The side under test is the
-// client (`echo-load-*`: every reply answered with a send that passes a
-// callback, or none in `-nocb`) or the server (`echo-server-*`: what a
-// server gets from ordinary clients; its replies pass no callback).
+// client (`echo-load-*`) or the server (`echo-server-*`: what a server gets
+// from ordinary clients; its replies pass no callback). The client passes
+// a callback to every send() unless `callbacks` is false (`-nocb`): a send
+// with a callback must be written before its callback's tick, which Node
+// runs before the next message of a batch, so dgram-rs writes those one at
+// a time; without callbacks, the replies to a batch leave together. The
+// server's CPU is counted over the client's measurement window (from its
+// 'counting' to its 'counted', relayed by the parent).
 function echoLoadCase(sockets, inflight, cfg, { callbacks = true, side = 'client' } = {}) {
   const server = side === 'server';
   const shape = `${sockets} sockets × ${inflight} in flight, 64 B`;
@@ -407,7 +406,9 @@ function echoLoadCase(sockets, inflight, cfg, { callbacks = true, side = 'client
         cli.send({ cmd: 'start' });
         await cli.waitFor('counting', READY_MS);
         srv.send({ cmd: 'mark' });
-        const c = await cli.waitFor('result', cfg.echoMs + 6000);
+        await cli.waitFor('counted', cfg.echoMs + 6000);
+        srv.send({ cmd: 'unmark' });
+        const c = await cli.waitFor('result', 6000);
         srv.send({ cmd: 'stop' });
         const s = await srv.waitFor('result', 5000);
         const notes = [];

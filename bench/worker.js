@@ -235,15 +235,18 @@ async function echoServer() {
     sock.send(msg, rinfo.port, rinfo.address);
   });
   sock.on('error', (err) => send({ type: 'error', message: `echo server socket error: ${err.message}` }));
-  // When the server is the side under test, the parent marks the start of
-  // the clients' measurement window: CPU and echoes are counted from there.
-  let mark = null;
+  // When the server is the side under test, the parent marks the start
+  // and the end of the clients' measurement window: CPU and echoes are
+  // counted over it.
+  let measured = {};
   nextCommand('mark').then(() => {
-    mark = { cpu: process.cpuUsage(), echoed };
+    const mark = { cpu: process.cpuUsage(), echoed };
+    return nextCommand('unmark').then(() => {
+      measured = { cpuMicros: cpuMicros(mark.cpu), measuredEchoes: echoed - mark.echoed };
+    });
   });
   send({ type: 'ready', port: sock.address().port });
   await nextCommand('stop');
-  const measured = mark ? { cpuMicros: cpuMicros(mark.cpu), measuredEchoes: echoed - mark.echoed } : {};
   send({ type: 'result', echoed, badSize, ...measured });
 }
 
@@ -401,6 +404,7 @@ async function echoClient() {
   const cpu0 = process.cpuUsage();
   await sleep(params.durationMs);
   counting = false;
+  send({ type: 'counted' });
   const cpu = cpuMicros(cpu0);
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   running = false;
