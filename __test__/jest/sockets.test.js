@@ -9,6 +9,7 @@
 
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
+const { internals } = require('../helpers.js');
 
 const realDgram = require(process.env.DGRAM);
 
@@ -39,12 +40,6 @@ function rsStats() {
   return require(path.join(process.env.DGRAM, 'binding.js')).receiveStats();
 }
 
-// dgram-rs's handle of a socket (its state's), for unwrittenSends().
-function handleOf(s) {
-  const key = Object.getOwnPropertySymbols(s).find((k) => k.description === 'state symbol' || k.description === 'kState');
-  return s[key].handle;
-}
-
 // With every send queued (--test-udp-no-try-send), dgram-rs's drain thread
 // writes them while this thread goes on: wait, without giving the event
 // loop a turn (so nothing is read meanwhile), until all of the client's
@@ -53,7 +48,7 @@ function handleOf(s) {
 // nextTick hops let them and the outbox's flush run first).
 async function allWritten(s) {
   for (let i = 0; i < 3; i++) await new Promise((resolve) => process.nextTick(resolve));
-  const handle = handleOf(s);
+  const { handle } = internals(s);
   const until = Date.now() + 5000;
   while (handle.unwrittenSends() !== 0 && Date.now() < until);
 }
