@@ -12,11 +12,15 @@
 //!
 //! A stream: when datagrams keep arriving one or two per wake-up (a sender
 //! slower than us, such as a node:dgram peer: one syscall per datagram),
-//! each wake-up costs more than the datagrams it brings. If wake-ups come
-//! less than `STREAM_GAP` apart `STREAM_STREAK` times in a row, the
-//! application sent nothing on the socket meanwhile (so it is not answering
-//! them: a request/response exchange never waits here), and the receive
-//! buffer holds `STREAM_MIN_CAPACITY` datagrams of their size, the poller stops
+//! each wake-up costs more than the datagrams it brings. If
+//! `STREAM_STREAK` wake-ups in a row came less than `STREAM_GAP` apart on
+//! average and brought at least `STREAM_KEEP` datagrams per longest tick
+//! (4,000 a second; averaged, because a sender on a 1 ms timer wakes a
+//! fast reader a few times per burst, then not for most of a
+//! millisecond), the application sent
+//! nothing on the socket meanwhile (so it is not answering them: a
+//! request/response exchange never waits here), and the receive buffer
+//! holds `STREAM_MIN_CAPACITY` datagrams of their size, the poller stops
 //! watching and reads on a timer instead: one wake-up per tick carries what
 //! arrived in it. The tick starts at `TICK_START` and adapts so that what
 //! accumulates in a tick fills at most half the socket's receive buffer
@@ -27,7 +31,11 @@
 //! clock, long enough to overflow a default 64 KiB receive buffer, and the
 //! tick's adaptation cannot go below 1 ms there. The poller watches again as soon as the application
 //! sends, a tick's datagrams are too large for the buffer to hold enough
-//! of them, or a longest tick brings fewer than `STREAM_KEEP` datagrams. The
+//! of them, or two longest ticks bring fewer than `STREAM_LEAVE` datagrams
+//! together (below the rate that starts a stream: hysteresis). A timer's
+//! wake-up costs more than a datagram's (on the 2-core VM we measure on,
+//! about three times one that closely follows another): a stream pays
+//! only where it replaces several wake-ups per tick. The
 //! price is at most one tick of added delay on one-way streams of more than
 //! a few thousand datagrams a second.
 
@@ -72,16 +80,18 @@ const LIBUV_TURN: usize = 32;
 /// Whether sockets may stream (read on a timer) at all: only where the
 /// timer is a timerfd with microsecond ticks.
 const STREAMS: bool = cfg!(target_os = "linux");
-/// Wake-ups closer together than this count toward a stream.
+/// Wake-ups closer together than this on average count toward a stream.
 const STREAM_GAP: Duration = Duration::from_micros(250);
-/// How many such wake-ups in a row make a stream.
+/// How many wake-ups make a window in which a stream is recognised.
 const STREAM_STREAK: u32 = 16;
 /// A stream's first tick, and the bounds of its adaptation.
 const TICK_START: u64 = 250;
 const TICK_MIN: u64 = 50;
 const TICK_MAX: u64 = 1000;
-/// A longest tick that brings fewer datagrams ends the stream.
+/// Datagrams per longest tick that start a stream.
 const STREAM_KEEP: usize = 4;
+/// Two longest ticks in a row that bring fewer datagrams together end it.
+const STREAM_LEAVE: usize = 6;
 /// The kernel's accounting of one datagram beyond its payload (roughly an
 /// skb's truesize overhead on Linux), to estimate a tick's buffer fill.
 const DATAGRAM_OVERHEAD: usize = 768;
@@ -192,8 +202,13 @@ struct Inner {
     tick_us: Cell<u64>,
     /// The socket's receive buffer size, read when a stream starts.
     rcvbuf: Cell<usize>,
-    last_wakeup: Cell<Option<Instant>>,
-    streak: Cell<u32>,
+    /// The current window of wake-ups counted toward a stream: when it
+    /// began, how many wake-ups and datagrams it has seen.
+    window_start: Cell<Option<Instant>>,
+    window_wakeups: Cell<u32>,
+    window_datagrams: Cell<usize>,
+    /// What the stream's previous longest tick brought (`lean_stream`).
+    last_long_tick: Cell<Option<usize>>,
     /// The application sent on the socket since the last wake-up.
     answered: Cell<bool>,
     /// The socket's port once learnt (`LOCAL_PORTS`).
@@ -233,8 +248,10 @@ impl Poller {
             streaming: Cell::new(false),
             tick_us: Cell::new(TICK_START),
             rcvbuf: Cell::new(0),
-            last_wakeup: Cell::new(None),
-            streak: Cell::new(0),
+            window_start: Cell::new(None),
+            window_wakeups: Cell::new(0),
+            window_datagrams: Cell::new(0),
+            last_long_tick: Cell::new(None),
             answered: Cell::new(false),
             local_port: Cell::new(None),
             refd: Cell::new(true),
@@ -392,29 +409,45 @@ fn end_stream(inner: &Inner) {
             t.stop();
         }
     }
-    inner.streak.set(0);
-    inner.last_wakeup.set(None);
+    inner.window_start.set(None);
+    inner.last_long_tick.set(None);
 }
 
 /// Counts a wake-up toward a stream; on a stream, switches from the poll
 /// handle to the timer.
 fn note_wakeup(inner: &Rc<Inner>, count: usize, bytes: usize) {
     let now = Instant::now();
-    let close = inner
-        .last_wakeup
-        .replace(Some(now))
-        .is_some_and(|last| now.duration_since(last) < STREAM_GAP);
-    let answered = inner.answered.replace(false);
-    let streak = if close && !answered {
-        inner.streak.get() + 1
-    } else {
-        0
-    };
-    inner.streak.set(streak);
-    if STREAMS && streak >= STREAM_STREAK && !matches!(start_stream(inner, count, bytes), Ok(true))
-    {
-        inner.streak.set(0);
+    if inner.answered.replace(false) {
+        inner.window_start.set(None);
+        return;
     }
+    let Some(start) = inner.window_start.get() else {
+        inner.window_start.set(Some(now));
+        inner.window_wakeups.set(1);
+        inner.window_datagrams.set(count);
+        return;
+    };
+    let wakeups = inner.window_wakeups.get() + 1;
+    let datagrams = inner.window_datagrams.get() + count;
+    if wakeups < STREAM_STREAK {
+        inner.window_wakeups.set(wakeups);
+        inner.window_datagrams.set(datagrams);
+        return;
+    }
+    inner.window_start.set(None);
+    if STREAMS && is_stream(now.duration_since(start), datagrams) {
+        let _ = start_stream(inner, count, bytes);
+    }
+}
+
+/// Whether `STREAM_STREAK` wake-ups that took `span` and brought
+/// `datagrams` are a stream: wake-ups `STREAM_GAP` apart on average (bursts
+/// and pauses average out), and datagrams enough that a longest tick
+/// would bring `STREAM_KEEP` of them.
+fn is_stream(span: Duration, datagrams: usize) -> bool {
+    let micros = span.as_micros();
+    micros < STREAM_GAP.as_micros() * u128::from(STREAM_STREAK)
+        && datagrams as u128 * TICK_MAX as u128 >= STREAM_KEEP as u128 * micros.max(1)
 }
 
 /// Whether a receive buffer of `rcvbuf` bytes holds `STREAM_MIN_CAPACITY`
@@ -483,7 +516,7 @@ fn on_tick(inner: &Rc<Inner>) {
     if taken != Taken::Held
         && (answered
             || slow
-            || (tick >= TICK_MAX && count < STREAM_KEEP)
+            || lean_stream(inner, tick, count)
             || (count > 0 && !holds_a_stream(rcvbuf, count, bytes)))
     {
         if let Err(e) = watch(inner) {
@@ -697,6 +730,22 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
     }
 }
 
+/// Whether the stream is too thin to go on ticking: its last two longest
+/// ticks brought fewer than `STREAM_LEAVE` datagrams together, somewhat
+/// below the rate that starts a stream (one tick alone may fall between
+/// two bursts of a sender on a timer of its own, and the next one bring
+/// both).
+fn lean_stream(inner: &Inner, tick: u64, count: usize) -> bool {
+    if tick < TICK_MAX {
+        inner.last_long_tick.set(None);
+        return false;
+    }
+    match inner.last_long_tick.replace(Some(count)) {
+        Some(before) => before + count < STREAM_LEAVE,
+        None => false,
+    }
+}
+
 fn slow_consumer(inner: &Inner) -> bool {
     inner
         .shared
@@ -868,7 +917,8 @@ fn os_sock(sock: &Socket) -> uv::OsSock {
 
 #[cfg(test)]
 mod tests {
-    use super::holds_a_stream;
+    use super::{holds_a_stream, is_stream};
+    use std::time::Duration;
 
     /// Linux's default receive buffer (net.core.rmem_default).
     const DEFAULT_RCVBUF: usize = 212_992;
@@ -886,5 +936,19 @@ mod tests {
         assert!(!holds_a_stream(0, 32, 32 * 64));
         // A larger buffer makes room for a stream of larger datagrams.
         assert!(holds_a_stream(8 * 1024 * 1024, 13, 13 * 8192));
+    }
+
+    #[test]
+    fn a_stream_is_four_wakeups_and_four_datagrams_a_millisecond_on_average() {
+        let ms = |m: f64| Duration::from_secs_f64(m / 1000.0);
+        // 16 wake-ups 240 µs apart, one datagram each.
+        assert!(is_stream(ms(3.6), 16));
+        // A paced sender's bursts: 16 wake-ups over ~3.9 ms, 40 datagrams.
+        assert!(is_stream(ms(3.9), 40));
+        // Wake-ups 300 µs apart on average: polling costs no more.
+        assert!(!is_stream(ms(4.8), 64));
+        // Frequent wake-ups that found next to nothing (spurious).
+        assert!(!is_stream(ms(2.0), 4));
+        assert!(!is_stream(ms(0.0), 0));
     }
 }
