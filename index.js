@@ -277,6 +277,11 @@ function initSocket(type_, listener) {
     pendingSends: [],
     // The sender of the last datagram received alone (see emitOne).
     lastSender: '',
+    // The received batch being emitted (lib/receive.js), and what close()
+    // left for the native side to report (onNativeEvent): named here so
+    // that every socket's state keeps the one shape it is created with.
+    batch: undefined,
+    closing: undefined,
     // Whether its last batch's listeners took long: its replies are then
     // not held to the batch's end (lib/send-path.js, emitBatch).
     slowListeners: false,
