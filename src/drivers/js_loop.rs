@@ -16,12 +16,11 @@
 //! `STREAM_STREAK` wake-ups in a row came less than `STREAM_GAP` apart on
 //! average and brought at least `STREAM_KEEP` datagrams per longest tick
 //! (4,000 a second; averaged, because a sender on a 1 ms timer wakes a
-//! fast reader a few times per burst, then not for most of a
-//! millisecond), the application sent
-//! nothing on the socket meanwhile (so it is not answering them: a
-//! request/response exchange never waits here), and the receive buffer
-//! holds `STREAM_MIN_CAPACITY` datagrams of their size, the poller stops
-//! watching and reads on a timer instead: one wake-up per tick carries what
+//! fast reader a few times per burst, then not for most of a millisecond),
+//! the application sent nothing on the socket meanwhile (so it is not
+//! answering them: a request/response exchange never waits here), and the
+//! receive buffer holds `STREAM_MIN_CAPACITY` datagrams of their size, the
+//! poller stops watching and reads on a timer instead: one wake-up per tick carries what
 //! arrived in it. The tick starts at `TICK_START` and adapts so that what
 //! accumulates in a tick fills at most half the socket's receive buffer
 //! (nothing is dropped that polling would have kept) and at least an
@@ -516,6 +515,8 @@ fn on_tick(inner: &Rc<Inner>) {
     if taken != Taken::Held
         && (answered
             || slow
+            // (Also records this tick: evaluated on every tick that
+            // got this far, i.e. while the stream goes on otherwise.)
             || lean_stream(inner, tick, count)
             || (count > 0 && !holds_a_stream(rcvbuf, count, bytes)))
     {
