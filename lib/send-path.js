@@ -196,7 +196,7 @@ function outboxTick(item) {
   if (item.stage === ITEM_WAITING) {
     item.stage = ITEM_READY;
     checkBlocked(item);
-    if (++outboxReady === outbox.length && !(emittingBatch && holding)) flushReady();
+    if (++outboxReady === outbox.length && (!(emittingBatch && holding) || item.callback !== undefined)) flushReady();
     else if (!exitHooked) hookExit();
   }
   // Node calls back on the tick after its lookup step.
