@@ -174,6 +174,9 @@ export interface SendManyItem {
  * `'message'` (a `Buffer` and a {@link RemoteInfo}).
  */
 export class Socket extends EventEmitter {
+  /** The same socket as {@link createSocket} makes (Node's `Socket` constructor takes these too). */
+  constructor(type: SocketType | SocketOptions, listener?: MessageListener);
+
   /** Joins the multicast group `multicastAddress` (`IP_ADD_MEMBERSHIP`), on `multicastInterface` or one the OS picks. */
   addMembership(multicastAddress: string, multicastInterface?: string): void;
 

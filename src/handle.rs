@@ -868,7 +868,7 @@ pub fn udp_parts(env: Env) -> napi::Result<Js> {
                 .map(|v| a.with_value_str(v, |s| Ok(h.target(s))))
                 .collect::<napi::Result<Vec<_>>>()?;
             let (ports, targets) = (a.u32_array(1)?, a.u32_array(2)?);
-            let errors = a.with_i32_array_mut(4, |results| {
+            let errors = a.with_i32_array_mut(4, &data, |results| {
                 if results.len() < data.len() {
                     return Err(napi::Error::new(
                         napi::Status::InvalidArg,

@@ -95,6 +95,11 @@ const sizes: number[] = [
 ];
 console.log(ttl, mttl, loop, sizes);
 const refd: Socket = s4.unref().ref();
+// Node's Socket constructor, as dgram-rs's takes the same arguments.
+const constructed: Socket = new Socket('udp4', (msg: Buffer) => msg.length);
+const constructedFromOptions: Socket = new dgram.Socket({ type: 'udp6', reuseAddr: true });
+void constructed;
+void constructedFromOptions;
 void refd;
 
 // events: typed listeners on every method of the family, chainable.

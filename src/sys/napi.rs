@@ -1146,10 +1146,13 @@ pub(crate) mod class {
         }
 
         /// Calls `f` with an `Int32Array` argument's elements, to write
-        /// results into (JS reads them after the call returns).
+        /// results into (JS reads them after the call returns). `borrowed`
+        /// are the other arguments' bytes that the call reads meanwhile:
+        /// an array sharing memory with one of them is refused.
         pub(crate) fn with_i32_array_mut<R>(
             &self,
             i: usize,
+            borrowed: &[&[u8]],
             f: impl FnOnce(&mut [i32]) -> napi::Result<R>,
         ) -> napi::Result<R> {
             let v = self.raw(i)?;
@@ -1171,9 +1174,18 @@ pub(crate) mod class {
             if n == 0 || data.is_null() {
                 return f(&mut []);
             }
+            let (start, end) = (data as usize, data as usize + n * 4);
+            let overlaps = |b: &&[u8]| {
+                let at = b.as_ptr() as usize;
+                !b.is_empty() && at < end && start < at + b.len()
+            };
+            if borrowed.iter().any(overlaps) {
+                return Err(type_error("expected an Int32Array of its own"));
+            }
             // SAFETY: an Int32Array's data is `n` aligned i32s, alive while
-            // the argument is; no JS runs during `f`, so nothing else
-            // touches them, and the slice does not outlive `f`.
+            // the argument is; no JS runs during `f`, and no slice that `f`
+            // may read lies in the same memory (`borrowed`, checked above),
+            // so nothing else touches them; the slice does not outlive `f`.
             f(unsafe { std::slice::from_raw_parts_mut(data.cast::<i32>(), n) })
         }
 
@@ -1302,10 +1314,11 @@ pub(crate) mod class {
     }
 
     thread_local! {
-        /// Our instances' values on this thread, by the number JS holds
-        /// for each (what `create` returned): a native function given any
-        /// other number throws instead of reading memory it does not own.
-        static LIVE: std::cell::RefCell<IntMap<u64, usize>> =
+        /// Our instances' values on this thread and their types, by the
+        /// number JS holds for each (what `create` returned): a native
+        /// function given any other number, or one of another class's
+        /// instance, throws instead of reading memory it does not own.
+        static LIVE: std::cell::RefCell<IntMap<u64, (std::any::TypeId, usize)>> =
             std::cell::RefCell::new(IntMap::default());
         /// The next instance's number (from 1; exact in a JS number for
         /// 2^53 instances).
@@ -1500,7 +1513,10 @@ pub(crate) mod class {
                 drop(unsafe { Box::from_raw(value) });
                 check(added, "napi_add_finalizer")?;
             }
-            LIVE.with(|l| l.borrow_mut().insert(id, value as usize));
+            LIVE.with(|l| {
+                l.borrow_mut()
+                    .insert(id, (std::any::TypeId::of::<T>(), value as usize))
+            });
             value::double(env, id as f64)
         }));
         match made {
@@ -1567,16 +1583,20 @@ pub(crate) mod class {
             {
                 return Err(type_error("Illegal invocation"));
             }
-            let Some(value) = LIVE.with(|l| l.borrow().get(&(id as u64)).copied()) else {
+            let Some((type_id, value)) = LIVE.with(|l| l.borrow().get(&(id as u64)).copied())
+            else {
                 return Err(type_error("Illegal invocation"));
             };
+            if type_id != std::any::TypeId::of::<T>() {
+                return Err(type_error("Illegal invocation"));
+            }
             let value = value as *mut c_void;
             // Then the instance, which the method sees as `this`, then the
             // method's own arguments.
             args.shift(1);
             // SAFETY: `data` is a Method<T> given to `parts::<T>` (a fn
             // pointer, the size of a data pointer); `value` is a live
-            // Box<T> of ours (in `LIVE`: made by `create`, not yet
+            // Box<T> of ours (in `LIVE` as a T: made by `create::<T>`, not yet
             // finalized), alive for the call (finalizers run from the
             // loop, never inside a native call), and methods only take
             // shared references.

@@ -61,13 +61,17 @@ pub(crate) fn fd_type(fd: i32) -> &'static str {
     if fd < 0 {
         return "INVALID";
     }
-    // SAFETY: `fstat` only writes the struct; an invalid fd yields an error.
+    // SAFETY: `stat` is plain old data, for which all zeroes is a value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fstat` only writes the struct it is given; a descriptor
+    // that is not open yields an error.
     if unsafe { libc::fstat(fd, &mut st) } != 0 {
         return "UNKNOWN";
     }
+    // SAFETY: `isatty` only queries the descriptor (0 when it is none).
+    let tty = || unsafe { libc::isatty(fd) } == 1;
     match st.st_mode & libc::S_IFMT {
-        libc::S_IFREG | libc::S_IFCHR if unsafe { libc::isatty(fd) } == 1 => "TTY",
+        libc::S_IFREG | libc::S_IFCHR if tty() => "TTY",
         libc::S_IFREG | libc::S_IFCHR => "FILE",
         libc::S_IFIFO => "PIPE",
         libc::S_IFSOCK => {
@@ -96,8 +100,10 @@ pub(crate) fn adopt_fd(fd: i32) -> io::Result<std::net::UdpSocket> {
     if fd_type(fd) != "UDP" {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    // SAFETY: `fd` is an open UDP socket (checked above) whose ownership the
-    // caller hands over, as `uv_udp_open` takes it.
+    // SAFETY: `fd` is an open UDP socket (checked above). Ownership cannot
+    // be checked for a number from JS: it is the contract of Node's
+    // `bind({ fd })`, which hands the descriptor over as `uv_udp_open`
+    // takes it (the application must not close or use it any more).
     Ok(unsafe { std::net::UdpSocket::from_raw_fd(fd) })
 }
 

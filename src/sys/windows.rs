@@ -119,8 +119,9 @@ pub(crate) fn ssm_v6(
     } else {
         MCAST_LEAVE_SOURCE_GROUP
     } as i32; // small constants (45, 46)
-              // SAFETY: `req` is a complete GROUP_SOURCE_REQ that lives for the call,
-              // passed with its exact size; the socket is borrowed from its owner.
+
+    // SAFETY: `req` is a complete GROUP_SOURCE_REQ that lives for the call,
+    // passed with its exact size; the socket is borrowed from its owner.
     let rc = unsafe {
         setsockopt(
             sock.as_raw_socket() as usize,
