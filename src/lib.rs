@@ -23,6 +23,11 @@
 //! one-datagram-per-syscall paths.
 
 #![deny(clippy::all)]
+// Every unsafe block carries the SAFETY comment that justifies it.
+#![deny(clippy::undocumented_unsafe_blocks)]
+// napi-derive registers the exports only outside `cfg(test)`, so in the test
+// build whatever only they reach is unused.
+#![cfg_attr(test, allow(dead_code))]
 
 mod core;
 mod deliver;

@@ -131,7 +131,7 @@ mod tests {
     fn a_nul_ends_an_address_as_it_ends_a_c_string() {
         assert_eq!(ip4("127.0.0.1\0junk"), Some(Ipv4Addr::LOCALHOST));
         assert_eq!(ip6("::1\0x").map(|(ip, _)| ip), Some(Ipv6Addr::LOCALHOST));
-        assert_eq!(ip4("\0127.0.0.1"), None);
+        assert_eq!(ip4("\x00127.0.0.1"), None);
     }
 
     #[test]

@@ -510,7 +510,7 @@ mod tests {
     #[test]
     fn receives_into_the_chunk_when_sizes_repeat() {
         let (rx, tx) = pair();
-        let mut drain_all = |sent: &[Vec<u8>]| {
+        let drain_all = |sent: &[Vec<u8>]| {
             for p in sent {
                 tx.send(p).unwrap();
             }

@@ -37,10 +37,8 @@ impl HandleScope {
     pub(crate) fn open(env: RawEnv) -> napi::Result<Self> {
         let mut scope = std::ptr::null_mut();
         // SAFETY: `env` is the live environment of this (JS) thread.
-        check(
-            unsafe { sys::napi_open_handle_scope(env, &mut scope) },
-            "napi_open_handle_scope",
-        )?;
+        let status = unsafe { sys::napi_open_handle_scope(env, &mut scope) };
+        check(status, "napi_open_handle_scope")?;
         Ok(Self {
             env,
             scope,
@@ -68,10 +66,8 @@ impl Ref {
     pub(crate) fn new(env: RawEnv, value: RawValue) -> napi::Result<Self> {
         let mut raw = std::ptr::null_mut();
         // SAFETY: `value` is a live value of `env`, on its thread.
-        check(
-            unsafe { sys::napi_create_reference(env, value, 1, &mut raw) },
-            "napi_create_reference",
-        )?;
+        let status = unsafe { sys::napi_create_reference(env, value, 1, &mut raw) };
+        check(status, "napi_create_reference")?;
         Ok(Self {
             raw,
             _not_send: PhantomData,
@@ -82,10 +78,8 @@ impl Ref {
     pub(crate) fn get(&self, env: RawEnv) -> napi::Result<RawValue> {
         let mut value = std::ptr::null_mut();
         // SAFETY: the reference belongs to `env` and has not been deleted.
-        check(
-            unsafe { sys::napi_get_reference_value(env, self.raw, &mut value) },
-            "napi_get_reference_value",
-        )?;
+        let status = unsafe { sys::napi_get_reference_value(env, self.raw, &mut value) };
+        check(status, "napi_get_reference_value")?;
         Ok(value)
     }
 
@@ -317,10 +311,8 @@ impl Scratch {
         let mut data = std::ptr::null_mut();
         let mut len = 0;
         // SAFETY: `buffer` is a live value of `env`; a non-Buffer fails.
-        check(
-            unsafe { sys::napi_get_buffer_info(env, buffer, &mut data, &mut len) },
-            "napi_get_buffer_info",
-        )?;
+        let status = unsafe { sys::napi_get_buffer_info(env, buffer, &mut data, &mut len) };
+        check(status, "napi_get_buffer_info")?;
         Ok(Self {
             buffer: Ref::new(env, buffer)?,
             data: data.cast(),
@@ -762,18 +754,16 @@ pub(crate) mod value {
         let mut out = std::ptr::null_mut();
         let mut ignored = std::ptr::null_mut();
         // SAFETY: `data` is valid for `data.len()` bytes; Node copies them.
-        check(
-            unsafe {
-                sys::napi_create_buffer_copy(
-                    env,
-                    data.len(),
-                    data.as_ptr().cast(),
-                    &mut ignored,
-                    &mut out,
-                )
-            },
-            "napi_create_buffer_copy",
-        )?;
+        let status = unsafe {
+            sys::napi_create_buffer_copy(
+                env,
+                data.len(),
+                data.as_ptr().cast(),
+                &mut ignored,
+                &mut out,
+            )
+        };
+        check(status, "napi_create_buffer_copy")?;
         Ok(out)
     }
 
@@ -861,42 +851,34 @@ pub(crate) mod value {
     pub(crate) fn string(env: RawEnv, s: &str) -> napi::Result<RawValue> {
         let mut out = std::ptr::null_mut();
         // SAFETY: `s` is valid UTF-8 of the given length.
-        check(
-            unsafe {
-                sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out)
-            },
-            "napi_create_string_utf8",
-        )?;
+        let status = unsafe {
+            sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out)
+        };
+        check(status, "napi_create_string_utf8")?;
         Ok(out)
     }
 
     pub(crate) fn uint32(env: RawEnv, n: u32) -> napi::Result<RawValue> {
         let mut out = std::ptr::null_mut();
         // SAFETY: plain value creation on the env's thread.
-        check(
-            unsafe { sys::napi_create_uint32(env, n, &mut out) },
-            "napi_create_uint32",
-        )?;
+        let status = unsafe { sys::napi_create_uint32(env, n, &mut out) };
+        check(status, "napi_create_uint32")?;
         Ok(out)
     }
 
     pub(crate) fn boolean(env: RawEnv, b: bool) -> napi::Result<RawValue> {
         let mut out = std::ptr::null_mut();
         // SAFETY: plain value creation on the env's thread.
-        check(
-            unsafe { sys::napi_get_boolean(env, b, &mut out) },
-            "napi_get_boolean",
-        )?;
+        let status = unsafe { sys::napi_get_boolean(env, b, &mut out) };
+        check(status, "napi_get_boolean")?;
         Ok(out)
     }
 
     pub(crate) fn double(env: RawEnv, n: f64) -> napi::Result<RawValue> {
         let mut out = std::ptr::null_mut();
         // SAFETY: plain value creation on the env's thread.
-        check(
-            unsafe { sys::napi_create_double(env, n, &mut out) },
-            "napi_create_double",
-        )?;
+        let status = unsafe { sys::napi_create_double(env, n, &mut out) };
+        check(status, "napi_create_double")?;
         Ok(out)
     }
 
@@ -921,11 +903,9 @@ pub(crate) mod value {
 
     pub(crate) fn undefined(env: RawEnv) -> napi::Result<RawValue> {
         let mut out = std::ptr::null_mut();
-        // SAFETY: as above.
-        check(
-            unsafe { sys::napi_get_undefined(env, &mut out) },
-            "napi_get_undefined",
-        )?;
+        // SAFETY: plain value lookup on the env's thread.
+        let status = unsafe { sys::napi_get_undefined(env, &mut out) };
+        check(status, "napi_get_undefined")?;
         Ok(out)
     }
 
@@ -1032,10 +1012,8 @@ pub(crate) mod class {
         fn type_of(&self, i: usize) -> napi::Result<sys::napi_valuetype> {
             let mut ty = 0;
             // SAFETY: a live value of `env` on its thread.
-            check(
-                unsafe { sys::napi_typeof(self.env, self.raw(i)?, &mut ty) },
-                "napi_typeof",
-            )?;
+            let status = unsafe { sys::napi_typeof(self.env, self.raw(i)?, &mut ty) };
+            check(status, "napi_typeof")?;
             Ok(ty)
         }
 
@@ -1048,50 +1026,40 @@ pub(crate) mod class {
         pub(crate) fn u32(&self, i: usize) -> napi::Result<u32> {
             let mut n = 0;
             // SAFETY: as in `type_of`; a non-number fails.
-            check(
-                unsafe { sys::napi_get_value_uint32(self.env, self.raw(i)?, &mut n) },
-                "expected a number",
-            )?;
+            let status = unsafe { sys::napi_get_value_uint32(self.env, self.raw(i)?, &mut n) };
+            check(status, "expected a number")?;
             Ok(n)
         }
 
         pub(crate) fn f64(&self, i: usize) -> napi::Result<f64> {
             let mut n = 0.0;
             // SAFETY: as in `type_of`; a non-number fails.
-            check(
-                unsafe { sys::napi_get_value_double(self.env, self.raw(i)?, &mut n) },
-                "expected a number",
-            )?;
+            let status = unsafe { sys::napi_get_value_double(self.env, self.raw(i)?, &mut n) };
+            check(status, "expected a number")?;
             Ok(n)
         }
 
         pub(crate) fn i32(&self, i: usize) -> napi::Result<i32> {
             let mut n = 0;
             // SAFETY: as in `type_of`; a non-number fails.
-            check(
-                unsafe { sys::napi_get_value_int32(self.env, self.raw(i)?, &mut n) },
-                "expected a number",
-            )?;
+            let status = unsafe { sys::napi_get_value_int32(self.env, self.raw(i)?, &mut n) };
+            check(status, "expected a number")?;
             Ok(n)
         }
 
         pub(crate) fn i64(&self, i: usize) -> napi::Result<i64> {
             let mut n = 0;
             // SAFETY: as in `type_of`; a non-number fails.
-            check(
-                unsafe { sys::napi_get_value_int64(self.env, self.raw(i)?, &mut n) },
-                "expected a number",
-            )?;
+            let status = unsafe { sys::napi_get_value_int64(self.env, self.raw(i)?, &mut n) };
+            check(status, "expected a number")?;
             Ok(n)
         }
 
         pub(crate) fn bool(&self, i: usize) -> napi::Result<bool> {
             let mut b = false;
             // SAFETY: as in `type_of`; a non-boolean fails.
-            check(
-                unsafe { sys::napi_get_value_bool(self.env, self.raw(i)?, &mut b) },
-                "expected a boolean",
-            )?;
+            let status = unsafe { sys::napi_get_value_bool(self.env, self.raw(i)?, &mut b) };
+            check(status, "expected a boolean")?;
             Ok(b)
         }
 
@@ -1119,18 +1087,14 @@ pub(crate) mod class {
             let arr = self.raw(i)?;
             let mut len = 0;
             // SAFETY: as in `type_of`; a non-array fails.
-            check(
-                unsafe { sys::napi_get_array_length(self.env, arr, &mut len) },
-                "expected an array",
-            )?;
+            let status = unsafe { sys::napi_get_array_length(self.env, arr, &mut len) };
+            check(status, "expected an array")?;
             (0..len)
                 .map(|k| {
                     let mut v = std::ptr::null_mut();
                     // SAFETY: `arr` is an array of `len` elements.
-                    check(
-                        unsafe { sys::napi_get_element(self.env, arr, k, &mut v) },
-                        "napi_get_element",
-                    )?;
+                    let status = unsafe { sys::napi_get_element(self.env, arr, k, &mut v) };
+                    check(status, "napi_get_element")?;
                     Ok(v)
                 })
                 .collect()
@@ -1160,14 +1124,12 @@ pub(crate) mod class {
                 (0, 0, std::ptr::null_mut(), std::ptr::null_mut(), 0);
             // SAFETY: `v` is a live argument, rooted for the call; a value
             // that is no typed array fails.
-            check(
-                unsafe {
-                    sys::napi_get_typedarray_info(
-                        self.env, v, &mut ty, &mut n, &mut data, &mut ab, &mut off,
-                    )
-                },
-                "expected an Int32Array",
-            )?;
+            let status = unsafe {
+                sys::napi_get_typedarray_info(
+                    self.env, v, &mut ty, &mut n, &mut data, &mut ab, &mut off,
+                )
+            };
+            check(status, "expected an Int32Array")?;
             if ty != sys::TypedarrayType::int32_array {
                 return Err(type_error("expected an Int32Array"));
             }
@@ -1209,18 +1171,16 @@ pub(crate) mod class {
             let mut written = 0;
             // SAFETY: `buf` has room for `buf.len()` bytes including the NUL
             // Node writes; a non-string fails.
-            check(
-                unsafe {
-                    sys::napi_get_value_string_utf8(
-                        self.env,
-                        v,
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        &mut written,
-                    )
-                },
-                "expected a string",
-            )?;
+            let status = unsafe {
+                sys::napi_get_value_string_utf8(
+                    self.env,
+                    v,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    &mut written,
+                )
+            };
+            check(status, "expected a string")?;
             // Node stops before a character that does not fit (up to 4
             // bytes) and keeps one byte for the NUL: more room left than
             // that means the whole string was read.
@@ -1397,19 +1357,17 @@ pub(crate) mod class {
         let mut out = std::ptr::null_mut();
         // SAFETY: `name` is NUL-terminated (`NAPI_AUTO_LENGTH`); `data` is
         // read back only by `cb`, which is this module's for the same T.
-        check(
-            unsafe {
-                sys::napi_create_function(
-                    env,
-                    name.as_ptr(),
-                    usize::MAX as isize,
-                    Some(cb),
-                    data,
-                    &mut out,
-                )
-            },
-            "napi_create_function",
-        )?;
+        let status = unsafe {
+            sys::napi_create_function(
+                env,
+                name.as_ptr(),
+                usize::MAX as isize,
+                Some(cb),
+                data,
+                &mut out,
+            )
+        };
+        check(status, "napi_create_function")?;
         Ok(out)
     }
 
@@ -1429,19 +1387,17 @@ pub(crate) mod class {
         };
         let mut data = std::ptr::null_mut();
         // SAFETY: per the contract; `argv` has room for `argc` values.
-        check(
-            unsafe {
-                sys::napi_get_cb_info(
-                    env,
-                    info,
-                    &mut args.argc,
-                    args.argv.as_mut_ptr(),
-                    &mut args.this,
-                    &mut data,
-                )
-            },
-            "napi_get_cb_info",
-        )?;
+        let status = unsafe {
+            sys::napi_get_cb_info(
+                env,
+                info,
+                &mut args.argc,
+                args.argv.as_mut_ptr(),
+                &mut args.this,
+                &mut data,
+            )
+        };
+        check(status, "napi_get_cb_info")?;
         Ok((args, data))
     }
 
@@ -1574,13 +1530,12 @@ pub(crate) mod class {
             } else {
                 std::ptr::null_mut()
             };
-            // SAFETY: a live argument of the call; a non-number fails.
-            if first.is_null()
-                || unsafe { sys::napi_get_value_double(env, first, &mut id) }
-                    != sys::Status::napi_ok
-                || id.fract() != 0.0
-                || id < 1.0
-            {
+            let is_number = !first.is_null() && {
+                // SAFETY: a live argument of the call; a non-number fails.
+                let status = unsafe { sys::napi_get_value_double(env, first, &mut id) };
+                status == sys::Status::napi_ok
+            };
+            if !is_number || id.fract() != 0.0 || id < 1.0 {
                 return Err(type_error("Illegal invocation"));
             }
             let Some((type_id, value)) = LIVE.with(|l| l.borrow().get(&(id as u64)).copied())
