@@ -137,6 +137,31 @@ r.bind(0, '127.0.0.1', () => s.bind(0, '127.0.0.1', () => {
   t.is(node.stdout, 'uncaught boom | got A | got B | immediate\n');
 });
 
+// A reply with a callback is written at its lookup tick, as on Node: its
+// callback's tick comes before the next message, so holding it for the
+// batch gains nothing, and node:dgram adds no process listener for it.
+test('replies with callbacks to a batch of messages add no listener to process, as with node:dgram', async (t) => {
+  const { node } = await childParity(t, `const dgram = require(process.env.DGRAM);
+const s = dgram.createSocket('udp4');
+const sink = dgram.createSocket('udp4');
+const tx = dgram.createSocket('udp4');
+let added = 0;
+let messages = 0;
+let called = 0;
+let sunk = 0;
+const count = (event) => { if (event === 'exit' || event === 'uncaughtExceptionMonitor') added++; };
+const done = () => { if (called === 8 && sunk === 8) { process.off('newListener', count); console.log('messages', messages, 'callbacks', called, 'listeners added', added); s.close(); sink.close(); tx.close(); } };
+sink.on('message', () => { sunk++; done(); });
+s.on('message', (m) => {
+  if (messages++ === 0) process.on('newListener', count);
+  s.send('r' + m, sink.address().port, '127.0.0.1', (err) => { if (err) throw err; called++; done(); });
+});
+s.bind(0, '127.0.0.1', () => sink.bind(0, '127.0.0.1', () => tx.bind(0, '127.0.0.1', () => {
+  for (let i = 0; i < 8; i++) tx.send(String(i), s.address().port, '127.0.0.1');
+})));`);
+  t.is(node.stdout, 'messages 8 callbacks 8 listeners added 0\n');
+});
+
 // The listeners that write held sends at exit or at an exception exist
 // only while a send is held, and never take process past its
 // maxListeners: no MaxListenersExceededWarning where node:dgram gives none.
