@@ -196,6 +196,9 @@ function outboxTick(item) {
   if (item.stage === ITEM_WAITING) {
     item.stage = ITEM_READY;
     checkBlocked(item);
+    // A batch holds replies, but not one with a callback: its callback's
+    // tick would write it before the next message anyway, and nothing
+    // queued later could join it (holding it cost a process hook each).
     if (++outboxReady === outbox.length && (!(emittingBatch && holding) || item.callback !== undefined)) flushReady();
     else if (!exitHooked) hookExit();
   }
