@@ -249,6 +249,56 @@ test('empty datagrams in a burst, after and between runs of equal size, each arr
   t.deepEqual(node[0].got, ['a', '', 'b', 'b', '', 'cc', 'cc', 'cc', '', '', 'd']);
 });
 
+// dgram-rs copies datagrams of up to 64 bytes (which V8 may keep on its
+// heap) into one shared buffer for the native send (lib/send-path.js,
+// offHeap): every size around that limit, from views of every kind and at
+// offsets, in a burst, one at a time and after a name lookup, and the
+// echo of a received datagram, must arrive as sent.
+test('small datagrams from views of every kind arrive intact, in a burst, alone, after a lookup and echoed (udp4)', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    const bytes = (n, seed) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 255));
+    const big = bytes(300, 3);
+    const msgs = [];
+    for (const n of [0, 1, 2, 63, 64, 65, 130]) {
+      msgs.push(bytes(n, n)); // Buffer.from(array): the pool, or its own
+      msgs.push(Buffer.alloc(n, n + 1)); // on V8's heap up to 64 bytes
+      msgs.push(big.subarray(5, 5 + n)); // at an offset into a larger buffer
+      msgs.push(new Uint8Array(bytes(n, n + 2)));
+    }
+    msgs.push(new Uint16Array([0x0102, 0x0304, 0x0506]), new DataView(big.buffer, big.byteOffset + 7, 9), new Float64Array([1.5]));
+    const hexOf = (m) => Buffer.from(m.buffer, m.byteOffset, m.byteLength).toString('hex');
+    const expected = msgs.map(hexOf);
+    const calls = [];
+    const sendAll = (host) => new Promise((resolve) => {
+      msgs.forEach((m, i) => client.send(m, port, host, (err, n) => {
+        calls.push([i, errShape(err), n]);
+        if (calls.length % msgs.length === 0) resolve();
+      }));
+    });
+    await sendAll('127.0.0.1'); // one tick: a burst
+    const burst = (await inbox.wait(msgs.length)).slice(0, msgs.length).map((m) => m.msg.toString('hex'));
+    const alone = [];
+    for (const m of msgs) {
+      client.send(m, port, '127.0.0.1');
+      const got = await inbox.wait(msgs.length + alone.length + 1);
+      alone.push(got[msgs.length + alone.length].msg.toString('hex'));
+    }
+    // Each after its own lookup, which may finish out of order (on Node too).
+    await sendAll('localhost');
+    const looked = (await inbox.wait(3 * msgs.length)).slice(2 * msgs.length).map((m) => m.msg.toString('hex')).sort();
+    // An echo of what arrived (a received message, up to 64 bytes on V8's heap).
+    const echoes = collect(client);
+    server.on('message', (m, rinfo) => server.send(m, rinfo.port, rinfo.address));
+    msgs.forEach((m) => client.send(m, port, '127.0.0.1'));
+    const echoed = (await echoes.wait(msgs.length)).map((m) => m.msg.toString('hex'));
+    const ok = [burst, alone, looked, echoed].map((got, i) => JSON.stringify(got) === JSON.stringify(i === 2 ? [...expected].sort() : expected));
+    tr.push({ ok, calls: calls.sort((a, b) => a[0] - b[0]) });
+    await closeAll(server, client);
+  });
+  t.deepEqual(node[0].ok, [true, true, true, true]);
+});
+
 // Node's docs: the send callback tells when the buffer may be reused. Before
 // it, the bytes that leave are read at another moment: Node reads each
 // send's buffer (and joins a message list) on its own lookup tick; dgram-rs

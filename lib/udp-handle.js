@@ -57,8 +57,8 @@ function udpHandleClass(parts) {
       return N.sendFrom(this.#native, this, data, port, address, local);
     }
 
-    sendMany(data, ports, targets, addresses, results) {
-      return N.sendMany(this.#native, this, data, ports, targets, addresses, results);
+    sendMany(data, ports, targets, addresses, results, packed) {
+      return N.sendMany(this.#native, this, data, ports, targets, addresses, results, packed);
     }
 
     setReceiveBlockList(rules) {

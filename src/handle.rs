@@ -850,18 +850,35 @@ pub fn udp_parts(env: Env) -> napi::Result<Js> {
             let n = h.send_from(a.bytes(0)?, a.u32(1)?, a.opt_string(2)?, a.string(3)?)?;
             Ok(Ret::F64(n as f64))
         }),
-        // sendMany(data[], ports, targets, addresses[], results): each
-        // datagram's outcome is written into `results` (an Int32Array at
-        // least as long as `data`: bytes sent, -1 queued, -2 failed); the
-        // failures' codes are returned in order, or undefined for none.
+        // sendMany(data[], ports, targets, addresses[], results, packed?):
+        // each datagram's outcome is written into `results` (an Int32Array
+        // at least as long as `data`: bytes sent, -1 queued, -2 failed); the
+        // failures' codes are returned in order, or undefined for none. A
+        // number in `data` is a datagram of that many bytes, the next ones
+        // of `packed` (small datagrams JS copied there, lib/send-path.js).
         (c"sendMany", |h, a| {
             // Both arrays' elements first: reading an element may run JS (a
             // getter), which could detach a buffer whose bytes we already
             // borrowed. From here on no JS runs while the slices live.
             let (data, addresses) = (a.array(0)?, a.array(3)?);
+            let mut packed: &[u8] = if a.is_nullish(5)? { &[] } else { a.bytes(5)? };
             let data = data
                 .into_iter()
-                .map(|v| a.bytes_of(v))
+                .map(|v| match a.opt_u32_of(v)? {
+                    Some(n) => {
+                        let n = n as usize;
+                        if n > packed.len() {
+                            return Err(napi::Error::new(
+                                napi::Status::InvalidArg,
+                                "sendMany: packed data too short",
+                            ));
+                        }
+                        let (datagram, rest) = packed.split_at(n);
+                        packed = rest;
+                        Ok(datagram)
+                    }
+                    None => a.bytes_of(v),
+                })
                 .collect::<napi::Result<Vec<_>>>()?;
             let addresses = addresses
                 .into_iter()

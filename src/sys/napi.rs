@@ -1201,6 +1201,22 @@ pub(crate) mod class {
         pub(crate) fn bytes_of(&self, v: RawValue) -> napi::Result<&[u8]> {
             bytes_of(self.env, v)
         }
+
+        /// A value's number as a u32, or `None` when it is no number.
+        pub(crate) fn opt_u32_of(&self, v: RawValue) -> napi::Result<Option<u32>> {
+            let mut ty = 0;
+            // SAFETY: a live value of `env` on its thread.
+            let status = unsafe { sys::napi_typeof(self.env, v, &mut ty) };
+            check(status, "napi_typeof")?;
+            if ty != sys::ValueType::napi_number {
+                return Ok(None);
+            }
+            let mut n = 0;
+            // SAFETY: as above; `v` is a number.
+            let status = unsafe { sys::napi_get_value_uint32(self.env, v, &mut n) };
+            check(status, "expected a number")?;
+            Ok(Some(n))
+        }
     }
 
     fn string_of(env: RawEnv, v: RawValue) -> napi::Result<String> {
