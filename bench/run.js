@@ -574,6 +574,27 @@ function notesText(results) {
   return out.join('\n');
 }
 
+// CPU time the hypervisor gave to other guests while this VM wanted it
+// ("steal", /proc/stat, in USER_HZ ticks of 10 ms, all cores), or null
+// where there is no such file. On a shared VM a run with a few % of steal
+// measures the host more than the code: such runs are marked.
+const STEAL_WARN_PCT = 3;
+function stealTicks() {
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/);
+    return cpu[0] === 'cpu' && cpu.length > 8 ? Number(cpu[8]) : null;
+  } catch {
+    return null;
+  }
+}
+
+// Steal as a % of the cores' time over `ms` of wall time since `from`.
+function stealPct(from, ms) {
+  const now = stealTicks();
+  if (from === null || now === null || ms <= 0) return null;
+  return ((now - from) * 10 * 100) / (ms * os.cpus().length);
+}
+
 // Which dgram-rs was measured: the commit (and whether the tree differs from
 // it) and the addon's build time, since the addon is rebuilt in place.
 function buildInfo() {
@@ -642,6 +663,7 @@ async function main() {
 
   const results = [];
   let okRuns = 0;
+  const stealAtStart = stealTicks();
   for (const c of cases) {
     const mine = c.pairings.filter((p) => pairings.includes(p));
     // The baseline, then this case's pairings; reversed every other round
@@ -654,8 +676,11 @@ async function main() {
       for (const variant of round % 2 ? order : [...order].reverse()) {
         const { impl, peer, label } = VARIANTS[variant];
         const t0 = Date.now();
+        const steal0 = stealTicks();
         try {
           const r = await c.run(impl, peer);
+          const steal = stealPct(steal0, Date.now() - t0);
+          if (steal !== null && steal >= STEAL_WARN_PCT) r.notes.push(`the host stole ${steal.toFixed(1)} % of the VM's CPU time during this run`);
           okRuns++;
           raw[variant].push(r.values);
           res.runs.push({ variant, impl, peer, round, ...r });
@@ -697,6 +722,8 @@ async function main() {
   const notes = [buildWarning && `- ${buildWarning}`, notesText(results)].filter(Boolean).join('\n');
   const elapsed = Math.round((Date.now() - started.getTime()) / 1000);
   machine.loadavgAtEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
+  const steal = stealPct(stealAtStart, Date.now() - started.getTime());
+  machine.stealPct = steal === null ? null : Number(steal.toFixed(2));
   console.log(`\n${tablesText(results, '###')}`);
   if (notes) console.log(`Notes:\n${notes}\n`);
   console.log(`(${elapsed} s; ratio = dgram-rs median / node:dgram median; ↑ higher is better, ↓ lower is better)`);
@@ -717,7 +744,7 @@ async function main() {
     '# dgram-rs benchmark results',
     '',
     `- date: ${meta.date}`,
-    `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}; load average ${machine.loadavg.join(' ')} at the start, ${machine.loadavgAtEnd.join(' ')} at the end`,
+    `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}; load average ${machine.loadavg.join(' ')} at the start, ${machine.loadavgAtEnd.join(' ')} at the end${machine.stealPct === null ? '' : `; CPU time stolen by the host over the run: ${machine.stealPct} %`}`,
     `- node: ${machine.node}`,
     `- dgram-rs build: ${machine.build}`,
     `- command: \`${command}\` (${elapsed} s)`,
