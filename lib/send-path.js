@@ -105,12 +105,16 @@ function sendManyLiterals(socket, items, callback) {
   const tables = sendTablesFor(data.length);
   const results = tables.results;
   if (data.length) {
+    const wire = new Array(data.length);
+    let packedBytes = 0;
     for (let k = 0; k < data.length; k++) {
       tables.ports[k] = ports[k];
       tables.targets[k] = targets[k];
+      wire[k] = packedOr(data[k], packedBytes);
+      if (typeof wire[k] === 'number') packedBytes += wire[k];
     }
     try {
-      codes = state.handle.sendMany(data, tables.ports, tables.targets, addresses, results);
+      codes = state.handle.sendMany(wire, tables.ports, tables.targets, addresses, results, packed);
       written = data.length;
     } catch (err) {
       fail(errors.fromNative(err, 'send', items[origin[0]].address, ports[0]));
@@ -450,17 +454,9 @@ function writeMany(state, items, from, to) {
   for (let k = 0; k < n; k++) {
     const item = items[from + k];
     item.stage = ITEM_WRITTEN;
-    const d = item.data;
-    const size = d.length;
-    // A small datagram goes as its size, its bytes copied to `packed`.
-    if (size <= SMALL_BYTES && packedBytes + size <= packed.length) {
-      // (A detached buffer's view, empty, cannot be read even for nothing.)
-      if (size !== 0) packed.set(d, packedBytes);
-      packedBytes += size;
-      data[k] = size;
-    } else {
-      data[k] = d;
-    }
+    const wire = packedOr(item.data, packedBytes);
+    if (typeof wire === 'number') packedBytes += wire;
+    data[k] = wire;
     ports[k] = item.port;
     targets[k] = addressIndex(addresses, item.ip);
   }
@@ -486,19 +482,29 @@ function writeMany(state, items, from, to) {
 // (~0.5 µs with the sweep that frees it later, where copying them is
 // ~10 ns): an echo server pays it for every reply. Small datagrams are
 // copied into `packed` (off the heap, as it is larger) for the native
-// send: writeMany passes their sizes, writeOne and transmit a view of its
-// start (one per size, made once). Nothing keeps a pointer into it after
-// the call (a send the kernel cannot take now is copied by the native
-// side).
+// send: the sendMany callers pass their sizes, writeOne and transmit a
+// view of its start (one per size, made once). Each native call's
+// datagrams are copied right before it: nothing keeps a pointer into it
+// after the call (a send the kernel cannot take now is copied by the
+// native side).
 const SMALL_BYTES = 64;
 const packed = Buffer.allocUnsafeSlow(SMALL_BYTES * 256);
 const packedViews = Array.from({ length: SMALL_BYTES + 1 }, (_, size) => packed.subarray(0, size));
 
-function offHeap(data) {
+// What the native sendMany takes for `data`: its size, its bytes copied
+// to `packed` at `at`, when it is small and fits; else `data` itself.
+function packedOr(data, at) {
   const size = data.length;
-  if (size > SMALL_BYTES) return data;
-  if (size !== 0) packed.set(data);
-  return packedViews[size];
+  if (size > SMALL_BYTES || at + size > packed.length) return data;
+  // (A detached buffer's view, empty, cannot be read even for nothing.)
+  if (size !== 0) packed.set(data, at);
+  return size;
+}
+
+// What the native send takes for `data`: a view of its copy when small.
+function offHeap(data) {
+  const wire = packedOr(data, 0);
+  return typeof wire === 'number' ? packedViews[wire] : wire;
 }
 
 // A Uint8Array view of any ArrayBufferView, without copying, made when the
