@@ -106,6 +106,11 @@ function describeValue(value, self) {
  * and every `:<port>` inside a string becomes ':PORT:server'. Any other
  * positive `port` property becomes 'PORT' (an unregistered ephemeral port),
  * so 0 / negative / non-number values stay visible.
+ *
+ * The kernel may hand a closed socket's port to the next socket of the same
+ * scenario, on one implementation's run and not the other's. Registering a
+ * port again under a new name therefore first fixes the names in the events
+ * recorded so far, then lets the new name apply to what follows.
  */
 function makeTrace() {
   const events = [];
@@ -116,7 +121,11 @@ function makeTrace() {
       for (const item of items) events.push(item);
     },
     reg(port, name) {
-      if (typeof port === 'number' && port > 0 && !ports.has(port)) ports.set(port, name);
+      if (typeof port !== 'number' || port <= 0) return port;
+      if (ports.has(port) && ports.get(port) !== name) {
+        events.splice(0, events.length, ...normalize(events, ports, undefined, true));
+      }
+      ports.set(port, name);
       return port;
     },
     result() {
@@ -126,17 +135,19 @@ function makeTrace() {
   return trace;
 }
 
-function normalize(value, ports, key) {
-  if (Array.isArray(value)) return value.map((v) => normalize(v, ports));
+// `known` only rewrites registered ports and leaves every other value as it
+// is (used when a port is registered again; the final pass does the rest).
+function normalize(value, ports, key, known = false) {
+  if (Array.isArray(value)) return value.map((v) => normalize(v, ports, undefined, known));
   if (Buffer.isBuffer(value)) return { buffer: value.toString('hex') };
   if (value && typeof value === 'object') {
     const out = {};
-    for (const k of Object.keys(value)) out[k] = normalize(value[k], ports, k);
+    for (const k of Object.keys(value)) out[k] = normalize(value[k], ports, k, known);
     return out;
   }
   if (typeof value === 'number' && (key === 'port' || key === 'localPort' || key === 'remotePort')) {
     if (ports.has(value)) return `PORT:${ports.get(value)}`;
-    if (Number.isInteger(value) && value > 0) return 'PORT';
+    if (!known && Number.isInteger(value) && value > 0) return 'PORT';
     return value;
   }
   if (typeof value === 'string' && ports.size > 0) {
