@@ -444,8 +444,10 @@ test('a few datagrams from several senders arriving together: rinfo per sender, 
 // libuv reads a socket again after its callbacks (until it is empty, 32
 // datagrams a turn): what arrived while the listeners ran, here the
 // socket's own sends to itself, is emitted in the same turn, before the
-// turn's immediates; past 32, in the next turn.
-test('datagrams that arrive while the listeners run (sends to itself) come in the same turn, up to 32 a turn', async (t) => {
+// turn's immediates; past 32, in the next turn. (libuv on Windows reads
+// one datagram per completion instead, which Wine's node:dgram groups
+// into turns in its own way: Unix only, as the other per-turn scenarios.)
+unixOnly('datagrams that arrive while the listeners run (sends to itself) come in the same turn, up to 32 a turn', async (t) => {
   await parity(t, async (dgram, tr) => {
     for (const n of [1, 4, 40]) {
       const s = await boundSocket(dgram);
