@@ -420,7 +420,7 @@ async function childParity(t, script, opts = {}) {
  * properties (`{ code: ... }`), without the stack frames and source excerpt.
  */
 function uncaughtSummary(stderr) {
-  const lines = stderr.split('\n');
+  const lines = stderr.split(/\r?\n/); // node.exe writes CRLF
   const header = lines.find((l) => /^[A-Za-z]*Error\b|^Error \[|^\w+Error \[/.test(l)) || '';
   const props = lines.filter((l) => /^ {2}[a-z]\w*: /.test(l)).map((l) => l.trim());
   return { header, props, nodeVersionLine: lines.some((l) => l.startsWith('Node.js v')) };

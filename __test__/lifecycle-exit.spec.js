@@ -12,6 +12,9 @@ const { childParity, impls, boundSocket, closeAll, collect } = require('./helper
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const D = "const dgram = require(process.env.DGRAM);\n";
+// Scenarios whose node:dgram behaviour is libuv's Unix reading (32
+// datagrams a turn); libuv on Windows reads one per completion.
+const unixOnly = process.platform === 'win32' ? test.skip : test;
 
 test('createSocket() alone lets the process exit', async (t) => {
   const { node } = await childParity(t, `${D}
@@ -44,7 +47,7 @@ test('bind() then unref() lets the process exit (after listening)', async (t) =>
   t.is(node.stdout, 'unref returns this: true true\nlistening\nexit 0\n');
 });
 
-test('a backlog of 100: a ref()\'d socket takes them all; unref()\'d, the process exits after one turn of 32 messages', async (t) => {
+unixOnly('a backlog of 100: a ref()\'d socket takes them all; unref()\'d, the process exits after one turn of 32 messages', async (t) => {
   const { node } = await childParity(t, `${D}
     const nodeDgram = require('node:dgram');
     const r = dgram.createSocket('udp4');

@@ -14,6 +14,9 @@ const { impls, boundSocket, closeAll, collect, delay, parity, childParity, close
 const { once } = require('node:events');
 
 const D = 'const dgram = require(process.env.DGRAM);\n';
+// ICMP errors reach a UDP socket as libuv's Unix reading reports them
+// (Windows reports WSAECONNRESET, which libuv ignores there).
+const unixOnly = process.platform === 'win32' ? test.skip : test;
 
 /** Callback factory that records every call of callback #i. */
 function callbacks(n) {
@@ -218,7 +221,7 @@ test('a throwing listener without a handler: crash output shape like node', asyn
   t.is(uncaughtSummary(node.stderr).header, 'TypeError: listener failed on d0');
 });
 
-test('ICMP errors on a connected socket (ECONNREFUSED, syscall recvmsg) never stop it from receiving', async (t) => {
+unixOnly('ICMP errors on a connected socket (ECONNREFUSED, syscall recvmsg) never stop it from receiving', async (t) => {
   const port = await closedPort('udp4');
   await parity(t, async (dgram, trace) => {
     const s = dgram.createSocket('udp4');
