@@ -515,8 +515,10 @@ slowLoTest('closing the last holder of a shared descriptor with sends queued fre
 // queue (libuv tries it again at every loop turn) and so do the sends
 // behind it, until something changes what the try gives: a larger send
 // buffer (both are sent), disconnect() (EDESTADDRREQ) or close() (ECANCELED).
+// Linux's answer: other kernels size and refuse send buffers their own way.
+const linuxTest = process.platform === 'linux' ? test : test.skip;
 for (const end of ['setSendBufferSize', 'disconnect', 'close']) {
-  test(`a send refused with ENOBUFS waits in the queue, as libuv retries it, until ${end}()`, async (t) => {
+  linuxTest(`a send refused with ENOBUFS waits in the queue, as libuv retries it, until ${end}()`, async (t) => {
     const { node } = await parity(t, async (dgram, tr) => {
       const r = await boundSocket(dgram, 'udp6');
       const inbox = collect(r);
@@ -552,7 +554,7 @@ for (const end of ['setSendBufferSize', 'disconnect', 'close']) {
 // as the disconnect() finds nothing tried on node (ECANCELED for both), and
 // on dgram-rs either the same or, when its retry came first, the retry's
 // EDESTADDRREQ. Every callback is called once either way.
-test('documented difference (R32): disconnect() then close() in one tick while a send waits after ENOBUFS: node cancels, dgram-rs may have retried (EDESTADDRREQ)', async (t) => {
+linuxTest('documented difference (R32): disconnect() then close() in one tick while a send waits after ENOBUFS: node cancels, dgram-rs may have retried (EDESTADDRREQ)', async (t) => {
   const { node, rs } = await runBoth(t, async (dgram, tr) => {
     const r = await boundSocket(dgram, 'udp6');
     const s = await boundSocket(dgram, 'udp6');
