@@ -283,10 +283,8 @@ test('custom lookup: called as lookup(host, 4|6, cb), default host, async result
       });
       s.bind(0, host);
       await once(s, 'listening');
-      // (Not registered by port: a later socket may get a closed one's
-      // ephemeral port again, which would name it after that one.)
-      const addr = s.address();
-      tr.push({ type, host: String(host), calls, addr: { ...addr, port: addr.port > 0 } });
+      tr.reg(s.address().port, `${type}-${host}`);
+      tr.push({ type, host: String(host), calls, addr: s.address() });
       await closeAll(s);
     }
   });

@@ -45,10 +45,8 @@ test('connect() forms: events, callback, return value, remoteAddress', async (t)
       order.push({ remoteWhileConnecting: capture(() => s.remoteAddress()) });
       await once(s, 'connect');
       await delay(5);
-      // (Not registered by port: a later socket of the loop may get a
-      // closed one's ephemeral port again, which would name it wrongly.)
-      const local = s.address();
-      tr.push({ label, r, order, remote: s.remoteAddress(), local: { ...local, port: local.port > 0 } });
+      tr.reg(s.address().port, label);
+      tr.push({ label, r, order, remote: s.remoteAddress(), local: s.address() });
       await closeAll(s);
     }
     await closeAll(srv);
