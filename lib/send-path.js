@@ -106,12 +106,11 @@ function sendManyLiterals(socket, items, callback) {
   const results = tables.results;
   if (data.length) {
     const wire = new Array(data.length);
-    let packedBytes = 0;
+    packedEnd = 0;
     for (let k = 0; k < data.length; k++) {
       tables.ports[k] = ports[k];
       tables.targets[k] = targets[k];
-      wire[k] = packedOr(data[k], packedBytes);
-      if (typeof wire[k] === 'number') packedBytes += wire[k];
+      wire[k] = packedOr(data[k]);
     }
     try {
       codes = state.handle.sendMany(wire, tables.ports, tables.targets, addresses, results, packed);
@@ -450,13 +449,11 @@ function writeMany(state, items, from, to) {
   const data = new Array(n);
   const { ports, targets, results } = sendTablesFor(n);
   const addresses = [];
-  let packedBytes = 0;
+  packedEnd = 0;
   for (let k = 0; k < n; k++) {
     const item = items[from + k];
     item.stage = ITEM_WRITTEN;
-    const wire = packedOr(item.data, packedBytes);
-    if (typeof wire === 'number') packedBytes += wire;
-    data[k] = wire;
+    data[k] = packedOr(item.data);
     ports[k] = item.port;
     targets[k] = addressIndex(addresses, item.ip);
   }
@@ -491,19 +488,25 @@ const SMALL_BYTES = 64;
 const packed = Buffer.allocUnsafeSlow(SMALL_BYTES * 256);
 const packedViews = Array.from({ length: SMALL_BYTES + 1 }, (_, size) => packed.subarray(0, size));
 
+// Where the next small datagram of the native call being prepared goes
+// in `packed` (set to 0 before each call's datagrams are packed).
+let packedEnd = 0;
+
 // What the native sendMany takes for `data`: its size, its bytes copied
-// to `packed` at `at`, when it is small and fits; else `data` itself.
-function packedOr(data, at) {
+// to `packed` at packedEnd, when it is small and fits; else `data` itself.
+function packedOr(data) {
   const size = data.length;
-  if (size > SMALL_BYTES || at + size > packed.length) return data;
+  if (size > SMALL_BYTES || packedEnd + size > packed.length) return data;
   // (A detached buffer's view, empty, cannot be read even for nothing.)
-  if (size !== 0) packed.set(data, at);
+  if (size !== 0) packed.set(data, packedEnd);
+  packedEnd += size;
   return size;
 }
 
 // What the native send takes for `data`: a view of its copy when small.
 function offHeap(data) {
-  const wire = packedOr(data, 0);
+  packedEnd = 0;
+  const wire = packedOr(data);
   return typeof wire === 'number' ? packedViews[wire] : wire;
 }
 
