@@ -195,8 +195,9 @@ struct Inner {
     /// The JS loop reads the socket (by poll, or by timer in a stream).
     watching: Cell<bool>,
     lp: *mut uv::Loop,
-    /// Stream detection (see the module comment).
+    /// A stream's timer: exists only while the socket streams.
     ticker: RefCell<Option<Ticker>>,
+    /// Stream detection (see the module comment).
     streaming: Cell<bool>,
     tick_us: Cell<u64>,
     /// The socket's receive buffer size, read when a stream starts.
@@ -404,8 +405,13 @@ fn pause(inner: &Inner) {
 
 fn end_stream(inner: &Inner) {
     if inner.streaming.replace(false) {
-        if let Some(t) = inner.ticker.borrow().as_ref() {
-            t.stop();
+        // The timer goes with its stream: a polled socket holds one
+        // descriptor, as node:dgram's does (a timerfd kept for a stream
+        // that may never come back made a server with many sockets that
+        // once streamed hit its descriptor limit sooner than node's).
+        let ticker = inner.ticker.borrow_mut().take();
+        if let Some(t) = ticker {
+            t.close();
         }
     }
     inner.window_start.set(None);
@@ -467,21 +473,21 @@ fn start_stream(inner: &Rc<Inner>, count: usize, bytes: usize) -> io::Result<boo
     if !holds_a_stream(rcvbuf, count, bytes) {
         return Ok(false);
     }
-    if inner.ticker.borrow().is_none() {
-        let weak = Rc::downgrade(inner);
-        let ticker = Ticker::new(inner.lp, move || {
-            if let Some(inner) = weak.upgrade() {
-                on_tick(&inner);
-            }
-        })?;
-        ticker.set_ref(inner.refd.get());
-        *inner.ticker.borrow_mut() = Some(ticker);
+    let weak = Rc::downgrade(inner);
+    let ticker = Ticker::new(inner.lp, move || {
+        if let Some(inner) = weak.upgrade() {
+            on_tick(&inner);
+        }
+    })?;
+    ticker.set_ref(inner.refd.get());
+    if let Err(e) = ticker.start(TICK_START) {
+        ticker.close();
+        return Err(e);
     }
     inner.rcvbuf.set(rcvbuf);
     inner.tick_us.set(TICK_START);
-    if let Some(t) = inner.ticker.borrow().as_ref() {
-        t.start(TICK_START)?;
-    }
+    // (Not streaming until now, so there was no ticker to replace.)
+    *inner.ticker.borrow_mut() = Some(ticker);
     if let Some(p) = inner.poll.borrow().as_ref() {
         p.stop();
     }
@@ -596,20 +602,6 @@ impl Ticker {
             }
             #[cfg(not(target_os = "linux"))]
             Self::Uv(t) => t.start(micros.div_ceil(1000)),
-        }
-    }
-
-    fn stop(&self) {
-        match self {
-            #[cfg(target_os = "linux")]
-            Self::Fd(fd, poll, started) => {
-                poll.stop();
-                started.set(false);
-                let _ = fd.arm(0);
-                fd.clear();
-            }
-            #[cfg(not(target_os = "linux"))]
-            Self::Uv(t) => t.stop(),
         }
     }
 

@@ -59,8 +59,6 @@ struct Api {
     async_send: unsafe extern "C" fn(*mut Handle) -> c_int,
     timer_init: unsafe extern "C" fn(*mut Loop, *mut Handle) -> c_int,
     timer_start: unsafe extern "C" fn(*mut Handle, TimerCb, u64, u64) -> c_int,
-    #[cfg_attr(target_os = "linux", allow(dead_code))] // streams tick on a timerfd there
-    timer_stop: unsafe extern "C" fn(*mut Handle) -> c_int,
     close: unsafe extern "C" fn(*mut Handle, Option<CloseCb>),
     ref_: unsafe extern "C" fn(*mut Handle),
     unref: unsafe extern "C" fn(*mut Handle),
@@ -162,7 +160,6 @@ fn resolve_api() -> Option<Api> {
             async_send: host_fn(c"uv_async_send")?,
             timer_init: host_fn(c"uv_timer_init")?,
             timer_start: host_fn(c"uv_timer_start")?,
-            timer_stop: host_fn(c"uv_timer_stop")?,
             close: host_fn(c"uv_close")?,
             ref_: host_fn(c"uv_ref")?,
             unref: host_fn(c"uv_unref")?,
@@ -366,12 +363,6 @@ impl Timer {
         } else {
             Err(uv_error(rc))
         }
-    }
-
-    #[cfg_attr(target_os = "linux", allow(dead_code))]
-    pub(crate) fn stop(&self) {
-        // SAFETY: as in `start`.
-        unsafe { (api_unchecked().timer_stop)(Slot::handle(self.slot)) };
     }
 
     pub(crate) fn set_ref(&self, on: bool) {
