@@ -199,6 +199,20 @@ fn gso_run(gso: &Gso, items: &[Item<'_>]) -> usize {
     n
 }
 
+/// Whether a GSO send failed because the kernel will not segment this
+/// size (no UDP GSO, segments larger than the route allows, a run over
+/// 64 KiB): not for an error that any send could meet (a pending ICMP
+/// report, a refused destination, no room), which the datagrams, sent one
+/// by one, meet or not as node:dgram's would, and which says nothing about
+/// the next run.
+#[cfg(target_os = "linux")]
+fn refuses_gso(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::EIO | libc::EMSGSIZE | libc::EOPNOTSUPP | libc::ENOPROTOOPT)
+    )
+}
+
 /// Tries one GSO send of `run`; false means "send these another way".
 #[cfg(target_os = "linux")]
 fn send_run_gso(s: &SockRef<'_>, gso: &Gso, run: &[Item<'_>]) -> bool {
@@ -218,9 +232,7 @@ fn send_run_gso(s: &SockRef<'_>, gso: &Gso, run: &[Item<'_>]) -> bool {
     match result {
         Ok(_) => true,
         Err(e) => {
-            // Not a wait for room: the kernel refuses GSO for this size (no
-            // GSO support, or segments larger than the route allows).
-            if !must_wait(&e) {
+            if refuses_gso(&e) {
                 gso.refused_size.fetch_min(size, Ordering::Relaxed);
             }
             false
@@ -281,6 +293,25 @@ mod tests {
         let payloads: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 100]).collect();
         burst_arrives(&payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
         KERNEL_GSO.store(KERNEL_GSO_UNKNOWN, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn a_pending_icmp_error_does_not_turn_gso_off() {
+        // A connected socket whose peer port is closed: each datagram
+        // draws an ICMP report that the next send returns.
+        let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = gone.local_addr().unwrap();
+        drop(gone);
+        let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        tx.connect(&to.into()).unwrap();
+        let gso = Gso::default();
+        let run: Vec<Item<'_>> = vec![(&b"abcd"[..], None); 2];
+        let refused = (0..100).any(|_| {
+            let _ = tx.send(b"x");
+            !send_run_gso(&SockRef::from(&tx), &gso, &run)
+        });
+        assert!(refused, "no send met the ICMP report");
+        assert_eq!(gso.refused_size.load(Ordering::Relaxed), usize::MAX);
     }
 
     #[test]
