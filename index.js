@@ -14,7 +14,8 @@ const { deprecate } = require('node:util');
 const diagnosticsChannel = require('node:diagnostics_channel');
 const { udpParts, addEventHandler, guessHandleType, hostProcess, setNoTrySend } = require('./lib/native.js');
 // The native handle class (Node's UDP handle).
-const UDP = require('./lib/udp-handle.js').udpHandleClass(udpParts());
+const { udpHandleClass, handleClosed } = require('./lib/udp-handle.js');
+const UDP = udpHandleClass(udpParts());
 const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
@@ -351,6 +352,15 @@ class SocketImpl extends EventEmitter {
       };
       this.on(errorEvent, removeListeners);
       this.on('listening', onListening);
+    }
+
+    // bind(handle) (DEP0112 internals; Node's cluster code passes the
+    // primary's handle this way): the socket takes the handle over and
+    // listens at once.
+    if (port !== null && typeof port === 'object' && typeof port.recvStart === 'function') {
+      replaceHandle(this, port);
+      startListening(this);
+      return this;
     }
 
     // isInt32 converts the value, as Node's check does: a BigInt or a
@@ -996,6 +1006,35 @@ function bindInCluster(socket, options, toError) {
   });
 }
 
+// bind(handle): `handle` replaces the socket's own, as node:dgram swaps in
+// a handle it is given. One of ours (from _createSocketHandle()) is taken
+// as it is; anything else (Node's own handle) through a duplicate of its
+// descriptor, after which it is closed: dgram-rs does no I/O through it.
+function replaceHandle(socket, handle) {
+  const state = socket[kState];
+  const own = state.handle;
+  if (UDP.isHandle(handle)) {
+    handle.lookup = own.lookup;
+    handle[kOwner] = socket;
+    if (state.recvDestination) handle.recvDestination();
+    own.close(false);
+    state.handle = handle;
+  } else {
+    try {
+      own.open(handle.fd, true);
+    } catch (err) {
+      throw errors.fromNative(err, 'open');
+    }
+    handle.close();
+  }
+  try {
+    state.handle.getpeername();
+    state.connectState = CONNECT_STATE_CONNECTED;
+  } catch {
+    // not connected
+  }
+}
+
 // Operations issued before the implicit bind completes run, in order, once
 // 'listening' is emitted; a bind error drops them (observed through
 // errorMonitor so that it works whether or not 'error' has listeners).
@@ -1150,6 +1189,12 @@ function normalizeManyItem(socket, item, i, connected) {
 // `this` (see src/deliver.rs).
 function onNativeEvent(kind, a, b, c, d) {
   const socket = this[kOwner];
+  // A handle that no socket owns (made by _createSocketHandle()) hears only
+  // its close.
+  if (socket === undefined) {
+    if (kind === EVENT_CLOSED) handleClosed(this);
+    return true;
+  }
   const state = socket[kState];
   let held = false;
   switch (kind) {
@@ -1187,6 +1232,7 @@ function onNativeEvent(kind, a, b, c, d) {
         state.closing = undefined;
         settlePendingSends(pending, cancelled, completed);
       }
+      handleClosed(this);
       break;
   }
   // Completed (true), or the rest of the batch waits for the next turn

@@ -138,6 +138,39 @@ test('the DEP0112 members and dgram._createSocketHandle exist until Node 25, as 
   t.is(node[0].members.length, deprecatedMembersRemoved ? 0 : DEP0112_MEMBERS.length);
 });
 
+dep0112Test('bind(handle) takes over a handle from _createSocketHandle(); handle.close([callback]) as Node\'s handles', async (t) => {
+  const { node } = await parity(t, async (dgram, tr) => {
+    // A handle nobody owns: close() returns nothing, its callback runs once
+    // (this: the handle) after the immediates queued before it; a second
+    // close() and its callback are ignored.
+    const lone = dgram._createSocketHandle('127.0.0.1', 0, 'udp4', -1, 0);
+    await new Promise((resolve) => {
+      tr.push({ closeReturned: lone.close(function closed(...args) {
+        tr.push({ closeCallback: this === lone, args: args.length });
+        resolve();
+      }) });
+      tr.push({ secondClose: lone.close(() => tr.push('second close callback')) });
+      process.nextTick(() => tr.push('tick'));
+      setImmediate(() => tr.push('immediate'));
+    });
+    // bind(handle): listening at once, on the handle's address; it receives
+    // and closes as the socket's own.
+    const handle = dgram._createSocketHandle('127.0.0.1', 0, 'udp4', -1, 0);
+    const s = dgram.createSocket('udp4');
+    s.on('listening', () => tr.push('listening'));
+    const r = s.bind(handle, () => tr.push('bind callback'));
+    tr.push({ bindReturned: r === s, handle: s._handle === handle, address: s.address().address });
+    const c = dgram.createSocket('udp4');
+    const got = new Promise((resolve) => s.once('message', (m) => resolve(String(m))));
+    c.send('hi', s.address().port, '127.0.0.1');
+    tr.push({ message: await got });
+    await new Promise((resolve) => c.close(resolve));
+    await new Promise((resolve) => s.close(resolve));
+    tr.push('closed');
+  });
+  t.true(node.some((e) => e.closeCallback === true));
+});
+
 // README, Known differences: an ES module's export list is fixed, so the
 // ESM entry names _createSocketHandle on every Node; node:dgram dropped it
 // in Node 25 (the register hook serves that line's list instead).

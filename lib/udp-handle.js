@@ -141,15 +141,40 @@ function udpHandleClass(parts) {
       return N.unref(this.#native, this);
     }
 
-    close(pending) {
-      return N.close(this.#native, this, pending);
+    // close(pending): the socket's own call, `pending` saying whether JS
+    // waits for the CLOSED event (sends to settle). close([callback]):
+    // Node's handles' form (DEP0112 internals), the callback called with
+    // the handle as `this` in the loop's close phase once closed.
+    close(pendingOrCallback) {
+      if (typeof pendingOrCallback === 'boolean') return N.close(this.#native, this, pendingOrCallback);
+      const notify = typeof pendingOrCallback === 'function';
+      // (A second close is ignored, its callback too, as Node ignores it.)
+      if (notify && this[kOnClose] === undefined) this[kOnClose] = pendingOrCallback;
+      N.close(this.#native, this, notify);
+      return undefined;
     }
 
     hasRef() {
       return N.hasRef(this.#native, this);
     }
+
+    /** Whether `value` is one of these handles (not Node's own UDP). */
+    static isHandle(value) {
+      return value !== null && typeof value === 'object' && #native in value;
+    }
   }
   return UDP;
+}
+
+// The callback of close([callback]) (see UDP#close), until called.
+const kOnClose = Symbol('onclose');
+
+// Calls what close([callback]) asked for, once: the handle has closed.
+function handleClosed(handle) {
+  const callback = handle[kOnClose];
+  if (callback === undefined) return;
+  handle[kOnClose] = undefined;
+  Reflect.apply(callback, handle, []);
 }
 
 // `{ address, family, port }` from what getsockname/getpeername return: the
@@ -172,4 +197,4 @@ function ipv4Text(ip) {
   return lastText;
 }
 
-module.exports = { udpHandleClass };
+module.exports = { udpHandleClass, handleClosed };
