@@ -68,6 +68,7 @@ export interface ReceiveStats {
   runtimeWakeups: number
   streams: number
   streamTicks: number
+  overBudget: number
 }
 
 /**

@@ -132,6 +132,7 @@ pub struct ReceiveStats {
     pub runtime_wakeups: f64,
     pub streams: f64,
     pub stream_ticks: f64,
+    pub over_budget: f64,
 }
 
 #[napi]
@@ -148,6 +149,7 @@ pub fn receive_stats() -> ReceiveStats {
         runtime_wakeups: RUNTIME_WAKEUPS.get() as f64,
         streams: STREAMS.get() as f64,
         stream_ticks: STREAM_TICKS.get() as f64,
+        over_budget: OVER_BUDGET.get() as f64,
     }
 }
 

@@ -519,7 +519,8 @@ impl SocketCtx {
                 return false;
             };
             match event {
-                Event::Batch(batch) => {
+                // (`_held`: the budget's share goes once JS has the batch.)
+                Event::Batch(batch, _held) => {
                     let count = batch.count;
                     let done = !self.receiving.get() || deliver::batch(self, batch).unwrap_or(true);
                     self.shared.batch_taken();
@@ -702,8 +703,9 @@ impl Sink for SocketCtx {
         self.mode.set(Mode::ReadAhead);
         self.update_liveness();
         if runtime::start_read_ahead(&sock, &self.shared).is_err() {
-            // No runtime (it could not start: EMFILE): the JS loop keeps
-            // reading, as node:dgram always does; nothing for JS to see.
+            // No runtime (it could not start: EMFILE), or the process's
+            // read-ahead is at its budget: the JS loop keeps reading, as
+            // node:dgram always does; nothing for JS to see.
             self.mode.set(Mode::Watching);
             self.update_liveness();
             if let Some(p) = self.poller.borrow().as_ref() {

@@ -66,6 +66,13 @@ pub(crate) struct Batch {
     pub(crate) count: usize,
 }
 
+impl Batch {
+    /// The memory the batch holds (its chunks' allocations).
+    pub(crate) fn memory(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+}
+
 /// What one `drain` produced.
 pub(crate) struct Drained {
     pub(crate) batch: Option<Batch>,

@@ -2,10 +2,12 @@
 //! the napi edge: `js_loop` reads on the JS thread while a socket is idle,
 //! `runtime` reads ahead on the background runtime while it is busy, and
 //! `send` queues what the kernel cannot take now; `loop_epoll` is how the
-//! JS loop watches many sockets at the cost of one (Linux). `shared` is the state a
+//! JS loop watches many sockets at the cost of one (Linux); `budget` bounds
+//! what read-ahead holds across the process. `shared` is the state a
 //! socket's JS side and its runtime tasks share; `stats` counts what the
 //! drivers did (for tests and benchmarks).
 
+pub(crate) mod budget;
 pub(crate) mod js_loop;
 #[cfg(target_os = "linux")]
 pub(crate) mod loop_epoll;

@@ -32,6 +32,7 @@ use socket2::Socket;
 use tokio::runtime::{Builder, Handle, Runtime};
 
 use crate::core::recv::{self, Drained};
+use crate::drivers::budget;
 use crate::drivers::shared::{lock, Event, Shared};
 use crate::drivers::stats;
 
@@ -174,6 +175,10 @@ const SMALL_BATCH: usize = 32;
 
 /// Starts reading `sock` ahead (JS thread; the JS loop stopped watching it).
 pub(crate) fn start_read_ahead(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::Result<()> {
+    if budget::exhausted() {
+        // The JS loop goes on reading it (`drivers::budget`).
+        return Err(io::ErrorKind::OutOfMemory.into());
+    }
     let rt = handle(shared)?;
     let generation = shared.begin_reading();
     // UDP GRO only once a socket is busy: enabling it flips a kernel static
@@ -190,7 +195,8 @@ pub(crate) fn start_read_ahead(sock: &Arc<Socket>, shared: &Arc<Shared>) -> io::
 
 /// What ended one registered stretch of reading.
 enum Pause {
-    /// JS has every batch and the socket is empty: hand back.
+    /// JS has every batch and the socket is empty, or the process's
+    /// read-ahead holds its budget (`drivers::budget`): hand back.
     Idle,
     /// JS holds `BATCHES_IN_FLIGHT` batches: wait for room, unregistered.
     Full,
@@ -249,6 +255,11 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>, generation: 
             // The JS loop reads for a slow consumer, as libuv would.
             return Pause::Idle;
         }
+        if budget::exhausted() {
+            // (Its hand-back reaches JS after the batches before it.)
+            stats::OVER_BUDGET.add(1);
+            return Pause::Idle;
+        }
         let permit = match shared.credits.try_acquire() {
             Ok(p) => p,
             Err(tokio::sync::TryAcquireError::NoPermits) => return Pause::Full,
@@ -284,7 +295,8 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>, generation: 
         match batch {
             // The batch keeps its credit until JS takes it.
             Some(b) => {
-                if !shared.post_reading(generation, Event::Batch(b)) {
+                let held = budget::Held::new(b.memory());
+                if !shared.post_reading(generation, Event::Batch(b, held)) {
                     return Pause::Stop;
                 }
                 stats::AHEAD_BATCHES.add(1);

@@ -17,6 +17,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::core::blocklist::BlockList;
 use crate::core::recv::Batch;
 use crate::core::send::{Gso, Source};
+use crate::drivers::budget;
 use crate::sys::uv;
 
 /// How many read-ahead batches may wait for the JS thread at once. When JS
@@ -26,8 +27,8 @@ pub(crate) const BATCHES_IN_FLIGHT: usize = 8;
 
 /// What the runtime tells a socket's JS side, in order.
 pub(crate) enum Event {
-    /// Datagrams read ahead.
-    Batch(Batch),
+    /// Datagrams read ahead, with their share of the process's budget.
+    Batch(Batch, budget::Held),
     /// A receive error (e.g. `ECONNREFUSED` on a connected socket).
     RecvError(io::Error),
     /// Read-ahead stopped (the socket is empty and JS caught up): the JS
@@ -186,7 +187,7 @@ impl Shared {
 
     /// Whether the next event for JS is a batch.
     pub(crate) fn next_is_batch(&self) -> bool {
-        matches!(lock(&self.inbox).front(), Some(Event::Batch(_)))
+        matches!(lock(&self.inbox).front(), Some(Event::Batch(..)))
     }
 
     /// Wakes the JS thread if events wait (JS thread, right after it
@@ -226,7 +227,7 @@ impl Shared {
         let mut inbox = lock(&self.inbox);
         let batches = inbox
             .iter()
-            .filter(|e| matches!(e, Event::Batch(_)))
+            .filter(|e| matches!(e, Event::Batch(..)))
             .count();
         inbox.retain(|e| matches!(e, Event::SendDone(_)));
         drop(inbox);

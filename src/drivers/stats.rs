@@ -33,6 +33,9 @@ pub(crate) static AHEAD_BATCHES: Counter = Counter::new();
 pub(crate) static AHEAD_DATAGRAMS: Counter = Counter::new();
 /// Async-handle wake-ups of JS threads by the runtime.
 pub(crate) static RUNTIME_WAKEUPS: Counter = Counter::new();
+/// Read-ahead periods ended because the process's read-ahead held its
+/// budget (`drivers::budget`).
+pub(crate) static OVER_BUDGET: Counter = Counter::new();
 /// Streams detected, and their timer ticks.
 pub(crate) static STREAMS: Counter = Counter::new();
 pub(crate) static STREAM_TICKS: Counter = Counter::new();
