@@ -6,5 +6,15 @@
 // Node's loader thread (module.register, deprecated from Node 26 on).
 import * as nodeModule from 'node:module';
 
+if (typeof nodeModule.registerHooks !== 'function' && typeof nodeModule.register !== 'function') {
+  // Node 20.0–20.5 (which dgram-rs itself supports) has neither.
+  const err = new Error(
+    `dgram-rs/register: replacing node:dgram for import statements needs Node.js 20.6 or newer (module.register); ` +
+      `this is ${process.version}. Upgrade Node.js, or preload it with -r dgram-rs/register, which replaces it for ` +
+      'require() only.',
+  );
+  err.code = 'ERR_DGRAM_RS_UNSUPPORTED_NODE';
+  throw err;
+}
 nodeModule.createRequire(import.meta.url)('./register.js');
 if (typeof nodeModule.registerHooks !== 'function') nodeModule.register('./lib/register-hooks.mjs', import.meta.url);

@@ -42,6 +42,33 @@ test('a bundler that replaces the addon with its file name: ERR_DGRAM_RS_NO_BIND
   t.regex(r.stdout, /^ERR_DGRAM_RS_NO_BINDING dgram-rs: its native addon was replaced by a bundler\b.*--external:dgram-rs.*--loader:\.node=copy/);
 });
 
+// A strict-mode bundle (esbuild's, of an entry that starts with "use
+// strict", as tsc's CommonJS output does): the generated loader throws a
+// TypeError as it adds its exports to the string. Strict mode simulated by
+// a module wrapper that adds the directive.
+test('the same in a strict-mode bundle: ERR_DGRAM_RS_NO_BINDING, the TypeError as its cause', async (t) => {
+  const strict = "const M = require('module'); const wrap = M.wrap; M.wrap = (src) => wrap(\"'use strict';\" + src);";
+  const fileLoader = "require.extensions['.node'] = (m, f) => { m.exports = './' + require('path').basename(f); };";
+  const r = await runProcess(process.execPath, ['-e', `${strict}${fileLoader}${REPORT.replace('e.message);', "e.message, '| cause:', e.cause && e.cause.message);")}`]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^ERR_DGRAM_RS_NO_BINDING dgram-rs: its native addon was replaced by a bundler\b.*\| cause: Cannot create property 'addEventHandler' on string/);
+});
+
+// Set, NAPI_RS_NATIVE_LIBRARY_PATH is all the generated loader tries: a
+// path to nothing says so (not that the platform package is missing).
+for (const [what, value, detail] of [
+  ['an absolute path to nothing', '/nonexistent/dgram-rs.node', /is not there\. Point it at/],
+  ['a relative path', './dgram-rs.node', /is not there \(not an absolute path: require\(\) resolves it from /],
+  ['a file that is not an addon', path.join(ROOT, 'Cargo.toml'), /does not load: /],
+]) {
+  test(`NAPI_RS_NATIVE_LIBRARY_PATH set to ${what}: ERR_DGRAM_RS_NO_BINDING naming the variable`, async (t) => {
+    const r = await runProcess(process.execPath, ['-e', REPORT], { env: { NAPI_RS_NATIVE_LIBRARY_PATH: value } });
+    t.is(r.code, 0, r.stderr);
+    t.true(r.stdout.startsWith(`ERR_DGRAM_RS_NO_BINDING dgram-rs: NAPI_RS_NATIVE_LIBRARY_PATH is set (${value}), so only that file is loaded`), r.stdout);
+    t.regex(r.stdout, detail);
+  });
+}
+
 // NAPI_RS_NATIVE_LIBRARY_PATH is read by every napi-rs loader: set for
 // another package, it hands dgram-rs that package's addon (simulated by a
 // .node handler giving an object without dgram-rs's functions).

@@ -68,6 +68,20 @@ test('node --import dgram-rs/register: import "node:dgram" and require("dgram") 
   t.is(msg, 'dgram_rs.import:1|c');
 });
 
+// Node 20.0–20.5 have neither module.registerHooks nor module.register
+// (simulated: a preload removes both before --import runs).
+test('node --import dgram-rs/register where Node has no module.register: one clear error', (t) => {
+  const preload = path.join(__dirname, 'fixtures', 'no-module-register.js');
+  const child = spawnSync(process.execPath, ['-r', preload, '--import', 'dgram-rs/register', '-e', '0'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 10000,
+  });
+  t.not(child.status, 0);
+  t.regex(child.stderr, /dgram-rs\/register: replacing node:dgram for import statements needs Node\.js 20\.6 or newer \(module\.register\); this is v[\d.]+\. .*-r dgram-rs\/register/);
+  t.regex(child.stderr, /code: 'ERR_DGRAM_RS_UNSUPPORTED_NODE'/);
+});
+
 test('ESM named and default imports, and CommonJS, are one module instance', (t) => {
   const r = spawnSync(
     process.execPath,

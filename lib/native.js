@@ -7,6 +7,8 @@
 // says why the binary is missing and how to build it from source. The
 // loader's own errors stay reachable as `cause`.
 
+const path = require('node:path');
+
 const REPO = 'https://github.com/dgram-rs/dgram-rs';
 
 function libc() {
@@ -75,6 +77,22 @@ function addonsDisabledError(cause) {
   return err;
 }
 
+// The loader loads only what NAPI_RS_NATIVE_LIBRARY_PATH names, when set,
+// with require() from the package's folder (where binding.js is).
+function overrideLoadError(cause, failedLoad) {
+  const value = process.env.NAPI_RS_NATIVE_LIBRARY_PATH;
+  const err = new Error(
+    `dgram-rs: NAPI_RS_NATIVE_LIBRARY_PATH is set (${value}), so only that file is loaded, and it ` +
+      `${failedLoad ? `does not load: ${failedLoad.split('\n')[0].replace(/\.+$/, '')}` : 'is not there'}` +
+      `${path.isAbsolute(value) ? '' : ` (not an absolute path: require() resolves it from ${path.join(__dirname, '..')})`}. ` +
+      'Point it at a dgram-rs.<platform>.node by its absolute path, or unset it to use the installed ' +
+      `prebuilt package (${platformName()}, Node.js ${process.version}).`,
+  );
+  err.code = 'ERR_DGRAM_RS_NO_BINDING';
+  err.cause = cause;
+  return err;
+}
+
 function missingBindingError(cause) {
   if (causeMessages(cause).some((m) => ADDONS_DISABLED.test(m))) return addonsDisabledError(cause);
   const platform = platformName();
@@ -83,6 +101,7 @@ function missingBindingError(cause) {
   // A binary that exists but does not load (wrong architecture, too old a
   // libc, ...) shows up among "Cannot find module" misses of the others.
   const failedLoad = causeMessages(cause).find((m) => !/^(Cannot find module\b|Unsupported )/.test(m));
+  if (process.env.NAPI_RS_NATIVE_LIBRARY_PATH) return overrideLoadError(cause, failedLoad);
   let why = '';
   if (failedLoad) {
     // The headline says it all.
@@ -130,14 +149,17 @@ function unsupportedRuntimeError() {
 
 // A bundler that rewrites `require('./x.node')` into something other than
 // the addon (esbuild's `--loader:.node=file` gives the file's name, a
-// string) makes the generated loader export that instead of the addon.
-function bundledBindingError() {
+// string) makes the generated loader export that instead of the addon;
+// in a strict-mode bundle (esbuild's, of a "use strict" entry) the loader
+// then throws its TypeError as it adds to that string.
+function bundledBindingError(cause) {
   const err = new Error(
     'dgram-rs: its native addon was replaced by a bundler (require() of the .node file did not return ' +
       'the addon). Keep dgram-rs out of the bundle (esbuild --external:dgram-rs, webpack externals) or ' +
       'copy the .node file next to the bundle (esbuild --loader:.node=copy).',
   );
   err.code = 'ERR_DGRAM_RS_NO_BINDING';
+  if (cause !== undefined) err.cause = cause;
   return err;
 }
 
@@ -178,6 +200,9 @@ try {
   // (e.g. a binary that exists but fails to initialise) is thrown as is.
   if (err && typeof err.message === 'string' && /^Cannot find native binding/.test(err.message)) {
     throw missingBindingError(err);
+  }
+  if (err instanceof TypeError && /^Cannot create property '\w+' on (string|number)/.test(err.message)) {
+    throw bundledBindingError(err);
   }
   throw err;
 }

@@ -66,6 +66,9 @@ echo "== npm/<platform> packages (napi create-npm-dirs, napi artifacts)"
 # `napi artifacts` also copies every binary next to the loader; the main
 # package ships none (and `files` would not take them anyway).
 rm -f ./*.node
+# The licence travels with each binary, as with the main package (npm
+# packs a LICENSE whatever `files` says).
+for dir in npm/*/; do cp LICENSE "$dir"; done
 
 # Each platform package: one .node, os/cpu(/libc) set; the main one: no
 # binary, under 150 KB packed.
@@ -79,6 +82,7 @@ node -e '
     const meta = JSON.parse(fs.readFileSync(path.join("npm", dir, "package.json"), "utf8"));
     const nodes = info.files.filter((f) => f.path.endsWith(".node"));
     if (nodes.length !== 1) throw new Error(`${info.name}: ${nodes.length} binaries`);
+    if (!info.files.some((f) => f.path === "LICENSE")) throw new Error(`${info.name}: no LICENSE`);
     if (!meta.os || !meta.cpu || (meta.os[0] === "linux" && !meta.libc)) throw new Error(`${info.name}: os/cpu/libc missing`);
     console.log(`${info.name}@${info.version}: ${nodes[0].path}, os ${meta.os} cpu ${meta.cpu}${meta.libc ? " libc " + meta.libc : ""}; packed ${info.size} B, unpacked ${info.unpackedSize} B`);
   }
