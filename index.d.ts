@@ -176,6 +176,13 @@ export interface SendManyItem {
 export class Socket extends EventEmitter {
   /** The same socket as {@link createSocket} makes (Node's `Socket` constructor takes these too). */
   constructor(type: SocketType | SocketOptions, listener?: MessageListener);
+  /**
+   * EventEmitter's form, which @types/node gives node:dgram's `Socket`:
+   * declared so that this module and its `Socket` class can stand where
+   * node:dgram's are expected (at run time a socket needs a type, as on
+   * Node: `new Socket()` throws `ERR_SOCKET_BAD_TYPE`).
+   */
+  constructor(options?: ConstructorParameters<typeof EventEmitter>[0]);
 
   /** Joins the multicast group `multicastAddress` (`IP_ADD_MEMBERSHIP`), on `multicastInterface` or one the OS picks. */
   addMembership(multicastAddress: string, multicastInterface?: string): void;

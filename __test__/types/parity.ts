@@ -13,6 +13,10 @@ export const a: node.Socket = rsSocket;
 // the direction above holds for sockets: everything node's has, ours has.
 void nodeSocket;
 export const c: typeof node.createSocket = rs.createSocket;
+// The module and its class stand where node:dgram's are expected (a
+// library's options that take `typeof import('node:dgram')`).
+export const m: typeof node = rs;
+export const n: typeof node.Socket = rs.Socket;
 
 export const e: node.RemoteInfo = {} as rs.RemoteInfo;
 export const f: rs.RemoteInfo = {} as node.RemoteInfo;
