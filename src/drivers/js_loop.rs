@@ -487,7 +487,10 @@ fn start_stream(inner: &Rc<Inner>, count: usize, bytes: usize) -> io::Result<boo
     inner.rcvbuf.set(rcvbuf);
     inner.tick_us.set(TICK_START);
     // (Not streaming until now, so there was no ticker to replace.)
-    *inner.ticker.borrow_mut() = Some(ticker);
+    let before = inner.ticker.borrow_mut().replace(ticker);
+    if let Some(t) = before {
+        t.close();
+    }
     if let Some(p) = inner.poll.borrow().as_ref() {
         p.stop();
     }
