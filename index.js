@@ -983,7 +983,6 @@ function bindInCluster(socket, options, toError) {
       // then run in the async context of this reply, not of createSocket(),
       // and whatever the old handle did meanwhile (a membership call binds
       // it implicitly) goes with it. Only unref() carries over.
-      const placeholder = state.handle;
       const adopted = new UDP(state.family === 'IPv6', eventHandler);
       if (state.recvDestination) adopted.recvDestination();
       try {
@@ -995,11 +994,8 @@ function bindInCluster(socket, options, toError) {
         socket.emit('error', toError(errors.nativeCode(err)));
         return;
       }
-      adopted.lookup = placeholder.lookup;
-      adopted[kOwner] = socket;
-      if (!placeholder.hasRef()) adopted.unref();
-      placeholder.close(false);
-      state.handle = adopted;
+      if (!state.handle.hasRef()) adopted.unref();
+      swapHandle(socket, adopted);
       state.clusterRelease = cluster.keepHandle(handle, (callback) => socket.close(callback));
       startListening(socket);
     },
@@ -1012,16 +1008,12 @@ function bindInCluster(socket, options, toError) {
 // descriptor, after which it is closed: dgram-rs does no I/O through it.
 function replaceHandle(socket, handle) {
   const state = socket[kState];
-  const own = state.handle;
   if (UDP.isHandle(handle)) {
-    handle.lookup = own.lookup;
-    handle[kOwner] = socket;
     if (state.recvDestination) handle.recvDestination();
-    own.close(false);
-    state.handle = handle;
+    swapHandle(socket, handle);
   } else {
     try {
-      own.open(handle.fd, true);
+      state.handle.open(handle.fd, true);
     } catch (err) {
       throw errors.fromNative(err, 'open');
     }
@@ -1033,6 +1025,15 @@ function replaceHandle(socket, handle) {
   } catch {
     // not connected
   }
+}
+
+// `handle` takes the place of the socket's own, which closes.
+function swapHandle(socket, handle) {
+  const state = socket[kState];
+  handle.lookup = state.handle.lookup;
+  handle[kOwner] = socket;
+  state.handle.close(false);
+  state.handle = handle;
 }
 
 // Operations issued before the implicit bind completes run, in order, once
