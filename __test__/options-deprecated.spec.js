@@ -171,6 +171,29 @@ dep0112Test('bind(handle) takes over a handle from _createSocketHandle(); handle
   t.true(node.some((e) => e.closeCallback === true));
 });
 
+// A handle that is not dgram-rs's (node:dgram's own, as a cluster primary
+// or a mixed application might hold): dgram-rs takes it over through a
+// duplicate of its descriptor and closes it; node:dgram takes it as it is.
+dep0112Test('bind(handle) with node:dgram\'s handle: listening on its port, receiving', async (t) => {
+  const nodeDgram = require('node:dgram');
+  await parity(t, async (dgram, tr) => {
+    const handle = nodeDgram._createSocketHandle('127.0.0.1', 0, 'udp4', -1, 0);
+    const out = {};
+    handle.getsockname(out); // (Node's handle fills `out`)
+    const { port } = out;
+    const s = dgram.createSocket('udp4');
+    s.bind(handle, () => tr.push('bind callback'));
+    tr.push({ samePort: s.address().port === port, address: s.address().address });
+    const c = dgram.createSocket('udp4');
+    const got = new Promise((resolve) => s.once('message', (m) => resolve(String(m))));
+    c.send('hi', port, '127.0.0.1');
+    tr.push({ message: await got });
+    await new Promise((resolve) => c.close(resolve));
+    await new Promise((resolve) => s.close(resolve));
+    tr.push('closed');
+  });
+});
+
 // README, Known differences: an ES module's export list is fixed, so the
 // ESM entry names _createSocketHandle on every Node; node:dgram dropped it
 // in Node 25 (the register hook serves that line's list instead).

@@ -77,13 +77,18 @@ function addonsDisabledError(cause) {
   return err;
 }
 
+/** A loader error's first line, without its closing full stop (quoted in ours). */
+function firstLine(message) {
+  return message.split('\n')[0].replace(/\.+$/, '');
+}
+
 // The loader loads only what NAPI_RS_NATIVE_LIBRARY_PATH names, when set,
 // with require() from the package's folder (where binding.js is).
 function overrideLoadError(cause, failedLoad) {
   const value = process.env.NAPI_RS_NATIVE_LIBRARY_PATH;
   const err = new Error(
     `dgram-rs: NAPI_RS_NATIVE_LIBRARY_PATH is set (${value}), so only that file is loaded, and it ` +
-      `${failedLoad ? `does not load: ${failedLoad.split('\n')[0].replace(/\.+$/, '')}` : 'is not there'}` +
+      `${failedLoad ? `does not load: ${firstLine(failedLoad)}` : 'is not there'}` +
       `${path.isAbsolute(value) ? '' : ` (not an absolute path: require() resolves it from ${path.join(__dirname, '..')})`}. ` +
       'Point it at a dgram-rs.<platform>.node by its absolute path, or unset it to use the installed ' +
       `prebuilt package (${platformName()}, Node.js ${process.version}).`,
@@ -119,7 +124,7 @@ function missingBindingError(cause) {
   }
   const where = `${platform}, Node.js ${process.version}`;
   const headline = failedLoad
-    ? `dgram-rs: the native addon for this platform (${where}) was found but does not load: ${failedLoad.split('\n')[0].replace(/\.+$/, '')}.`
+    ? `dgram-rs: the native addon for this platform (${where}) was found but does not load: ${firstLine(failedLoad)}.`
     : `dgram-rs: no native addon for this platform (${where}). ${why}`;
   const err = new Error(
     `${headline} ` +
