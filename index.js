@@ -160,8 +160,12 @@ const kIovMax = 1024;
 
 // Every event of this module's sockets comes to onNativeEvent, with the
 // socket's handle as `this`. A copy of this module loaded again over the
-// same addon (jest's registry resets do that) registers its own.
+// same addon (jest's registry resets do that) registers its own. The
+// addon holds the two strongly only while a socket of this copy is bound;
+// the copy's handles keep them alive from here, through their class, so
+// that a copy nothing uses any more can be collected.
 const eventHandler = addEventHandler(onNativeEvent, scratch);
+Object.defineProperty(UDP.prototype, Symbol('eventHandler'), { value: [onNativeEvent, scratch] });
 // Node's test flag: every send takes the queued path.
 if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
 

@@ -8,7 +8,7 @@
 const test = require('ava');
 const net = require('node:net');
 const dgram = require('..');
-const { withTimeout, once, closeAll, errShape } = require('./helpers.js');
+const { withTimeout, once, closeAll, errShape, runChild, childParity } = require('./helpers.js');
 
 function blockList(...addresses) {
   const list = new net.BlockList();
@@ -334,4 +334,43 @@ test('receiveBlockList: a listener that blocks its sender stops the rest of the 
   await withTimeout((async () => { while (!got.includes('end')) await once(r, 'message'); })());
   t.deepEqual(got, ['m0', 'end']);
   await closeAll(r, c, last);
+});
+
+// A list whose `check` the application replaced, throwing on the first
+// call: on Node the exception leaves that send's lookup step (uncaught, the
+// send dropped without a callback); the sends after it are unaffected.
+const throwingCheck = `
+  const dgram = require(process.env.DGRAM);
+  const net = require('node:net');
+  const list = new net.BlockList();
+  let calls = 0;
+  list.check = () => { if (calls++ === 0) throw new Error('boom'); return false; };
+  process.on('uncaughtException', (e) => console.log('uncaught', e.message));
+  const r = dgram.createSocket('udp4');
+  r.bind(0, '127.0.0.1', () => {
+    const s = dgram.createSocket({ type: 'udp4', sendBlockList: list });
+    const got = [];
+    r.on('message', (m) => {
+      got.push(String(m));
+      if (got.length === 2) s.send('fence', r.address().port, '127.0.0.1');
+      if (String(m) === 'fence') { console.log('got', got.join(' ')); r.close(); s.close(); }
+    });
+    for (const x of ['a', 'b', 'c']) s.send(x, r.address().port, '127.0.0.1', (e, n) => console.log('cb', x, e ? e.code : n));
+  });
+`;
+const nodeHasSendBlockList = (() => {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 13);
+})();
+
+test('sendBlockList: a check() that throws drops that send without a callback; the exception is uncaught, the other sends go out', async (t) => {
+  const expected = 'uncaught boom\ncb b 1\ncb c 1\ngot b c fence\n';
+  if (nodeHasSendBlockList) {
+    const { rs } = await childParity(t, throwingCheck);
+    t.is(rs.stdout, expected);
+  } else {
+    const rs = await runChild(throwingCheck, { impl: 'rs' });
+    t.is(rs.stderr, '');
+    t.is(rs.stdout, expected);
+  }
 });

@@ -153,6 +153,14 @@ dep0112Test('bind(handle) takes over a handle from _createSocketHandle(); handle
       process.nextTick(() => tr.push('tick'));
       setImmediate(() => tr.push('immediate'));
     });
+    // A socket's own handle, never bound: its close callback runs too.
+    const unbound = dgram.createSocket('udp4');
+    await new Promise((resolve) => {
+      unbound._handle.close(function closed(...args) {
+        tr.push({ unboundCloseCallback: this === unbound._handle, args: args.length });
+        resolve();
+      });
+    });
     // bind(handle): listening at once, on the handle's address; it receives
     // and closes as the socket's own.
     const handle = dgram._createSocketHandle('127.0.0.1', 0, 'udp4', -1, 0);

@@ -119,3 +119,13 @@ for (const [name, flags] of [['a burst read ahead', []], ['sends queued (--test-
     t.true(stats.readAheads > 0, `the runtime ran (read-ahead): ${rs.stderr}`);
   });
 }
+
+// A module registry reset (jest does one per test file) loads index.js
+// again over the same addon: a copy no longer required, whose sockets are
+// closed, must be collectable, as node:dgram's module would be. Each copy
+// binds, receives and closes; only the copy still in require.cache stays.
+test('copies of index.js loaded again after a registry reset are collected once their sockets are closed', async (t) => {
+  const r = await runProcess(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', 'reloaded-copies.js')], { ms: 20000 });
+  t.is(r.stderr, '');
+  t.is(r.stdout.trim(), 'collected collected collected alive');
+});

@@ -196,14 +196,16 @@ let outboxReady = 0;
 
 function outboxTick(item) {
   if (item.stage === ITEM_DROPPED) return;
+  let thrown;
   if (item.stage === ITEM_WAITING) {
     item.stage = ITEM_READY;
-    checkBlocked(item);
+    thrown = checkBlocked(item);
     // A batch holds replies, but not one with a callback: its callback's
     // tick would write it before the next message anyway, and nothing
     // queued later could join it (holding it cost a process hook each).
     if (++outboxReady === outbox.length && (!(emittingBatch && holding) || item.callback !== undefined)) flushReady();
     else if (!exitHooked) hookExit();
+    if (thrown !== undefined) throw thrown.error;
   }
   // Node calls back on the tick after its lookup step.
   if (item.callback !== undefined) socketTick(item.socket[kState], deliverSendResult, item);
@@ -211,10 +213,21 @@ function outboxTick(item) {
 
 // Node checks sendBlockList after the lookup step (a rule added or
 // removed after send() in the same tick counts): at the send's tick, or
-// when sendMany writes it before that.
+// when sendMany writes it before that. A `check` that throws (a list whose
+// method the application replaced) drops the send without a callback, as
+// the exception leaves Node's lookup step; it is returned, as `{ error }`,
+// for the caller to throw once the outbox is in order again.
 function checkBlocked(item) {
   const list = item.socket[kState].sendBlockList;
-  if (list !== undefined && item.error === undefined) item.error = sendBlocked(list, item.ip);
+  if (list === undefined || item.error !== undefined) return undefined;
+  try {
+    item.error = sendBlocked(list, item.ip);
+  } catch (error) {
+    item.error = null; // not written ...
+    item.callback = undefined; // ... and never reported
+    return { error };
+  }
+  return undefined;
 }
 
 // While a batch of messages is emitted, the ticks that run between its
@@ -374,8 +387,13 @@ function flushAll(socket) {
   flushReady();
   const mine = takeWaiting(socket);
   if (mine.length === 0) return;
-  for (const item of mine) checkBlocked(item);
+  let thrown;
+  for (const item of mine) {
+    const t = checkBlocked(item);
+    if (thrown === undefined) thrown = t;
+  }
   writeItems(socket, mine);
+  if (thrown !== undefined) throw thrown.error;
 }
 
 // close(): the socket's sends still waiting for their lookup step are

@@ -88,7 +88,12 @@ pub(crate) fn batch(ctx: &SocketCtx, mut b: Batch) -> napi::Result<bool> {
         // A small one crosses in the scratch buffer and JS copies it out
         // (cheaper than a Buffer made here); a larger one is copied once,
         // into a Buffer made here.
-        let bytes = &chunk[..len as usize];
+        // (A batch's meta always fits its chunks and addresses, see
+        // `core::recv`; checked anyway: this runs in a libuv callback.)
+        let (Some(bytes), Some(from)) = (chunk.get(..len as usize), b.addrs.get(sender as usize))
+        else {
+            return Err(napi::Error::from_reason("dgram-rs: malformed batch"));
+        };
         let own =
             if bytes.len() <= ONE_VIA_SCRATCH_MAX && ctx.thread.write_scratch(ctx.handler, bytes) {
                 None
@@ -97,7 +102,6 @@ pub(crate) fn batch(ctx: &SocketCtx, mut b: Batch) -> napi::Result<bool> {
             };
         // The sender repeats (a peer in conversation): JS keeps its
         // string from last time.
-        let from = &b.addrs[sender as usize];
         let address = if ctx.last_sender.borrow().as_str() == from.as_str() {
             value::undefined(env)?
         } else {

@@ -31,14 +31,48 @@ use crate::sys::napi::{self as raw, CleanupDone, RawEnv, Ref};
 use crate::sys::uv;
 
 /// One copy of index.js: its environment, event function and scratch
-/// buffer (see `deliver.rs`).
+/// buffer (see `deliver.rs`). Both are held strongly only while a socket of
+/// that copy can hear events (`holders`): a copy dropped by a module
+/// registry reset (jest loads index.js again for every test file) must be
+/// collectable once its sockets are closed, as node:dgram's module is. Its
+/// handles keep both alive meanwhile from JS (index.js).
 pub(crate) struct Handler {
     env: RawEnv,
     func: Ref,
-    pub(crate) scratch: raw::Scratch,
+    scratch: raw::Scratch,
+    holders: Cell<u32>,
 }
 
 impl Handler {
+    fn hold(&self) -> napi::Result<()> {
+        if self.holders.get() == 0 {
+            self.func.strengthen(self.env)?;
+            if let Err(e) = self.scratch.reference().strengthen(self.env) {
+                let _ = self.func.weaken(self.env);
+                return Err(e);
+            }
+        }
+        self.holders.set(self.holders.get() + 1);
+        Ok(())
+    }
+
+    fn unhold(&self) {
+        match self.holders.get() {
+            0 => {}
+            1 => {
+                self.holders.set(0);
+                let _ = self.func.weaken(self.env);
+                let _ = self.scratch.reference().weaken(self.env);
+            }
+            n => self.holders.set(n - 1),
+        }
+    }
+
+    /// The scratch buffer, while it is held strongly.
+    fn scratch(&self) -> Option<&raw::Scratch> {
+        (self.holders.get() > 0).then_some(&self.scratch)
+    }
+
     /// Deletes its references (Node-API frees a reference only when asked,
     /// even when the environment ends): at the environment's teardown.
     fn release(self) {
@@ -128,8 +162,9 @@ pub(crate) fn add_handler(
     let t = thread(env)?;
     let handler = Handler {
         env: env.raw(),
-        func: Ref::new(env.raw(), onevent)?,
+        func: Ref::weak(env.raw(), onevent)?,
         scratch: raw::Scratch::new(env.raw(), scratch)?,
+        holders: Cell::new(0),
     };
     let first_of_env = !t
         .handlers
@@ -158,6 +193,23 @@ impl ThreadState {
         }
     }
 
+    /// A socket of handler `index` holds its handle object (it can hear
+    /// events): the handler is held strongly until `unhold_handler`.
+    pub(crate) fn hold_handler(&self, index: u32) -> napi::Result<()> {
+        match self.handlers.borrow().get(index as usize) {
+            Some(Some(h)) => h.hold(),
+            _ => Err(napi::Error::from_reason(
+                "dgram-rs: no event handler registered",
+            )),
+        }
+    }
+
+    pub(crate) fn unhold_handler(&self, index: u32) {
+        if let Some(Some(h)) = self.handlers.borrow().get(index as usize) {
+            h.unhold();
+        }
+    }
+
     /// Copies `bytes` into handler `index`'s scratch buffer; false if
     /// there is none or they do not fit.
     pub(crate) fn write_scratch(&self, index: u32, bytes: &[u8]) -> bool {
@@ -165,7 +217,8 @@ impl ThreadState {
             .borrow()
             .get(index as usize)
             .and_then(Option::as_ref)
-            .is_some_and(|h| h.scratch.write(bytes))
+            .and_then(Handler::scratch)
+            .is_some_and(|s| s.write(bytes))
     }
 
     /// Copies a small batch into handler `index`'s scratch buffer (see
@@ -175,7 +228,8 @@ impl ThreadState {
             .borrow()
             .get(index as usize)
             .and_then(Option::as_ref)
-            .is_some_and(|h| h.scratch.write_small(chunks, meta))
+            .and_then(Handler::scratch)
+            .is_some_and(|s| s.write_small(chunks, meta))
     }
 
     pub(crate) fn is_torn_down(&self, env: RawEnv) -> bool {

@@ -26,7 +26,7 @@ use crate::drivers::send::Outcome;
 use crate::socket::SocketCtx;
 use crate::sys;
 use crate::sys::napi::class::{self, Args, Ret};
-use crate::sys::napi::{value, Js, RawEnv};
+use crate::sys::napi::{value, Js, RawEnv, RawValue};
 
 /// An error for JS whose message is the libuv name of `err`.
 fn to_napi(err: &std::io::Error) -> napi::Error {
@@ -786,8 +786,11 @@ impl UdpHandle {
     /// `[cancelled, outcome, …]` (bytes written or an error's code, oldest
     /// first). With `notify`, a `CLOSED` event comes in the loop's close
     /// phase.
-    fn close(&self, env: RawEnv, notify: bool) -> napi::Result<Ret> {
+    fn close(&self, env: RawEnv, this: RawValue, notify: bool) -> napi::Result<Ret> {
         self.unbound.borrow_mut().take();
+        if notify {
+            self.ctx.hold_this(this)?;
+        }
         let closed = self.ctx.close(notify);
         let cancelled = u32::try_from(closed.cancelled).unwrap_or(u32::MAX);
         if closed.completed.is_empty() {
@@ -971,7 +974,7 @@ pub fn udp_parts(env: Env) -> napi::Result<Js> {
             h.unref();
             Ok(Ret::Undefined)
         }),
-        (c"close", |h, a| h.close(a.env(), a.bool(0)?)),
+        (c"close", |h, a| h.close(a.env(), a.this(), a.bool(0)?)),
         (c"hasRef", |h, _| Ok(Ret::Bool(h.has_ref()))),
     ];
     let getters: &[(&std::ffi::CStr, M)] = &[(c"fd", |h, _| Ok(Ret::F64(h.fd() as f64)))];

@@ -173,17 +173,13 @@ impl SocketCtx {
                 return Err(e);
             }
         }
-        let this_ref = match Ref::new(self.env, this) {
-            Ok(r) => r,
-            Err(e) => {
-                self.sock.borrow_mut().take();
-                if let Some(p) = self.poller.borrow_mut().take() {
-                    p.close(None);
-                }
-                return Err(io::Error::other(e.reason));
+        if let Err(e) = self.hold_this(this) {
+            self.sock.borrow_mut().take();
+            if let Some(p) = self.poller.borrow_mut().take() {
+                p.close(None);
             }
-        };
-        *self.this_ref.borrow_mut() = Some(this_ref);
+            return Err(io::Error::other(e.reason));
+        }
         self.thread.add_socket(self.shared.id, self.me.clone());
         Ok(())
     }
@@ -362,6 +358,32 @@ impl SocketCtx {
         self.unheard_bytes.get()
     }
 
+    /// Holds the handle object, `this`, while the socket can hear events
+    /// (from `attach`, or from a close that must report `CLOSED` to a
+    /// socket never attached), and with it its copy of index.js's event
+    /// handler (see `env::Handler`).
+    pub(crate) fn hold_this(&self, this: RawValue) -> napi::Result<()> {
+        if self.this_ref.borrow().is_some() || self.closed.get() {
+            return Ok(());
+        }
+        let this_ref = Ref::new(self.env, this)?;
+        if let Err(e) = self.thread.hold_handler(self.handler) {
+            this_ref.delete(self.env);
+            return Err(e);
+        }
+        *self.this_ref.borrow_mut() = Some(this_ref);
+        Ok(())
+    }
+
+    /// Undoes `hold_this`.
+    fn unhold_this(&self) {
+        let this_ref = self.this_ref.borrow_mut().take();
+        if let Some(r) = this_ref {
+            r.delete(self.env);
+            self.thread.unhold_handler(self.handler);
+        }
+    }
+
     /// Closes the socket now (the port is free when this returns). Queued
     /// sends are dropped: returns how many were cancelled, and the outcomes
     /// of those that completed but whose events JS has not had. With
@@ -459,9 +481,7 @@ impl SocketCtx {
         if let Some(ctx) = self.async_ctx.borrow_mut().take() {
             ctx.destroy(self.env);
         }
-        if let Some(r) = self.this_ref.borrow_mut().take() {
-            r.delete(self.env);
-        }
+        self.unhold_this();
     }
 
     /// Environment teardown: close without calling JS; `done` runs once the
@@ -469,9 +489,7 @@ impl SocketCtx {
     /// async cleanup hook), so the reference to the handle object is
     /// deleted now: Node-API would not free it later.
     pub(crate) fn teardown(&self, done: Box<dyn FnOnce()>) {
-        if let Some(r) = self.this_ref.borrow_mut().take() {
-            r.delete(self.env);
-        }
+        self.unhold_this();
         if let Some(ctx) = self.async_ctx.borrow_mut().take() {
             ctx.release(self.env);
         }
@@ -727,10 +745,8 @@ impl Drop for SocketCtx {
                 ctx.destroy(self.env);
             }
         }
-        if let Some(r) = self.this_ref.get_mut().take() {
-            if !self.thread.is_torn_down(self.env) {
-                r.delete(self.env);
-            }
+        if !self.thread.is_torn_down(self.env) {
+            self.unhold_this();
         }
     }
 }

@@ -6,6 +6,8 @@
 
 use std::io;
 
+use crate::sys::uv::UvError;
+
 /// The libuv name of an OS error, e.g. `"EADDRINUSE"`.
 pub(crate) fn code_of(err: &io::Error) -> String {
     if let Some(n) = err.raw_os_error() {
@@ -15,6 +17,9 @@ pub(crate) fn code_of(err: &io::Error) -> String {
         // Unknown to our table: hand the number to JS, which asks Node
         // (Unix; on Windows libuv's own table is complete: UNKNOWN).
         return format!("ERRNO:{n}");
+    }
+    if let Some(uv) = err.get_ref().and_then(|e| e.downcast_ref::<UvError>()) {
+        return uv.0.clone();
     }
     match err.kind() {
         io::ErrorKind::InvalidInput => "EINVAL",

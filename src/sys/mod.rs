@@ -25,6 +25,15 @@ pub(crate) mod uv;
 #[cfg(windows)]
 mod windows;
 
+/// Runs the body of a callback that libuv or Node-API calls (no Rust frame
+/// above it): a panic, which would abort the process at the `extern "C"`
+/// boundary, stops here instead (the panic hook has printed it). Nothing in
+/// these bodies is meant to panic; this keeps a bug from taking the
+/// application down.
+pub(crate) fn contain(body: impl FnOnce()) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+}
+
 #[cfg(not(target_os = "linux"))]
 pub(crate) use fallback::recv_from;
 pub(crate) use heads::Heads;

@@ -63,10 +63,22 @@ pub(crate) struct Ref {
 }
 
 impl Ref {
+    /// A strong reference: `value` lives until the reference is deleted.
     pub(crate) fn new(env: RawEnv, value: RawValue) -> napi::Result<Self> {
+        Self::with_count(env, value, 1)
+    }
+
+    /// A weak reference (see `strengthen`, `weaken`): `value` may be
+    /// collected meanwhile, after which `get` fails.
+    pub(crate) fn weak(env: RawEnv, value: RawValue) -> napi::Result<Self> {
+        Self::with_count(env, value, 0)
+    }
+
+    fn with_count(env: RawEnv, value: RawValue, count: u32) -> napi::Result<Self> {
         let mut raw = std::ptr::null_mut();
-        // SAFETY: `value` is a live value of `env`, on its thread.
-        let status = unsafe { sys::napi_create_reference(env, value, 1, &mut raw) };
+        // SAFETY: `value` is a live value of `env` (an object or function:
+        // the only kinds we hold weakly), on its thread.
+        let status = unsafe { sys::napi_create_reference(env, value, count, &mut raw) };
         check(status, "napi_create_reference")?;
         Ok(Self {
             raw,
@@ -74,12 +86,32 @@ impl Ref {
         })
     }
 
-    /// The referenced value, valid in the current handle scope.
+    /// Makes a weak reference strong (counts up by one).
+    pub(crate) fn strengthen(&self, env: RawEnv) -> napi::Result<()> {
+        // SAFETY: the reference belongs to `env` and has not been deleted.
+        let status = unsafe { sys::napi_reference_ref(env, self.raw, std::ptr::null_mut()) };
+        check(status, "napi_reference_ref")
+    }
+
+    /// Undoes one `strengthen` (at zero the reference is weak again).
+    pub(crate) fn weaken(&self, env: RawEnv) -> napi::Result<()> {
+        // SAFETY: as in `strengthen`; Node-API refuses a count already 0.
+        let status = unsafe { sys::napi_reference_unref(env, self.raw, std::ptr::null_mut()) };
+        check(status, "napi_reference_unref")
+    }
+
+    /// The referenced value, valid in the current handle scope; an error
+    /// once a weak reference's value was collected.
     pub(crate) fn get(&self, env: RawEnv) -> napi::Result<RawValue> {
         let mut value = std::ptr::null_mut();
         // SAFETY: the reference belongs to `env` and has not been deleted.
         let status = unsafe { sys::napi_get_reference_value(env, self.raw, &mut value) };
         check(status, "napi_get_reference_value")?;
+        if value.is_null() {
+            return Err(napi::Error::from_reason(
+                "dgram-rs: a weakly held value was collected",
+            ));
+        }
         Ok(value)
     }
 
@@ -307,6 +339,8 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    /// Holds `buffer` weakly, as `Ref::weak` (`reference()` gives the
+    /// reference to strengthen): write to it only while it is held strongly.
     pub(crate) fn new(env: RawEnv, buffer: RawValue) -> napi::Result<Self> {
         let mut data = std::ptr::null_mut();
         let mut len = 0;
@@ -314,10 +348,14 @@ impl Scratch {
         let status = unsafe { sys::napi_get_buffer_info(env, buffer, &mut data, &mut len) };
         check(status, "napi_get_buffer_info")?;
         Ok(Self {
-            buffer: Ref::new(env, buffer)?,
+            buffer: Ref::weak(env, buffer)?,
             data: data.cast(),
             len,
         })
+    }
+
+    pub(crate) fn reference(&self) -> &Ref {
+        &self.buffer
     }
 
     /// Lets the Buffer go (see `Ref`: a reference is freed only when
@@ -360,8 +398,9 @@ impl Scratch {
         }
         // SAFETY: the buffer holds `self.len` bytes at `self.data`, kept
         // alive (and its backing store in place: a Buffer's does not move,
-        // and this one is never transferred or detached) by `self.buffer`;
-        // we are on its JS thread, where no JS runs during the copy.
+        // and this one is never transferred or detached) by `self.buffer`,
+        // which the caller holds strongly (see `new`); we are on its JS
+        // thread, where no JS runs during the copy.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data, bytes.len()) };
         true
     }
@@ -704,13 +743,24 @@ fn report_exception(env: RawEnv) {
 
 /// Completion token of an async cleanup hook: the environment's teardown
 /// waits until `done` is called (after our handles finished closing).
-pub(crate) struct CleanupDone(sys::napi_async_cleanup_hook_handle);
+/// Ends the environment's wait for our teardown: when `done` is called, or
+/// when the last holder lets go of it without (teardown cut short by a
+/// panic: better to let the environment end than to hang it).
+pub(crate) struct CleanupDone(Option<sys::napi_async_cleanup_hook_handle>);
 
 impl CleanupDone {
     pub(crate) fn done(self) {
-        // SAFETY: the handle came from the hook invocation and is removed
-        // once (consuming self).
-        unsafe { sys::napi_remove_async_cleanup_hook(self.0) };
+        drop(self);
+    }
+}
+
+impl Drop for CleanupDone {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            // SAFETY: the handle came from the hook invocation and is
+            // removed once (taken out of the option).
+            unsafe { sys::napi_remove_async_cleanup_hook(handle) };
+        }
     }
 }
 
@@ -741,7 +791,7 @@ unsafe extern "C" fn cleanup_hook(handle: sys::napi_async_cleanup_hook_handle, d
     // SAFETY: `data` is the box leaked by `add_async_cleanup_hook`, handed
     // to us once.
     let on_teardown = unsafe { Box::from_raw(data.cast::<Teardown>()) };
-    on_teardown(CleanupDone(handle));
+    super::contain(move || on_teardown(CleanupDone(Some(handle))));
 }
 
 /// Builders of the JS values events carry (in the current handle scope).

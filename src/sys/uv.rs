@@ -171,8 +171,47 @@ fn resolve_api() -> Option<Api> {
 fn uv_error(code: c_int) -> io::Error {
     #[cfg(unix)]
     return io::Error::from_raw_os_error(-code);
+    // libuv's codes are its own there: named by libuv (`uv_err_name`), so
+    // that JS gets the code Node would show, not UNKNOWN.
     #[cfg(not(unix))]
-    return io::Error::other(format!("libuv error {code}"));
+    return io::Error::other(UvError(err_name(code)));
+}
+
+/// A libuv error that is not an OS error number, by its libuv name
+/// (`EADDRINUSE`, …; `UNKNOWN` if libuv has none).
+#[derive(Debug)]
+pub(crate) struct UvError(pub(crate) String);
+
+impl std::fmt::Display for UvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UvError {}
+
+#[cfg(not(unix))]
+fn err_name(code: c_int) -> String {
+    type ErrName = unsafe extern "C" fn(c_int) -> *const std::ffi::c_char;
+    // SAFETY: `uv_err_name(int) -> const char*`, libuv 1.x: a static,
+    // NUL-terminated name for a known code (an allocated message for an
+    // unknown one, which we do not keep: UNKNOWN then).
+    let name = unsafe {
+        host_fn::<ErrName>(c"uv_err_name")
+            .map(|f| f(code))
+            .filter(|p| !p.is_null())
+            .map(|p| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+    };
+    match name {
+        Some(n)
+            if n.starts_with('E')
+                && n.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+        {
+            n
+        }
+        _ => "UNKNOWN".to_string(),
+    }
 }
 
 /// The memory of one handle (sized by libuv) and the Rust state its
@@ -243,10 +282,12 @@ unsafe extern "C" fn closed<S>(h: *mut Handle) {
     let Slot {
         on_closed, state, ..
     } = *slot;
-    if let Some(f) = on_closed {
-        f();
-    }
-    drop(state);
+    super::contain(move || {
+        if let Some(f) = on_closed {
+            f();
+        }
+        drop(state);
+    });
 }
 
 /// The API after a handle exists (so it was resolved).
@@ -328,7 +369,7 @@ unsafe extern "C" fn poll_ready(h: *mut Handle, status: c_int, _events: c_int) {
     } else {
         Ok(())
     };
-    state(result);
+    super::contain(|| state(result));
 }
 
 type TimerState = Box<dyn FnMut()>;
@@ -377,7 +418,7 @@ impl Timer {
 unsafe extern "C" fn timer_fired(h: *mut Handle) {
     // SAFETY: as in `poll_ready`, for our timer handles.
     let state = unsafe { &mut (*Slot::<TimerState>::of(h)).state };
-    state();
+    super::contain(state);
 }
 
 fn set_ref(h: *mut Handle, on: bool) {
@@ -470,7 +511,7 @@ impl Async {
 unsafe extern "C" fn async_ready(h: *mut Handle) {
     // SAFETY: as in `poll_ready`, for our async handles.
     let state = unsafe { &mut (*Slot::<AsyncState>::of(h)).state };
-    state();
+    super::contain(state);
 }
 
 /// Where in a loop turn a `TurnHandle`'s callback runs.
@@ -544,7 +585,7 @@ impl TurnHandle {
 unsafe extern "C" fn turn_ready(h: *mut Handle) {
     // SAFETY: as in `poll_ready`, for our prepare and idle handles.
     let state = unsafe { &mut (*Slot::<TurnState>::of(h)).state };
-    state();
+    super::contain(state);
 }
 
 /// Runs `f` in the loop's close phase of this turn (after the check phase,
