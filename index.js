@@ -172,6 +172,15 @@ if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
 
 // ---------------------------------------------------------------------------
 
+// The native bind's flags from the socket's options.
+function bindFlags(state) {
+  let flags = 0;
+  if (state.reuseAddr) flags |= FLAG_REUSEADDR;
+  if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
+  if (state.reusePort) flags |= FLAG_REUSEPORT;
+  return flags;
+}
+
 function lookup4(lookup, address, callback) {
   return lookupAs(lookup, address || '127.0.0.1', 4, callback);
 }
@@ -409,12 +418,9 @@ class SocketImpl extends EventEmitter {
         this.emit('error', err);
         return;
       }
-      let flags = 0;
-      if (state.reuseAddr) flags |= FLAG_REUSEADDR;
-      if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
+      const flags = bindFlags(state);
       // reusePort binds are exclusive (Node 22.12+): each worker its own.
-      if (state.reusePort) flags |= FLAG_REUSEPORT;
-      else if (!exclusive && cluster.isWorker()) {
+      if (!state.reusePort && !exclusive && cluster.isWorker()) {
         // A cluster worker shares the primary's socket (lib/cluster.js).
         bindInCluster(this, { address: ip, port, addressType: this.type, fd: -1, flags }, (errno) => errors.exceptionWithHostPort(errno, 'bind', ip, port));
         return;
@@ -705,10 +711,7 @@ class SocketImpl extends EventEmitter {
     const address = numericAddress(options.address, 'options.address', 'bindSync') ||
       (state.family === 'IPv4' ? '0.0.0.0' : '::');
     state.bindState = BIND_STATE_BINDING;
-    let flags = 0;
-    if (state.reuseAddr) flags |= FLAG_REUSEADDR;
-    if (state.ipv6Only) flags |= FLAG_IPV6ONLY;
-    if (state.reusePort) flags |= FLAG_REUSEPORT;
+    const flags = bindFlags(state);
     const denied = netAccessError(address);
     try {
       if (denied) throw denied;

@@ -442,24 +442,27 @@ function writeItems(socket, items) {
   }
 }
 
+// The native send of one datagram: from `local` (sendFrom), to `ip`:`port`,
+// or, with no port (port 0: a string such as '0x0' passes validatePort) or
+// no address, to no destination at all, as Node sends it (EDESTADDRREQ
+// unless connected). Returns bytes + 1 when the kernel took it now, 0 when
+// it was queued (a SEND_DONE event follows); throws a failure.
+function sendOne(state, data, port, ip, local) {
+  if (local !== undefined) return state.handle.sendFrom(data, port || 0, ip, local);
+  if (ip === undefined || !port) return state.handle.send(data, 0);
+  return state.handle.send(offHeap(data), port, ip);
+}
+
 function writeOne(state, item) {
   item.stage = ITEM_WRITTEN;
   let r;
   try {
-    if (item.local !== undefined) r = state.handle.sendFrom(item.data, item.port || 0, item.ip, item.local);
-    // Port 0 (a string such as '0x0' passes validatePort): Node sends with
-    // no destination at all (EDESTADDRREQ unless connected).
-    else if (!item.port) r = state.handle.send(item.data, 0);
-    else r = state.handle.send(offHeap(item.data), item.port, item.ip);
+    r = sendOne(state, item.data, item.port, item.ip, item.local);
   } catch (err) {
     item.result = errors.fromNative(err, 'send', item.address, item.port);
     return;
   }
-  // Node's handle convention: bytes + 1 when sent now, 0 when queued, or a
-  // negative libuv errno.
-  if (r > 0) settleItem(state, item, r - 1);
-  else if (r === 0) settleItem(state, item, -1);
-  else item.result = errors.exceptionWithHostPort(r, 'send', item.address, item.port);
+  settleItem(state, item, r > 0 ? r - 1 : -1);
 }
 
 function writeMany(state, items, from, to) {
@@ -645,18 +648,14 @@ function transmit(socket, data, ip, address, port, callback, local) {
   data = toBuffer(data);
   let sent;
   try {
-    if (local !== undefined) sent = state.handle.sendFrom(data, port || 0, ip === undefined ? undefined : String(ip), local);
-    else if (ip === undefined || !port) sent = state.handle.send(data, 0); // no destination, as Node
-    else sent = state.handle.send(offHeap(data), port, String(ip));
+    sent = sendOne(state, data, port, ip === undefined ? undefined : String(ip), local);
   } catch (err) {
     if (callback) socketTick(state, callback, errors.fromNative(err, 'send', address, port));
     return;
   }
-  // Node's handle convention: bytes + 1 when sent now, 0 when queued (a
-  // SEND_DONE event follows), or a negative libuv errno.
   if (sent > 0) {
     if (callback) socketTick(state, callback, null, sent - 1);
-  } else if (sent === 0) {
+  } else {
     // Queued natively: called back later, in an async resource made now.
     const entry = { callback, address, port, size: data.length, resource: undefined };
     if (callback) {
@@ -664,8 +663,6 @@ function transmit(socket, data, ip, address, port, callback, local) {
       entry.callback = runQueuedCallback.bind(null, entry, callback);
     }
     state.pendingSends.push(entry);
-  } else if (callback) {
-    socketTick(state, callback, errors.exceptionWithHostPort(sent, 'send', address, port));
   }
 }
 

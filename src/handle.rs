@@ -163,12 +163,11 @@ fn address_info(env: RawEnv, a: &SocketAddr) -> napi::Result<Ret> {
             f64::from(u32::from(*v4.ip())) * 65536.0 + f64::from(v4.port()),
         ));
     }
-    let family = if a.is_ipv4() { "IPv4" } else { "IPv6" };
     Ok(Ret::Value(value::object(
         env,
         &[
             (c"address", value::string(env, &addr::to_js(a))?),
-            (c"family", value::string(env, family)?),
+            (c"family", value::string(env, "IPv6")?),
             (c"port", value::uint32(env, u32::from(a.port()))?),
         ],
     )?))

@@ -32,7 +32,8 @@ pub(crate) const SLOTS: usize = 32;
 pub(crate) const SLOTS: usize = 8;
 // `drain` marks a read's blocked slots in the bits of a u64.
 const _: () = assert!(SLOTS <= 64);
-/// Payload bytes per batch (bounds one batch's memory).
+/// Payload bytes past which a batch reads no more (bounds one batch's
+/// memory: the last read may add up to `SLOTS` GRO runs of `SLOT` bytes).
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// Messages are views into buffers of at most this size, so one message
 /// kept by the application keeps at most this much memory alive.

@@ -10,7 +10,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Bytes of read-ahead batches not yet taken by JS past which no more
-/// are read ahead (8 busy sockets' full queues of 1 MiB batches).
+/// are read ahead (8 busy sockets' full queues of 1 MiB batches; GRO
+/// runs from a dgram-rs sender make them up to 3 MiB).
 const BUDGET: usize = 64 * 1024 * 1024;
 
 /// Bytes of read-ahead batches not yet taken by JS, in every thread.

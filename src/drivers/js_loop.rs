@@ -557,6 +557,9 @@ fn on_tick(inner: &Rc<Inner>) {
 
 /// What wakes a stream's ticks: on Linux a one-shot timerfd watched by a
 /// poll handle (microseconds), elsewhere libuv's timer (milliseconds).
+/// Streams are Linux-only (`STREAMS`), so the second is not used today; it
+/// is kept so that turning `STREAMS` on elsewhere (with a clock fine
+/// enough, see the module's comment) needs no other change.
 ///
 /// The timerfd is re-armed after each tick, so the next one comes a tick
 /// after the reading ended: a periodic timer ticked too early behind a
