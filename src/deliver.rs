@@ -35,13 +35,32 @@
 //! later turn and reads nothing for the socket meanwhile
 //! (`SocketCtx::take_events`).
 
+use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::core::error::code_of;
 use crate::core::recv::{self, Batch};
-use crate::socket::SocketCtx;
-use crate::sys::napi::{self as raw, value, HandleScope, RawValue};
+use crate::env::ThreadState;
+use crate::sys::napi::{self as raw, value, HandleScope, RawEnv, RawValue};
+
+/// What an event call needs of its socket: implemented by
+/// `socket::SocketCtx`, which calls these functions (a trait keeps this
+/// module below it in the layers).
+pub(crate) trait EventTarget {
+    fn env(&self) -> RawEnv;
+    fn thread(&self) -> &ThreadState;
+    /// The number of the index.js copy's event function (`env::Handler`).
+    fn handler(&self) -> u32;
+    /// The handle object, `this` of the call; `None` once it can hear no
+    /// more events.
+    fn receiver(&self, env: RawEnv) -> napi::Result<Option<RawValue>>;
+    /// The socket's async context, ready for a call; `None` once ended.
+    fn call_context(&self, env: RawEnv) -> napi::Result<Option<raw::CallContext>>;
+    /// The sender of the last one-datagram event (JS keeps its string).
+    fn last_sender(&self) -> &RefCell<String>;
+    fn is_closed(&self) -> bool;
+}
 
 pub(crate) const KIND_BATCH: u32 = 0;
 pub(crate) const KIND_RECV_ERROR: u32 = 1;
@@ -79,8 +98,8 @@ pub(crate) fn set_copy_chunks(on: bool) {
 
 /// Hands a batch to JS. `Ok(false)`: JS holds the rest of it (more than
 /// 32 datagrams), to be emitted by `resume` on a later turn.
-pub(crate) fn batch(ctx: &SocketCtx, mut b: Batch) -> napi::Result<bool> {
-    let env = ctx.env;
+pub(crate) fn batch(ctx: &impl EventTarget, mut b: Batch) -> napi::Result<bool> {
+    let env = ctx.env();
     let _scope = HandleScope::open(env)?;
     if let ([chunk], &[len, port, sender]) = (&b.chunks[..], &b.meta[..]) {
         // One datagram (the common case below saturation): JS gets a
@@ -94,18 +113,19 @@ pub(crate) fn batch(ctx: &SocketCtx, mut b: Batch) -> napi::Result<bool> {
         else {
             return Err(napi::Error::from_reason("dgram-rs: malformed batch"));
         };
-        let own =
-            if bytes.len() <= ONE_VIA_SCRATCH_MAX && ctx.thread.write_scratch(ctx.handler, bytes) {
-                None
-            } else {
-                Some(value::buffer_copy(env, bytes)?)
-            };
+        let own = if bytes.len() <= ONE_VIA_SCRATCH_MAX
+            && ctx.thread().write_scratch(ctx.handler(), bytes)
+        {
+            None
+        } else {
+            Some(value::buffer_copy(env, bytes)?)
+        };
         // The sender repeats (a peer in conversation): JS keeps its
         // string from last time.
-        let address = if ctx.last_sender.borrow().as_str() == from.as_str() {
+        let address = if ctx.last_sender().borrow().as_str() == from.as_str() {
             value::undefined(env)?
         } else {
-            ctx.last_sender.replace(from.clone());
+            ctx.last_sender().replace(from.clone());
             value::string(env, from)?
         };
         let args = [
@@ -126,16 +146,18 @@ pub(crate) fn batch(ctx: &SocketCtx, mut b: Batch) -> napi::Result<bool> {
     if b.count <= SMALL_MAX
         && b.meta.len() == 3 * b.count
         && b.chunks.iter().map(Vec::len).sum::<usize>() <= SMALL_MAX_BYTES
-        && ctx.thread.write_small(ctx.handler, &b.chunks, &b.meta)
+        && ctx.thread().write_small(ctx.handler(), &b.chunks, &b.meta)
     {
         let addrs = match &b.addrs[..] {
-            [only] if ctx.last_sender.borrow().as_str() == only.as_str() => value::undefined(env)?,
+            [only] if ctx.last_sender().borrow().as_str() == only.as_str() => {
+                value::undefined(env)?
+            }
             [only] => {
-                ctx.last_sender.replace(only.clone());
+                ctx.last_sender().replace(only.clone());
                 value::array(env, &[value::string(env, only)?])?
             }
             many => {
-                ctx.last_sender.borrow_mut().clear();
+                ctx.last_sender().borrow_mut().clear();
                 let strings = many
                     .iter()
                     .map(|a| value::string(env, a))
@@ -188,8 +210,8 @@ fn recycle_all(chunks: &mut Vec<Vec<u8>>) {
     }
 }
 
-pub(crate) fn recv_error(ctx: &SocketCtx, err: &io::Error) -> napi::Result<()> {
-    let env = ctx.env;
+pub(crate) fn recv_error(ctx: &impl EventTarget, err: &io::Error) -> napi::Result<()> {
+    let env = ctx.env();
     let _scope = HandleScope::open(env)?;
     let args = [
         value::uint32(env, KIND_RECV_ERROR)?,
@@ -198,8 +220,8 @@ pub(crate) fn recv_error(ctx: &SocketCtx, err: &io::Error) -> napi::Result<()> {
     emit(ctx, &args, 0).map(drop)
 }
 
-pub(crate) fn send_done(ctx: &SocketCtx, result: io::Result<usize>) -> napi::Result<()> {
-    let env = ctx.env;
+pub(crate) fn send_done(ctx: &impl EventTarget, result: io::Result<usize>) -> napi::Result<()> {
+    let env = ctx.env();
     let _scope = HandleScope::open(env)?;
     let (bytes, code) = match &result {
         Ok(n) => (
@@ -216,16 +238,16 @@ pub(crate) fn send_done(ctx: &SocketCtx, result: io::Result<usize>) -> napi::Res
     emit(ctx, &args, 0).map(drop)
 }
 
-pub(crate) fn closed(ctx: &SocketCtx) -> napi::Result<()> {
-    let env = ctx.env;
+pub(crate) fn closed(ctx: &impl EventTarget) -> napi::Result<()> {
+    let env = ctx.env();
     let _scope = HandleScope::open(env)?;
     emit(ctx, &[value::uint32(env, KIND_CLOSED)?], 0).map(drop)
 }
 
 /// Goes on with the batch JS holds (see `batch`), which has at most
 /// `left` datagrams left. `Ok(false)`: JS still holds some.
-pub(crate) fn resume(ctx: &SocketCtx, left: usize) -> napi::Result<bool> {
-    let env = ctx.env;
+pub(crate) fn resume(ctx: &impl EventTarget, left: usize) -> napi::Result<bool> {
+    let env = ctx.env();
     let _scope = HandleScope::open(env)?;
     emit(ctx, &[value::uint32(env, KIND_RESUME)?], left)
 }
@@ -245,18 +267,16 @@ pub(crate) fn in_event() -> bool {
 /// returns normally, at most `resumable` times (each exception consumes the
 /// datagram whose listener threw; a terminating worker throws at every
 /// call). `Ok(false)`: JS holds the rest of a batch.
-fn emit(ctx: &SocketCtx, args: &[RawValue], resumable: usize) -> napi::Result<bool> {
-    let env = ctx.env;
-    let recv = match ctx.this_ref.borrow().as_ref() {
-        Some(r) => r.get(env)?,
-        None => return Ok(true),
+fn emit(ctx: &impl EventTarget, args: &[RawValue], resumable: usize) -> napi::Result<bool> {
+    let env = ctx.env();
+    let Some(recv) = ctx.receiver(env)? else {
+        return Ok(true);
     };
-    let func = ctx.thread.handler(env, ctx.handler)?;
+    let func = ctx.thread().handler(env, ctx.handler())?;
     // The context lives until the socket's close phase when JS closes the
     // socket during the call (see `SocketCtx::close` and `in_event`).
-    let async_ctx = match ctx.async_ctx.borrow().as_ref() {
-        Some(c) => c.prepare(env)?,
-        None => return Ok(true),
+    let Some(async_ctx) = ctx.call_context(env)? else {
+        return Ok(true);
     };
     DEPTH.with(|d| d.set(d.get() + 1));
     let result = emit_counted(ctx, async_ctx, recv, func, args, resumable);
@@ -265,20 +285,20 @@ fn emit(ctx: &SocketCtx, args: &[RawValue], resumable: usize) -> napi::Result<bo
 }
 
 fn emit_counted(
-    ctx: &SocketCtx,
+    ctx: &impl EventTarget,
     async_ctx: raw::CallContext,
     recv: RawValue,
     func: RawValue,
     args: &[RawValue],
     resumable: usize,
 ) -> napi::Result<bool> {
-    let env = ctx.env;
+    let env = ctx.env();
     if let Some(done) = raw::make_callback(env, async_ctx, recv, func, args)? {
         return Ok(done);
     }
     let resume = [value::uint32(env, KIND_RESUME)?];
     for _ in 0..resumable {
-        if ctx.is_closed() || ctx.thread.is_torn_down(env) {
+        if ctx.is_closed() || ctx.thread().is_torn_down(env) {
             break;
         }
         if let Some(done) = raw::make_callback(env, async_ctx, recv, func, &resume)? {

@@ -24,11 +24,30 @@ use std::sync::Arc;
 
 use napi::Env;
 
-use crate::drivers::shared::JsWaker;
+use crate::drivers::shared::{JsWaker, Shared};
 use crate::drivers::shift;
-use crate::socket::SocketCtx;
 use crate::sys::napi::{self as raw, CleanupDone, RawEnv, Ref};
 use crate::sys::uv;
+
+/// What the thread's state asks of its sockets: implemented by
+/// `socket::SocketCtx` (a trait keeps this module below it in the layers).
+pub(crate) trait ThreadSocket {
+    /// The environment the socket belongs to.
+    fn owner(&self) -> RawEnv;
+    /// Its descriptor, once bound.
+    #[cfg(unix)]
+    fn fd(&self) -> Option<std::os::fd::RawFd>;
+    /// Its state shared with the runtime.
+    fn shared(&self) -> &Arc<Shared>;
+    /// The deferred start of watching (`defer_watch`).
+    fn start_watching(&self);
+    /// Whether JS holds the rest of a batch while the JS loop reads it.
+    fn holds_while_polled(&self) -> bool;
+    /// Delivers up to one batch of what waits for JS; whether more waits.
+    fn take_events(&self) -> bool;
+    /// Environment teardown: close without calling JS, then `done`.
+    fn teardown(&self, done: Box<dyn FnOnce()>);
+}
 
 /// One copy of index.js: its environment, event function and scratch
 /// buffer (see `deliver.rs`). Both are held strongly only while a socket of
@@ -91,7 +110,7 @@ pub(crate) struct ThreadState {
     /// Of those, the ones that keep the loop alive meanwhile.
     keepalive: Cell<usize>,
     /// Bound sockets, for their runtime events and for teardown.
-    sockets: RefCell<IntMap<u64, Weak<SocketCtx>>>,
+    sockets: RefCell<IntMap<u64, Weak<dyn ThreadSocket>>>,
     /// The event function of each copy of index.js on the thread.
     /// Indexed by the number `add_handler` returned; a slot is emptied
     /// when its environment is torn down.
@@ -100,7 +119,7 @@ pub(crate) struct ThreadState {
     torn_down: RefCell<Vec<RawEnv>>,
     /// Sockets to start watching before the loop next waits for I/O, and
     /// the prepare handle that does it (open only while some are waiting).
-    pending_watch: RefCell<Vec<Weak<SocketCtx>>>,
+    pending_watch: RefCell<Vec<Weak<dyn ThreadSocket>>>,
     prepare: RefCell<Option<uv::TurnHandle>>,
     /// How many of `pending_watch` keep the loop alive (receiving and not
     /// unref()'d): the prepare handle is ref'd only while some do, as an
@@ -112,7 +131,7 @@ pub(crate) struct ThreadState {
     /// Sockets whose JS holds the rest of a batch (see `SocketCtx`), and
     /// the idle handle that brings them back each turn (open only while
     /// some do: it keeps the loop from waiting for I/O).
-    holding: RefCell<Vec<Weak<SocketCtx>>>,
+    holding: RefCell<Vec<Weak<dyn ThreadSocket>>>,
     idle: RefCell<Option<uv::TurnHandle>>,
 }
 
@@ -236,7 +255,7 @@ impl ThreadState {
         self.torn_down.borrow().contains(&env)
     }
 
-    pub(crate) fn add_socket(&self, id: u64, ctx: Weak<SocketCtx>) {
+    pub(crate) fn add_socket(&self, id: u64, ctx: Weak<dyn ThreadSocket>) {
         self.sockets.borrow_mut().insert(id, ctx);
     }
 
@@ -245,12 +264,11 @@ impl ThreadState {
     /// watched yet, see `SocketCtx::poller`).
     #[cfg(unix)]
     pub(crate) fn owns_fd(&self, fd: std::os::fd::RawFd) -> bool {
-        use std::os::fd::AsRawFd;
         self.sockets
             .borrow()
             .values()
             .filter_map(Weak::upgrade)
-            .any(|s| s.sock().is_some_and(|sock| sock.as_raw_fd() == fd))
+            .any(|s| s.fd() == Some(fd))
     }
 
     pub(crate) fn remove_socket(&self, id: u64) {
@@ -260,7 +278,7 @@ impl ThreadState {
     /// Has `ctx` start watching its socket just before the loop next waits
     /// for I/O. The prepare handle that does it keeps the loop alive until
     /// then, as the started watcher of a libuv handle would.
-    pub(crate) fn defer_watch(self: &Rc<Self>, ctx: Weak<SocketCtx>) -> std::io::Result<()> {
+    pub(crate) fn defer_watch(self: &Rc<Self>, ctx: Weak<dyn ThreadSocket>) -> std::io::Result<()> {
         if self.prepare.borrow().is_none() {
             let weak = Rc::downgrade(self);
             let prepare = uv::TurnHandle::new(self.lp, uv::Phase::Prepare, move || {
@@ -311,7 +329,7 @@ impl ThreadState {
     }
 
     /// Forgets `ctx`'s deferred start (it closed first).
-    pub(crate) fn cancel_watch(&self, ctx: &Weak<SocketCtx>) {
+    pub(crate) fn cancel_watch(&self, ctx: &Weak<dyn ThreadSocket>) {
         let mut pending = self.pending_watch.borrow_mut();
         // Sockets usually close in the order they started: search from the end.
         if let Some(i) = pending.iter().rposition(|w| w.ptr_eq(ctx)) {
@@ -400,9 +418,9 @@ impl ThreadState {
     /// runtime reads ahead, through the async handle, whose callbacks come
     /// in the poll phase, where the runtime's batches are delivered too:
     /// one delivery per socket per turn either way.
-    pub(crate) fn come_back(self: &Rc<Self>, ctx: &Rc<SocketCtx>) {
+    pub(crate) fn come_back(self: &Rc<Self>, ctx: &Rc<dyn ThreadSocket>) {
         if !ctx.holds_while_polled() {
-            self.js_waker.notify(&ctx.shared);
+            self.js_waker.notify(ctx.shared());
             return;
         }
         if self.idle.borrow().is_none() {
@@ -427,7 +445,7 @@ impl ThreadState {
                 Ok(idle) => *self.idle.borrow_mut() = Some(idle),
                 // No handle (out of memory): through the async handle.
                 Err(_) => {
-                    self.js_waker.notify(&ctx.shared);
+                    self.js_waker.notify(ctx.shared());
                     return;
                 }
             }
@@ -442,7 +460,7 @@ impl ThreadState {
             if !ctx.holds_while_polled() {
                 // Read-ahead took over since (or receiving stopped): its
                 // turn comes in the poll phase.
-                self.js_waker.notify(&ctx.shared);
+                self.js_waker.notify(ctx.shared());
             } else if ctx.take_events() {
                 self.come_back(&ctx);
             }
@@ -464,12 +482,12 @@ fn teardown(env: RawEnv, done: CleanupDone) {
         return;
     };
     t.torn_down.borrow_mut().push(env);
-    let ours: Vec<Rc<SocketCtx>> = t
+    let ours: Vec<Rc<dyn ThreadSocket>> = t
         .sockets
         .borrow()
         .values()
         .filter_map(Weak::upgrade)
-        .filter(|s| s.env == env)
+        .filter(|s| s.owner() == env)
         .collect();
     // Counts the handles still closing (the socket polls, maybe the async
     // handle); the last close callback reports done.

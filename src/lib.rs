@@ -15,8 +15,10 @@
 //! - `int_hash`: a cheap hasher for the per-thread tables (a leaf, used by
 //!   every layer).
 //! - the napi edge: `handle` (the `UDP` class JS sees), `socket` (one
-//!   socket's JS-thread state), `env` (per-thread state), `deliver` (events
-//!   into JS, as Node's own handles call it).
+//!   socket's JS-thread state), `deliver` (events into JS, as Node's own
+//!   handles call it), `env` (per-thread state), each importing only those
+//!   after it: `deliver` and `env` reach a socket through the traits they
+//!   define (`EventTarget`, `ThreadSocket`), which `socket` implements.
 //!
 //! Platforms: Linux uses `recvmmsg`, UDP GRO on receive and UDP GSO and
 //! `sendmmsg` on send; macOS and Windows use portable

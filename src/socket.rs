@@ -35,8 +35,8 @@ use crate::drivers::js_loop::{Poller, Sharing, Sink, Taken};
 use crate::drivers::runtime;
 use crate::drivers::send::{self as sender, Outcome};
 use crate::drivers::shared::{Event, Shared};
-use crate::env::ThreadState;
-use crate::sys::napi::{AsyncContext, RawEnv, RawValue, Ref};
+use crate::env::{ThreadSocket, ThreadState};
+use crate::sys::napi::{AsyncContext, CallContext, RawEnv, RawValue, Ref};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -93,14 +93,14 @@ pub(crate) struct SocketCtx {
     /// `poller`), and counted there as keeping the loop alive meanwhile.
     watch_pending: Cell<bool>,
     watch_counted: Cell<bool>,
-    pub(crate) async_ctx: RefCell<Option<AsyncContext>>,
+    async_ctx: RefCell<Option<AsyncContext>>,
     /// The async id of `async_ctx`, where Node's C++ API made it (the
     /// handle's `getAsyncId()`).
     pub(crate) async_id: Option<f64>,
     /// The handle object (`this` of events), held while the socket is open.
-    pub(crate) this_ref: RefCell<Option<Ref>>,
+    this_ref: RefCell<Option<Ref>>,
     /// The sender of the last one-datagram event (see `deliver::batch`).
-    pub(crate) last_sender: RefCell<String>,
+    last_sender: RefCell<String>,
 }
 
 impl SocketCtx {
@@ -417,7 +417,8 @@ impl SocketCtx {
         let poller = self.poller.borrow_mut().take();
         if poller.is_none() {
             if self.watch_pending.replace(false) {
-                self.thread.cancel_watch(&self.me);
+                let me: Weak<dyn ThreadSocket> = self.me.clone();
+                self.thread.cancel_watch(&me);
             }
             // No libuv handle closes, where Node's would keep the loop.
             self.thread.keep_one_turn();
@@ -700,6 +701,7 @@ impl Sink for SocketCtx {
         self.held.set(count);
         self.update_liveness();
         if let Some(me) = self.me.upgrade() {
+            let me: Rc<dyn ThreadSocket> = me;
             self.thread.come_back(&me);
         }
         Taken::Held
@@ -730,6 +732,76 @@ impl Sink for SocketCtx {
                 let _ = p.watch();
             }
         }
+    }
+}
+
+impl ThreadSocket for SocketCtx {
+    fn owner(&self) -> RawEnv {
+        self.env
+    }
+
+    #[cfg(unix)]
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.sock.borrow().as_ref().map(|s| s.as_raw_fd())
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn start_watching(&self) {
+        SocketCtx::start_watching(self);
+    }
+
+    fn holds_while_polled(&self) -> bool {
+        SocketCtx::holds_while_polled(self)
+    }
+
+    fn take_events(&self) -> bool {
+        SocketCtx::take_events(self)
+    }
+
+    fn teardown(&self, done: Box<dyn FnOnce()>) {
+        SocketCtx::teardown(self, done);
+    }
+}
+
+impl deliver::EventTarget for SocketCtx {
+    fn env(&self) -> RawEnv {
+        self.env
+    }
+
+    fn thread(&self) -> &ThreadState {
+        &self.thread
+    }
+
+    fn handler(&self) -> u32 {
+        self.handler
+    }
+
+    fn receiver(&self, env: RawEnv) -> napi::Result<Option<RawValue>> {
+        self.this_ref
+            .borrow()
+            .as_ref()
+            .map(|r| r.get(env))
+            .transpose()
+    }
+
+    fn call_context(&self, env: RawEnv) -> napi::Result<Option<CallContext>> {
+        self.async_ctx
+            .borrow()
+            .as_ref()
+            .map(|c| c.prepare(env))
+            .transpose()
+    }
+
+    fn last_sender(&self) -> &RefCell<String> {
+        &self.last_sender
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.get()
     }
 }
 
