@@ -254,6 +254,26 @@ dep0112Test('deprecated fields in every state: unbound, binding, bound, implicit
   t.like(get('implicitBinding'), { bindState: 1, queue: { length: 3, fns: true } });
 });
 
+// Node's own test-dgram-send-error replaces the handle's send with one
+// that returns a libuv errno (Node's handle convention for a failure): the
+// send's callback gets that error, shaped as a send error.
+dep0112Test('a replaced _handle.send() returning a libuv errno: the callback gets it as a send error', async (t) => {
+  await parity(t, async (dgram, tr) => {
+    const s = dgram.createSocket('udp4');
+    await new Promise((resolve) => s.bind(0, '127.0.0.1', resolve));
+    const port = s.address().port;
+    s._handle.send = () => -4094; // UV_UNKNOWN
+    const shape = (e) => e && { ...errShape(e), message: e.message.replace(String(port), 'PORT'), stackHead: undefined, string: undefined };
+    const sent = (...args) => new Promise((resolve) => s.send('foo', ...args, (e, n) => resolve([shape(e), n])));
+    tr.push({ one: await sent(port, '127.0.0.1') });
+    tr.push({ list: await new Promise((resolve) => s.send(['a', 'b'], port, '127.0.0.1', (e) => resolve(shape(e)))) });
+    s.connect(port, '127.0.0.1');
+    await new Promise((resolve) => s.once('connect', resolve));
+    tr.push({ connected: await sent() });
+    s.close();
+  });
+});
+
 dep0112Test('_stopReceiving() on a bound socket: no more messages, the socket stays usable for sending', async (t) => {
   await parity(t, async (dgram, tr) => {
     const s = await boundSocket(dgram);

@@ -446,7 +446,10 @@ function writeItems(socket, items) {
 // or, with no port (port 0: a string such as '0x0' passes validatePort) or
 // no address, to no destination at all, as Node sends it (EDESTADDRREQ
 // unless connected). Returns bytes + 1 when the kernel took it now, 0 when
-// it was queued (a SEND_DONE event follows); throws a failure.
+// it was queued (a SEND_DONE event follows); throws a failure. (A negative
+// libuv errno is Node's handle convention for a failure: ours throws, but a
+// `handle.send` replaced by the application, as Node's own tests do,
+// returns one.)
 function sendOne(state, data, port, ip, local) {
   if (local !== undefined) return state.handle.sendFrom(data, port || 0, ip, local);
   if (ip === undefined || !port) return state.handle.send(data, 0);
@@ -462,7 +465,9 @@ function writeOne(state, item) {
     item.result = errors.fromNative(err, 'send', item.address, item.port);
     return;
   }
-  settleItem(state, item, r > 0 ? r - 1 : -1);
+  if (r > 0) settleItem(state, item, r - 1);
+  else if (r === 0) settleItem(state, item, -1);
+  else item.result = errors.exceptionWithHostPort(r, 'send', item.address, item.port);
 }
 
 function writeMany(state, items, from, to) {
@@ -655,7 +660,7 @@ function transmit(socket, data, ip, address, port, callback, local) {
   }
   if (sent > 0) {
     if (callback) socketTick(state, callback, null, sent - 1);
-  } else {
+  } else if (sent === 0) {
     // Queued natively: called back later, in an async resource made now.
     const entry = { callback, address, port, size: data.length, resource: undefined };
     if (callback) {
@@ -663,6 +668,8 @@ function transmit(socket, data, ip, address, port, callback, local) {
       entry.callback = runQueuedCallback.bind(null, entry, callback);
     }
     state.pendingSends.push(entry);
+  } else if (callback) {
+    socketTick(state, callback, errors.exceptionWithHostPort(sent, 'send', address, port));
   }
 }
 

@@ -63,10 +63,21 @@ pub(crate) struct Handler {
 }
 
 impl Handler {
+    /// Called from JS (a bind, a close): the copy is alive, and its
+    /// handles keep both values; checked anyway, since the scratch buffer
+    /// is written through a raw pointer while held.
     fn hold(&self) -> napi::Result<()> {
         if self.holders.get() == 0 {
             self.func.strengthen(self.env)?;
-            if let Err(e) = self.scratch.reference().strengthen(self.env) {
+            let scratch = self.scratch.reference();
+            let held = scratch.strengthen(self.env).and_then(|()| {
+                let alive = self.func.get(self.env).and_then(|_| scratch.get(self.env));
+                if alive.is_err() {
+                    let _ = scratch.weaken(self.env);
+                }
+                alive.map(drop)
+            });
+            if let Err(e) = held {
                 let _ = self.func.weaken(self.env);
                 return Err(e);
             }
