@@ -282,6 +282,7 @@ impl SocketCtx {
     /// resized: a queued datagram waiting for room is tried again at once,
     /// as libuv's next try would see the change.
     pub(crate) fn send_room_changed(&self) {
+        self.shared.gso.send_buffer_changed();
         sender::wake_writer(&self.shared);
     }
 

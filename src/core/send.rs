@@ -69,11 +69,23 @@ pub(crate) fn no_buffer_space(e: &io::Error) -> bool {
 }
 
 /// What a socket learnt about UDP GSO: the smallest datagram size the
-/// kernel refused to segment (so that sizes this large are not tried again).
+/// kernel refused to segment (so that sizes this large are not tried
+/// again), and how many bytes one GSO send may carry given the socket's
+/// send buffer (0: not read yet).
+///
+/// The kernel checks a send against the send buffer once, before the
+/// send: a GSO send of 60 KB is taken whole by a socket whose buffer holds
+/// 8 KB, where the same datagrams sent one by one (node:dgram) meet
+/// `EAGAIN` and wait. An application that keeps its send buffer small to
+/// pace itself would overfill a queue downstream (a shaping qdisc drops
+/// the tail). So a run carries at most half the send buffer: with the
+/// default buffer (208 KiB) runs are as large as the kernel allows.
 #[derive(Debug)]
 pub(crate) struct Gso {
     #[cfg(target_os = "linux")]
     refused_size: AtomicUsize,
+    #[cfg(target_os = "linux")]
+    max_bytes: AtomicUsize,
 }
 
 #[allow(clippy::derivable_impls)] // derivable only where GSO does not exist
@@ -82,7 +94,33 @@ impl Default for Gso {
         Self {
             #[cfg(target_os = "linux")]
             refused_size: AtomicUsize::new(usize::MAX),
+            #[cfg(target_os = "linux")]
+            max_bytes: AtomicUsize::new(0),
         }
+    }
+}
+
+impl Gso {
+    /// The socket's send buffer changed: read it again before the next run.
+    pub(crate) fn send_buffer_changed(&self) {
+        #[cfg(target_os = "linux")]
+        self.max_bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// Payload bytes one GSO send of this socket may carry (one
+    /// `getsockopt` the first time, and after `send_buffer_changed`).
+    #[cfg(target_os = "linux")]
+    fn max_bytes(&self, s: &SockRef<'_>) -> usize {
+        let known = self.max_bytes.load(Ordering::Relaxed);
+        if known != 0 {
+            return known;
+        }
+        // (Unreadable: as the default buffer would allow.)
+        let max = s
+            .send_buffer_size()
+            .map_or(GSO_MAX_BYTES, |b| (b / 2).clamp(1, GSO_MAX_BYTES));
+        self.max_bytes.store(max, Ordering::Relaxed);
+        max
     }
 }
 
@@ -128,10 +166,15 @@ pub(crate) fn write_burst(
     items: &[Item<'_>],
 ) -> (usize, Option<io::Error>) {
     let mut i = 0;
+    #[cfg(target_os = "linux")]
+    let max_bytes = match items {
+        [_, _, ..] => gso.max_bytes(&s),
+        _ => GSO_MAX_BYTES, // (no run to make)
+    };
     while i < items.len() {
         #[cfg(target_os = "linux")]
         {
-            let run = gso_run(gso, &items[i..]);
+            let run = gso_run(gso, &items[i..], max_bytes);
             if run >= 2 && kernel_gso(&s) && send_run_gso(&s, gso, &items[i..i + run]) {
                 i += run;
                 continue;
@@ -141,7 +184,7 @@ pub(crate) fn write_burst(
             let gso_runs = KERNEL_GSO.load(Ordering::Relaxed) != KERNEL_GSO_NO;
             while end < items.len()
                 && end - i < MMSG_MAX
-                && !(gso_runs && gso_run(gso, &items[end..]) >= 2)
+                && !(gso_runs && gso_run(gso, &items[end..], max_bytes) >= 2)
             {
                 end += 1;
             }
@@ -176,7 +219,7 @@ pub(crate) fn write_burst(
 /// segment adds no bytes to the send, so the kernel would never cut it
 /// out and the datagram would be lost), within the kernel limits.
 #[cfg(target_os = "linux")]
-fn gso_run(gso: &Gso, items: &[Item<'_>]) -> usize {
+fn gso_run(gso: &Gso, items: &[Item<'_>], max_bytes: usize) -> usize {
     let Some((first, dest)) = items.first() else {
         return 0;
     };
@@ -187,7 +230,7 @@ fn gso_run(gso: &Gso, items: &[Item<'_>]) -> usize {
     let mut n = 0;
     let mut bytes = 0;
     for (data, d) in items.iter().take(crate::sys::GSO_MAX_SEGMENTS) {
-        if d != dest || data.is_empty() || data.len() > size || bytes + data.len() > GSO_MAX_BYTES {
+        if d != dest || data.is_empty() || data.len() > size || bytes + data.len() > max_bytes {
             break;
         }
         n += 1;
