@@ -374,3 +374,35 @@ test('sendBlockList: a check() that throws drops that send without a callback; t
     t.is(rs.stdout, expected);
   }
 });
+
+// sendMany (dgram-rs's) writes the sends of this tick before its own; a
+// throwing check of one of those is still thrown at that send's own tick,
+// not out of sendMany, whose datagrams go out.
+test('sendBlockList: a check() that throws for an earlier send() is not thrown out of sendMany()', async (t) => {
+  const script = `
+    const dgram = require(process.env.DGRAM);
+    const net = require('node:net');
+    const list = new net.BlockList();
+    let calls = 0;
+    list.check = () => { if (calls++ === 2) throw new Error('boom'); return false; };
+    process.on('uncaughtException', (e) => console.log('uncaught', e.message));
+    const r = dgram.createSocket('udp4');
+    r.bind(0, '127.0.0.1', () => {
+      const port = r.address().port;
+      const s = dgram.createSocket({ type: 'udp4', sendBlockList: list });
+      const got = [];
+      r.on('message', (m) => {
+        got.push(String(m));
+        if (got.length === 2) { console.log('got', got.join(' ')); r.close(); s.close(); }
+      });
+      s.bind(0, '127.0.0.1', () => {
+        s.send('first', port, '127.0.0.1', () => console.log('first called back'));
+        s.sendMany([{ msg: 'm1', port, address: '127.0.0.1' }, { msg: 'm2', port, address: '127.0.0.1' }], (e, n) => console.log('sendMany', e, n));
+        console.log('sendMany returned');
+      });
+    });
+  `;
+  const rs = await runChild(script, { impl: 'rs' });
+  t.is(rs.stderr, '');
+  t.is(rs.stdout, 'sendMany returned\nuncaught boom\nsendMany null 2\ngot m1 m2\n');
+});

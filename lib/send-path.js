@@ -196,6 +196,9 @@ let outboxReady = 0;
 
 function outboxTick(item) {
   if (item.stage === ITEM_DROPPED) return;
+  // Its block list's check threw when sendMany wrote it early (flushAll):
+  // thrown now, at the send's own tick, where Node throws it.
+  if (item.error instanceof CheckThrew) throw item.error.error;
   let thrown;
   if (item.stage === ITEM_WAITING) {
     item.stage = ITEM_READY;
@@ -215,17 +218,23 @@ function outboxTick(item) {
 // removed after send() in the same tick counts): at the send's tick, or
 // when sendMany writes it before that. A `check` that throws (a list whose
 // method the application replaced) drops the send without a callback, as
-// the exception leaves Node's lookup step; it is returned, as `{ error }`,
-// for the caller to throw once the outbox is in order again.
+// the exception leaves Node's lookup step; it is kept on the item and
+// returned, for the send's tick to throw once the outbox is in order.
+class CheckThrew {
+  constructor(error) {
+    this.error = error;
+  }
+}
+
 function checkBlocked(item) {
   const list = item.socket[kState].sendBlockList;
   if (list === undefined || item.error !== undefined) return undefined;
   try {
     item.error = sendBlocked(list, item.ip);
   } catch (error) {
-    item.error = null; // not written ...
+    item.error = new CheckThrew(error); // not written ...
     item.callback = undefined; // ... and never reported
-    return { error };
+    return item.error;
   }
   return undefined;
 }
@@ -387,13 +396,9 @@ function flushAll(socket) {
   flushReady();
   const mine = takeWaiting(socket);
   if (mine.length === 0) return;
-  let thrown;
-  for (const item of mine) {
-    const t = checkBlocked(item);
-    if (thrown === undefined) thrown = t;
-  }
+  // (A check that throws is thrown at its send's tick, see outboxTick.)
+  for (const item of mine) checkBlocked(item);
   writeItems(socket, mine);
-  if (thrown !== undefined) throw thrown.error;
 }
 
 // close(): the socket's sends still waiting for their lookup step are

@@ -787,8 +787,10 @@ impl UdpHandle {
     /// phase.
     fn close(&self, env: RawEnv, this: RawValue, notify: bool) -> napi::Result<Ret> {
         self.unbound.borrow_mut().take();
+        // (Should holding it fail, the socket still closes; only its
+        // callback is lost.)
         if notify {
-            self.ctx.hold_this(this)?;
+            let _ = self.ctx.hold_this(this);
         }
         let closed = self.ctx.close(notify);
         let cancelled = u32::try_from(closed.cancelled).unwrap_or(u32::MAX);
