@@ -10,7 +10,7 @@
 // (lib/receive.js) are modules of their own; this file calls into them.
 
 const EventEmitter = require('node:events');
-const { deprecate } = require('node:util');
+const { deprecate, inspect } = require('node:util');
 const diagnosticsChannel = require('node:diagnostics_channel');
 const { udpParts, addEventHandler, guessHandleType, hostProcess, setNoTrySend } = require('./lib/native.js');
 // The native handle class (Node's UDP handle).
@@ -26,6 +26,8 @@ const {
   defaultLookupSkipsLiterals,
   deprecatedMembersRemoved,
   groupConversionIsEinval,
+  stateHasBlockLists,
+  stateHasReusePort,
 } = require('./lib/node-version.js');
 // The socket's state key and its state machines' values (lib/state.js).
 const {
@@ -181,6 +183,21 @@ function bindFlags(state) {
   return flags;
 }
 
+// What util.inspect shows of a socket's state: the fields node:dgram's
+// state has on the running Node, in its order, with its values (our own
+// fields are the implementation's, as Node's C++ handle fields are).
+const inspectedKeys = ['handle', 'receiving', 'bindState', 'connectState', 'queue', 'reuseAddr'];
+if (stateHasReusePort) inspectedKeys.push('reusePort');
+inspectedKeys.push('ipv6Only', 'recvBufferSize', 'sendBufferSize');
+if (stateHasBlockLists) inspectedKeys.push('receiveBlockList', 'sendBlockList');
+function inspectedState() {
+  const view = {};
+  for (const key of inspectedKeys) {
+    view[key] = key === 'receiveBlockList' ? this.receiveFilter && this.receiveFilter.list : this[key];
+  }
+  return view;
+}
+
 function lookup4(lookup, address, callback) {
   return lookupAs(lookup, address || '127.0.0.1', 4, callback);
 }
@@ -301,6 +318,8 @@ function initSocket(type_, listener) {
     slowListeners: false,
     // In a cluster worker, gives back the primary's socket (lib/cluster.js).
     clusterRelease: undefined,
+    // util.inspect(socket) shows Node's fields only (inspectedState).
+    [inspect.custom]: inspectedState,
   };
 
   handle[kOwner] = this;

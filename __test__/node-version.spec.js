@@ -45,6 +45,12 @@ async function probe() {
     return undefined;
   });
   seen.deprecatedMembersRemoved = !('_handle' in dgram.Socket.prototype) && !('_createSocketHandle' in dgram);
+  const stateKeys = withSocket((s) => {
+    const state = Object.getOwnPropertySymbols(s).map((k) => s[k]).find((v) => v !== null && typeof v === 'object' && 'bindState' in v);
+    return Object.keys(state);
+  });
+  seen.stateHasReusePort = stateKeys.includes('reusePort');
+  seen.stateHasBlockLists = stateKeys.includes('receiveBlockList') && stateKeys.includes('sendBlockList');
 
   // bind(cb): an 'error' listener (the callback's cleanup) or none.
   const b = dgram.createSocket('udp4');

@@ -424,3 +424,20 @@ test('reusePort with ipv6 and reuseAddr combined: dgram-rs binds twice and addre
     await closeAll(a, b);
   }
 });
+
+// util.inspect(socket) (console.log while debugging): the state shows
+// node:dgram's fields, in its order, unbound, bound with options, closed.
+test('util.inspect of a socket shows what node:dgram\'s shows (its state fields, in its order)', async (t) => {
+  const { inspect } = require('node:util');
+  await parity(t, async (dgram, tr) => {
+    const view = (s) => inspect(s, { depth: 1 }).replace(/async_id_symbol\)\]?: \d+/g, 'async_id');
+    const a = dgram.createSocket('udp4');
+    tr.push({ unbound: view(a) });
+    const b = dgram.createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: true, recvBufferSize: 65536 });
+    await new Promise((resolve) => b.bind(0, '::1', resolve));
+    tr.push({ bound: view(b) });
+    b.close();
+    tr.push({ closed: view(b) });
+    a.close();
+  });
+});

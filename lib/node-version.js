@@ -52,6 +52,11 @@ module.exports = {
   // ERR_INVALID_ARG_TYPE says "an instance of X" only when X is a non-empty
   // string; otherwise it shows the value (`{}`, `[Object]`).
   namelessConstructorInspected: since('24.22.0', '26.9.0'),
+  // The socket's state (what util.inspect shows of it) has `reusePort`
+  // (the option came in 22.12 / 23.1) and `receiveBlockList` /
+  // `sendBlockList` (22.13 / 23.4).
+  stateHasReusePort: since('22.12.0', '23.1.0'),
+  stateHasBlockLists: since('22.13.0', '23.4.0'),
   // The DEP0112 members (`_handle`, `_receiving`, `_bindState`, `_queue`,
   // `_reuseAddr`, `_healthCheck()`, `_stopReceiving()`) and the
   // `_createSocketHandle` export are gone (Node 25).
