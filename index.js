@@ -316,6 +316,9 @@ function initSocket(type_, listener) {
     // Whether its last batch's listeners took long: its replies are then
     // not held to the batch's end (lib/send-path.js, emitBatch).
     slowListeners: false,
+    // A connected send while a batch was emitted: its ICMP error, if any,
+    // comes before the batch's next message (lib/receive.js pendingError).
+    errorCheck: false,
     // In a cluster worker, gives back the primary's socket (lib/cluster.js).
     clusterRelease: undefined,
     // util.inspect(socket) shows Node's fields only (inspectedState).

@@ -15,6 +15,7 @@ const { markAsUntransferable } = require('node:worker_threads');
 const { asyncFrameIsSet, hostProcess, restoreAsyncFrame, setCopyChunks } = require('./native.js');
 const { kState } = require('./state.js');
 const { emitBatch, betweenMessages } = require('./send-path.js');
+const errors = require('./errors.js');
 // The process object of the context the addon was loaded in, whose tick
 // runner runTicks is (see index.js).
 const process = hostProcess();
@@ -146,6 +147,7 @@ function emitMessages(socket) {
       return true;
     }
     batch.budget--;
+    if (state.errorCheck && pendingError(socket, state)) break;
     const at = batch.i;
     const len = meta[at];
     if (off + len > end) {
@@ -245,6 +247,7 @@ function emitList(socket) {
   const filter = state.receiveFilter;
   while (batch.i < list.length) {
     if (!state.handle || !state.receiving) break; // closed by a listener
+    if (state.errorCheck && pendingError(socket, state)) break;
     const at = batch.i;
     batch.i += 3; // first: a listener that throws skips this datagram only
     const msg = list[at];
@@ -259,6 +262,19 @@ function emitList(socket) {
     }
   }
   if (state.batch === batch) state.batch = undefined;
+}
+
+// A connected send made while this batch was emitted may have brought an
+// ICMP error (ECONNREFUSED): the kernel reports a pending error before the
+// datagrams still queued, so node:dgram, reading one at a time, emits it
+// before the next message; ours were read already. Emitted here, as
+// Node's 'error' from recvmsg; true if that closed the socket.
+function pendingError(socket, state) {
+  state.errorCheck = false;
+  const code = state.handle.takeError();
+  if (code === undefined) return false;
+  socket.emit('error', errors.fromNative(code, 'recvmsg'));
+  return !state.handle || !state.receiving;
 }
 
 module.exports = { emitList, emitMessages, emitOne, emitSmall, newBatch, scratch };

@@ -663,6 +663,9 @@ function transmit(socket, data, ip, address, port, callback, local) {
     if (callback) socketTick(state, callback, errors.fromNative(err, 'send', address, port));
     return;
   }
+  // A connected send while messages read before it are being emitted:
+  // the receive side asks for its ICMP error before the next of them.
+  if (emittingBatch && ip === undefined) state.errorCheck = true;
   if (sent > 0) {
     if (callback) socketTick(state, callback, null, sent - 1);
   } else if (sent === 0) {

@@ -133,6 +133,10 @@ function udpHandleClass(parts) {
       return N.unwrittenSends(this.#native, this);
     }
 
+    takeError() {
+      return N.takeError(this.#native, this);
+    }
+
     ref() {
       return N.ref(this.#native, this);
     }

@@ -748,6 +748,22 @@ impl UdpHandle {
             .load(std::sync::atomic::Ordering::Acquire) as u32
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`: an ICMP report on a
+    /// connected socket), by its libuv name; undefined when there is none.
+    /// JS asks between the messages of a batch after a connected send (see
+    /// lib/receive.js `pendingError`): the kernel would report it before
+    /// those datagrams to a reader that had not read them yet, as libuv
+    /// reads them.
+    fn take_error(&self, env: RawEnv) -> napi::Result<Ret> {
+        let Some(sock) = self.ctx.sock() else {
+            return Ok(Ret::Undefined);
+        };
+        match sock.take_error() {
+            Ok(Some(e)) => Ok(Ret::Value(value::string(env, &code_of(&e))?)),
+            Ok(None) | Err(_) => Ok(Ret::Undefined),
+        }
+    }
+
     /// The OS descriptor (Node's `handle.fd`); libuv's `UV_EBADF` while
     /// there is none, and always on Windows, as Node reports it.
     pub fn fd(&self) -> i64 {
@@ -967,6 +983,7 @@ pub fn udp_parts(env: Env) -> napi::Result<Js> {
             Ok(Ret::U32(h.get_send_queue_count()))
         }),
         (c"unwrittenSends", |h, _| Ok(Ret::U32(h.unwritten_sends()))),
+        (c"takeError", |h, a| h.take_error(a.env())),
         (c"ref", |h, _| {
             h.ref_();
             Ok(Ret::Undefined)
