@@ -609,3 +609,44 @@ slowLoTest('a burst of equal-size sends from a socket with a small send buffer: 
   }, { setup: SHORT_QUEUE_LO, ms: 20000 });
   t.deepEqual(node, [{ ok: 200, received: 200 }]);
 });
+
+// A connected socket whose sends wait behind EAGAIN, to a port that is
+// closed: each datagram that leaves brings an ICMP report. libuv reads
+// before it writes, so node:dgram's receive path takes those errors
+// ('error', recvmsg) and its queued sends go out; dgram-rs's drain thread
+// must not take them in its writes instead (R34 part 1). The exact counts
+// race on both (an ICMP error that arrives between the read and a write
+// fails that write), hence bounds.
+slowLoTest('queued sends of a connected socket to a closed port: the ICMP errors come out as \'error\' (recvmsg), the sends succeed (R34)', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const N = 60;
+    const closed = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = closed.address().port;
+    await new Promise((resolve) => closed.close(resolve));
+    const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    s.setSendBufferSize(20000);
+    await new Promise((resolve) => s.connect(port, '127.0.0.1', resolve));
+    let errorEvents = 0;
+    s.on('error', (e) => {
+      if (e.code === 'ECONNREFUSED' && e.syscall === 'recvmsg') errorEvents++;
+    });
+    let ok = 0;
+    let failed = 0;
+    await new Promise((resolve) => {
+      let done = 0;
+      for (let i = 0; i < N; i++) {
+        s.send(Buffer.alloc(1000, i), (err) => {
+          if (err) failed++;
+          else ok++;
+          if (++done === N) resolve();
+        });
+      }
+    });
+    // The last reports arrive after the last write: wait for them.
+    const deadline = Date.now() + 2000;
+    while (errorEvents + failed < N - 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    tr.push({ mostSent: ok >= N - 5, fewFailed: failed <= 5, mostAsErrors: errorEvents >= N / 2 });
+    s.close();
+  }, { setup: SLOW_LO, ms: 20000 });
+  t.deepEqual(node, [{ mostSent: true, fewFailed: true, mostAsErrors: true }]);
+});

@@ -139,6 +139,15 @@ impl SocketCtx {
         }))
     }
 
+    /// JS receives or not; the drain thread reads it too (see
+    /// `Shared::receiving`).
+    fn set_receiving(&self, on: bool) {
+        self.receiving.set(on);
+        self.shared
+            .receiving
+            .store(on, std::sync::atomic::Ordering::Release);
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.get()
     }
@@ -220,7 +229,7 @@ impl SocketCtx {
             }
             self.mode.set(Mode::Watching);
         }
-        self.receiving.set(true);
+        self.set_receiving(true);
         self.update_liveness();
         Ok(())
     }
@@ -250,7 +259,7 @@ impl SocketCtx {
 
     /// Stops receiving; the socket stays open (Node's `_stopReceiving`).
     pub(crate) fn recv_stop(&self) {
-        self.receiving.set(false);
+        self.set_receiving(false);
         self.held.set(0);
         self.held_error.borrow_mut().take();
         match self.mode.get() {
@@ -408,7 +417,7 @@ impl SocketCtx {
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
         }
-        self.receiving.set(false);
+        self.set_receiving(false);
         self.held.set(0);
         self.held_error.borrow_mut().take();
         self.mode.set(Mode::Stopped);
@@ -500,7 +509,7 @@ impl SocketCtx {
         // room, which then lets go of the socket (see `release_socket`).
         let _ = sender::cancel_all(&self.shared);
         let _ = self.shared.clear_events(); // nobody left to call back
-        self.receiving.set(false);
+        self.set_receiving(false);
         self.mode.set(Mode::Stopped);
         self.forget_unheard();
         self.update_liveness();

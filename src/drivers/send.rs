@@ -243,6 +243,14 @@ fn write_queued(
                 return false;
             }
             if try_write {
+                // A connected socket's pending ICMP error (ECONNREFUSED …):
+                // libuv reads before it writes, so a receiving socket's
+                // error comes out as 'error' (recvmsg), not in this write.
+                if dest.is_none() && shared.receiving.load(Ordering::Acquire) {
+                    if let Ok(Some(e)) = sock.take_error() {
+                        shared.post(Event::RecvError(e));
+                    }
+                }
                 match send::send_once(SockRef::from(sock), &item.data, dest, item.source) {
                     Err(e) if send::no_buffer_space(&e) => {
                         pause = (pause * 2).clamp(NO_BUFFER_PAUSE_MIN, NO_BUFFER_PAUSE_MAX);

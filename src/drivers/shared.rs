@@ -147,6 +147,10 @@ pub(crate) struct Shared {
     /// add its queue to the kernel's, so that the consumer works through
     /// older datagrams than node:dgram's would.
     pub(crate) slow_consumer: AtomicBool,
+    /// Whether JS receives (`recvStart`): the drain thread then hands a
+    /// connected socket's pending ICMP error to the receive side before a
+    /// queued write, as libuv reads before it writes (`send::write_queued`).
+    pub(crate) receiving: AtomicBool,
     /// Counted among the runtime's users (`drivers::runtime`): from its
     /// first read-ahead or queued send until it is closed.
     pub(crate) uses_runtime: AtomicBool,
@@ -175,6 +179,7 @@ impl Shared {
             receive_block: Mutex::new(None),
             recv_dest: AtomicBool::new(false),
             slow_consumer: AtomicBool::new(false),
+            receiving: AtomicBool::new(false),
             uses_runtime: AtomicBool::new(false),
         }
     }
