@@ -69,6 +69,7 @@ export interface ReceiveStats {
   streams: number
   streamTicks: number
   overBudget: number
+  socketStates: number
 }
 
 /**

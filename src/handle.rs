@@ -133,6 +133,7 @@ pub struct ReceiveStats {
     pub streams: f64,
     pub stream_ticks: f64,
     pub over_budget: f64,
+    pub socket_states: f64,
 }
 
 #[napi]
@@ -150,6 +151,7 @@ pub fn receive_stats() -> ReceiveStats {
         streams: STREAMS.get() as f64,
         stream_ticks: STREAM_TICKS.get() as f64,
         over_budget: OVER_BUDGET.get() as f64,
+        socket_states: SOCKET_STATES.get() as f64,
     }
 }
 
@@ -204,7 +206,12 @@ fn sent_code(outcome: Outcome) -> napi::Result<i64> {
 
 pub struct UdpHandle {
     ipv6: bool,
-    ctx: Rc<SocketCtx>,
+    /// The socket's state; once closed, a stand-in that lets it go (see
+    /// `SocketCtx::closed_stand_in`).
+    ctx: RefCell<Rc<SocketCtx>>,
+    /// The async id of the socket's resource (`getAsyncId()`, also after
+    /// the close).
+    async_id: Option<f64>,
     /// A socket created by a bind that failed, kept for the next try.
     unbound: RefCell<Option<Socket>>,
     /// Whether `connect` fixed a peer: libuv refuses an explicit destination
@@ -218,22 +225,30 @@ impl UdpHandle {
     /// socket is created by `bind`/`open`, as libuv does.
     pub fn new(a: &Args) -> napi::Result<Self> {
         let (ipv6, handler) = (a.bool(0)?, a.u32(1)?);
+        let ctx = SocketCtx::new(&Env::from_raw(a.env()), a.this(), handler)?;
         Ok(Self {
             ipv6,
-            ctx: SocketCtx::new(&Env::from_raw(a.env()), a.this(), handler)?,
+            async_id: ctx.async_id,
+            ctx: RefCell::new(ctx),
             unbound: RefCell::new(None),
             connected: Cell::new(false),
         })
     }
 
+    /// The socket's state (a clone: a call may close the handle, which
+    /// replaces it).
+    fn ctx(&self) -> Rc<SocketCtx> {
+        self.ctx.borrow().clone()
+    }
+
     fn sock(&self) -> napi::Result<Arc<Socket>> {
-        self.ctx.sock().ok_or_else(|| coded("EBADF"))
+        self.ctx().sock().ok_or_else(|| coded("EBADF"))
     }
 
     /// Runs a socket-option call on whichever socket exists: the bound one,
     /// or one whose bind failed (libuv keeps that descriptor open too).
     fn with_sock<R>(&self, f: impl FnOnce(SockRef<'_>) -> std::io::Result<R>) -> napi::Result<R> {
-        if let Some(s) = self.ctx.sock() {
+        if let Some(s) = self.ctx().sock() {
             return f(SockRef::from(&*s)).map_err(|e| to_napi(&e));
         }
         match self.unbound.borrow().as_ref() {
@@ -263,7 +278,7 @@ impl UdpHandle {
         port: u32,
         flags: u32,
     ) -> napi::Result<()> {
-        if self.ctx.is_closed() {
+        if self.ctx().is_closed() {
             return Err(coded("EINVAL"));
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
@@ -272,14 +287,14 @@ impl UdpHandle {
         // call's implicit bind) is left as it is, before any other check,
         // and the bind succeeds.
         #[cfg(windows)]
-        if self.ctx.sock().is_some() {
+        if self.ctx().sock().is_some() {
             return Ok(());
         }
         // libuv refuses IPV6ONLY on an IPv4 socket before creating anything.
         if !ipv6 && flags & sockopt::flags::IPV6_ONLY != 0 {
             return Err(coded("EINVAL"));
         }
-        if let Some(s) = self.ctx.sock() {
+        if let Some(s) = self.ctx().sock() {
             // Bound already (a membership call's implicit bind): libuv sets
             // the flags and calls bind() again, so the kernel answers:
             // IPV6_V6ONLY on an IPv4 socket ENOPROTOOPT, an address that is
@@ -313,10 +328,10 @@ impl UdpHandle {
             return Err(to_napi(&e));
         }
         let s = Arc::new(s);
-        self.ctx
+        self.ctx()
             .attach(&s, this, Sharing::Exclusive)
             .map_err(|e| to_napi(&e))?;
-        self.ctx.shared.saw_local_port(port);
+        self.ctx().shared.saw_local_port(port);
         Ok(())
     }
 
@@ -329,13 +344,13 @@ impl UdpHandle {
         fd: i64,
         duplicate: Option<bool>,
     ) -> napi::Result<()> {
-        if self.ctx.is_closed() || self.ctx.sock().is_some() {
+        if self.ctx().is_closed() || self.ctx().sock().is_some() {
             return Err(coded("EINVAL"));
         }
         #[cfg(unix)]
         {
             let fd = i32::try_from(fd).map_err(|_| coded("EBADF"))?;
-            if self.ctx.thread.owns_fd(fd) {
+            if self.ctx().thread.owns_fd(fd) {
                 return Err(coded("EEXIST"));
             }
             // Closed on the way out unless adopted below.
@@ -361,7 +376,7 @@ impl UdpHandle {
             let s = Arc::new(s);
             // Another process (a cluster's primary and its other workers,
             // or whoever passed the descriptor) may read it too.
-            let attached = setup.and_then(|()| self.ctx.attach(&s, this, Sharing::Shared));
+            let attached = setup.and_then(|()| self.ctx().attach(&s, this, Sharing::Shared));
             if let Err(e) = attached {
                 // Not ours after all: give the descriptor back unclosed.
                 if let Ok(s) = Arc::try_unwrap(s) {
@@ -387,12 +402,12 @@ impl UdpHandle {
     /// handler (see `deliver.rs`).
     pub fn recv_start(&self) -> napi::Result<()> {
         self.sock()?;
-        self.ctx.recv_start().map_err(|e| to_napi(&e))
+        self.ctx().recv_start().map_err(|e| to_napi(&e))
     }
 
     /// Stops receiving (Node's `_stopReceiving()`); the socket stays open.
     pub fn recv_stop(&self) {
-        self.ctx.recv_stop();
+        self.ctx().recv_stop();
     }
 
     /// Sends `data` to `address:port`, or to the connected peer when
@@ -401,7 +416,7 @@ impl UdpHandle {
     pub fn send(&self, data: &[u8], port: u32, address: Option<&str>) -> napi::Result<i64> {
         let sock = self.sock()?;
         let dest = self.destination(port, address)?;
-        sent_code(self.ctx.send(&sock, data, dest, None))
+        sent_code(self.ctx().send(&sock, data, dest, None))
     }
 
     /// `send` from the local address `source` (an IP literal, IPv6 with an
@@ -416,7 +431,7 @@ impl UdpHandle {
         let sock = self.sock()?;
         let dest = self.destination(port, address.as_deref())?;
         let source: Source = addr::parse_source(&source, self.ipv6).map_err(|e| to_napi(&e))?;
-        sent_code(self.ctx.send(&sock, data, dest, Some(source)))
+        sent_code(self.ctx().send(&sock, data, dest, Some(source)))
     }
 
     /// A send's destination (`None`: the connected peer), checked against
@@ -440,14 +455,14 @@ impl UdpHandle {
     pub fn set_receive_block_list(&self, rules: Option<Vec<String>>) -> bool {
         let parsed = rules.map(|r| BlockList::parse(&r));
         let understood = !matches!(parsed, Some(None));
-        self.ctx.shared.set_receive_block_list(parsed.flatten());
+        self.ctx().shared.set_receive_block_list(parsed.flatten());
         understood
     }
 
     /// JS found the socket's listeners slow (or fast again): read-ahead
     /// stops, or may start again (see `Shared::slow_consumer`).
     pub fn set_slow_consumer(&self, slow: bool) {
-        self.ctx
+        self.ctx()
             .shared
             .slow_consumer
             .store(slow, std::sync::atomic::Ordering::Relaxed);
@@ -461,11 +476,11 @@ impl UdpHandle {
     pub fn recv_destination(&self) -> napi::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            self.ctx
+            self.ctx()
                 .shared
                 .recv_dest
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            if let Some(s) = self.ctx.sock() {
+            if let Some(s) = self.ctx().sock() {
                 sys::enable_pktinfo(&*s, self.ipv6).map_err(|e| to_napi(&e))?;
             }
             Ok(())
@@ -478,7 +493,7 @@ impl UdpHandle {
     fn apply_recv_destination(&self, s: SockRef<'_>, ipv6: bool) -> std::io::Result<()> {
         #[cfg(target_os = "linux")]
         if self
-            .ctx
+            .ctx()
             .shared
             .recv_dest
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -520,7 +535,7 @@ impl UdpHandle {
                     run.push((*d, Some(to)));
                 }
                 _ => {
-                    outcomes.extend(self.ctx.send_many(&sock, &run));
+                    outcomes.extend(self.ctx().send_many(&sock, &run));
                     run.clear();
                     outcomes.push(Outcome::Failed(std::io::Error::from(
                         std::io::ErrorKind::InvalidInput,
@@ -528,7 +543,7 @@ impl UdpHandle {
                 }
             }
         }
-        outcomes.extend(self.ctx.send_many(&sock, &run));
+        outcomes.extend(self.ctx().send_many(&sock, &run));
         let mut errors = Vec::new();
         for (slot, outcome) in results.iter_mut().zip(outcomes) {
             *slot = match outcome {
@@ -560,7 +575,7 @@ impl UdpHandle {
         let to = addr::parse(&address, port, self.ipv6).map_err(|e| to_napi(&e))?;
         sock.connect(&to.into()).map_err(|e| to_napi(&e))?;
         self.connected.set(true);
-        self.ctx.send_room_changed();
+        self.ctx().send_room_changed();
         Ok(())
     }
 
@@ -578,7 +593,7 @@ impl UdpHandle {
         let sock = self.sock()?;
         sys::disconnect(&SockRef::from(&*sock)).map_err(|e| to_napi(&e))?;
         self.connected.set(false);
-        self.ctx.send_room_changed();
+        self.ctx().send_room_changed();
         Ok(())
     }
 
@@ -588,7 +603,7 @@ impl UdpHandle {
                 .as_socket()
                 .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))
         })?;
-        self.ctx.shared.saw_local_port(local.port());
+        self.ctx().shared.saw_local_port(local.port());
         Ok(local)
     }
 
@@ -646,7 +661,8 @@ impl UdpHandle {
         this: sys::napi::RawValue,
         group: std::net::IpAddr,
     ) -> napi::Result<()> {
-        if self.ctx.sock().is_none() && self.unbound.borrow().is_none() && !self.ctx.is_closed() {
+        if self.ctx().sock().is_none() && self.unbound.borrow().is_none() && !self.ctx().is_closed()
+        {
             let (ipv6, any) = if group.is_ipv6() {
                 (true, "::")
             } else {
@@ -700,7 +716,7 @@ impl UdpHandle {
     #[cfg(windows)]
     fn windows_family_check(&self, group: std::net::IpAddr) -> napi::Result<()> {
         let bound_v6 = self
-            .ctx
+            .ctx()
             .sock()
             .and_then(|s| s.local_addr().ok())
             .and_then(|a| a.as_socket())
@@ -720,29 +736,29 @@ impl UdpHandle {
         // libuv on Windows asks the OS with INVALID_SOCKET before a bind:
         // WSAENOTSOCK (on Unix its own check says EBADF).
         #[cfg(windows)]
-        if self.ctx.sock().is_none() && self.unbound.borrow().is_none() {
+        if self.ctx().sock().is_none() && self.unbound.borrow().is_none() {
             return Err(coded("ENOTSOCK"));
         }
         let n = self.with_sock(|s| sockopt::buffer_size(&s, recv, size as usize))?;
         if size != 0 && !recv {
-            self.ctx.send_room_changed();
+            self.ctx().send_room_changed();
         }
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     pub fn get_send_queue_size(&self) -> u32 {
-        u32::try_from(self.ctx.send_queue_size()).unwrap_or(u32::MAX)
+        u32::try_from(self.ctx().send_queue_size()).unwrap_or(u32::MAX)
     }
 
     pub fn get_send_queue_count(&self) -> u32 {
-        u32::try_from(self.ctx.send_queue_count()).unwrap_or(u32::MAX)
+        u32::try_from(self.ctx().send_queue_count()).unwrap_or(u32::MAX)
     }
 
     /// Queued sends the drain thread has not written yet (not part of
     /// Node's API: lets tests wait for the writes without JS hearing of
     /// them, which `getSendQueueCount()` would need).
     pub fn unwritten_sends(&self) -> u32 {
-        self.ctx
+        self.ctx()
             .shared
             .queued_count
             .load(std::sync::atomic::Ordering::Acquire) as u32
@@ -755,7 +771,7 @@ impl UdpHandle {
     /// those datagrams to a reader that had not read them yet, as libuv
     /// reads them.
     fn take_error(&self, env: RawEnv) -> napi::Result<Ret> {
-        let Some(sock) = self.ctx.sock() else {
+        let Some(sock) = self.ctx().sock() else {
             return Ok(Ret::Undefined);
         };
         match sock.take_error() {
@@ -770,7 +786,7 @@ impl UdpHandle {
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
-            self.ctx
+            self.ctx()
                 .sock()
                 .map_or(-i64::from(libc::EBADF), |s| i64::from(s.as_raw_fd()))
         }
@@ -781,18 +797,18 @@ impl UdpHandle {
     }
 
     pub fn ref_(&self) {
-        self.ctx.set_ref(true);
+        self.ctx().set_ref(true);
     }
 
     pub fn unref(&self) {
-        self.ctx.set_ref(false);
+        self.ctx().set_ref(false);
     }
 
     /// Node's `handle.hasRef()`: open and not unref()'d. Tools that look
     /// for what keeps a process alive ask it (jest's --detectOpenHandles
     /// reports an async resource without it as always open).
     pub fn has_ref(&self) -> bool {
-        self.ctx.has_ref()
+        self.ctx().has_ref()
     }
 
     /// Closes the socket now: the port is free when this returns; queued
@@ -805,10 +821,13 @@ impl UdpHandle {
         self.unbound.borrow_mut().take();
         // (Should holding it fail, the socket still closes; only its
         // callback is lost.)
+        let ctx = self.ctx();
         if notify {
-            let _ = self.ctx.hold_this(this);
+            let _ = ctx.hold_this(this);
         }
-        let closed = self.ctx.close(notify);
+        let closed = ctx.close(notify);
+        *self.ctx.borrow_mut() = SocketCtx::closed_stand_in(&ctx);
+        drop(ctx);
         let cancelled = u32::try_from(closed.cancelled).unwrap_or(u32::MAX);
         if closed.completed.is_empty() {
             return Ok(Ret::U32(cancelled));
@@ -851,7 +870,7 @@ pub fn udp_parts(env: Env) -> napi::Result<Js> {
         // The socket's async id (Node's `AsyncWrap.getAsyncId()`), -1 where
         // Node-API made the context (its id is not exposed).
         (c"getAsyncId", |h, _| {
-            Ok(Ret::F64(h.ctx.async_id.unwrap_or(-1.0)))
+            Ok(Ret::F64(h.async_id.unwrap_or(-1.0)))
         }),
         // 0, as Node's handle answers (DEP0112 code may look at it).
         (c"recvStart", |h, _| h.recv_start().map(|()| Ret::U32(0))),
