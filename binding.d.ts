@@ -56,7 +56,10 @@ export declare function hotFunctions(): Js
 
 export declare function receiveStats(): ReceiveStats
 
-/** What the receive drivers did so far in this process (for benchmarks). */
+/**
+ * What the receive drivers did so far in this process (for benchmarks),
+ * and how many socket states are alive (for the leak tests).
+ */
 export interface ReceiveStats {
   jsWakeups: number
   jsBatches: number

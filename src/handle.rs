@@ -119,7 +119,8 @@ pub fn host_process(env: Env) -> napi::Result<Unknown<'static>> {
     env.get_global()?.get_named_property::<Unknown>("process")
 }
 
-/// What the receive drivers did so far in this process (for benchmarks).
+/// What the receive drivers did so far in this process (for benchmarks),
+/// and how many socket states are alive (for the leak tests).
 #[napi(object)]
 pub struct ReceiveStats {
     pub js_wakeups: f64,
@@ -278,7 +279,8 @@ impl UdpHandle {
         port: u32,
         flags: u32,
     ) -> napi::Result<()> {
-        if self.ctx().is_closed() {
+        let ctx = self.ctx();
+        if ctx.is_closed() {
             return Err(coded("EINVAL"));
         }
         let port = u16::try_from(port).map_err(|_| coded("EINVAL"))?;
@@ -287,14 +289,14 @@ impl UdpHandle {
         // call's implicit bind) is left as it is, before any other check,
         // and the bind succeeds.
         #[cfg(windows)]
-        if self.ctx().sock().is_some() {
+        if ctx.sock().is_some() {
             return Ok(());
         }
         // libuv refuses IPV6ONLY on an IPv4 socket before creating anything.
         if !ipv6 && flags & sockopt::flags::IPV6_ONLY != 0 {
             return Err(coded("EINVAL"));
         }
-        if let Some(s) = self.ctx().sock() {
+        if let Some(s) = ctx.sock() {
             // Bound already (a membership call's implicit bind): libuv sets
             // the flags and calls bind() again, so the kernel answers:
             // IPV6_V6ONLY on an IPv4 socket ENOPROTOOPT, an address that is
@@ -328,10 +330,9 @@ impl UdpHandle {
             return Err(to_napi(&e));
         }
         let s = Arc::new(s);
-        self.ctx()
-            .attach(&s, this, Sharing::Exclusive)
+        ctx.attach(&s, this, Sharing::Exclusive)
             .map_err(|e| to_napi(&e))?;
-        self.ctx().shared.saw_local_port(port);
+        ctx.shared.saw_local_port(port);
         Ok(())
     }
 
@@ -455,17 +456,23 @@ impl UdpHandle {
     pub fn set_receive_block_list(&self, rules: Option<Vec<String>>) -> bool {
         let parsed = rules.map(|r| BlockList::parse(&r));
         let understood = !matches!(parsed, Some(None));
-        self.ctx().shared.set_receive_block_list(parsed.flatten());
+        // (Not into a closed handle's stand-in, shared by all closed ones.)
+        let ctx = self.ctx();
+        if !ctx.is_closed() {
+            ctx.shared.set_receive_block_list(parsed.flatten());
+        }
         understood
     }
 
     /// JS found the socket's listeners slow (or fast again): read-ahead
     /// stops, or may start again (see `Shared::slow_consumer`).
     pub fn set_slow_consumer(&self, slow: bool) {
-        self.ctx()
-            .shared
-            .slow_consumer
-            .store(slow, std::sync::atomic::Ordering::Relaxed);
+        let ctx = self.ctx();
+        if !ctx.is_closed() {
+            ctx.shared
+                .slow_consumer
+                .store(slow, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// `recvDestination`: each received datagram then also reports its
@@ -476,11 +483,14 @@ impl UdpHandle {
     pub fn recv_destination(&self) -> napi::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            self.ctx()
-                .shared
+            let ctx = self.ctx();
+            if ctx.is_closed() {
+                return Ok(());
+            }
+            ctx.shared
                 .recv_dest
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            if let Some(s) = self.ctx().sock() {
+            if let Some(s) = ctx.sock() {
                 sys::enable_pktinfo(&*s, self.ipv6).map_err(|e| to_napi(&e))?;
             }
             Ok(())
@@ -517,7 +527,8 @@ impl UdpHandle {
         addresses: &[Option<SocketAddr>],
         results: &mut [i32],
     ) -> napi::Result<Vec<String>> {
-        let sock = self.sock()?;
+        let ctx = self.ctx();
+        let sock = ctx.sock().ok_or_else(|| coded("EBADF"))?;
         self.check_destination(true)?;
         // Runs of items whose address parses go out together; an item whose
         // address does not parse fails alone (JS only passes IP literals, so
@@ -535,7 +546,7 @@ impl UdpHandle {
                     run.push((*d, Some(to)));
                 }
                 _ => {
-                    outcomes.extend(self.ctx().send_many(&sock, &run));
+                    outcomes.extend(ctx.send_many(&sock, &run));
                     run.clear();
                     outcomes.push(Outcome::Failed(std::io::Error::from(
                         std::io::ErrorKind::InvalidInput,
@@ -543,7 +554,7 @@ impl UdpHandle {
                 }
             }
         }
-        outcomes.extend(self.ctx().send_many(&sock, &run));
+        outcomes.extend(ctx.send_many(&sock, &run));
         let mut errors = Vec::new();
         for (slot, outcome) in results.iter_mut().zip(outcomes) {
             *slot = match outcome {
@@ -819,9 +830,12 @@ impl UdpHandle {
     /// phase.
     fn close(&self, env: RawEnv, this: RawValue, notify: bool) -> napi::Result<Ret> {
         self.unbound.borrow_mut().take();
+        let ctx = self.ctx();
+        if ctx.is_closed() {
+            return Ok(Ret::U32(0)); // (a second close: nothing to do)
+        }
         // (Should holding it fail, the socket still closes; only its
         // callback is lost.)
-        let ctx = self.ctx();
         if notify {
             let _ = ctx.hold_this(this);
         }

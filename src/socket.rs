@@ -110,10 +110,40 @@ impl SocketCtx {
     pub(crate) fn new(env: &napi::Env, this: RawValue, handler: u32) -> napi::Result<Rc<Self>> {
         let thread = crate::env::thread(env)?;
         let async_ctx = AsyncContext::new(env.raw(), this, c"UDPWRAP")?;
+        Ok(Self::with(env.raw(), handler, thread, Some(async_ctx)))
+    }
+
+    /// What a handle holds once closed, in place of its socket's state: a
+    /// state closed from the start, one per thread, that answers every
+    /// handle method as a closed socket's does (none of them depends on
+    /// which socket it was). A closed handle object lives until V8 collects
+    /// it; without this its ~600 bytes of socket state would too, and a
+    /// process that opens and closes many sockets would hold that much per
+    /// socket between collections (the churn benchmark's native memory).
+    /// (Its `env` and `handler`, the first closed socket's, are never used:
+    /// it has no handle object to hold and no events.)
+    pub(crate) fn closed_stand_in(like: &SocketCtx) -> Rc<Self> {
+        thread_local! {
+            static STAND_IN: RefCell<Option<Rc<SocketCtx>>> = const { RefCell::new(None) };
+        }
+        let make = || {
+            let ctx = Self::with(like.env, like.handler, like.thread.clone(), None);
+            ctx.closed.set(true);
+            ctx
+        };
+        STAND_IN.with(|s| s.borrow_mut().get_or_insert_with(make).clone())
+    }
+
+    fn with(
+        env: RawEnv,
+        handler: u32,
+        thread: Rc<ThreadState>,
+        async_ctx: Option<AsyncContext>,
+    ) -> Rc<Self> {
         let shared = Arc::new(Shared::new(thread.js_waker.clone()));
         crate::drivers::stats::SOCKET_STATES.add(1);
-        Ok(Rc::new_cyclic(|me| Self {
-            env: env.raw(),
+        Rc::new_cyclic(|me| Self {
+            env,
             handler,
             thread,
             me: me.clone(),
@@ -133,54 +163,11 @@ impl SocketCtx {
             keeps_alive: Cell::new(false),
             watch_pending: Cell::new(false),
             watch_counted: Cell::new(false),
-            async_id: async_ctx.async_id(),
-            async_ctx: RefCell::new(Some(async_ctx)),
+            async_id: async_ctx.as_ref().and_then(AsyncContext::async_id),
+            async_ctx: RefCell::new(async_ctx),
             this_ref: RefCell::new(None),
             last_sender: RefCell::new(String::new()),
-        }))
-    }
-
-    /// What a handle holds once closed, in place of its socket's state: a
-    /// state closed from the start, one per thread, that answers every
-    /// handle method as a closed socket's does (none of them depends on
-    /// which socket it was). A closed handle object lives until V8 collects
-    /// it; without this its ~600 bytes of socket state would too, and a
-    /// process that opens and closes many sockets would hold that much per
-    /// socket between collections (the churn benchmark's native memory).
-    pub(crate) fn closed_stand_in(like: &SocketCtx) -> Rc<Self> {
-        thread_local! {
-            static STAND_IN: RefCell<Option<Rc<SocketCtx>>> = const { RefCell::new(None) };
-        }
-        let make = || {
-            crate::drivers::stats::SOCKET_STATES.add(1);
-            Rc::new_cyclic(|me| Self {
-                env: like.env,
-                handler: like.handler,
-                thread: like.thread.clone(),
-                me: me.clone(),
-                shared: Arc::new(Shared::new(like.thread.js_waker.clone())),
-                sock: RefCell::new(None),
-                poller: RefCell::new(None),
-                sharing: Cell::new(Sharing::Exclusive),
-                mode: Cell::new(Mode::Stopped),
-                receiving: Cell::new(false),
-                refd: Cell::new(true),
-                closed: Cell::new(true),
-                held: Cell::new(0),
-                held_error: RefCell::new(None),
-                unheard: RefCell::new(VecDeque::new()),
-                unheard_bytes: Cell::new(0),
-                uses_async: Cell::new(false),
-                keeps_alive: Cell::new(false),
-                watch_pending: Cell::new(false),
-                watch_counted: Cell::new(false),
-                async_id: None,
-                async_ctx: RefCell::new(None),
-                this_ref: RefCell::new(None),
-                last_sender: RefCell::new(String::new()),
-            })
-        };
-        STAND_IN.with(|s| s.borrow_mut().get_or_insert_with(make).clone())
+        })
     }
 
     /// JS receives or not; the drain thread reads it too (see
@@ -478,12 +465,12 @@ impl SocketCtx {
             self.thread.keep_one_turn();
         }
         match poller {
-            // (The callbacks hold the socket: its handle lets go of it
-            // now, see `UdpHandle::close`.)
+            // (The callback holds the state: its handle lets go of it now,
+            // see `UdpHandle::close`. The caller holds it too: always Some.)
             Some(p) => {
-                let me = self.me.upgrade();
+                let held = self.me.upgrade();
                 p.close(Some(Box::new(move || {
-                    if let Some(ctx) = me {
+                    if let Some(ctx) = held {
                         ctx.finish_close(notify);
                     }
                 })));
@@ -511,11 +498,12 @@ impl SocketCtx {
     /// `finish_close` in the loop's close phase (now if it cannot be
     /// scheduled there).
     fn finish_close_later(&self, notify: bool) {
-        let me = self.me.upgrade();
+        // (Held until then: see `close`.)
+        let held = self.me.upgrade();
         let later = crate::sys::uv::close_phase(
             self.thread.lp,
             Box::new(move || {
-                if let Some(ctx) = me {
+                if let Some(ctx) = held {
                     ctx.finish_close(notify);
                 }
             }),
@@ -862,9 +850,11 @@ impl deliver::EventTarget for SocketCtx {
 }
 
 impl Drop for SocketCtx {
-    /// A handle collected without `close()` (an unbound socket: bound ones
-    /// are held by `this_ref` until closed) ends its async context; at
-    /// environment teardown nothing may touch JS.
+    /// Normally once a close has finished (the handle holds the closed
+    /// stand-in by then). A handle collected without `close()` (an unbound
+    /// socket: bound ones are held by `this_ref` until closed) ends its
+    /// async context here; at environment teardown nothing may touch JS.
+    /// The stand-in goes at thread exit, with nothing to end.
     fn drop(&mut self) {
         crate::drivers::stats::SOCKET_STATES.sub(1);
         self.shared.stop();

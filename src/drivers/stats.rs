@@ -1,6 +1,7 @@
 //! Counters of what the receive drivers did, for tuning and for the
-//! benchmarks (`receiveStats()` in the binding; not part of the public
-//! API). Relaxed atomics: a few increments per wake-up, not per datagram.
+//! benchmarks, and a gauge of live socket states for the leak tests
+//! (`receiveStats()` in the binding; not part of the public API). Relaxed
+//! atomics: a few increments per wake-up, not per datagram.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -44,7 +45,8 @@ pub(crate) static OVER_BUDGET: Counter = Counter::new();
 pub(crate) static STREAMS: Counter = Counter::new();
 pub(crate) static STREAM_TICKS: Counter = Counter::new();
 /// Socket states alive (`SocketCtx`): open handles, unbound ones not yet
-/// collected, closed ones whose close has not finished, and each thread's
-/// closed stand-in. A closed handle waiting for V8 to collect it holds none
+/// collected, closed ones whose close has not finished, those an
+/// environment's teardown closed (until their handles are collected), and
+/// each thread's closed stand-in. A closed handle waiting for V8 to collect it holds none
 /// (a gauge, for the leak tests).
 pub(crate) static SOCKET_STATES: Counter = Counter::new();
