@@ -135,7 +135,7 @@ test('copies of index.js loaded again after a registry reset are collected once 
 // sockets keeps ~600 bytes less per socket between collections. (dgram-rs
 // only: node:dgram's handles are C++ objects that JS cannot count.)
 test('closed sockets hold no native socket state while their objects wait to be collected', async (t) => {
-  const r = await runProcess(process.execPath, ['--no-deprecation', path.join(__dirname, 'fixtures', 'closed-socket-states.js')], { ms: 20000 });
+  const r = await runProcess(process.execPath, [path.join(__dirname, 'fixtures', 'closed-socket-states.js')], { ms: 20000 });
   t.is(r.stderr, '');
   const { start, end, kept, idsLost } = JSON.parse(r.stdout);
   t.is(kept, 60);
