@@ -15,14 +15,25 @@
 // (src/handle.rs `udp_parts`); __test__/reliability-handle.spec.js checks
 // that the two lists name the same methods.
 
+// The socket a handle belongs to (Node's owner_symbol).
+const kOwner = Symbol('owner_symbol'); // described as Node's (util.inspect)
+
+// Makes `new UDP` an object that is no handle: the one index.js keeps so
+// that V8 keeps the handles' hidden class (index.js `mapKeepers`).
+const MAP_KEEPER = Symbol('map keeper');
+
 function udpHandleClass(parts) {
   const { create, methods: N, getters: G } = parts;
 
   class UDP {
     #native;
+    // Set by index.js on every handle; declared here so that a handle has
+    // its final hidden class, the kept one, from birth.
+    lookup = undefined;
+    [kOwner] = undefined;
 
     constructor(ipv6, eventHandler) {
-      this.#native = create(this, ipv6, eventHandler);
+      if (eventHandler !== MAP_KEEPER) this.#native = create(this, ipv6, eventHandler);
     }
 
     get fd() {
@@ -201,4 +212,4 @@ function ipv4Text(ip) {
   return lastText;
 }
 
-module.exports = { udpHandleClass, handleClosed };
+module.exports = { udpHandleClass, handleClosed, kOwner, MAP_KEEPER };
