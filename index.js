@@ -954,7 +954,6 @@ function Socket(type, listener) {
 }
 Socket.prototype = SocketImpl.prototype;
 
-
 // Node's Socket called without `new` runs its constructor body on `this`
 // (the module object for `dgram.Socket(...)`, undefined for a bare call):
 // the EventEmitter fields, the validation, `type`, the 'message' listener,

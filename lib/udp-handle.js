@@ -19,7 +19,7 @@
 const kOwner = Symbol('owner_symbol'); // described as Node's (util.inspect)
 
 // Makes `new UDP` an object that is no handle: the one index.js keeps so
-// that V8 keeps the handles' hidden class (index.js `mapKeepers`).
+// that V8 keeps the handles' hidden class (index.js `makeMapKeepers`).
 const MAP_KEEPER = Symbol('map keeper');
 
 function udpHandleClass(parts) {
