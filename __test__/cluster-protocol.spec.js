@@ -54,7 +54,9 @@ if (cluster.isPrimary) {
   };
   let onReport = () => {};
   let onExit = () => {};
-  setTimeout(() => { summary({ timedOut: true }); process.exit(1); }, 8000).unref();
+  // Generous: the six tests' primaries and workers (node and rs) all start
+  // at once on a loaded 2-core machine.
+  setTimeout(() => { summary({ timedOut: true }); process.exit(1); }, 20000).unref();
 
   if (scenario === 'ports') {
     // Shared, exclusive and implicit binds to port 0; then a datagram to
@@ -275,7 +277,7 @@ function script() {
 }
 
 async function parity(t, scenario) {
-  const [node, rs] = await Promise.all(['node', 'rs'].map((impl) => runNode(script(), impl, { env: { SCENARIO: scenario }, ms: 12000 })));
+  const [node, rs] = await Promise.all(['node', 'rs'].map((impl) => runNode(script(), impl, { env: { SCENARIO: scenario }, ms: 30000 })));
   const view = (r) => ({ code: r.code, timedOut: r.timedOut, lines: jsonLines(r.stdout), stderr: r.stderr });
   t.log(`node: ${node.stdout.trim()}${node.stderr ? ` [stderr ${node.stderr.trim()}]` : ''}`);
   t.log(`rs:   ${rs.stdout.trim()}${rs.stderr ? ` [stderr ${rs.stderr.trim()}]` : ''}`);

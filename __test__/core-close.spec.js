@@ -128,10 +128,12 @@ test('no message is emitted after close(), even for datagrams already queued', a
     const inbox = collect(srv);
     client.send('before', port, '127.0.0.1');
     await inbox.wait(1);
-    // Sent and sitting in the receive buffer when close() runs.
-    await new Promise((resolve) => client.send('in flight', port, '127.0.0.1', resolve));
-    await delay(30);
-    srv.close();
+    // Sent and sitting in the receive buffer when close() runs: the send
+    // callback runs before the loop's next poll, which would read it.
+    await new Promise((resolve) => client.send('in flight', port, '127.0.0.1', () => {
+      srv.close();
+      resolve();
+    }));
     client.send('after', port, '127.0.0.1');
     await delay(50);
     tr.push(inbox.msgs.map((m) => m.msg.toString()));

@@ -110,7 +110,7 @@ test('send on a connected socket without an address: all forms deliver to the pe
   t.true(node[0].msgs.length >= 9);
 });
 
-test('sends issued while connect() is pending are queued and go to the peer', async (t) => {
+test('sends issued while connect() is pending are queued behind it; one with an address then fails with EISCONN', async (t) => {
   await parity(t, async (dgram, tr) => {
     const { server: srv, inbox, port } = await server(dgram, tr);
     const s = dgram.createSocket('udp4');
@@ -119,10 +119,14 @@ test('sends issued while connect() is pending are queued and go to the peer', as
     // Not connected yet: the port is required and used.
     // Not connected yet: the port is required; once the queue runs the
     // socket is connected, and libuv refuses a send with an address (EISCONN).
-    s.send('pending', port, '127.0.0.1', (...args) => order.push({ cb: args.map(errShape) }));
+    const called = new Promise((resolve) => s.send('pending', port, '127.0.0.1', (...args) => {
+      order.push({ cb: args.map(errShape) });
+      resolve();
+    }));
     tr.push({ noPortWhileConnecting: capture(() => s.send('x')) });
     await once(s, 'connect');
-    await delay(50);
+    await withTimeout(called, 3000, 'the queued send\'s callback');
+    await delay(20); // (nothing arrives: the send failed)
     tr.push({ order, msgs: inbox.msgs.map((m) => m.msg.toString()) });
     await closeAll(s, srv);
   });

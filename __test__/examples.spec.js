@@ -6,8 +6,8 @@
 // changed back to 'node:dgram' is run the same way).
 //
 // The docs' server example binds the fixed UDP port 41234, so these tests
-// run serially; if that port is taken by another process they fail saying
-// so. Examples that print nothing are observed through a preloaded tracer
+// run serially; they wait a few seconds for that port if something holds
+// it, then fail saying so. Examples that print nothing are observed through a preloaded tracer
 // that logs their sockets' events to stderr. The multicast examples are not
 // run (they would use non-loopback interfaces): `npm run test:types` only
 // type-checks them.
@@ -166,9 +166,27 @@ function portBusy(name, lines, port) {
     : undefined;
 }
 
+// 41234 lies inside the ephemeral range: another test's bind(0) may hold it
+// for a moment. Waits (up to 5 s) until 0.0.0.0:port can be bound, so that
+// a passing holder doesn't fail the test; a lasting one still does, saying so.
+async function untilPortFree(port) {
+  const dgram = require('node:dgram');
+  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+    const s = dgram.createSocket('udp4');
+    const free = await new Promise((resolve) => {
+      s.once('error', () => resolve(false));
+      s.bind({ port, exclusive: true }, () => resolve(true));
+    });
+    await new Promise((resolve) => s.close(resolve));
+    if (free) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 // Starts the docs' server example and waits until it is listening. (If its
 // port is taken, the example prints the error, closes and exits.)
 async function startServer(t, impl, name) {
+  await untilPortFree(PORT);
   const server = run(impl, name);
   let first;
   try {
@@ -245,6 +263,7 @@ for (const serverName of ['server.js', 'server.mjs']) {
 }
 
 test.serial('npm run examples (examples/run.js) runs the server and client examples and exits 0', async (t) => {
+  await untilPortFree(PORT);
   const runner = run('rs', 'run.js');
   const { code, stdout, stderr } = await runner.finished();
   const busy = portBusy('server', stderr, PORT);

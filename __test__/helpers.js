@@ -8,6 +8,7 @@
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
+const { closedLowPort } = require('./fixtures/low-port.js');
 
 const ROOT = path.join(__dirname, '..');
 
@@ -325,27 +326,9 @@ function delay(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * Finds a UDP port on loopback that nothing listens on, for "closed port"
- * scenarios. The port is drawn below every OS's ephemeral range (Linux
- * 32768-60999, macOS/Windows 49152-65535): a port that bind(0) handed out
- * and we closed can be handed straight to another test running in parallel,
- * and then the "closed" port answers (CI saw that once: no ICMP error, then
- * EADDRINUSE). A drawn port is checked free by binding it, then released.
- */
-async function closedPort(type = 'udp4') {
-  const host = type === 'udp4' ? '127.0.0.1' : '::1';
-  for (let attempt = 0; ; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const sock = impls.node.createSocket(type);
-    const err = await new Promise((resolve) => {
-      sock.once('error', resolve);
-      sock.bind(port, host, () => resolve(null));
-    });
-    await new Promise((resolve) => sock.close(resolve));
-    if (!err) return port;
-    if (err.code !== 'EADDRINUSE' || attempt >= 50) throw err;
-  }
+/** A loopback port that nothing listens on (see fixtures/low-port.js). */
+function closedPort(type = 'udp4') {
+  return closedLowPort(impls.node, type);
 }
 
 /**

@@ -67,7 +67,7 @@ if (cluster.isPrimary) {
           next();
         }
       }, 5);
-      setTimeout(() => { clearInterval(wait); out({ totalReceived: received.length, timedOut: true }); tx.close(); next(); }, 3000).unref();
+      setTimeout(() => { clearInterval(wait); out({ totalReceived: received.length, timedOut: true }); tx.close(); next(); }, 8000).unref();
     };
     // One after the other (the next is forked once the previous one
     // reported), so that "second" is well defined.
@@ -106,7 +106,7 @@ function script() {
 // (seen once in CI).
 async function clusterParity(t, env) {
   const run = netnsUnavailable() ? runNode : runInNetns;
-  const [node, rs] = await Promise.all(['node', 'rs'].map((impl) => run(script(), impl, { env, ms: 10000 })));
+  const [node, rs] = await Promise.all(['node', 'rs'].map((impl) => run(script(), impl, { env, ms: 20000 })));
   const view = (r) => ({ code: r.code, timedOut: r.timedOut, lines: jsonLines(r.stdout), stderr: r.stderr });
   t.log(`node: ${r2s(node)}`);
   t.log(`rs:   ${r2s(rs)}`);

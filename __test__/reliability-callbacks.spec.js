@@ -190,24 +190,31 @@ test('a throwing \'message\' listener surfaces as uncaughtException and later da
     process.on('uncaughtException', (err) => { uncaught++; if (err.message !== 'boom') console.log('other', err.message); });
     const rx = dgram.createSocket('udp4');
     const tx = dgram.createSocket('udp4');
+    // Runs \`then\` once \`n\` messages have arrived (bounded: 5 s).
+    let awaited = null;
+    const whenReceived = (n, label, then) => {
+      const timer = setTimeout(() => { console.log('timed out', label, { received, uncaught }); process.exit(1); }, 5000);
+      awaited = { n, then: () => { clearTimeout(timer); then(); } };
+    };
     rx.on('message', (m) => {
       received++;
+      if (awaited && received >= awaited.n) { const { then } = awaited; awaited = null; setImmediate(then); }
       if (String(m).startsWith('boom')) throw new Error('boom');
     });
     rx.bind(0, '127.0.0.1', () => {
       const port = rx.address().port;
       // One burst (delivered in one batch by dgram-rs): every 5th throws.
-      for (let i = 0; i < 50; i++) tx.send(i % 5 === 0 ? 'boom' + i : 'ok' + i, port, '127.0.0.1');
-      setTimeout(() => {
+      whenReceived(50, 'burst', () => {
         console.log('after burst', { received, uncaught });
-        for (let i = 0; i < 5; i++) tx.send('later' + i, port, '127.0.0.1');
-        setTimeout(() => {
+        whenReceived(55, 'later', () => {
           console.log('after later', { received, uncaught });
           rx.close(); tx.close();
-        }, 300);
-      }, 300);
+        });
+        for (let i = 0; i < 5; i++) tx.send('later' + i, port, '127.0.0.1');
+      });
+      for (let i = 0; i < 50; i++) tx.send(i % 5 === 0 ? 'boom' + i : 'ok' + i, port, '127.0.0.1');
     });
-  `);
+  `, { ms: 10000 });
   t.is(node.stdout, 'after burst { received: 50, uncaught: 10 }\nafter later { received: 55, uncaught: 10 }\n');
 });
 

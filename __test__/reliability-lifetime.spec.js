@@ -8,7 +8,7 @@
 // booleans so that they take part in the comparison.
 
 const test = require('ava');
-const { childParity, uncaughtSummary } = require('./helpers.js');
+const { childParity, closedPort, uncaughtSummary } = require('./helpers.js');
 
 const D = 'const dgram = require(process.env.DGRAM);\n';
 
@@ -63,9 +63,9 @@ test('a bound, ref\'d socket keeps the process alive until close() 300 ms later,
       s.close();
       s6.close();
     }, 300).unref();
-    process.on('exit', (code) => console.log('exit', code, 'within 500 ms of close:', Date.now() - closedAt < 500));
+    process.on('exit', (code) => console.log('exit', code, 'within 2 s of close:', Date.now() - closedAt < 2000));
   `);
-  t.is(node.stdout, 'closing after >= 300 ms: true\nexit 0 within 500 ms of close: true\n');
+  t.is(node.stdout, 'closing after >= 300 ms: true\nexit 0 within 2 s of close: true\n');
   t.log('child ran', node.ms, 'ms (node)', rs.ms, 'ms (dgram-rs)');
 });
 
@@ -171,17 +171,12 @@ test('unref\'d socket with large sends that may queue in the kernel: all callbac
 });
 
 test('unhandled recvmsg ECONNREFUSED on a connected socket crashes like node', async (t) => {
+  const port = await closedPort();
   const { node } = await childParity(t, `${D}
-    const tmp = dgram.createSocket('udp4');
-    tmp.bind(0, '127.0.0.1', () => {
-      const port = tmp.address().port;
-      tmp.close(() => {
-        const s = dgram.createSocket('udp4');
-        s.connect(port, '127.0.0.1', () => {
-          s.send('ping');
-          setTimeout(() => { console.log('no error event'); s.close(); }, 1000);
-        });
-      });
+    const s = dgram.createSocket('udp4');
+    s.connect(${port}, '127.0.0.1', () => {
+      s.send('ping');
+      setTimeout(() => { console.log('no error event'); s.close(); }, 1000);
     });
   `, { stderr: crashSummary });
   // Linux's errno number (macOS: -61; Windows' libuv ignores the ICMP report): compared only.
