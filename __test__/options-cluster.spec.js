@@ -9,6 +9,7 @@
 
 const test = require('ava');
 const { runNode, runInNetns, netnsUnavailable, scriptFile, jsonLines } = require('./options-helpers.js');
+const { closedLowPort } = require('./fixtures/low-port.js');
 
 // WORKERS: a JSON array of the workers' bind options (port: 'P' = the
 // shared free port, 0 = ephemeral); SEND: datagrams the primary sends to P
@@ -181,21 +182,6 @@ if (cluster.isPrimary) {
 }
 `;
 
-// A port free now, below the ephemeral range (as pickPort in SCRIPT): a
-// port that bind(0) handed out could be handed to a test running beside
-// this one before application A binds it.
-async function lowFreePort(dgram) {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const probe = dgram.createSocket('udp4');
-    const free = await new Promise((resolve) => {
-      probe.on('error', () => resolve(false));
-      probe.bind({ port, address: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
-
 // Application A's worker needs the shared socket (see sharesHandles).
 (sharesHandles ? test : test.skip)('cluster: a second, unrelated cluster application on the same port: EADDRINUSE', async (t) => {
   const { spawn } = require('node:child_process');
@@ -203,7 +189,7 @@ async function lowFreePort(dgram) {
   const app = scriptFile('cluster-app.js', APP);
   const outcome = {};
   for (const impl of ['node', 'rs']) {
-    const port = await lowFreePort(impls.node);
+    const port = await closedLowPort(impls.node);
     const env = { ...process.env, NODE_OPTIONS: '', DGRAM: impl === 'node' ? 'node:dgram' : require('node:path').join(__dirname, '..'), PORT: String(port) };
     // Application A: stays up (killed below, by pid) once its worker listens.
     const a = spawn(process.execPath, [app], { env, stdio: ['ignore', 'pipe', 'inherit'] });
