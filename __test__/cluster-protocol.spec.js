@@ -11,6 +11,8 @@
 const test = require('ava');
 const { runNode, scriptFile, jsonLines } = require('./options-helpers.js');
 
+const LOW_PORT = require.resolve('./fixtures/low-port.js');
+
 // Windows cannot pass a UDP handle to a worker (node's primary fails with
 // write ENOTSUP, see options-cluster): there the two runs are compared and
 // nothing about the shared sockets is pinned.
@@ -24,16 +26,11 @@ const scenario = process.env.SCENARIO;
 const GROUP = '239.255.77.21';
 const out = (o) => console.log(JSON.stringify(o));
 
-// A free loopback port, for the scenarios that need a fixed one.
-// A port that is free now, below the ephemeral range (Linux: from 32768),
-// where the bind(0)s of tests running beside this one cannot take it
-// before the probe does.
-function freePort(cb) {
-  const port = 20000 + Math.floor(Math.random() * 12000);
-  const tmp = nodeDgram.createSocket('udp4');
-  tmp.on('error', () => freePort(cb));
-  tmp.bind({ port, address: '127.0.0.1', exclusive: true }, () => tmp.close(() => cb(port)));
-}
+// A free loopback port, for the scenarios that need a fixed one: free
+// now, below the ephemeral range, where the bind(0)s of tests running
+// beside this one cannot take it.
+const { closedLowPort } = require(${JSON.stringify(LOW_PORT)});
+const freePort = (cb) => closedLowPort(nodeDgram).then(cb);
 // Whether the primary itself can bind port P exclusively now.
 function probe(port, cb) {
   const s = nodeDgram.createSocket('udp4');

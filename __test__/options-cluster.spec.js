@@ -11,6 +11,8 @@ const test = require('ava');
 const { runNode, runInNetns, netnsUnavailable, scriptFile, jsonLines } = require('./options-helpers.js');
 const { closedLowPort } = require('./fixtures/low-port.js');
 
+const LOW_PORT = require.resolve('./fixtures/low-port.js');
+
 // WORKERS: a JSON array of the workers' bind options (port: 'P' = the
 // shared free port, 0 = ephemeral); SEND: datagrams the primary sends to P
 // once both are listening; PRIMARY_BIND: options for a socket the primary
@@ -21,14 +23,10 @@ const dgram = require(process.env.DGRAM);
 const nodeDgram = require('node:dgram');
 const workerOpts = JSON.parse(process.env.WORKERS);
 const out = (o) => console.log(JSON.stringify(o));
-// A port free now, below the ephemeral range (Linux: from 32768), where
-// the bind(0)s of tests running beside this one cannot take it meanwhile.
-const pickPort = (cb) => {
-  const port = 20000 + Math.floor(Math.random() * 12000);
-  const tmp = nodeDgram.createSocket('udp4');
-  tmp.on('error', () => pickPort(cb));
-  tmp.bind({ port, address: '127.0.0.1', exclusive: true }, () => tmp.close(() => cb(port)));
-};
+// A port free now, below the ephemeral range, where the bind(0)s of tests
+// running beside this one cannot take it meanwhile.
+const { closedLowPort } = require(${JSON.stringify(LOW_PORT)});
+const pickPort = (cb) => closedLowPort(nodeDgram).then(cb);
 if (cluster.isPrimary) {
   pickPort((port) => {
     const results = [];
