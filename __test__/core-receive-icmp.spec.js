@@ -4,7 +4,7 @@
 // would share the event loop with core-receive.spec.js's tests that count
 // messages per loop turn (ava runs a file's tests concurrently).
 const test = require('ava');
-const { parity, withTimeout } = require('./helpers.js');
+const { parity, withTimeout, closedPort } = require('./helpers.js');
 
 // A connected socket whose peer floods it and then closes: a send at its
 // K-th message brings an ICMP report. The kernel reports a pending error
@@ -32,7 +32,11 @@ for (const [k, closeOnError] of [[1, false], [1, true], [40, true]]) {
           if (closeOnError) a.close(resolve);
         });
       });
-      await new Promise((resolve) => b.bind(0, '127.0.0.1', resolve));
+      // The flood's sender sits on a port below the ephemeral range: once it
+      // has closed, no parallel test's bind(0) can take it and swallow the
+      // send that must bring the ICMP report.
+      const bPort = await closedPort();
+      await new Promise((resolve) => b.bind(bPort, '127.0.0.1', resolve));
       await new Promise((resolve) => a.bind(0, '127.0.0.1', resolve));
       a.setRecvBufferSize(1 << 22);
       await new Promise((resolve) => a.connect(b.address().port, '127.0.0.1', resolve));
