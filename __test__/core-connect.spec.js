@@ -3,7 +3,7 @@
 // connect(), disconnect(), remoteAddress() and sending on a connected socket.
 
 const test = require('ava');
-const { parity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay, once } = require('./helpers.js');
+const { parity, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay, once, fence } = require('./helpers.js');
 
 async function server(dgram, tr, type = 'udp4') {
   const s = await boundSocket(dgram, type);
@@ -44,7 +44,7 @@ test('connect() forms: events, callback, return value, remoteAddress', async (t)
       returned = true;
       order.push({ remoteWhileConnecting: capture(() => s.remoteAddress()) });
       await once(s, 'connect');
-      await delay(5);
+      await delay(5); // a window for a second 'connect' or callback that must not come
       tr.reg(s.address().port, label);
       tr.push({ label, r, order, remote: s.remoteAddress(), local: s.address() });
       await closeAll(s);
@@ -68,7 +68,7 @@ test('connect() on an already bound socket; tick order of connect event', async 
     const immediate = new Promise((resolve) => setImmediate(() => { order.push('setImmediate'); resolve(); }));
     await once(s, 'connect');
     await immediate;
-    await delay(10);
+    await delay(10); // a window for a second 'connect' or callback that must not come
     tr.push(order, s.remoteAddress());
     await closeAll(s, srv);
   });
@@ -103,7 +103,7 @@ test('send on a connected socket without an address: all forms deliver to the pe
       results.push({ label, r });
     }
     const msgs = await inbox.wait(expected);
-    await delay(10);
+    await delay(10); // a window for late callbacks (node never calls back (msg, undefined, cb): no count to await)
     tr.push({ results, msgs: msgs.map((m) => m.msg.toString()), rinfo: msgs[0].rinfo });
     await closeAll(s, srv);
   });
@@ -116,7 +116,6 @@ test('sends issued while connect() is pending are queued behind it; one with an 
     const s = dgram.createSocket('udp4');
     const order = [];
     s.connect(port, '127.0.0.1', () => order.push('connect cb'));
-    // Not connected yet: the port is required and used.
     // Not connected yet: the port is required; once the queue runs the
     // socket is connected, and libuv refuses a send with an address (EISCONN).
     const called = new Promise((resolve) => s.send('pending', port, '127.0.0.1', (...args) => {
@@ -126,7 +125,7 @@ test('sends issued while connect() is pending are queued behind it; one with an 
     tr.push({ noPortWhileConnecting: capture(() => s.send('x')) });
     await once(s, 'connect');
     await withTimeout(called, 3000, 'the queued send\'s callback');
-    await delay(20); // (nothing arrives: the send failed)
+    await fence(inbox, port); // (nothing arrives: the send failed)
     tr.push({ order, msgs: inbox.msgs.map((m) => m.msg.toString()) });
     await closeAll(s, srv);
   });
@@ -159,7 +158,7 @@ test('send with port/address on a connected socket throws ERR_SOCKET_DGRAM_IS_CO
     }
     // Wait for whatever was sent before closing.
     await inbox.wait(sent);
-    await delay(10);
+    await fence(inbox, port);
     tr.push({ received: inbox.msgs.map((m) => m.msg.toString()) });
     await closeAll(s, srv);
   });
@@ -234,7 +233,7 @@ test('connect after close', async (t) => {
     tr.push({ again: capture(() => s.connect(1234, '127.0.0.1')) });
     tr.push({ remote: capture(() => s.remoteAddress()) });
     tr.push({ disconnect: capture(() => s.disconnect()) });
-    await delay(5);
+    await once(s, 'close');
   });
 });
 
@@ -300,7 +299,7 @@ test('connect(port, addr, notAFunction) on a bound socket', async (t) => {
     const s = await boundSocket(dgram);
     tr.push({ r: capture(() => s.connect(port, '127.0.0.1', 'nope')) });
     tr.push({ again: capture(() => s.connect(port, '127.0.0.1')) });
-    await delay(20);
+    await delay(20); // a window for a 'connect' that must not come
     tr.push({ remote: capture(() => s.remoteAddress()) });
     await closeAll(s, srv);
   });
@@ -316,11 +315,11 @@ test('a connected socket only receives datagrams from its peer', async (t) => {
     tr.reg(s.address().port, 'client');
     const inbox = collect(s);
     await new Promise((resolve) => s.connect(peer.address().port, '127.0.0.1', resolve));
-    other.send('from other', s.address().port, '127.0.0.1');
-    await delay(20);
+    // Sent (and dropped by the kernel) before the peer's datagram is.
+    await new Promise((resolve) => other.send('from other', s.address().port, '127.0.0.1', resolve));
     peer.send('from peer', s.address().port, '127.0.0.1');
     const msgs = await inbox.wait(1);
-    await delay(20);
+    await delay(20); // a window for datagrams that must not come (a connected socket: no fence)
     tr.push(msgs.map((m) => ({ msg: m.msg.toString(), rinfo: m.rinfo })));
     await closeAll(peer, other, s);
   });
@@ -349,7 +348,8 @@ test('close while connect is pending: no connect event, no callback', async (t) 
     for (const e of ['listening', 'connect', 'close', 'error']) s.on(e, () => events.push(e));
     s.connect(port, '127.0.0.1', () => events.push('cb'));
     s.close();
-    await delay(50);
+    await once(s, 'close');
+    await delay(50); // a window for connect/cb that must not come (the lookup may still finish)
     tr.push(events);
     // Bound but the connect lookup pending.
     const s2 = await boundSocket(dgram);
@@ -357,7 +357,8 @@ test('close while connect is pending: no connect event, no callback', async (t) 
     for (const e of ['connect', 'close', 'error']) s2.on(e, () => events2.push(e));
     s2.connect(port, 'localhost', () => events2.push('cb'));
     s2.close();
-    await delay(100);
+    await once(s2, 'close');
+    await delay(100); // a window for connect/cb that must not come (the lookup may still finish)
     tr.push(events2);
     await closeAll(srv);
   });

@@ -55,7 +55,7 @@ test('callback(err, bytes) runs once, asynchronously, in node\'s tick order', as
       });
       await withTimeout(done, 3000, label);
       await immediate;
-      await delay(30);
+      await delay(30); // a window for a second callback that must not come
       tr.push({ label, order, calls });
     }
     await inbox.wait(4);
@@ -105,11 +105,14 @@ test('implicit bind on first send: listening, address(), rinfo.port match', asyn
     });
     tr.push({ before: capture(() => client.address()) });
     let returned = false;
-    client.send('one', port, '127.0.0.1', (err, n) => events.push({ cb: [err, n], async: returned }));
+    const called = new Promise((resolve) => client.send('one', port, '127.0.0.1', (err, n) => {
+      events.push({ cb: [err, n], async: returned });
+      resolve();
+    }));
     returned = true;
     tr.push({ right_after_send: capture(() => client.address()) });
     const [m] = await inbox.wait(1);
-    await delay(10);
+    await withTimeout(called, 3000, 'the send callback');
     tr.push({ events, rinfo: m.rinfo, rebind: capture(() => client.bind(0), client) });
     await closeAll(srv, client);
   });
@@ -136,13 +139,17 @@ test('sends before bind are queued and delivered in order; callbacks in order', 
     const client = dgram.createSocket('udp4');
     const order = [];
     client.on('listening', () => order.push('listening'));
+    const called = [];
     for (let i = 0; i < 10; i++) {
       const args = i % 3 === 0 ? [port] : i % 3 === 1 ? [port, '127.0.0.1'] : [0, 1, port, '127.0.0.1'];
-      client.send(`m${i}`, ...args, (err, n) => order.push(`cb${i}:${err}:${n}`));
+      called.push(new Promise((resolve) => client.send(`m${i}`, ...args, (err, n) => {
+        order.push(`cb${i}:${err}:${n}`);
+        resolve();
+      })));
     }
     order.push('returned');
     const msgs = await inbox.wait(10);
-    await delay(20);
+    await withTimeout(Promise.all(called), 3000, 'the ten send callbacks');
     tr.push({ order, msgs: msgs.map((m) => m.msg.toString()) });
     await closeAll(srv, client);
   });
@@ -156,9 +163,10 @@ test('explicit bind() then immediate sends (still binding) are queued in order',
     const order = [];
     client.bind(0, '127.0.0.1', () => order.push('bind cb'));
     client.on('listening', () => order.push('listening (registered after bind)'));
-    for (let i = 0; i < 3; i++) client.send(`q${i}`, port, '127.0.0.1', () => order.push(`cb${i}`));
+    const called = [];
+    for (let i = 0; i < 3; i++) called.push(new Promise((resolve) => client.send(`q${i}`, port, '127.0.0.1', () => { order.push(`cb${i}`); resolve(); })));
     const msgs = await inbox.wait(3);
-    await delay(10);
+    await withTimeout(Promise.all(called), 3000, 'the three send callbacks');
     tr.push({ order, msgs: msgs.map((m) => m.msg.toString()) });
     await closeAll(srv, client);
   });
@@ -181,7 +189,7 @@ test('EMSGSIZE for a 70000-byte datagram: callback error, no error event', async
     // The socket still works.
     await new Promise((resolve) => client.send('ok', port, '127.0.0.1', resolve));
     const msgs = await inbox.wait(1);
-    await delay(30);
+    await delay(30); // a window for an 'error' that must not come
     tr.push({ events, msgs: msgs.map((m) => m.msg.toString()) });
     await closeAll(srv, client);
   });
@@ -248,7 +256,7 @@ test('send after close throws ERR_SOCKET_DGRAM_NOT_RUNNING (bound and unbound)',
     b.close();
     tr.push({ bound: capture(() => b.send('x', 1234)) });
     tr.push({ boundList: capture(() => b.send(['x'], 1234, 'localhost')) });
-    await delay(10);
+    await delay(10); // a window for a callback ('cb called') that must not come
   });
   t.is(node[0].unbound.threw.code, 'ERR_SOCKET_DGRAM_NOT_RUNNING');
 });
@@ -504,11 +512,15 @@ test('sends queued behind a bind that fails are dropped; a later send binds agai
     s.send('dropped-1', port, '127.0.0.1', (err, n) => events.push({ cb1: [errShape(err), n] }));
     s.send('dropped-2', port, (err, n) => events.push({ cb2: [errShape(err), n] }));
     await once(s, 'error');
-    await delay(20);
+    await delay(20); // a window for the dropped sends' callbacks, which must not come
     tr.push({ afterError: [...events] });
-    s.send('after', port, '127.0.0.1', (err, n) => events.push({ cb3: [errShape(err), n] }));
+    const called = new Promise((resolve) => s.send('after', port, '127.0.0.1', (err, n) => {
+      events.push({ cb3: [errShape(err), n] });
+      resolve();
+    }));
     const msgs = await inbox.wait(1);
-    await delay(20);
+    await withTimeout(called, 3000, 'the send callback');
+    await fence(inbox, port);
     tr.push({ events, msgs: msgs.map((m) => m.msg.toString()) });
     await closeAll(srv, s);
   });

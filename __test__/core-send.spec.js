@@ -4,7 +4,7 @@
 // validation errors.
 
 const test = require('ava');
-const { parity, documentedDifference, capture, errShape, boundSocket, closeAll, collect, withTimeout, delay, childParity } = require('./helpers.js');
+const { parity, documentedDifference, capture, errShape, boundSocket, closeAll, collect, withTimeout, fence, childParity } = require('./helpers.js');
 
 /** A server + client pair on 127.0.0.1 (or ::1), ports registered in the trace. */
 async function pair(dgram, tr, type = 'udp4') {
@@ -56,7 +56,7 @@ test('every send() overload on an unbound-address-less/unconnected socket', asyn
       const [m] = (await inbox.wait(before + 1)).slice(before);
       tr.push({ label, cbArgs, got: received(m) });
     }
-    await delay(20);
+    await fence(inbox, port);
     tr.push({ total: inbox.msgs.length });
     await closeAll(server, client);
   });

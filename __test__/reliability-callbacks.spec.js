@@ -10,7 +10,7 @@
 // sent, no callback.
 
 const test = require('ava');
-const { impls, boundSocket, closeAll, collect, delay, parity, childParity, closedPort, uncaughtSummary, withTimeout } = require('./helpers.js');
+const { impls, boundSocket, closeAll, collect, delay, fence, parity, childParity, closedPort, uncaughtSummary, withTimeout } = require('./helpers.js');
 const { once } = require('node:events');
 
 const D = 'const dgram = require(process.env.DGRAM);\n';
@@ -59,7 +59,7 @@ test('close() while sends are queued before the implicit bind: dropped, never ca
     const closed = new Promise((resolve) => s.close(resolve));
     await closed;
     const summary = await cbs.settle(1000);
-    await delay(50);
+    await fence(inbox, rx.address().port);
     await closeAll(rx);
     return { ...summary, received: inbox.msgs.length };
   });
@@ -97,7 +97,7 @@ test('close() while the bind\'s own lookup is pending, sends queued behind it: d
     for (let i = 0; i < 5; i++) s.send(`b${i}`, rx.address().port, '127.0.0.1', cbs.cb(i));
     const closed = new Promise((resolve) => s.close(resolve));
     await closed;
-    await delay(300);
+    await delay(300); // a window for callbacks that must not come (the slow lookups answer after 80 ms)
     await closeAll(rx);
     return cbs.summary();
   });
@@ -240,7 +240,7 @@ unixOnly('ICMP errors on a connected socket (ECONNREFUSED, syscall recvmsg) neve
       // Peer absent: every send draws an ICMP port unreachable.
       for (let i = 0; i < 5; i++) {
         s.send(`ping${cycle}.${i}`);
-        await delay(10);
+        await delay(10); // pacing: lets each ICMP report be read (an 'error') before the next send
       }
       if (errs.length === 0) await withTimeout(once(s, 'error'), 2000, 'ICMP error').catch(() => {});
       trace.push({ cycle, errors: [...new Set(errs)], someErrors: errs.length > 0 });
