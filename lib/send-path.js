@@ -20,6 +20,9 @@ const { kState, socketTick, CONNECT_STATE_CONNECTED } = require('./state.js');
 // Ticks go to the process object of the context the addon was loaded in,
 // as index.js's do (see there).
 const process = hostProcess();
+// Whether the kernel reports a socket's pending error before the datagrams
+// already queued on it (see transmit).
+const ERROR_BEFORE_QUEUED = process.platform === 'linux' || process.platform === 'android';
 
 // sendMany() once the socket is bound, on items index.js has validated.
 function sendManyBound(socket, items, callback) {
@@ -665,7 +668,10 @@ function transmit(socket, data, ip, address, port, callback, local) {
   }
   // A connected send while messages read before it are being emitted:
   // the receive side asks for its ICMP error before the next of them.
-  if (emittingBatch && ip === undefined) state.errorCheck = true;
+  // Linux reports a pending error ahead of the datagrams still queued (so
+  // node:dgram emits it next); BSD/macOS only once they are read, and
+  // libuv ignores it on Windows: there the read path reports it, as libuv.
+  if (emittingBatch && ip === undefined && ERROR_BEFORE_QUEUED) state.errorCheck = true;
   if (sent > 0) {
     if (callback) socketTick(state, callback, null, sent - 1);
   } else if (sent === 0) {
