@@ -34,7 +34,7 @@ test('a burst received while no descriptor is free: every datagram, no error, an
       for (let i = 0; i < N; i++) {
         tx.send('x', rx.address().port, '127.0.0.1', i < N - 1 ? undefined : () => {
           if (!exhaust) return;
-          try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch (e) { console.log('open:', e.code); }
+          try { for (;;) held.push(fs.openSync(require('node:os').devNull, 'r')); } catch (e) { console.log('open:', e.code); }
         });
       }
     }

@@ -37,11 +37,15 @@ test.serial('churn 5,000 sockets (udp4/udp6, connected or not, one send+receive 
   const rs = await runChild('rs', args, 60000);
   t.log(fmt(node));
   t.log(fmt(rs));
-  t.is(node.fdLeak, 0, 'node:dgram: descriptors back to the start');
-  t.is(rs.fdLeak, 0, `dgram-rs: descriptors ${rs.before.fds} -> ${rs.after.fds}`);
+  // Descriptors are counted on Linux and macOS, threads on Linux
+  // (bench/stress/process-counts.js; null elsewhere).
+  if (process.platform === 'linux' || process.platform === 'darwin') {
+    t.is(node.fdLeak, 0, 'node:dgram: descriptors back to the start');
+    t.is(rs.fdLeak, 0, `dgram-rs: descriptors ${rs.before.fds} -> ${rs.after.fds}`);
+  }
   t.true(rs.rssGrowthMb < 48, `dgram-rs RSS grew by ${rs.rssGrowthMb} MB`);
   t.true(rs.heapGrowthMb < 8, `dgram-rs JS heap grew by ${rs.heapGrowthMb} MB`);
-  t.is(rs.after.threads, rs.before.threads, 'no threads left behind');
+  if (process.platform === 'linux') t.is(rs.after.threads, rs.before.threads, 'no threads left behind');
   t.true(rs.lost <= 5, `${rs.lost} datagrams lost on loopback`);
 });
 

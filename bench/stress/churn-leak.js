@@ -2,7 +2,7 @@
 'use strict';
 // Socket churn leak check: create, bind, use (one send + one receive),
 // close N sockets, cycling through udp4/udp6 × connected/unconnected, with a
-// few sockets in flight at once. Prints the descriptor count (/proc/self/fd),
+// few sockets in flight at once. Prints the descriptor count (process-counts.js),
 // RSS, heap and thread count before and after, and exits non-zero on a leak:
 // descriptors not back to the start once the closes settled, or RSS grown
 // by more than the bound.
@@ -14,20 +14,13 @@
 // with --expose-gc. A single implementation runs in this process (pass
 // --expose-gc to node for meaningful RSS numbers).
 
-const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
+const { fdCount, threadCount } = require('./process-counts.js');
+
 const ROOT = path.join(__dirname, '..', '..');
 
-function fdCount() {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
-function threads() {
-  const m = fs.readFileSync('/proc/self/status', 'utf8').match(/^Threads:\s+(\d+)/m);
-  return m ? Number(m[1]) : NaN;
-}
 
 function gc() {
   if (typeof global.gc === 'function') {
@@ -41,10 +34,10 @@ const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function snapshot() {
   gc();
   const mu = process.memoryUsage();
-  return { fds: fdCount(), rss: mu.rss, heapUsed: mu.heapUsed, external: mu.external, arrayBuffers: mu.arrayBuffers, threads: threads() };
+  return { fds: fdCount(), rss: mu.rss, heapUsed: mu.heapUsed, external: mu.external, arrayBuffers: mu.arrayBuffers, threads: threadCount() };
 }
 
-/** Polls /proc/self/fd until it is back to `target` or `ms` passed. */
+/** Polls the descriptor count until it is back to `target` or `ms` passed. */
 async function settleFds(target, ms = 2000) {
   const deadline = Date.now() + ms;
   let n = fdCount();
@@ -141,9 +134,10 @@ async function measure(impl, { n = 100000, concurrency = 16, rssLimitMb = 64 } =
     midRss: mid && mid.rss,
     rssGrowthMb: Number(rssGrowthMb.toFixed(1)),
     heapGrowthMb: Number(((after.heapUsed - before.heapUsed) / 2 ** 20).toFixed(1)),
+    // NaN (null in JSON) where descriptors cannot be counted (Windows).
     fdLeak: fdsSettled - before.fds,
   };
-  result.leak = result.fdLeak !== 0 || rssGrowthMb > rssLimitMb;
+  result.leak = (Number.isFinite(result.fdLeak) && result.fdLeak !== 0) || rssGrowthMb > rssLimitMb;
   return result;
 }
 
@@ -219,4 +213,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { measure, fmt, runChild, fdCount };
+module.exports = { measure, fmt, runChild };

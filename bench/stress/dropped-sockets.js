@@ -18,7 +18,6 @@
 //   bound-dropped    bound and dropped without close() (an active handle in
 //                    node: not expected to be collected; closed at the end)
 
-const fs = require('node:fs');
 const path = require('node:path');
 
 const impl = process.argv[2] || 'rs';
@@ -31,7 +30,7 @@ if (typeof global.gc !== 'function') {
   process.exit(2);
 }
 
-const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+const { fdCount } = require('./process-counts.js');
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
