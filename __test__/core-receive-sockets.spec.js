@@ -120,6 +120,45 @@ test('a listener that closes the other sockets while their datagrams wait: only 
   t.deepEqual(results.rs[0], ['a', 'b', 'immediate']);
 });
 
+// The same with sockets on descriptors that other sockets opened
+// (bind({ fd })): dgram-rs watches those with a libuv poll handle each, as
+// it watches every socket off Linux, and libuv's poll stop drops the
+// events already gathered for the descriptor this turn (its UDP
+// recvStop does not). In a child process: the adopted descriptors stay
+// shared with their first sockets until the process exits.
+(deprecatedMembersRemoved ? test.skip : test)('the same on sockets opened from descriptors (a libuv poll handle each): still the same turn', async (t) => {
+  const { node } = await childParity(t, `process.noDeprecation = true;
+    const dgram = require(process.env.DGRAM);
+    const nodeDgram = require('node:dgram');
+    async function adopted() {
+      const donor = nodeDgram.createSocket('udp4');
+      await new Promise((resolve) => donor.bind(0, '127.0.0.1', resolve));
+      donor._handle.recvStop();
+      const s = dgram.createSocket('udp4');
+      await new Promise((resolve) => s.bind({ fd: donor._handle.fd }, resolve));
+      return s;
+    }
+    (async () => {
+      const [a, b] = [await adopted(), await adopted()];
+      const tx = nodeDgram.createSocket('udp4');
+      await new Promise((resolve) => tx.bind(0, '127.0.0.1', resolve));
+      const log = [];
+      a.on('message', () => {
+        log.push('a');
+        b._handle.recvStop();
+        b._handle.recvStart();
+        setImmediate(() => log.push('immediate'));
+      });
+      b.on('message', () => {
+        log.push('b');
+        setImmediate(() => { console.log(log.join(' ')); process.exit(0); });
+      });
+      // Both wait in the kernel for the same poll phase, a's first.
+      setImmediate(() => tx.send('1', a.address().port, '127.0.0.1', () => tx.send('2', b.address().port, '127.0.0.1')));
+    })();`, { ms: 10000 });
+  t.is(node.stdout, 'a b immediate\n');
+});
+
 test('ref() and unref() per socket: the process lives while a watched, ref\'d socket is open, and not longer', async (t) => {
   await childParity(
     t,

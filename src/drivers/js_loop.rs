@@ -214,6 +214,10 @@ struct Inner {
     /// The socket's port once learnt (`LOCAL_PORTS`).
     local_port: Cell<Option<u16>>,
     refd: Cell<bool>,
+    /// A libuv poll handle left started, unref'd, by JS's `recvStop`
+    /// until its next callback stops it or `watch` takes it back
+    /// (`unwatch_soon`). Set only while that handle is started.
+    stop_pending: Cell<bool>,
 }
 
 impl Drop for Inner {
@@ -255,6 +259,7 @@ impl Poller {
             answered: Cell::new(false),
             local_port: Cell::new(None),
             refd: Cell::new(true),
+            stop_pending: Cell::new(false),
         });
         pending_port(&inner);
         let weak = Rc::downgrade(&inner);
@@ -296,9 +301,9 @@ impl Poller {
         watch(&self.inner)
     }
 
-    /// Stops watching (receiving stopped, or read-ahead took over).
+    /// Stops watching: JS stopped receiving (`recvStop`).
     pub(crate) fn unwatch(&self) {
-        unwatch(&self.inner);
+        unwatch_soon(&self.inner);
     }
 
     /// Reads again after a pause (`Taken::Held`): by poll, or on a
@@ -321,7 +326,10 @@ impl Poller {
     pub(crate) fn set_ref(&self, on: bool) {
         self.inner.refd.set(on);
         if let Some(p) = self.inner.poll.borrow().as_ref() {
-            p.set_ref(on);
+            // (A handle whose stop is pending stays unref'd.)
+            if !self.inner.stop_pending.get() {
+                p.set_ref(on);
+            }
         }
         if let Some(t) = self.inner.ticker.borrow().as_ref() {
             t.set_ref(on);
@@ -353,6 +361,15 @@ impl Poller {
 
 fn watch(inner: &Inner) -> io::Result<()> {
     end_stream(inner);
+    if inner.stop_pending.replace(false) {
+        // Still started, and whatever its loop gathered this turn for the
+        // socket is still to come.
+        if let Some(p) = inner.poll.borrow().as_ref() {
+            p.set_ref(inner.refd.get());
+        }
+        inner.watching.set(true);
+        return Ok(());
+    }
     let started = match inner.poll.borrow().as_ref() {
         Some(p) => p.start(),
         None => return Ok(()),
@@ -385,10 +402,41 @@ fn own_poll_instead(inner: &Inner, err: io::Error) -> io::Result<()> {
 
 fn unwatch(inner: &Inner) {
     end_stream(inner);
-    if let Some(p) = inner.poll.borrow().as_ref() {
-        p.stop();
+    stop_poll(inner);
+    inner.watching.set(false);
+}
+
+/// `unwatch` for JS's `recvStop`. libuv's `uv_poll_stop` also drops the
+/// events its loop gathered for the descriptor this turn, which
+/// `uv_udp_recv_stop` keeps: a socket that another socket's listener stops
+/// and restarts would then miss this turn and come after its immediates,
+/// where node:dgram emits it in the same turn. So a libuv poll handle
+/// (every socket off Linux; shared descriptors on Linux) stays started,
+/// unref'd, and its next callback stops it, unless `watch` takes it back
+/// first. (The thread's own epoll, `loop_epoll`, keeps gathered events.)
+fn unwatch_soon(inner: &Inner) {
+    let polled = inner.watching.get() && !inner.streaming.get();
+    match inner.poll.borrow().as_ref() {
+        Some(p @ Watch::Own(_)) if polled => {
+            p.set_ref(false);
+            inner.stop_pending.set(true);
+        }
+        _ => {
+            end_stream(inner);
+            stop_poll(inner);
+        }
     }
     inner.watching.set(false);
+}
+
+/// Stops the poll handle now (a pending stop included).
+fn stop_poll(inner: &Inner) {
+    if let Some(p) = inner.poll.borrow().as_ref() {
+        p.stop();
+        if inner.stop_pending.replace(false) {
+            p.set_ref(inner.refd.get());
+        }
+    }
 }
 
 /// JS holds a batch (`Taken::Held`): nothing is read until `resume`. A
@@ -397,9 +445,7 @@ fn unwatch(inner: &Inner) {
 fn pause(inner: &Inner) {
     inner.watching.set(false);
     if !inner.streaming.get() {
-        if let Some(p) = inner.poll.borrow().as_ref() {
-            p.stop();
-        }
+        stop_poll(inner);
     }
 }
 
@@ -491,9 +537,7 @@ fn start_stream(inner: &Rc<Inner>, count: usize, bytes: usize) -> io::Result<boo
     if let Some(t) = before {
         t.close();
     }
-    if let Some(p) = inner.poll.borrow().as_ref() {
-        p.stop();
-    }
+    stop_poll(inner);
     inner.streaming.set(true);
     stats::STREAMS.add(1);
     Ok(true)
@@ -668,6 +712,10 @@ fn resume_watching(inner: &Inner, sink: &dyn Sink, err: io::Error) {
 }
 
 fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
+    if inner.stop_pending.get() {
+        stop_poll(inner); // JS stopped receiving (`unwatch_soon`)
+        return;
+    }
     stats::JS_WAKEUPS.add(1);
     let sink = inner.sink.borrow().as_ref().and_then(Weak::upgrade);
     let Some(sink) = sink else {
