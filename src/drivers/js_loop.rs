@@ -420,13 +420,10 @@ fn unwatch_soon(inner: &Inner) {
         Some(p @ Watch::Own(_)) if polled => {
             p.set_ref(false);
             inner.stop_pending.set(true);
+            inner.watching.set(false);
         }
-        _ => {
-            end_stream(inner);
-            stop_poll(inner);
-        }
+        _ => unwatch(inner),
     }
-    inner.watching.set(false);
 }
 
 /// Stops the poll handle now (a pending stop included).
