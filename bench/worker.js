@@ -13,7 +13,6 @@
 // which SIGKILL the worker. Losing the parent (IPC 'disconnect') exits too.
 
 const path = require('node:path');
-const fs = require('node:fs');
 const v8 = require('node:v8');
 
 const [impl, role, rawParams] = process.argv.slice(2);
@@ -422,14 +421,7 @@ async function echoClient() {
 // open fds are measured after a warm-up (so lazily created runtime state is
 // not counted as growth), and again after a short settle + GC.
 
-function fdCount() {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
-function threadCount() {
-  const m = /^Threads:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
+const { fdCount, threadCount } = require('./stress/process-counts.js');
 
 // process.memoryUsage() plus the JS heap's resident size (heapTotal is what
 // V8 reserved, not what is in RAM), so that RSS can be split into the JS

@@ -21,7 +21,6 @@ const { fdCount, threadCount } = require('./process-counts.js');
 
 const ROOT = path.join(__dirname, '..', '..');
 
-
 function gc() {
   if (typeof global.gc === 'function') {
     global.gc();
