@@ -27,9 +27,11 @@ cd "$NODE_TEST_DIR" || exit 2
 pass=0
 fail=0
 failed=()
-for f in $(ls parallel/test-dgram* sequential/test-dgram* parallel/test-cluster-dgram* \
+shopt -s nullglob
+for f in parallel/test-dgram* sequential/test-dgram* parallel/test-cluster-dgram* \
   parallel/test-cluster-disconnect-unshared-udp* async-hooks/test-async-local-storage-dgram.js \
-  async-hooks/test-udpwrap.js async-hooks/test-udpsendwrap.js 2>/dev/null | grep -E "$pat"); do
+  async-hooks/test-udpwrap.js async-hooks/test-udpsendwrap.js; do
+  [ -e "$f" ] && [[ $f =~ $pat ]] || continue
   # Each test names the flags it needs on a `// Flags:` line.
   read -r -a flags <<<"$(grep -m1 -E '^// Flags:' "$f" | sed 's#^// Flags:##')"
   pre=()

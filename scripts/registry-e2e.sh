@@ -251,7 +251,7 @@ new_project "$app3"
   export PATH="$nocargo_path"
   t 300 node "$work/pnpm/node_modules/pnpm/bin/pnpm.cjs" add dgram-rs \
     --registry "$registry" --store-dir "$work/pnpm-store" --reporter append-only
-  got=$(ls node_modules/.pnpm | grep '^dgram-rs-' | sed 's/@.*//' | tr '\n' ' ' | sed 's/ $//')
+  got=$(for d in node_modules/.pnpm/dgram-rs-*; do [ ! -e "$d" ] || basename "$d"; done | sed 's/@.*//' | tr '\n' ' ' | sed 's/ $//')
   [ "$got" = dgram-rs-linux-x64-gnu ] || fail "pnpm: expected only dgram-rs-linux-x64-gnu, got '$got'"
   echo "pnpm installed platform packages: $got"
   t 60 node roundtrip.cjs
