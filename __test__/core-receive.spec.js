@@ -647,6 +647,35 @@ unixOnly('a slow consumer is read as libuv reads it: 32 a turn, in order, no rea
   t.deepEqual(JSON.parse(node.stdout), { inOrder: true, turns: [...Array(12).fill(32), 16] });
 });
 
+// A client pinging a server socket of its own thread, one datagram in
+// flight, each ping sent once the last arrived: the server socket never
+// sends, but the thread does, so its datagrams are not a one-way stream
+// and dgram-rs must not read them on a timer (drivers/js_loop.rs
+// `answered`): with the old rule (a send on the receiving socket itself),
+// 16 quick pings made a "stream" and about one ping in six waited up to a
+// 1 ms tick, where node:dgram hands each over at once.
+test('a client pinging a server socket of the same thread is never read on a timer', async (t) => {
+  const { rs } = await childParity(t, `const dgram = require(process.env.DGRAM);
+    const server = dgram.createSocket('udp4');
+    const client = dgram.createSocket('udp4');
+    const N = 2000;
+    let got = 0;
+    const ping = () => client.send(Buffer.from([got & 255]), server.address().port, '127.0.0.1');
+    server.on('message', (m) => {
+      if (m[0] !== (got & 255)) console.log('out of order at', got);
+      if (++got < N) return setImmediate(ping);
+      const stats = process.env.DGRAM === 'node:dgram' ? undefined : require(process.env.DGRAM + '/binding.js').receiveStats();
+      if (stats && stats.streams !== 0) console.error('read on a timer:', JSON.stringify(stats));
+      console.log('pings', got);
+      server.close();
+      client.close();
+    });
+    server.bind(0, '127.0.0.1', () => client.bind(0, '127.0.0.1', ping));
+  `, { ms: 20000 });
+  t.is(rs.stdout, 'pings 2000\n');
+  t.is(rs.stderr, '');
+});
+
 // A datagram that arrives alone gets a Buffer of its own, whatever its
 // size (small ones are copied out of the scratch buffer in JS, larger ones
 // into a Buffer made natively, src/deliver.rs), and the next read reuses

@@ -334,7 +334,6 @@ impl SocketCtx {
         dest: Option<SocketAddr>,
         source: Option<Source>,
     ) -> Outcome {
-        self.note_send();
         crate::drivers::js_loop::note_sends_to([dest]);
         let behind = self.has_unheard();
         let outcome = sender::send(sock, &self.shared, data, dest, source, behind);
@@ -346,7 +345,6 @@ impl SocketCtx {
 
     /// Sends a burst, in order.
     pub(crate) fn send_many(&self, sock: &Arc<Socket>, items: &[Item<'_>]) -> Vec<Outcome> {
-        self.note_send();
         crate::drivers::js_loop::note_sends_to(items.iter().map(|(_, dest)| *dest));
         let behind = self.has_unheard();
         let outcomes = sender::send_many(sock, &self.shared, items, behind);
@@ -357,12 +355,6 @@ impl SocketCtx {
             .map(|(_, (data, _))| data.len());
         self.queued(queued);
         outcomes
-    }
-
-    fn note_send(&self) {
-        if let Some(p) = self.poller.borrow().as_ref() {
-            p.note_send();
-        }
     }
 
     fn queued(&self, sizes: impl IntoIterator<Item = usize>) {
@@ -877,6 +869,10 @@ impl Drop for SocketCtx {
 fn release_socket(sock: Arc<Socket>) {
     let weak = Arc::downgrade(&sock);
     drop(sock);
+    // The usual case: no clock read (a socket's close is on churn's path).
+    if weak.strong_count() == 0 {
+        return;
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
     while weak.strong_count() > 0 && std::time::Instant::now() < deadline {
         std::thread::yield_now();

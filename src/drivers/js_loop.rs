@@ -17,8 +17,11 @@
 //! average and brought at least `STREAM_KEEP` datagrams per longest tick
 //! (4,000 a second; averaged, because a sender on a 1 ms timer wakes a
 //! fast reader a few times per burst, then not for most of a millisecond),
-//! the application sent nothing on the socket meanwhile (so it is not
-//! answering them: a request/response exchange never waits here), and the
+//! the thread sent nothing meanwhile, on this socket or any other (so it
+//! is not answering them: a request/response exchange, whose replies may
+//! leave by another socket, as a client's next request does, never waits
+//! here; measured before that: a client pinging a server socket of the
+//! same thread saw about one datagram in six delayed by 0.5-1 ms), and the
 //! receive buffer holds `STREAM_MIN_CAPACITY` datagrams of their size, the
 //! poller stops watching and reads on a timer instead: one wake-up per tick carries what
 //! arrived in it. The tick starts at `TICK_START` and adapts so that what
@@ -28,7 +31,7 @@
 //! timerfd watched by the loop (microseconds), so streams are a Linux
 //! feature (`STREAMS`): libuv's millisecond timer fires on Windows' ~15.6 ms
 //! clock, long enough to overflow a default 64 KiB receive buffer, and the
-//! tick's adaptation cannot go below 1 ms there. The poller watches again as soon as the application
+//! tick's adaptation cannot go below 1 ms there. The poller watches again as soon as the thread
 //! sends, a tick's datagrams are too large for the buffer to hold enough
 //! of them, or two longest ticks bring fewer than `STREAM_LEAVE` datagrams
 //! together (below the rate that starts a stream: hysteresis). A timer's
@@ -209,8 +212,9 @@ struct Inner {
     window_datagrams: Cell<usize>,
     /// What the stream's previous longest tick brought (`lean_stream`).
     last_long_tick: Cell<Option<usize>>,
-    /// The application sent on the socket since the last wake-up.
-    answered: Cell<bool>,
+    /// The thread's count of sends (`SENDS`) at the last wake-up: when it
+    /// moved, the application is answering (`answered`).
+    sends_seen: Cell<u64>,
     /// The socket's port once learnt (`LOCAL_PORTS`).
     local_port: Cell<Option<u16>>,
     refd: Cell<bool>,
@@ -256,7 +260,7 @@ impl Poller {
             window_wakeups: Cell::new(0),
             window_datagrams: Cell::new(0),
             last_long_tick: Cell::new(None),
-            answered: Cell::new(false),
+            sends_seen: Cell::new(SENDS.with(Cell::get)),
             local_port: Cell::new(None),
             refd: Cell::new(true),
             stop_pending: Cell::new(false),
@@ -334,12 +338,6 @@ impl Poller {
         if let Some(t) = self.inner.ticker.borrow().as_ref() {
             t.set_ref(on);
         }
-    }
-
-    /// The application sent on the socket: it is answering what it
-    /// receives, so the socket is not a one-way stream.
-    pub(crate) fn note_send(&self) {
-        self.inner.answered.set(true);
     }
 
     /// Closes the handles; `on_closed` runs in the loop's close phase.
@@ -461,11 +459,20 @@ fn end_stream(inner: &Inner) {
     inner.last_long_tick.set(None);
 }
 
+/// Whether the thread sent anything since the socket's last wake-up (or
+/// tick): then it is answering what arrives, maybe by another socket, and
+/// a tick's delay would be the exchange's. (Sends from other threads or
+/// processes, and answers by other means, are not seen.)
+fn answered(inner: &Inner) -> bool {
+    let now = SENDS.with(Cell::get);
+    inner.sends_seen.replace(now) != now
+}
+
 /// Counts a wake-up toward a stream; on a stream, switches from the poll
 /// handle to the timer.
 fn note_wakeup(inner: &Rc<Inner>, count: usize, bytes: usize) {
     let now = Instant::now();
-    if inner.answered.replace(false) {
+    if answered(inner) {
         inner.window_start.set(None);
         return;
     }
@@ -551,7 +558,7 @@ fn on_tick(inner: &Rc<Inner>) {
     if !inner.watching.get() || !inner.streaming.get() || taken == Taken::Stopped {
         return; // stopped by JS meanwhile
     }
-    let answered = inner.answered.replace(false);
+    let answered = answered(inner);
     let tick = inner.tick_us.get();
     let slow = slow_consumer(inner);
     if more && !slow {
@@ -817,6 +824,8 @@ thread_local! {
     /// socket, whose peer may be one): whether the listeners of a wake-up
     /// may have fed a socket of the thread.
     static LOCAL_SENDS: Cell<u64> = const { Cell::new(0) };
+    /// Every send made on this thread, on any socket (`answered`).
+    static SENDS: Cell<u64> = const { Cell::new(0) };
     /// The local ports of this thread's polled sockets (how many sockets
     /// each), learnt at the first send after a socket got its poll handle
     /// (`PENDING`): a program that never sends pays no `getsockname`.
@@ -826,6 +835,7 @@ thread_local! {
 
 /// A socket of this thread sends to `dests` (`None`: its connected peer).
 pub(crate) fn note_sends_to(dests: impl IntoIterator<Item = Option<SocketAddr>>) {
+    SENDS.with(|n| n.set(n.get().wrapping_add(1)));
     learn_local_ports();
     let local = LOCAL_PORTS.with(|p| {
         let p = p.borrow();
