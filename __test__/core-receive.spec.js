@@ -676,6 +676,34 @@ test('a client pinging a server socket of the same thread is never read on a tim
   t.is(rs.stderr, '');
 });
 
+// The same exchange with pings that dgram-rs cannot see being sent (here
+// a node:dgram client; in life, a peer that waits for an answer given by
+// IPC or TCP): it looks like a one-way stream, and each stream's ticks
+// delay a ping or three. A stream that ends thin within a few ticks makes
+// the next one need twice the wake-ups (js_loop.rs `STREAM_SHORT`), so a
+// few streams happen, not one per 20 pings (150 in 3,000 before).
+test('pings from a sender dgram-rs does not see: few timer reads, each rarer than the last', async (t) => {
+  const { rs } = await childParity(t, `const dgram = require(process.env.DGRAM);
+    const server = dgram.createSocket('udp4');
+    const client = require('node:dgram').createSocket('udp4');
+    const N = 3000;
+    let got = 0;
+    const ping = () => client.send(Buffer.from([got & 255]), server.address().port, '127.0.0.1');
+    server.on('message', (m) => {
+      if (m[0] !== (got & 255)) console.log('out of order at', got);
+      if (++got < N) return setImmediate(ping);
+      const stats = process.env.DGRAM === 'node:dgram' ? undefined : require(process.env.DGRAM + '/binding.js').receiveStats();
+      if (stats && stats.streams > 8) console.error('read on a timer:', JSON.stringify(stats));
+      console.log('pings', got);
+      server.close();
+      client.close();
+    });
+    server.bind(0, '127.0.0.1', () => client.bind(0, '127.0.0.1', ping));
+  `, { ms: 20000 });
+  t.is(rs.stdout, 'pings 3000\n');
+  t.is(rs.stderr, '');
+});
+
 // A datagram that arrives alone gets a Buffer of its own, whatever its
 // size (small ones are copied out of the scratch buffer in JS, larger ones
 // into a Buffer made natively, src/deliver.rs), and the next read reuses

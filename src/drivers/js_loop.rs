@@ -34,7 +34,10 @@
 //! tick's adaptation cannot go below 1 ms there. The poller watches again as soon as the thread
 //! sends, a tick's datagrams are too large for the buffer to hold enough
 //! of them, or two longest ticks bring fewer than `STREAM_LEAVE` datagrams
-//! together (below the rate that starts a stream: hysteresis). A timer's
+//! together (below the rate that starts a stream: hysteresis). A stream
+//! that ends so within `STREAM_SHORT` ticks may have been an exchange
+//! answered by other means (the sender waits for each datagram to be
+//! handled): the next stream then needs twice the wake-ups. A timer's
 //! wake-up costs more than a datagram's (on the 2-core VM we measure on,
 //! about three times one that closely follows another): a stream pays
 //! only where it replaces several wake-ups per tick. The
@@ -84,8 +87,16 @@ const LIBUV_TURN: usize = 32;
 const STREAMS: bool = cfg!(target_os = "linux");
 /// Wake-ups closer together than this on average count toward a stream.
 const STREAM_GAP: Duration = Duration::from_micros(250);
-/// How many wake-ups make a window in which a stream is recognised.
+/// How many wake-ups make a window in which a stream is recognised, at
+/// first (`Inner::streak`).
 const STREAM_STREAK: u32 = 16;
+/// A stream that ends thin within this many ticks did not pay: the sender
+/// may be waiting for what we emit (a request/response exchange answered
+/// by other means than a send of this thread, e.g. IPC), and each of its
+/// ticks delayed one datagram. The next stream then needs twice the
+/// wake-ups, up to `STREAK_MAX`; a stream that lasts longer resets it.
+const STREAM_SHORT: u32 = 6;
+const STREAK_MAX: u32 = 4096;
 /// A stream's first tick, and the bounds of its adaptation.
 const TICK_START: u64 = 250;
 const TICK_MIN: u64 = 50;
@@ -212,6 +223,11 @@ struct Inner {
     window_datagrams: Cell<usize>,
     /// What the stream's previous longest tick brought (`lean_stream`).
     last_long_tick: Cell<Option<usize>>,
+    /// Wake-ups a window needs to be a stream (`STREAM_STREAK` doubled
+    /// after each stream that did not pay, `STREAM_SHORT`), and the ticks
+    /// of the current stream.
+    streak: Cell<u32>,
+    stream_ticks: Cell<u32>,
     /// The thread's count of sends (`SENDS`) at the last wake-up: when it
     /// moved, the application is answering (`answered`).
     sends_seen: Cell<u64>,
@@ -260,6 +276,8 @@ impl Poller {
             window_wakeups: Cell::new(0),
             window_datagrams: Cell::new(0),
             last_long_tick: Cell::new(None),
+            streak: Cell::new(STREAM_STREAK),
+            stream_ticks: Cell::new(0),
             sends_seen: Cell::new(SENDS.with(Cell::get)),
             local_port: Cell::new(None),
             refd: Cell::new(true),
@@ -484,24 +502,24 @@ fn note_wakeup(inner: &Rc<Inner>, count: usize, bytes: usize) {
     };
     let wakeups = inner.window_wakeups.get() + 1;
     let datagrams = inner.window_datagrams.get() + count;
-    if wakeups < STREAM_STREAK {
+    if wakeups < inner.streak.get() {
         inner.window_wakeups.set(wakeups);
         inner.window_datagrams.set(datagrams);
         return;
     }
     inner.window_start.set(None);
-    if STREAMS && is_stream(now.duration_since(start), datagrams) {
+    if STREAMS && is_stream(now.duration_since(start), wakeups, datagrams) {
         let _ = start_stream(inner, count, bytes);
     }
 }
 
-/// Whether `STREAM_STREAK` wake-ups that took `span` and brought
+/// Whether `wakeups` wake-ups that took `span` and brought
 /// `datagrams` are a stream: wake-ups `STREAM_GAP` apart on average (bursts
 /// and pauses average out), and datagrams enough that a longest tick
 /// would bring `STREAM_KEEP` of them.
-fn is_stream(span: Duration, datagrams: usize) -> bool {
+fn is_stream(span: Duration, wakeups: u32, datagrams: usize) -> bool {
     let micros = span.as_micros();
-    micros < STREAM_GAP.as_micros() * u128::from(STREAM_STREAK)
+    micros < STREAM_GAP.as_micros() * u128::from(wakeups)
         && datagrams as u128 * TICK_MAX as u128 >= STREAM_KEEP as u128 * micros.max(1)
 }
 
@@ -536,6 +554,7 @@ fn start_stream(inner: &Rc<Inner>, count: usize, bytes: usize) -> io::Result<boo
     }
     inner.rcvbuf.set(rcvbuf);
     inner.tick_us.set(TICK_START);
+    inner.stream_ticks.set(0);
     // (Not streaming until now, so there was no ticker to replace.)
     let before = inner.ticker.borrow_mut().replace(ticker);
     if let Some(t) = before {
@@ -561,6 +580,11 @@ fn on_tick(inner: &Rc<Inner>) {
     let answered = answered(inner);
     let tick = inner.tick_us.get();
     let slow = slow_consumer(inner);
+    let ticks = inner.stream_ticks.get().saturating_add(1);
+    inner.stream_ticks.set(ticks);
+    if ticks == STREAM_SHORT + 1 {
+        inner.streak.set(STREAM_STREAK); // this one pays
+    }
     if more && !slow {
         unwatch(inner);
         stats::READ_AHEADS.add(1);
@@ -574,7 +598,7 @@ fn on_tick(inner: &Rc<Inner>) {
             || slow
             // (Also records this tick: evaluated on every tick that
             // got this far, i.e. while the stream goes on otherwise.)
-            || lean_stream(inner, tick, count)
+            || (lean_stream(inner, tick, count) && back_off(inner, ticks))
             || (count > 0 && !holds_a_stream(rcvbuf, count, bytes)))
     {
         if let Err(e) = watch(inner) {
@@ -797,6 +821,15 @@ fn lean_stream(inner: &Inner, tick: u64, count: usize) -> bool {
     }
 }
 
+/// A stream ends thin after `ticks` ticks: if it was short, the next one
+/// needs twice the wake-ups (`STREAM_SHORT`). True, for the caller's `||`.
+fn back_off(inner: &Inner, ticks: u32) -> bool {
+    if ticks <= STREAM_SHORT {
+        inner.streak.set((inner.streak.get() * 2).min(STREAK_MAX));
+    }
+    true
+}
+
 fn slow_consumer(inner: &Inner) -> bool {
     inner
         .shared
@@ -996,13 +1029,17 @@ mod tests {
     fn a_stream_is_four_wakeups_and_four_datagrams_a_millisecond_on_average() {
         let ms = |m: f64| Duration::from_secs_f64(m / 1000.0);
         // 16 wake-ups 240 µs apart, one datagram each.
-        assert!(is_stream(ms(3.6), 16));
+        assert!(is_stream(ms(3.6), 16, 16));
         // A paced sender's bursts: 16 wake-ups over ~3.9 ms, 40 datagrams.
-        assert!(is_stream(ms(3.9), 40));
+        assert!(is_stream(ms(3.9), 16, 40));
         // Wake-ups 300 µs apart on average: polling costs no more.
-        assert!(!is_stream(ms(4.8), 64));
+        assert!(!is_stream(ms(4.8), 16, 64));
         // Frequent wake-ups that found next to nothing (spurious).
-        assert!(!is_stream(ms(2.0), 4));
-        assert!(!is_stream(ms(0.0), 0));
+        assert!(!is_stream(ms(2.0), 16, 4));
+        assert!(!is_stream(ms(0.0), 16, 0));
+        // A longer window after streams that did not pay (`STREAM_SHORT`):
+        // the same average gap.
+        assert!(is_stream(ms(7.2), 32, 32));
+        assert!(!is_stream(ms(9.6), 32, 128));
     }
 }
