@@ -41,8 +41,10 @@
 //! wake-up costs more than a datagram's (on the 2-core VM we measure on,
 //! about three times one that closely follows another): a stream pays
 //! only where it replaces several wake-ups per tick. The
-//! price is at most one tick of added delay on one-way streams of more than
-//! a few thousand datagrams a second.
+//! price is a tick of added delay on one-way streams of more than
+//! a few thousand datagrams a second (and a tail of several ms for 1-4 %
+//! of them on our VM, whose timer interrupts on an idle vCPU come late:
+//! bench/stress/stream-latency.js, docs/status.md session 33).
 
 use crate::int_hash::IntMap;
 use std::cell::{Cell, RefCell};
