@@ -655,23 +655,7 @@ unixOnly('a slow consumer is read as libuv reads it: 32 a turn, in order, no rea
 // 16 quick pings made a "stream" and about one ping in six waited up to a
 // 1 ms tick, where node:dgram hands each over at once.
 test('a client pinging a server socket of the same thread is never read on a timer', async (t) => {
-  const { rs } = await childParity(t, `const dgram = require(process.env.DGRAM);
-    const server = dgram.createSocket('udp4');
-    const client = dgram.createSocket('udp4');
-    const N = 2000;
-    let got = 0;
-    const ping = () => client.send(Buffer.from([got & 255]), server.address().port, '127.0.0.1');
-    server.on('message', (m) => {
-      if (m[0] !== (got & 255)) console.log('out of order at', got);
-      if (++got < N) return setImmediate(ping);
-      const stats = process.env.DGRAM === 'node:dgram' ? undefined : require(process.env.DGRAM + '/binding.js').receiveStats();
-      if (stats && stats.streams !== 0) console.error('read on a timer:', JSON.stringify(stats));
-      console.log('pings', got);
-      server.close();
-      client.close();
-    });
-    server.bind(0, '127.0.0.1', () => client.bind(0, '127.0.0.1', ping));
-  `, { ms: 20000 });
+  const { rs } = await childParity(t, pingScript({ client: 'dgram', pings: 2000, maxStreams: 0 }), { ms: 20000 });
   t.is(rs.stdout, 'pings 2000\n');
   t.is(rs.stderr, '');
 });
@@ -683,26 +667,36 @@ test('a client pinging a server socket of the same thread is never read on a tim
 // the next one need twice the wake-ups (js_loop.rs `STREAM_SHORT`), so a
 // few streams happen, not one per 20 pings (150 in 3,000 before).
 test('pings from a sender dgram-rs does not see: few timer reads, each rarer than the last', async (t) => {
-  const { rs } = await childParity(t, `const dgram = require(process.env.DGRAM);
+  const { rs } = await childParity(t, pingScript({ client: "require('node:dgram')", pings: 3000, maxStreams: 8 }), { ms: 20000 });
+  t.is(rs.stdout, 'pings 3000\n');
+  t.is(rs.stderr, '');
+});
+
+/**
+ * A child script: `client` (an expression for a dgram module) pings a
+ * server socket of the same thread `pings` times, one in flight, the next
+ * sent on the immediate after one arrives; it prints the count, and on
+ * stderr dgram-rs's counters if it read on a timer more than `maxStreams`
+ * times.
+ */
+function pingScript({ client, pings, maxStreams }) {
+  return `const dgram = require(process.env.DGRAM);
     const server = dgram.createSocket('udp4');
-    const client = require('node:dgram').createSocket('udp4');
-    const N = 3000;
+    const client = (${client}).createSocket('udp4');
     let got = 0;
     const ping = () => client.send(Buffer.from([got & 255]), server.address().port, '127.0.0.1');
     server.on('message', (m) => {
       if (m[0] !== (got & 255)) console.log('out of order at', got);
-      if (++got < N) return setImmediate(ping);
+      if (++got < ${pings}) return setImmediate(ping);
       const stats = process.env.DGRAM === 'node:dgram' ? undefined : require(process.env.DGRAM + '/binding.js').receiveStats();
-      if (stats && stats.streams > 8) console.error('read on a timer:', JSON.stringify(stats));
+      if (stats && stats.streams > ${maxStreams}) console.error('read on a timer:', JSON.stringify(stats));
       console.log('pings', got);
       server.close();
       client.close();
     });
     server.bind(0, '127.0.0.1', () => client.bind(0, '127.0.0.1', ping));
-  `, { ms: 20000 });
-  t.is(rs.stdout, 'pings 3000\n');
-  t.is(rs.stderr, '');
-});
+  `;
+}
 
 // A datagram that arrives alone gets a Buffer of its own, whatever its
 // size (small ones are copied out of the scratch buffer in JS, larger ones
