@@ -329,8 +329,9 @@ function setUpSocket(socket, parts, asyncId, listener) {
     // not held to the batch's end (lib/send-path.js, emitBatch).
     slowListeners: false,
     // A connected send while a batch was emitted: its ICMP error, if any,
-    // comes before the batch's next message (lib/receive.js pendingError).
-    errorCheck: false,
+    // comes before the next messages (this many still to check; see
+    // lib/receive.js pendingError).
+    errorCheck: 0,
     // In a cluster worker, gives back the primary's socket (lib/cluster.js).
     clusterRelease: undefined,
     // util.inspect(socket) shows Node's fields only (inspectedState).

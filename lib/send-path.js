@@ -23,6 +23,10 @@ const process = hostProcess();
 // Whether the kernel reports a socket's pending error before the datagrams
 // already queued on it (see transmit).
 const ERROR_BEFORE_QUEUED = process.platform === 'linux' || process.platform === 'android';
+// After such a send, the messages of this and later batches checked for
+// its error before they are emitted (lib/receive.js pendingError): two of
+// libuv's turns' worth (32 each).
+const ERROR_CHECKS = 64;
 
 // sendMany() once the socket is bound, on items index.js has validated.
 function sendManyBound(socket, items, callback) {
@@ -671,7 +675,7 @@ function transmit(socket, data, ip, address, port, callback, local) {
   // Linux reports a pending error ahead of the datagrams still queued (so
   // node:dgram emits it next); BSD/macOS only once they are read, and
   // libuv ignores it on Windows: there the read path reports it, as libuv.
-  if (emittingBatch && ip === undefined && ERROR_BEFORE_QUEUED) state.errorCheck = true;
+  if (emittingBatch && ip === undefined && ERROR_BEFORE_QUEUED) state.errorCheck = ERROR_CHECKS;
   if (sent > 0) {
     if (callback) socketTick(state, callback, null, sent - 1);
   } else if (sent === 0) {
