@@ -546,15 +546,19 @@ impl UdpHandle {
                     run.push((*d, Some(to)));
                 }
                 _ => {
-                    outcomes.extend(ctx.send_many(&sock, &run));
-                    run.clear();
+                    if !run.is_empty() {
+                        outcomes.extend(ctx.send_many(&sock, &run));
+                        run.clear();
+                    }
                     outcomes.push(Outcome::Failed(std::io::Error::from(
                         std::io::ErrorKind::InvalidInput,
                     )));
                 }
             }
         }
-        outcomes.extend(ctx.send_many(&sock, &run));
+        if !run.is_empty() {
+            outcomes.extend(ctx.send_many(&sock, &run));
+        }
         let mut errors = Vec::new();
         for (slot, outcome) in results.iter_mut().zip(outcomes) {
             *slot = match outcome {

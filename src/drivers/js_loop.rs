@@ -13,7 +13,7 @@
 //! A stream: when datagrams keep arriving one or two per wake-up (a sender
 //! slower than us, such as a node:dgram peer: one syscall per datagram),
 //! each wake-up costs more than the datagrams it brings. If
-//! `STREAM_STREAK` wake-ups in a row came less than `STREAM_GAP` apart on
+//! `STREAM_STREAK` wake-ups in a row (at first; see below) came less than `STREAM_GAP` apart on
 //! average and brought at least `STREAM_KEEP` datagrams per longest tick
 //! (4,000 a second; averaged, because a sender on a 1 ms timer wakes a
 //! fast reader a few times per burst, then not for most of a millisecond),
@@ -31,8 +31,8 @@
 //! timerfd watched by the loop (microseconds), so streams are a Linux
 //! feature (`STREAMS`): libuv's millisecond timer fires on Windows' ~15.6 ms
 //! clock, long enough to overflow a default 64 KiB receive buffer, and the
-//! tick's adaptation cannot go below 1 ms there. The poller watches again as soon as the thread
-//! sends, a tick's datagrams are too large for the buffer to hold enough
+//! tick's adaptation cannot go below 1 ms there. The poller watches again at the
+//! first tick after the thread sent anything, when a tick's datagrams are too large for the buffer to hold enough
 //! of them, or two longest ticks bring fewer than `STREAM_LEAVE` datagrams
 //! together (below the rate that starts a stream: hysteresis). A stream
 //! that ends so within `STREAM_SHORT` ticks may have been an exchange
@@ -230,7 +230,8 @@ struct Inner {
     /// of the current stream.
     streak: Cell<u32>,
     stream_ticks: Cell<u32>,
-    /// The thread's count of sends (`SENDS`) at the last wake-up: when it
+    /// The thread's count of sends (`SENDS`) when last compared (at a
+    /// wake-up counted toward a stream, or a stream's tick): when it has
     /// moved, the application is answering (`answered`).
     sends_seen: Cell<u64>,
     /// The socket's port once learnt (`LOCAL_PORTS`).
@@ -502,6 +503,17 @@ fn note_wakeup(inner: &Rc<Inner>, count: usize, bytes: usize) {
         inner.window_datagrams.set(count);
         return;
     };
+    // A window already longer than its wake-ups may average can no longer
+    // pass: a new one starts here, so a stream that begins during a long
+    // window (`streak` goes up to 4,096: a second of them) is seen within
+    // one window of its start, not after that one has failed.
+    let span = now.duration_since(start);
+    if window_lost(span, inner.streak.get()) {
+        inner.window_start.set(Some(now));
+        inner.window_wakeups.set(1);
+        inner.window_datagrams.set(count);
+        return;
+    }
     let wakeups = inner.window_wakeups.get() + 1;
     let datagrams = inner.window_datagrams.get() + count;
     if wakeups < inner.streak.get() {
@@ -510,7 +522,7 @@ fn note_wakeup(inner: &Rc<Inner>, count: usize, bytes: usize) {
         return;
     }
     inner.window_start.set(None);
-    if STREAMS && is_stream(now.duration_since(start), wakeups, datagrams) {
+    if STREAMS && is_stream(span, wakeups, datagrams) {
         let _ = start_stream(inner, count, bytes);
     }
 }
@@ -523,6 +535,12 @@ fn is_stream(span: Duration, wakeups: u32, datagrams: usize) -> bool {
     let micros = span.as_micros();
     micros < STREAM_GAP.as_micros() * u128::from(wakeups)
         && datagrams as u128 * TICK_MAX as u128 >= STREAM_KEEP as u128 * micros.max(1)
+}
+
+/// Whether a window of `streak` wake-ups that has lasted `span` can no
+/// longer average `STREAM_GAP` (see `is_stream`), whatever comes next.
+fn window_lost(span: Duration, streak: u32) -> bool {
+    span.as_micros() >= STREAM_GAP.as_micros() * u128::from(streak)
 }
 
 /// Whether a receive buffer of `rcvbuf` bytes holds `STREAM_MIN_CAPACITY`
@@ -1006,11 +1024,24 @@ fn os_sock(sock: &Socket) -> uv::OsSock {
 
 #[cfg(test)]
 mod tests {
-    use super::{holds_a_stream, is_stream};
+    use super::{holds_a_stream, is_stream, window_lost};
     use std::time::Duration;
 
     /// Linux's default receive buffer (net.core.rmem_default).
     const DEFAULT_RCVBUF: usize = 212_992;
+
+    #[test]
+    fn a_window_is_given_up_once_it_cannot_be_a_stream_any_more() {
+        let ms = |m: f64| Duration::from_secs_f64(m / 1000.0);
+        for streak in [16, 32, 4096] {
+            let limit = ms(0.25 * f64::from(streak));
+            assert!(!window_lost(limit - ms(0.001), streak));
+            assert!(window_lost(limit, streak));
+            // Given up only where the window's end could not pass either.
+            assert!(!is_stream(limit, streak, usize::MAX / 2));
+            assert!(is_stream(limit - ms(0.001), streak, 1 << 20));
+        }
+    }
 
     #[test]
     fn small_and_mtu_sized_datagrams_may_stream_in_the_default_buffer() {
