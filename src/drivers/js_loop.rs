@@ -13,8 +13,8 @@
 //! A stream: when datagrams keep arriving one or two per wake-up (a sender
 //! slower than us, such as a node:dgram peer: one syscall per datagram),
 //! each wake-up costs more than the datagrams it brings. If
-//! `STREAM_STREAK` wake-ups in a row (at first; see below) came less than `STREAM_GAP` apart on
-//! average and brought at least `STREAM_KEEP` datagrams per longest tick
+//! `STREAM_STREAK` wake-ups in a row (at first; see below) came less than
+//! `STREAM_GAP` apart on average and brought at least `STREAM_KEEP` datagrams per longest tick
 //! (4,000 a second; averaged, because a sender on a 1 ms timer wakes a
 //! fast reader a few times per burst, then not for most of a millisecond),
 //! the thread sent nothing meanwhile, on this socket or any other (so it
@@ -31,9 +31,10 @@
 //! timerfd watched by the loop (microseconds), so streams are a Linux
 //! feature (`STREAMS`): libuv's millisecond timer fires on Windows' ~15.6 ms
 //! clock, long enough to overflow a default 64 KiB receive buffer, and the
-//! tick's adaptation cannot go below 1 ms there. The poller watches again at the
-//! first tick after the thread sent anything, when a tick's datagrams are too large for the buffer to hold enough
-//! of them, or two longest ticks bring fewer than `STREAM_LEAVE` datagrams
+//! tick's adaptation cannot go below 1 ms there. The poller watches again
+//! at the first tick after the thread sent anything, when a tick's
+//! datagrams are too large for the buffer to hold enough of them, or when
+//! two longest ticks (held ones too) bring fewer than `STREAM_LEAVE` datagrams
 //! together (below the rate that starts a stream: hysteresis). A stream
 //! that ends so within `STREAM_SHORT` ticks may have been an exchange
 //! answered by other means (the sender waits for each datagram to be
