@@ -591,12 +591,15 @@ fn on_tick(inner: &Rc<Inner>) {
     if !inner.watching.get() || !inner.streaming.get() || taken == Taken::Stopped {
         return; // stopped by JS meanwhile
     }
+    let held = taken == Taken::Held;
     let seen = TickSeen {
         count,
         bytes,
         more,
-        held: taken == Taken::Held,
-        answered: answered(inner),
+        held,
+        // (Not compared on a held tick, which goes on whatever: the sends
+        // made meanwhile count at the next tick that can end the stream.)
+        answered: !held && answered(inner),
         slow: slow_consumer(inner),
         rcvbuf: inner.rcvbuf.get(),
     };
