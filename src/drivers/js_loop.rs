@@ -1166,31 +1166,21 @@ mod tests {
         // Ticks of 250 and 500 µs, then two lean longest ones: the 4th.
         assert_eq!(s.ticks, 4);
         assert_eq!(last, AfterTick::End { back_off: true });
-        let mut s = long_stream(20);
-        let answered = TickSeen {
-            answered: true,
-            ..seen(50, false)
-        };
-        assert_eq!(
-            judge_tick(&mut s, &answered),
-            AfterTick::End { back_off: false }
-        );
-        let more = TickSeen {
-            more: true,
-            ..seen(50, true)
-        };
-        assert_eq!(
-            judge_tick(&mut long_stream(20), &more),
-            AfterTick::ReadAhead
-        );
-        let answered_held = TickSeen {
-            answered: true,
-            ..seen(50, true)
-        };
-        assert_eq!(
-            judge_tick(&mut long_stream(20), &answered_held),
-            AfterTick::Hold
-        );
+        // An answer ends a stream at once (unless JS holds the batch); more
+        // than a tick reads goes to the read-ahead.
+        let cases = [
+            (false, false, true, AfterTick::End { back_off: false }),
+            (true, false, true, AfterTick::Hold),
+            (true, true, false, AfterTick::ReadAhead),
+        ];
+        for (held, more, answered, after) in cases {
+            let tick = TickSeen {
+                more,
+                answered,
+                ..seen(50, held)
+            };
+            assert_eq!(judge_tick(&mut long_stream(20), &tick), after);
+        }
     }
 
     #[test]
