@@ -226,7 +226,12 @@ s.on('message', (m, ri) => {
   parentPort.postMessage('terminate me');
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
 });
-s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));`;
+// Blocked until the main thread has written the four datagrams, so that
+// they are read as one batch (else the first could come alone).
+s.bind(0, '127.0.0.1', () => {
+  parentPort.postMessage(s.address().port);
+  Atomics.wait(new Int32Array(workerData.gate), 0, 0, 5000);
+});`;
 const TERMINATE_SCRIPT = `'use strict';
 const { Worker } = require('node:worker_threads');
 const dgram = require(process.env.DGRAM);
@@ -234,10 +239,17 @@ const c = dgram.createSocket('udp4');
 const got = [];
 c.on('message', (m) => got.push(String(m)));
 c.bind(0, '127.0.0.1', () => {
-  const w = new Worker(${JSON.stringify(WORKER_CODE)}, { eval: true, workerData: { impl: process.env.DGRAM } });
+  const gate = new SharedArrayBuffer(4);
+  const w = new Worker(${JSON.stringify(WORKER_CODE)}, { eval: true, workerData: { impl: process.env.DGRAM, gate } });
   w.on('message', (msg) => {
     if (msg === 'terminate me') return w.terminate();
-    for (let i = 0; i < 4; i++) c.send(String(i), msg, '127.0.0.1'); // one batch in the worker
+    // One batch in the worker: it reads once the last is written.
+    for (let i = 0; i < 4; i++) {
+      c.send(String(i), msg, '127.0.0.1', i < 3 ? undefined : () => {
+        Atomics.store(new Int32Array(gate), 0, 1);
+        Atomics.notify(new Int32Array(gate), 0);
+      });
+    }
   });
   // Loopback has delivered whatever the worker wrote once 'end' is back.
   w.on('exit', () => {
