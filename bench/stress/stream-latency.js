@@ -13,8 +13,8 @@
 // Session 33, 5,000/s: median +0.2 ms, p99 +2.1-3.1 ms, 3-5 % of the
 // datagrams more than 1.2 ms later, in runs of consecutive ones (a tick
 // that came ~4 ms after the last): more than the tick's 1 ms, because this
-// VM delivers an idle vCPU's timer interrupt late (docs/status.md, session
-// 33).
+// VM delivers an idle vCPU's timer interrupt late (docs/sessions.md,
+// session 33).
 const { spawn } = require('node:child_process');
 
 if (process.argv[2] === '--sender') {

@@ -45,7 +45,7 @@
 //! price is a tick of added delay on one-way streams of more than
 //! a few thousand datagrams a second (and a tail of several ms for 1-4 %
 //! of them on our VM, whose timer interrupts on an idle vCPU come late:
-//! bench/stress/stream-latency.js, docs/status.md session 33).
+//! bench/stress/stream-latency.js, docs/sessions.md session 33).
 
 use crate::int_hash::IntMap;
 use std::cell::{Cell, RefCell};
