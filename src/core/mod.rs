@@ -8,3 +8,4 @@ pub(crate) mod error;
 pub(crate) mod recv;
 pub(crate) mod send;
 pub(crate) mod sockopt;
+pub(crate) mod stream;
