@@ -270,9 +270,10 @@ function emitList(socket) {
 // before the next message; ours were read already. Emitted here, as
 // Node's 'error' from recvmsg; true if that closed the socket. The send
 // sets state.errorCheck to the number of messages to check before
-// (ERROR_CHECKS in lib/send-path.js): on a loaded host the report can come a few messages
-// late (the kernel's softirq deferred), when Node's next recvmsg would
-// see it; the count bounds what a socket that sends now and then pays.
+// (ERROR_CHECKS in lib/send-path.js): on a loaded host the report can
+// come a few messages late (the kernel's softirq deferred), when Node's
+// next recvmsg would see it; the count bounds what a socket that sends
+// now and then pays.
 function pendingError(socket, state) {
   state.errorCheck--;
   const code = state.handle.takeError();
