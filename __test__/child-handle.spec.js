@@ -177,3 +177,29 @@ test('a dgram-rs socket is an instance of node:dgram\'s Socket, and runs none of
     socket.close();
   }
 });
+
+// Where `process.binding` would warn or is denied, the carrier's class comes
+// from elsewhere (lib/child-handle.js): still no warning, still sent.
+const permissionFlags = () =>
+  `${process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission'} --allow-fs-read=* --allow-addons --allow-child-process`;
+
+for (const [name, env] of [
+  ['--pending-deprecation with --throw-deprecation', { NODE_OPTIONS: '--pending-deprecation --throw-deprecation' }],
+  ['the permission model', { NODE_OPTIONS: permissionFlags() }],
+]) {
+  test(`handing a socket over under ${name}`, async (t) => {
+    const { node } = await childParity(t, `${PARENT}
+process.on('warning', (w) => { if (w.name === 'DeprecationWarning') log({ warning: w.code }); });
+(async () => {
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  if (await send('socket', s)) log(await reply());
+  child.send('close');
+  await reply((m) => m === 'closed');
+  s.close();
+  child.disconnect();
+})();
+`, { ms: 15000, env, stderr: (e) => e.replace(/\(node:\d+\)/g, '(node)') });
+    if (!onWindows) t.regex(node.stdout, /"handle":"Socket","type":"udp4"/);
+  });
+}

@@ -42,6 +42,9 @@ const carriers = new WeakMap();
 // A carrier without a descriptor, shared by unbound sockets (and all of
 // them on Windows); kept for the process's life, as it is never opened.
 let emptyCarrier;
+// node:dgram's Socket class and state key, and Node's UDP handle class.
+let NodeSocket;
+let nodeKey;
 let NodeUDP;
 
 /**
@@ -52,11 +55,12 @@ let NodeUDP;
 function offerToChildProcesses(proto) {
   proto[kDgramRs] = true;
   if (nodeStateSymbol !== undefined) return noCarrier;
-  const NodeSocket = builtinSocketClass();
+  NodeSocket = builtinSocketClass();
   const key = NodeSocket && nodeStateKey(NodeSocket);
   if (key === undefined || Object.getPrototypeOf(NodeSocket.prototype) !== Object.getPrototypeOf(proto)) {
     return noCarrier;
   }
+  nodeKey = key;
   for (const name of Reflect.ownKeys(NodeSocket.prototype)) {
     if (!Object.prototype.hasOwnProperty.call(proto, name)) {
       Object.defineProperty(proto, name, { value: undefined, writable: true, configurable: true });
@@ -135,13 +139,31 @@ function emptyHandle() {
   return emptyCarrier;
 }
 
-// Node's own UDP handle class, from the binding Node keeps public for
-// compatibility (with --pending-deprecation, its first use warns DEP0111).
 function newNodeHandle() {
-  if (NodeUDP === undefined) NodeUDP = process.binding('udp_wrap').UDP;
+  if (NodeUDP === undefined) NodeUDP = nodeUdpClass();
   const handle = new NodeUDP();
   handle.unref();
   return handle;
+}
+
+// Node's own UDP handle class, from the binding Node keeps public for
+// compatibility, unless calling it would warn (DEP0111: Node wraps it under
+// --pending-deprecation, node:dgram warns of nothing) or the permission model
+// denies it. Then from the handle of a node:dgram socket made for the
+// purpose, never bound and closed at once (seen, like any node:dgram
+// socket, by 'udp.socket' subscribers and async hooks).
+function nodeUdpClass() {
+  if (typeof process.binding === 'function' && process.binding.name === 'binding') {
+    try {
+      return process.binding('udp_wrap').UDP;
+    } catch {
+      // denied: as below
+    }
+  }
+  const probe = new NodeSocket('udp4');
+  const UDP = probe[nodeKey].handle.constructor;
+  probe.close();
+  return UDP;
 }
 
 function releaseCarrier(socket) {
