@@ -157,7 +157,12 @@ withTransfer('ArrayBuffer.prototype.transfer() of a message (Node 22+): no crash
     await closeAll(server, client);
   });
   t.is(results.node.outcome, 'detached');
-  t.deepEqual(results.node.texts, Array.from({ length: N }, (_, i) => `m${i}`));
+  // node:dgram: the datagrams up to the end of the batch read with the
+  // detached one, in order; when the 40 take more than one read (a loaded
+  // machine), the later reads land in the detached buffer and are lost.
+  const nodeTexts = results.node.texts;
+  t.true(nodeTexts.length >= 3, `${nodeTexts.length} arrived on node:dgram`);
+  t.deepEqual(nodeTexts, Array.from({ length: nodeTexts.length }, (_, i) => `m${i}`));
   // dgram-rs: what arrives is intact and in order; Node 22 detaches a
   // shared buffer (its other datagrams are lost), 24+ refuses (TypeError).
   const { texts, outcome } = results.rs;
