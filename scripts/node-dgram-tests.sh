@@ -14,11 +14,10 @@
 # usage: [IMPL=rs|node] [VERBOSE=1] NODE_TEST_DIR=… node-dgram-tests.sh [grep pattern]
 # Newer lines the same way: Debian sid carries nodejs_22.22.2+dfsg+~cs22.19.15
 # (run it with a Node 22 binary first on PATH, e.g. scripts/newer-node.sh's).
-# Last runs: v20.19.2's tests on Node v20.20.2 (2026-12-07), IMPL=rs and IMPL=node
-# 100 of 100 (87 before the child-process, ref, diagnostics and dns ones joined).
-# Earlier (2026-12-04, the 87 of them): v22.22.2's tests on Node v22.23.5, IMPL=rs 90 of 90 (node: 90 of 90); the same
-# tests on Node v26.12.1: 83 of 90 for both, failing the same 7 (tests of
-# behaviour Node changed since, which dgram-rs follows as node:dgram does).
+# Last runs (2026-12-07), IMPL=rs and IMPL=node alike: v20.19.2's tests on Node
+# v20.20.2, 100 of 100; v22.22.2's on Node v22.23.5, 103 of 103; the same on
+# Node v26.12.1, 96 of 103, failing the same 7 (tests of behaviour Node
+# changed since, which dgram-rs follows as node:dgram does).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${NODE_TEST_DIR:?set NODE_TEST_DIR to the test directory of the Node sources, see the comment above}"
