@@ -180,8 +180,12 @@ test('a dgram-rs socket is an instance of node:dgram\'s Socket, and runs none of
 
 // Where `process.binding` would warn or is denied, the carrier's class comes
 // from elsewhere (lib/child-handle.js): still no warning, still sent.
-const permissionFlags = () =>
-  `${process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission'} --allow-fs-read=* --allow-addons --allow-child-process`;
+// (Node 25+ also checks the network grant when a UDP socket binds.)
+const permissionFlags = () => {
+  const flags = process.allowedNodeEnvironmentFlags;
+  return `${flags.has('--permission') ? '--permission' : '--experimental-permission'} --allow-fs-read=* ` +
+    `--allow-addons --allow-child-process${flags.has('--allow-net') ? ' --allow-net' : ''}`;
+};
 
 for (const [name, env] of [
   ['--pending-deprecation with --throw-deprecation', { NODE_OPTIONS: '--pending-deprecation --throw-deprecation' }],
