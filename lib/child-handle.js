@@ -53,7 +53,7 @@ let NodeUDP;
  * which close() calls to close the socket's carrier.
  */
 function offerToChildProcesses(proto) {
-  proto[kDgramRs] = true;
+  Object.defineProperty(proto, kDgramRs, { value: true });
   if (nodeStateSymbol !== undefined) return noCarrier;
   NodeSocket = builtinSocketClass();
   const key = NodeSocket && nodeStateKey(NodeSocket);
