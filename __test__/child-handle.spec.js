@@ -11,7 +11,7 @@
 
 const path = require('node:path');
 const test = require('ava');
-const { childParity, impls } = require('./helpers.js');
+const { childParity, impls, runChild } = require('./helpers.js');
 
 const CHILD = JSON.stringify(path.join(__dirname, 'fixtures', 'handle-child.js'));
 const onWindows = process.platform === 'win32';
@@ -207,3 +207,29 @@ process.on('warning', (w) => { if (w.name === 'DeprecationWarning') log({ warnin
     if (!onWindows) t.regex(node.stdout, /"handle":"Socket","type":"udp4"/);
   });
 }
+
+// Known difference (README): a socket's native handle (`socket._handle`,
+// DEP0112) is one of Node's own on node:dgram and goes over as it is; a
+// dgram-rs handle is not, and Node throws what it throws for any object it
+// cannot send.
+test('subprocess.send(message, socket._handle): node:dgram sends the raw handle; dgram-rs throws ERR_INVALID_HANDLE_TYPE', async (t) => {
+  const script = `${PARENT}
+(async () => {
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  if (await send('raw', s._handle)) log(await reply());
+  child.send('close');
+  await reply((m) => m === 'closed');
+  s.close();
+  child.disconnect();
+})();
+`;
+  const opts = { ms: 15000, env: { NODE_OPTIONS: '--no-deprecation' } };
+  const [node, rs] = await Promise.all([runChild(script, { ...opts, impl: 'node' }), runChild(script, { ...opts, impl: 'rs' })]);
+  t.is(rs.stdout, '{"label":"raw","threw":"ERR_INVALID_HANDLE_TYPE"}\n');
+  t.is(rs.code, 0);
+  t.is(node.code, 0);
+  t.is(node.stdout, onWindows
+    ? '{"label":"raw","callback":"ENOTSUP"}\n'
+    : '{"label":"raw","callback":null}\n{"msg":"raw","handle":"UDP"}\n');
+});
