@@ -93,15 +93,26 @@ const {
   ERR_SOCKET_DGRAM_NOT_RUNNING,
 } = errors.codes;
 
-// With Node's internals exposed (its own tests), handles also answer
-// `instanceof` for Node's internal UDP class, as node:dgram's do. Every
-// method is our own; Node's prototype only sits behind ours in the chain.
-if (nodeStateSymbol) {
-  try {
-    Object.setPrototypeOf(UDP.prototype, process.binding('udp_wrap').UDP.prototype);
-  } catch {
-    // No such binding in this Node: instanceof stays ours alone.
+// With Node's internals exposed (its own tests), the handles
+// _createSocketHandle() returns also answer `instanceof` for Node's internal
+// UDP class, as node:dgram's do: their prototype has every member of ours,
+// with Node's behind it. Only those: a socket's own handle that passed for
+// Node's would be handed to a child process as one (`subprocess.send(m,
+// socket._handle)`), and Node's C++, unable to unwrap it, would crash where
+// it otherwise throws ERR_INVALID_HANDLE_TYPE.
+let internalsHandlePrototype;
+function asInternalsHandle(handle) {
+  if (!nodeStateSymbol) return handle;
+  if (internalsHandlePrototype === undefined) {
+    try {
+      const NodeUDP = process.binding('udp_wrap').UDP;
+      internalsHandlePrototype = Object.create(NodeUDP.prototype, Object.getOwnPropertyDescriptors(UDP.prototype));
+    } catch {
+      internalsHandlePrototype = null; // no such binding in this Node: instanceof stays ours alone
+    }
   }
+  if (internalsHandlePrototype !== null) Object.setPrototypeOf(handle, internalsHandlePrototype);
+  return handle;
 }
 
 // The socket a native handle belongs to (Node's owner_symbol, `kOwner`),
@@ -1393,7 +1404,7 @@ const _createSocketHandle = deprecate(
       if (code === undefined) throw err;
       return typeof code === 'number' ? code : errors.uvErrno(code);
     }
-    return handle;
+    return asInternalsHandle(handle);
   },
   'dgram._createSocketHandle() is deprecated',
   'DEP0112',

@@ -11,7 +11,7 @@
 
 const path = require('node:path');
 const test = require('ava');
-const { childParity, impls, runChild } = require('./helpers.js');
+const { childParity, impls, runChild, runProcess } = require('./helpers.js');
 
 const CHILD = JSON.stringify(path.join(__dirname, 'fixtures', 'handle-child.js'));
 const onWindows = process.platform === 'win32';
@@ -234,4 +234,33 @@ withHandleMember('subprocess.send(message, socket._handle): node:dgram sends the
   t.is(node.stdout, onWindows
     ? '{"label":"raw","callback":"ENOTSUP"}\n'
     : '{"label":"raw","callback":null}\n{"msg":"raw","handle":"UDP"}\n');
+});
+
+// Under --expose-internals (Node's own tests) node:dgram's state key is
+// dgram-rs's and holds its own handle, which Node's channel cannot carry:
+// both sends throw, where they would otherwise reach Node's C++ and crash
+// (lib/child-handle.js, index.js `asInternalsHandle`; docs/status.md).
+withHandleMember('under --expose-internals: a socket and its handle are refused with ERR_INVALID_HANDLE_TYPE, no crash', async (t) => {
+  const script = `${PARENT}
+(async () => {
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  if (await send('raw', s._handle)) log(await reply());
+  if (await send('socket', s)) log(await reply());
+  child.send('close');
+  await reply((m) => m === 'closed');
+  s.close();
+  child.disconnect();
+})();
+`;
+  const run = (modulePath) => runProcess(process.execPath, ['--expose-internals', '--no-deprecation', '-e', script],
+    { env: { DGRAM: modulePath }, ms: 15000 });
+  const [node, rs] = await Promise.all([run('node:dgram'), run(path.join(__dirname, '..'))]);
+  t.deepEqual({ code: rs.code, signal: rs.signal, stdout: rs.stdout }, {
+    code: 0,
+    signal: null,
+    stdout: '{"label":"raw","threw":"ERR_INVALID_HANDLE_TYPE"}\n{"label":"socket","threw":"ERR_INVALID_HANDLE_TYPE"}\n',
+  });
+  t.is(node.code, 0);
+  if (!onWindows) t.regex(node.stdout, /"label":"raw","callback":null[^]*"label":"socket","callback":null/);
 });
