@@ -214,18 +214,21 @@ process.on('warning', (w) => { if (w.name === 'DeprecationWarning') log({ warnin
 // cannot send.
 // (Node 25+ has no `_handle`: there is nothing to compare.)
 const withHandleMember = Object.getOwnPropertyDescriptor(impls.node.Socket.prototype, '_handle') ? test : test.skip;
-withHandleMember('subprocess.send(message, socket._handle): node:dgram sends the raw handle; dgram-rs throws ERR_INVALID_HANDLE_TYPE', async (t) => {
-  const script = `${PARENT}
+// Hands over the socket's raw handle, then (with `alsoSocket`) the socket.
+const handOverHandle = (alsoSocket) => `${PARENT}
 (async () => {
   const s = dgram.createSocket('udp4');
   await new Promise((r) => s.bind(0, '127.0.0.1', r));
   if (await send('raw', s._handle)) log(await reply());
+  if (${alsoSocket} && await send('socket', s)) log(await reply());
   child.send('close');
   await reply((m) => m === 'closed');
   s.close();
   child.disconnect();
 })();
 `;
+withHandleMember('subprocess.send(message, socket._handle): node:dgram sends the raw handle; dgram-rs throws ERR_INVALID_HANDLE_TYPE', async (t) => {
+  const script = handOverHandle(false);
   const opts = { ms: 15000, env: { NODE_OPTIONS: '--no-deprecation' } };
   const [node, rs] = await Promise.all([runChild(script, { ...opts, impl: 'node' }), runChild(script, { ...opts, impl: 'rs' })]);
   t.is(rs.stdout, '{"label":"raw","threw":"ERR_INVALID_HANDLE_TYPE"}\n');
@@ -241,18 +244,7 @@ withHandleMember('subprocess.send(message, socket._handle): node:dgram sends the
 // both sends throw, where they would otherwise reach Node's C++ and crash
 // (lib/child-handle.js, index.js `asInternalsHandle`; docs/status.md).
 withHandleMember('under --expose-internals: a socket and its handle are refused with ERR_INVALID_HANDLE_TYPE, no crash', async (t) => {
-  const script = `${PARENT}
-(async () => {
-  const s = dgram.createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  if (await send('raw', s._handle)) log(await reply());
-  if (await send('socket', s)) log(await reply());
-  child.send('close');
-  await reply((m) => m === 'closed');
-  s.close();
-  child.disconnect();
-})();
-`;
+  const script = handOverHandle(true);
   const run = (modulePath) => runProcess(process.execPath, ['--expose-internals', '--no-deprecation', '-e', script],
     { env: { DGRAM: modulePath }, ms: 15000 });
   const [node, rs] = await Promise.all([run('node:dgram'), run(path.join(__dirname, '..'))]);
