@@ -26,14 +26,6 @@ export declare function addEventHandler(onevent: unknown, scratch: unknown): num
  */
 export declare function asyncFrameIsSet(): boolean
 
-/**
- * A duplicate of the descriptor `fd` (close-on-exec), owned by the caller
- * from then on: the one a socket lends to the Node handle that carries it
- * to a child process (lib/child-handle.js). Unix only: Windows' libuv
- * cannot pass a UDP handle to a child at all.
- */
-export declare function dupFd(fd: number): number
-
 /** Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket. */
 export declare function guessHandleType(fd: number): string
 

@@ -837,7 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.addEventHandler = nativeBinding.addEventHandler
 module.exports.asyncFrameIsSet = nativeBinding.asyncFrameIsSet
-module.exports.dupFd = nativeBinding.dupFd
 module.exports.guessHandleType = nativeBinding.guessHandleType
 module.exports.hostProcess = nativeBinding.hostProcess
 module.exports.hotFunctions = nativeBinding.hotFunctions

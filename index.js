@@ -20,7 +20,6 @@ const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
 const cluster = require('./lib/cluster.js');
-const { offerToChildProcesses } = require('./lib/child-handle.js');
 const { netAccessError } = require('./lib/permission.js');
 const {
   bindCallbackOnErrorMonitor,
@@ -652,7 +651,6 @@ class SocketImpl extends EventEmitter {
         : { pending, cancelled: closed[0], completed: closed.slice(1) };
     }
     state.handle = null;
-    releaseChildCarrier(this);
     if (state.receiveFilter !== undefined) state.receiveFilter.stop();
     if (state.clusterRelease !== undefined) {
       const release = state.clusterRelease;
@@ -998,10 +996,6 @@ function constructorBody(type, listener) {
 }
 Object.defineProperty(Socket.prototype, 'constructor', { value: Socket, writable: true, configurable: true });
 Object.setPrototypeOf(Socket, EventEmitter);
-
-// `subprocess.send(message, socket)` (lib/child-handle.js): once every
-// member of the prototype is defined.
-const releaseChildCarrier = offerToChildProcesses(SocketImpl.prototype);
 
 function createSocket(type, listener) {
   return new Socket(type, listener);

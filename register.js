@@ -3,9 +3,7 @@
 // `node -r dgram-rs/register app.js`: every require of the 'dgram' or
 // 'node:dgram' builtin in the application and its dependencies (and
 // `process.getBuiltinModule` of it) gets dgram-rs instead; the builtin
-// itself does no I/O for this package (index.js loads it only so that its
-// sockets pass for node:dgram's when handed to a child process,
-// lib/child-handle.js). Where Node has in-thread module
+// itself is never loaded by this package. Where Node has in-thread module
 // hooks (module.registerHooks, Node 22.15+ / 23.5+), every `import` of it
 // too. (The ESM `--import dgram-rs/register` equivalent is register.mjs,
 // which loads this file, and on older Node adds the import hook on Node's

@@ -181,7 +181,7 @@ function foreignOverrideError() {
 }
 
 // What index.js and lib/ call on the addon.
-const REQUIRED = ['addEventHandler', 'asyncFrameIsSet', 'dupFd', 'guessHandleType', 'hostProcess', 'hotFunctions',
+const REQUIRED = ['addEventHandler', 'asyncFrameIsSet', 'guessHandleType', 'hostProcess', 'hotFunctions',
   'setCopyChunks', 'setNoTrySend', 'triggerScopeAvailable', 'udpParts'];
 
 function staleBindingError(missing) {

@@ -14,10 +14,11 @@
 # usage: [IMPL=rs|node] [VERBOSE=1] NODE_TEST_DIR=… node-dgram-tests.sh [grep pattern]
 # Newer lines the same way: Debian sid carries nodejs_22.22.2+dfsg+~cs22.19.15
 # (run it with a Node 22 binary first on PATH, e.g. scripts/newer-node.sh's).
-# Last runs (2026-12-07), IMPL=rs and IMPL=node alike: v20.19.2's tests on Node
-# v20.20.2, 100 of 100; v22.22.2's on Node v22.23.5, 103 of 103; the same on
-# Node v26.12.1, 96 of 103, failing the same 7 (tests of behaviour Node
-# changed since, which dgram-rs follows as node:dgram does).
+# Last runs (2026-12-07): v20.19.2's tests on Node v20.20.2, IMPL=node 100 of
+# 100, IMPL=rs 99 + the known difference; v22.22.2's on Node v22.23.5, 103 of
+# 103 and 102 + the known one; on Node v26.12.1, 96 of 103 for both (rs: 95 +
+# the known one), failing the same 7 (tests of behaviour Node changed since,
+# which dgram-rs follows as node:dgram does).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${NODE_TEST_DIR:?set NODE_TEST_DIR to the test directory of the Node sources, see the comment above}"
@@ -27,6 +28,11 @@ cd "$NODE_TEST_DIR" || exit 2
 pass=0
 fail=0
 failed=()
+# Fails with dgram-rs by design (README, Known differences: Node's IPC sends
+# only node:dgram's own sockets, which dgram-rs never loads): reported, not
+# counted as a failure.
+known_rs=(parallel/test-child-process-fork-dgram.js)
+known=()
 shopt -s nullglob
 # Beyond test-dgram*: the other tests that open dgram sockets (handing one to
 # a child process, ref/unref, diagnostics_channel, handle refs, and the dns
@@ -50,6 +56,8 @@ for f in parallel/test-dgram* sequential/test-dgram* parallel/test-cluster-dgram
   rc=$?
   if [ $rc = 0 ]; then
     pass=$((pass + 1))
+  elif [ "$IMPL" = rs ] && [[ " ${known_rs[*]} " == *" $f "* ]]; then
+    known+=("$f")
   else
     fail=$((fail + 1))
     failed+=("$f")
@@ -59,6 +67,7 @@ for f in parallel/test-dgram* sequential/test-dgram* parallel/test-cluster-dgram
     fi
   fi
 done
-echo "IMPL=$IMPL pass=$pass fail=$fail"
+echo "IMPL=$IMPL pass=$pass fail=$fail known=${#known[@]}"
+if [ ${#known[@]} -gt 0 ]; then printf '  known difference: %s\n' "${known[@]}"; fi
 if [ ${#failed[@]} -gt 0 ]; then printf '  %s\n' "${failed[@]}"; fi
 [ "$fail" = 0 ]

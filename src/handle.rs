@@ -195,25 +195,6 @@ pub fn guess_handle_type(fd: i64) -> String {
     }
 }
 
-/// A duplicate of the descriptor `fd` (close-on-exec), owned by the caller
-/// from then on: the one a socket lends to the Node handle that carries it
-/// to a child process (lib/child-handle.js). Unix only: Windows' libuv
-/// cannot pass a UDP handle to a child at all.
-#[napi]
-pub fn dup_fd(fd: i64) -> napi::Result<i64> {
-    #[cfg(unix)]
-    {
-        let fd = i32::try_from(fd).map_err(|_| coded("EBADF"))?;
-        let owned = sys::dup_fd(fd).map_err(|e| to_napi(&e))?;
-        Ok(i64::from(std::os::fd::IntoRawFd::into_raw_fd(owned)))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = fd;
-        Err(coded("ENOTSUP"))
-    }
-}
-
 /// A send's result as Node's handle reports it: bytes + 1 when the kernel
 /// took it now, 0 when it was queued (a `SEND_DONE` event follows).
 fn sent_code(outcome: Outcome) -> napi::Result<i64> {

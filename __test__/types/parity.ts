@@ -4,7 +4,6 @@
 // `() => void`; the two stay assignable both ways.)
 import * as rs from 'dgram-rs';
 import * as node from 'node:dgram';
-import type { ChildProcess } from 'node:child_process';
 
 declare const rsSocket: rs.Socket;
 declare const nodeSocket: node.Socket;
@@ -13,8 +12,6 @@ export const a: node.Socket = rsSocket;
 // dgram-rs's Socket adds methods (bindSync, connectSync, sendMany), so only
 // the direction above holds for sockets: everything node's has, ours has.
 void nodeSocket;
-// So it can be handed to a child process, as node:dgram's can.
-export const handOver = (child: ChildProcess): boolean => child.send('socket', rsSocket);
 export const c: typeof node.createSocket = rs.createSocket;
 // The module and its class stand where node:dgram's are expected (a
 // library's options that take `typeof import('node:dgram')`).
