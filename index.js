@@ -175,9 +175,16 @@ const kIovMax = 1024;
 // same addon (jest's registry resets do that) registers its own. The
 // addon holds the two strongly only while a socket of this copy is bound;
 // the copy's handles keep them alive from here, through their class, so
-// that a copy nothing uses any more can be collected.
+// that a copy nothing uses any more can be collected. They sit in a
+// private field, out of user code's reach: the addon writes into scratch.
+class Kept {
+  #values;
+  constructor(values) {
+    this.#values = values;
+  }
+}
 const eventHandler = addEventHandler(onNativeEvent, scratch);
-Object.defineProperty(UDP.prototype, Symbol('eventHandler'), { value: [onNativeEvent, scratch] });
+Object.defineProperty(UDP.prototype, Symbol('eventHandler'), { value: new Kept([onNativeEvent, scratch]) });
 // Node's test flag: every send takes the queued path.
 if (process.execArgv.includes('--test-udp-no-try-send')) setNoTrySend(true);
 

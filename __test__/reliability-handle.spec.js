@@ -88,3 +88,45 @@ test('address() and remoteAddress() of IPv4 sockets: the same objects as node:dg
   t.is(rs[0][0], '{"address":"127.0.0.1","family":"IPv4","port":true}');
   t.is(rs[1], '{"address":"127.0.0.9","family":"IPv4","port":65535}');
 });
+
+// Small datagrams cross into JS through a Buffer the addon writes into
+// (lib/receive.js's scratch). The addon used to keep that Buffer's memory
+// address: once user code detached it (it was reachable from any socket
+// through a symbol on the handles' prototype), received bytes went into
+// memory that belonged to someone else (session 37). Now the Buffer is out
+// of reach, and were it detached anyway (here through the module itself),
+// the addon sees it and gives each message a Buffer of its own.
+const SCRATCH_SCRIPT = `
+const dgram = require(${JSON.stringify(ROOT)});
+const { scratch } = require(${JSON.stringify(`${ROOT}/lib/receive.js`)});
+const rx = dgram.createSocket('udp4');
+const proto = Object.getPrototypeOf(Object.getOwnPropertySymbols(rx).map((k) => rx[k]).find((s) => s && s.handle).handle);
+const exposed = Object.getOwnPropertySymbols(proto).some((k) => {
+  const v = proto[k];
+  return v === scratch || (Array.isArray(v) && v.includes(scratch));
+});
+console.log('exposed', exposed);
+const stolen = new Uint8Array(structuredClone(scratch.buffer, { transfer: [scratch.buffer] })).fill(0);
+console.log('detached', scratch.length);
+const got = [];
+rx.on('message', (msg) => {
+  got.push(msg.toString());
+  if (got.length === 1) {
+    // A small batch: several waiting at once.
+    for (let i = 0; i < 5; i++) tx.send('batch' + i, rx.address().port, '127.0.0.1');
+  } else if (got.length === 6) {
+    console.log('got', got.join(','));
+    console.log('stolen untouched', stolen.every((b) => b === 0));
+    rx.close();
+    tx.close();
+  }
+});
+const tx = dgram.createSocket('udp4');
+rx.bind(0, '127.0.0.1', () => tx.send('one', rx.address().port, '127.0.0.1'));`;
+
+test('the receive scratch buffer is out of reach, and detaching it anyway neither loses nor misplaces bytes', async (t) => {
+  const r = await runProcess(process.execPath, ['-e', SCRATCH_SCRIPT], { ms: 15000 });
+  t.is(r.signal, null, r.stderr);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'exposed false\ndetached 0\ngot one,batch0,batch1,batch2,batch3,batch4\nstolen untouched true\n');
+});

@@ -247,8 +247,7 @@ impl ThreadState {
             .borrow()
             .get(index as usize)
             .and_then(Option::as_ref)
-            .and_then(Handler::scratch)
-            .is_some_and(|s| s.write(bytes))
+            .is_some_and(|h| h.scratch().is_some_and(|s| s.write(h.env, bytes)))
     }
 
     /// Copies a small batch into handler `index`'s scratch buffer (see
@@ -258,8 +257,10 @@ impl ThreadState {
             .borrow()
             .get(index as usize)
             .and_then(Option::as_ref)
-            .and_then(Handler::scratch)
-            .is_some_and(|s| s.write_small(chunks, meta))
+            .is_some_and(|h| {
+                h.scratch()
+                    .is_some_and(|s| s.write_small(h.env, chunks, meta))
+            })
     }
 
     pub(crate) fn is_torn_down(&self, env: RawEnv) -> bool {

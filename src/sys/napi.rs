@@ -153,28 +153,24 @@ pub(crate) const SCRATCH_META_AT: usize = 64 * 1024;
 /// after: datagrams up to 2 KiB alone, or a few small ones together, cross
 /// into JS through it, copied out by JS into Buffers of their own (cheaper
 /// there than a Buffer made natively; a larger one alone gets a Buffer made
-/// natively, see `deliver`). Held by a reference, so its memory stays put;
-/// JS never hands it out.
+/// natively, see `deliver`). JS keeps it to itself (lib/receive.js), but
+/// its memory is looked up again for every write, never cached: were it
+/// detached (`ArrayBuffer.prototype.transfer()`, a transfer to a worker)
+/// its old memory would belong to someone else, and a detached buffer
+/// reads as empty, so the write is refused and the caller makes a Buffer.
 pub(crate) struct Scratch {
-    /// Keeps the Buffer (and so `data`) alive.
+    /// The Buffer (held as `Ref::weak` says).
     buffer: Ref,
-    data: *mut u8,
-    len: usize,
 }
 
 impl Scratch {
     /// Holds `buffer` weakly, as `Ref::weak` (`reference()` gives the
     /// reference to strengthen): write to it only while it is held strongly.
     pub(crate) fn new(env: RawEnv, buffer: RawValue) -> napi::Result<Self> {
-        let mut data = std::ptr::null_mut();
-        let mut len = 0;
-        // SAFETY: `buffer` is a live value of `env`; a non-Buffer fails.
-        let status = unsafe { sys::napi_get_buffer_info(env, buffer, &mut data, &mut len) };
-        check(status, "napi_get_buffer_info")?;
+        // (Refuses a value that is not a Buffer or a Uint8Array now.)
+        memory(env, buffer)?;
         Ok(Self {
             buffer: Ref::weak(env, buffer)?,
-            data: data.cast(),
-            len,
         })
     }
 
@@ -188,19 +184,30 @@ impl Scratch {
         self.buffer.delete(env);
     }
 
+    /// The buffer's memory as it is now: `None` if it is gone or detached.
+    /// Needs an open handle scope.
+    fn current(&self, env: RawEnv) -> Option<(*mut u8, usize)> {
+        let value = self.buffer.get(env).ok()?;
+        memory(env, value).ok().filter(|(data, _)| !data.is_null())
+    }
+
     /// Copies a small batch in: the payloads back to back from the start,
-    /// and `meta` (u32s) at `SCRATCH_META_AT`; false if the buffer is too short (a
-    /// copy of index.js from before small batches) or they do not fit.
-    pub(crate) fn write_small(&self, chunks: &[Vec<u8>], meta: &[u32]) -> bool {
+    /// and `meta` (u32s) at `SCRATCH_META_AT`; false if the buffer is too
+    /// short (a copy of index.js from before small batches), detached, or
+    /// they do not fit. Needs an open handle scope.
+    pub(crate) fn write_small(&self, env: RawEnv, chunks: &[Vec<u8>], meta: &[u32]) -> bool {
+        let Some((data, len)) = self.current(env) else {
+            return false;
+        };
         let bytes: usize = chunks.iter().map(Vec::len).sum();
-        if bytes > SCRATCH_META_AT || SCRATCH_META_AT + std::mem::size_of_val(meta) > self.len {
+        if bytes > SCRATCH_META_AT || SCRATCH_META_AT + std::mem::size_of_val(meta) > len {
             return false;
         }
         let mut at = 0;
         for c in chunks {
             // SAFETY: as in `write`; `at + c.len()` stays within the first
             // SCRATCH_META_AT bytes, checked above.
-            unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), self.data.add(at), c.len()) };
+            unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), data.add(at), c.len()) };
             at += c.len();
         }
         // SAFETY: as in `write`; the meta region fits (checked above). It
@@ -208,26 +215,42 @@ impl Scratch {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 meta.as_ptr().cast::<u8>(),
-                self.data.add(SCRATCH_META_AT),
+                data.add(SCRATCH_META_AT),
                 std::mem::size_of_val(meta),
             );
         }
         true
     }
 
-    /// Copies `bytes` to the start of the buffer; false if they do not fit.
-    pub(crate) fn write(&self, bytes: &[u8]) -> bool {
-        if bytes.len() > self.len {
+    /// Copies `bytes` to the start of the buffer; false if they do not fit
+    /// or it is detached. Needs an open handle scope.
+    pub(crate) fn write(&self, env: RawEnv, bytes: &[u8]) -> bool {
+        let Some((data, len)) = self.current(env) else {
+            return false;
+        };
+        if bytes.len() > len {
             return false;
         }
-        // SAFETY: the buffer holds `self.len` bytes at `self.data`, kept
-        // alive (and its backing store in place: a Buffer's does not move,
-        // and this one is never transferred or detached) by `self.buffer`,
-        // which the caller holds strongly (see `new`); we are on its JS
-        // thread, where no JS runs during the copy.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data, bytes.len()) };
+        // SAFETY: `data` and `len` are the buffer's memory as Node-API
+        // reports it just now (not detached: `current` refuses a null
+        // pointer), and the buffer is alive (`self.buffer` resolved); we
+        // are on its JS thread, where no JS runs before the copy ends, so
+        // nothing can detach or free it meanwhile.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len()) };
         true
     }
+}
+
+/// A Buffer's (Uint8Array's) memory: where it starts and how long it is
+/// (a null start and 0 once its ArrayBuffer is detached).
+fn memory(env: RawEnv, buffer: RawValue) -> napi::Result<(*mut u8, usize)> {
+    let mut data = std::ptr::null_mut();
+    let mut len = 0;
+    // SAFETY: `buffer` is a live value of `env` (the caller's handle
+    // scope); a value that is not a Buffer or Uint8Array fails.
+    let status = unsafe { sys::napi_get_buffer_info(env, buffer, &mut data, &mut len) };
+    check(status, "napi_get_buffer_info")?;
+    Ok((data.cast(), len))
 }
 
 /// The async context (async_hooks resource) that JS calls made for a
