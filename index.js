@@ -53,7 +53,7 @@ const {
   toBuffer,
   transmit,
 } = require('./lib/send-path.js');
-const { emitList, emitMessages, emitOne, emitSmall, newBatch, scratch } = require('./lib/receive.js');
+const { emitList, emitMessages, emitOne, emitSmall, newBatch, onError, onMessage, scratch } = require('./lib/receive.js');
 // Node's dgram schedules its ticks with the real `process.nextTick`, looked
 // up at each call. Where this file runs in a sandbox with a `process` object
 // of its own (jest's test environment), fake timers replace that copy's
@@ -399,6 +399,9 @@ function makeMapKeepers(SocketClass) {
   const socket = Reflect.construct(EventEmitter, [], SocketClass);
   const parts = { type: 'udp4', options: undefined, recvBufferSize: undefined, sendBufferSize: undefined, handle, rawLookup: dns.lookup };
   setUpSocket(socket, parts, 0, undefined);
+  // A listening socket's handle (startListening) has these too.
+  handle.onmessage = onMessage;
+  handle.onerror = onError;
   return { handle, socket };
 }
 
@@ -1017,6 +1020,8 @@ function healthCheck(socket) {
 
 function startListening(socket, deferListening) {
   const state = socket[kState];
+  state.handle.onmessage = onMessage;
+  state.handle.onerror = onError;
   if (state.receiveFilter) state.receiveFilter.start(state.handle);
   state.handle.recvStart();
   state.receiving = true;
@@ -1315,19 +1320,6 @@ function onNativeEvent(kind, a, b, c, d) {
   // the native side then resumes the batch with EVENT_RESUME.
   return !held;
 }
-
-// Node's handle.onmessage(nread, handle, buf, rinfo): one datagram, or a
-// receive error when nread < 0 (native batches take emitMessages instead).
-UDP.prototype.onmessage = function onmessage(nread, handle, buf, rinfo) {
-  const socket = handle[kOwner];
-  const state = socket[kState];
-  if (nread < 0) {
-    if (state.handle && state.receiving) socket.emit('error', errors.errnoException(nread, 'recvmsg'));
-    return;
-  }
-  rinfo.size = buf.length;
-  socket.emit('message', buf, rinfo);
-};
 
 function socketCloseNT(socket) {
   socket.emit('close');

@@ -467,3 +467,40 @@ s.bind(0, '127.0.0.1', () => {
   t.is(node.stdout, 'true true 0 0\n');
   t.is(rs.stdout, node.stdout);
 });
+
+// node:dgram sets `onmessage` and `onerror` on a socket's handle when it
+// starts listening (own properties: Object.keys and util.inspect show
+// them), and its handle calls `onmessage` for each datagram, so code that
+// replaces it gets the datagrams instead of the 'message' event (Node's
+// own tests call it to fake a receive error). Reached through the state
+// symbol: `_handle` is gone on Node 25+.
+test('a listening socket\'s handle has its own onmessage and onerror, and a replaced onmessage gets the datagrams', async (t) => {
+  const { runChild } = require('./helpers.js');
+  const script = `const dgram = require(process.env.DGRAM);
+const handleOf = (s) => Object.getOwnPropertySymbols(s).map((k) => s[k]).find((v) => v && v.handle).handle;
+const s = dgram.createSocket('udp4');
+const log = [Object.keys(handleOf(s)).join('+')];
+s.on('message', (m) => log.push('message ' + m));
+s.bind(0, '127.0.0.1', () => {
+  const h = handleOf(s);
+  log.push(Object.keys(h).join('+'), typeof h.onmessage, typeof h.onerror);
+  const onmessage = h.onmessage;
+  const c = dgram.createSocket('udp4');
+  h.onmessage = function (nread, handle, buf, rinfo) {
+    log.push('replaced', this === h, handle === h, nread, String(buf), Object.keys(rinfo).join('+'), rinfo.port === c.address().port);
+    if (String(buf) !== 'first') return;
+    h.onmessage = onmessage;
+    c.send('second', s.address().port, '127.0.0.1');
+  };
+  s.on('message', () => {
+    console.log(log.join(' '));
+    s.close();
+    c.close();
+  });
+  c.send('first', s.address().port, '127.0.0.1');
+});`;
+  const node = await runChild(script, { impl: 'node' });
+  const rs = await runChild(script, { impl: 'rs' });
+  t.is(node.stdout, 'lookup lookup+onmessage+onerror function function replaced true true 5 first address+family+port true message second\n');
+  t.is(rs.stdout, node.stdout, rs.stderr);
+});

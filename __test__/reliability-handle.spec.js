@@ -52,7 +52,7 @@ test('the handle class forwards every native method, and the native functions re
   const handle = Object.getOwnPropertySymbols(sock).map((k) => sock[k]).find((s) => s && s.handle).handle;
   const proto = Object.getPrototypeOf(handle);
   const own = Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, n).value === 'function');
-  t.deepEqual(own.filter((n) => n !== 'onmessage').sort(), Object.keys(parts.methods).sort());
+  t.deepEqual(own.sort(), Object.keys(parts.methods).sort());
   t.deepEqual(Object.keys(parts.getters), ['fd']);
   // Numbers no instance has: not integral, not positive, never issued.
   for (const bad of [undefined, null, {}, 0, -1, 1.5, NaN, 2 ** 52, 'x', handle, Buffer.alloc(8)]) {

@@ -14,6 +14,7 @@ const { AsyncLocalStorage } = require('node:async_hooks');
 const { markAsUntransferable } = require('node:worker_threads');
 const { asyncFrameIsSet, hostProcess, restoreAsyncFrame, setCopyChunks } = require('./native.js');
 const { kState } = require('./state.js');
+const { kOwner } = require('./udp-handle.js');
 const { emitBatch, betweenMessages } = require('./send-path.js');
 const errors = require('./errors.js');
 // The process object of the context the addon was loaded in, whose tick
@@ -119,6 +120,38 @@ function newBatch(chunks, meta, addrs) {
   return { chunks, meta, addrs, i: 0, chunk: 0, offset: 0, end: chunks[0].length, budget: undefined };
 }
 
+// Node's handle calls its `onmessage` property with each datagram, or
+// with a negative nread for a receive error: node:dgram sets it (and
+// `onerror`) on the handle itself when the socket starts listening, and so
+// does index.js, with these two.
+function onMessage(nread, handle, buf, rinfo) {
+  const socket = handle[kOwner];
+  const state = socket[kState];
+  if (nread < 0) {
+    if (state.handle && state.receiving) socket.emit('error', errors.errnoException(nread, 'recvmsg'));
+    return;
+  }
+  rinfo.size = buf.length;
+  socket.emit('message', buf, rinfo);
+}
+
+function onError(nread, handle, error) {
+  handle[kOwner].emit('error', error);
+}
+
+// A datagram to the socket's 'message' listeners, or, where code replaced
+// the handle's `onmessage` (DEP0112 internals), to that function instead,
+// called as Node's handle would call it (the rinfo without `size`).
+function emitMessage(socket, handle, msg, rinfo) {
+  const onmessage = handle.onmessage;
+  if (onmessage === onMessage || typeof onmessage !== 'function') {
+    socket.emit('message', msg, rinfo);
+    return;
+  }
+  const { size, ...withoutSize } = rinfo;
+  Reflect.apply(onmessage, handle, [size, handle, msg, withoutSize]);
+}
+
 // One 'message' per datagram of the current batch (state.batch): `chunks`
 // hold the payloads back to back, a datagram that did not fit one chunk
 // starting the next (`end`: the current chunk's length). A listener that
@@ -183,7 +216,7 @@ function emitMessages(socket) {
     const rinfo = stride === 3
       ? { address, family, port, size: len }
       : { address, family, port, size: len, localAddress: addrs[meta[at + 3]], interfaceIndex: meta[at + 4], interface: addrs[meta[at + 5]] };
-    socket.emit('message', msg, rinfo);
+    emitMessage(socket, state.handle, msg, rinfo);
     if (batch.i < meta.length) {
       runTicks();
       betweenMessages();
@@ -210,7 +243,7 @@ function emitOne(socket, length, port, address, own) {
   const family = address.includes(':') ? 'IPv6' : 'IPv4';
   const filter = state.receiveFilter;
   if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) return;
-  socket.emit('message', msg, { address, family, port, size: msg.length });
+  emitMessage(socket, state.handle, msg, { address, family, port, size: msg.length });
 }
 
 // A small batch (at most SMALL_MAX datagrams) in `scratch`: each copied
@@ -254,7 +287,7 @@ function emitList(socket) {
     const address = list[at + 2];
     const family = address.includes(':') ? 'IPv6' : 'IPv4';
     if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) continue;
-    socket.emit('message', msg, { address, family, port: list[at + 1], size: msg.length });
+    emitMessage(socket, state.handle, msg, { address, family, port: list[at + 1], size: msg.length });
     if (batch.i < list.length) {
       runTicks();
       betweenMessages();
@@ -283,4 +316,4 @@ function pendingError(socket, state) {
   return !state.handle || !state.receiving;
 }
 
-module.exports = { emitList, emitMessages, emitOne, emitSmall, newBatch, scratch };
+module.exports = { emitList, emitMessages, emitOne, emitSmall, newBatch, onError, onMessage, scratch };
