@@ -309,10 +309,14 @@ impl Poller {
         self.inner.watching.set(false);
         self.inner.streaming.set(false);
         self.inner.sink.borrow_mut().take();
-        if let Some(t) = self.inner.ticker.borrow_mut().take() {
+        // Taken out first: no borrow is held while a handle closes (a
+        // close that cannot be deferred runs `on_closed` at once).
+        let ticker = self.inner.ticker.borrow_mut().take();
+        if let Some(t) = ticker {
             t.close();
         }
-        if let Some(p) = self.inner.poll.borrow_mut().take() {
+        let poll = self.inner.poll.borrow_mut().take();
+        if let Some(p) = poll {
             p.close(on_closed);
         } else if let Some(f) = on_closed {
             f();
