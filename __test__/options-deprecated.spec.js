@@ -504,3 +504,34 @@ s.bind(0, '127.0.0.1', () => {
   t.is(node.stdout, 'lookup lookup+onmessage+onerror function function replaced true true 5 first address+family+port true message second\n');
   t.is(rs.stdout, node.stdout, rs.stderr);
 });
+
+// DISCREPANCIES A63 (README, Known differences): bind({ fd }) with the
+// descriptor of a socket of this thread that no longer receives: libuv
+// opens it (it refuses only a descriptor its loop watches), dgram-rs
+// refuses it (EEXIST) so that two sockets never own one descriptor. And
+// Socket.prototype's methods: anonymous plain functions on node, named
+// class methods here.
+dep0112Test('documented difference (A63): bind({ fd }) of a stopped socket\'s descriptor; method names', async (t) => {
+  const { runChild } = require('./helpers.js');
+  const script = `process.noDeprecation = true;
+const dgram = require(process.env.DGRAM);
+const send = dgram.Socket.prototype.send;
+const c = dgram.createSocket('udp4');
+c.bind(0, '127.0.0.1', () => {
+  c._stopReceiving();
+  const d = dgram.createSocket('udp4');
+  let outcome;
+  try {
+    d.bind({ fd: c._handle.fd });
+    outcome = 'opened';
+  } catch (e) {
+    outcome = e.code;
+  }
+  console.log(outcome, JSON.stringify(send.name), 'prototype' in send);
+  process.exit(0);
+});`;
+  const node = await runChild(script, { impl: 'node' });
+  const rs = await runChild(script, { impl: 'rs' });
+  t.is(node.stdout, 'opened "" true\n', node.stderr);
+  t.is(rs.stdout, 'EEXIST "send" false\n', rs.stderr);
+});

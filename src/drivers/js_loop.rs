@@ -309,8 +309,9 @@ impl Poller {
         self.inner.watching.set(false);
         self.inner.streaming.set(false);
         self.inner.sink.borrow_mut().take();
-        // Taken out first: no borrow is held while a handle closes (a
-        // close that cannot be deferred runs `on_closed` at once).
+        // Taken out first: no borrow is held while `on_closed` may run at
+        // once (no poll handle, or a close that cannot get its extra turn),
+        // and it may reach this poller again.
         let ticker = self.inner.ticker.borrow_mut().take();
         if let Some(t) = ticker {
             t.close();
