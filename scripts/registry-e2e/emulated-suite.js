@@ -7,10 +7,12 @@
 //   node emulated-suite.js <node binary> <spec file>...
 //
 // Emulated code runs 5-20x slower and the suite's child processes have
-// fixed time limits (5-8 s), so the tests run one at a time (one ava run
-// per file, serially within it), each failed test is run once more on its
-// own, and a file whose emulated ava process ended before reporting every
-// test is run again (qemu-user is not flawless). The tests excluded below fail under emulation for reasons that are
+// fixed time limits (5-8 s), so the tests run one at a time, each failed
+// test is run once more on its own, and a group whose emulated ava process
+// ended before reporting every test is run again file by file (qemu-user is
+// not flawless). One ava run per group of files (core-*, options-*,
+// lifecycle-*): starting the emulated ava alone takes ~20 s of CPU, which one
+// run per file paid 25 times (ava still gives each file its own process). The tests excluded below fail under emulation for reasons that are
 // not the addon's: qemu-user's system-call translation, or child processes
 // (cluster workers, nested node processes) whose emulated start-up alone
 // exceeds the test's limit. The native arm64 runners of the GitHub workflow
@@ -39,20 +41,33 @@ const EXCLUDED = [
   ['recvBufferSize: 2 ** 31 option*', 'child process time limit under emulation'],
 ];
 
-function ava(nodeBin, file, matches) {
+// Runs `files` (one ava process, each file in its own child, one at a time)
+// and returns each reported test with the file it belongs to.
+function ava(nodeBin, files, matches) {
   const args = [AVA, '--tap', '--serial', '--concurrency', '1', '--timeout', '10m'];
   for (const m of matches) args.push('--match', m);
-  const r = spawnSync(nodeBin, [...args, file], {
+  const r = spawnSync(nodeBin, [...args, ...files], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, CI: 'true' },
     maxBuffer: 64 * 1024 * 1024,
   });
   const stdout = r.stdout || '';
+  const names = files.map(specName);
   const results = [];
   for (const line of stdout.split('\n')) {
     const m = /^(not ok|ok) \d+ - (.*?)(?: # (SKIP|TODO)\b.*)?$/.exec(line);
-    if (m) results.push({ ok: m[1] === 'ok', title: m[2], skip: Boolean(m[3]) });
+    if (!m) continue;
+    // With several files ava puts "<file> › " before each title.
+    let file = files[0];
+    let title = m[2];
+    if (files.length > 1) {
+      const i = names.findIndex((n) => title.startsWith(`${n} › `));
+      if (i === -1) continue; // not a test's line (a file-level failure)
+      file = files[i];
+      title = title.slice(names[i].length + 3);
+    }
+    results.push({ file, ok: m[1] === 'ok', title, skip: Boolean(m[3]) });
   }
   const plan = /^1\.\.(\d+)$/m.exec(stdout);
   // Complete: ava printed its plan and a result for each planned test (a
@@ -60,6 +75,9 @@ function ava(nodeBin, file, matches) {
   const complete = plan !== null && Number(plan[1]) === results.length;
   return { status: r.status, signal: r.signal, results, complete, stdout, stderr: r.stderr || '' };
 }
+
+const specName = (file) => path.basename(file).replace(/\.spec\.js$/, '');
+const groupName = (file) => specName(file).split('-')[0];
 
 const tail = (text, n = 25) => text.trim().split('\n').slice(-n).join('\n');
 
@@ -73,22 +91,33 @@ function main() {
   let retriedOk = 0;
   let reruns = 0;
   const failing = [];
-  // One ava run per file: a crash of the emulated process loses one file's
-  // results at most, and that file is run again.
-  for (const file of files) {
-    const name = path.basename(file).replace(/\.spec\.js$/, '');
-    let run = ava(nodeBin, file, excludes);
-    if (!run.complete) {
-      reruns++;
-      console.log(`${name}: ava ended early (exit ${run.status}, signal ${run.signal}); running the file again\n${tail(run.stderr)}`);
-      run = ava(nodeBin, file, excludes);
-      if (!run.complete) {
-        failing.push(`${name} (ava ended early twice)`);
-        console.log(`FAILED ${name}: ava ended early again (exit ${run.status}, signal ${run.signal})\n${tail(run.stdout)}\n${tail(run.stderr)}`);
-        continue;
+  const groups = new Map();
+  for (const file of files) groups.set(groupName(file), [...(groups.get(groupName(file)) || []), file]);
+  const completed = [];
+  for (const [group, groupFiles] of groups) {
+    const run = ava(nodeBin, groupFiles, excludes);
+    if (run.complete) {
+      completed.push(run);
+      continue;
+    }
+    // The emulated ava ended early: each file of the group on its own, twice
+    // at most, so that a crash loses one file's results at most.
+    reruns++;
+    console.log(`${group}-*: ava ended early (exit ${run.status}, signal ${run.signal}); running its files one by one\n${tail(run.stderr)}`);
+    for (const file of groupFiles) {
+      let one = ava(nodeBin, [file], excludes);
+      if (!one.complete) one = ava(nodeBin, [file], excludes);
+      if (one.complete) {
+        completed.push(one);
+      } else {
+        failing.push(`${specName(file)} (ava ended early twice)`);
+        console.log(`FAILED ${specName(file)}: ava ended early again (exit ${one.status}, signal ${one.signal})\n${tail(one.stdout)}\n${tail(one.stderr)}`);
       }
     }
+  }
+  for (const run of completed) {
     for (const r of run.results) {
+      const name = specName(r.file);
       if (r.skip) {
         skipped++;
         console.log(`skip   ${name} › ${r.title}`);
@@ -97,7 +126,7 @@ function main() {
         console.log(`ok     ${name} › ${r.title}`);
       } else {
         // Once more on its own (emulation is slow, children have fixed limits).
-        const again = ava(nodeBin, file, [r.title]);
+        const again = ava(nodeBin, [r.file], [r.title]);
         if (again.complete && again.results.length > 0 && again.results.every((x) => x.ok)) {
           passed++;
           retriedOk++;
@@ -114,7 +143,7 @@ function main() {
   for (const [p, why] of EXCLUDED) console.log(`  ${p}  -- ${why}`);
   console.log(
     `emulated suite (${nodeBin}): ${passed} tests passed (${retriedOk} of them on a second run), ` +
-      `${failing.length} still failing, ${skipped} skipped, ${reruns} file(s) run again after ava ended early, ` +
+      `${failing.length} still failing, ${skipped} skipped, ${reruns} group(s) run again file by file after ava ended early, ` +
       `${Math.round((Date.now() - started) / 1000)} s`,
   );
   if (failing.length > 0) {
