@@ -12,8 +12,9 @@
 // ended before reporting every test is run again file by file (qemu-user is
 // not flawless). One ava run per group of files (core-*, options-*,
 // lifecycle-*): starting the emulated ava alone takes ~20 s of CPU, which one
-// run per file paid 25 times (ava still gives each file its own process). The tests excluded below fail under emulation for reasons that are
-// not the addon's: qemu-user's system-call translation, or child processes
+// run per file paid 25 times (ava still gives each file its own process).
+// The tests excluded below fail under emulation for reasons that are not
+// the addon's: qemu-user's system-call translation, or child processes
 // (cluster workers, nested node processes) whose emulated start-up alone
 // exceeds the test's limit. The native arm64 runners of the GitHub workflow
 // run the whole suite.
