@@ -19,6 +19,7 @@ const {
   childParity,
   delay,
   internals,
+  runChild,
 } = require('./helpers.js');
 const { rec } = require('./options-helpers.js');
 const { deprecatedMembersRemoved } = require('../lib/node-version.js');
@@ -426,7 +427,6 @@ test('Socket.prototype: node\'s members exist with the same kind and descriptor 
 // message callback checks nothing); dgram-rs's wrapper emits only while it
 // has itself started receiving. Internals deprecated since Node 11.
 (deprecatedMembersRemoved ? test.skip : test)('documented difference: _stopReceiving() then _handle.recvStart(): node emits again, dgram-rs does not', async (t) => {
-  const { runChild } = require('./helpers.js');
   const script = `process.noDeprecation = true;
 const dgram = require(process.env.DGRAM);
 const s = dgram.createSocket('udp4');
@@ -452,7 +452,6 @@ s.bind(0, '127.0.0.1', () => c.bind(0, '127.0.0.1', () => {
 // DISCREPANCIES A49: the handle's `owner` (the socket) and what its own
 // recvStart()/recvStop() return (0), as on node:dgram up to Node 24.
 (deprecatedMembersRemoved ? test.skip : test)('_handle.owner is the socket; _handle.recvStart()/recvStop() return 0, as on node', async (t) => {
-  const { runChild } = require('./helpers.js');
   const script = `process.noDeprecation = true;
 const dgram = require(process.env.DGRAM);
 const s = dgram.createSocket('udp4');
@@ -475,7 +474,6 @@ s.bind(0, '127.0.0.1', () => {
 // own tests call it to fake a receive error). Reached through the state
 // symbol: `_handle` is gone on Node 25+.
 test('a listening socket\'s handle has its own onmessage and onerror, and a replaced onmessage gets the datagrams', async (t) => {
-  const { runChild } = require('./helpers.js');
   const script = `const dgram = require(process.env.DGRAM);
 const handleOf = (s) => Object.getOwnPropertySymbols(s).map((k) => s[k]).find((v) => v && v.handle).handle;
 const s = dgram.createSocket('udp4');
@@ -512,7 +510,6 @@ s.bind(0, '127.0.0.1', () => {
 // Socket.prototype's methods: anonymous plain functions on node, named
 // class methods here.
 dep0112Test('documented difference (A63): bind({ fd }) of a stopped socket\'s descriptor; method names', async (t) => {
-  const { runChild } = require('./helpers.js');
   const script = `process.noDeprecation = true;
 const dgram = require(process.env.DGRAM);
 const send = dgram.Socket.prototype.send;
