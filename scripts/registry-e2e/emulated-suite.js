@@ -109,6 +109,10 @@ function ava(nodeBin, files, matches) {
 const specName = (file) => path.basename(file).replace(/\.spec\.js$/, '');
 const groupName = (file) => specName(file).split('-')[0];
 
+// How a run stopped for the time budget is named in the summary.
+const cutShort = (what, run) =>
+  `${what} (${run.results.length > 0 ? `stopped after ${run.results.length} tests` : 'not started'})`;
+
 const tail = (text, n = 25) => text.trim().split('\n').slice(-n).join('\n');
 
 function main() {
@@ -135,7 +139,7 @@ function main() {
     if (run.outOfTime) {
       // What it reported before it was stopped still counts.
       completed.push(run);
-      notRun.push(`${group}-* (${run.results.length > 0 ? `stopped after ${run.results.length} tests` : 'not started'})`);
+      notRun.push(cutShort(`${group}-*`, run));
       continue;
     }
     // The emulated ava ended early: each file of the group on its own, twice
@@ -149,7 +153,7 @@ function main() {
         completed.push(one);
       } else if (one.outOfTime) {
         completed.push(one);
-        notRun.push(`${specName(file)} (${one.results.length > 0 ? `stopped after ${one.results.length} tests` : 'not started'})`);
+        notRun.push(cutShort(specName(file), one));
       } else {
         failing.push(`${specName(file)} (ava ended early twice)`);
         console.log(`FAILED ${specName(file)}: ava ended early again (exit ${one.status}, signal ${one.signal})\n${tail(one.stdout)}\n${tail(one.stderr)}`);
