@@ -13,6 +13,13 @@
 //! memory, with the Rust callback it carries, is freed in its close
 //! callback, as libuv requires. Only `Waker::wake` may be called from other
 //! threads.
+//!
+//! There is no `Drop` that closes: `uv_close` needs the loop alive and a
+//! later turn of it, which a destructor cannot know (a finalizer may run
+//! during environment teardown, after the loop's last turn). Owners close
+//! explicitly (`close(self, …)`), and the environment's cleanup hook closes
+//! what is still open (`env.rs`); a wrapper dropped without `close` leaks
+//! its handle rather than risk freeing memory libuv still links to.
 
 use std::ffi::{c_int, c_void};
 use std::io;
