@@ -93,6 +93,45 @@ test('a listener that closes the other sockets while their datagrams wait: only 
   t.deepEqual(results.rs[0], { count: 2, emitted: ['x'] });
 });
 
+// Sockets bound in one tick start being watched together before the loop
+// next polls, in the order they were bound; datagrams already waiting for
+// them are then served in that order (libuv registers its watchers in
+// start order, and the kernel reports descriptors that are readable when
+// registered in registration order). A socket closed before that point
+// must not move another into its place.
+test('a socket closed before its first poll: the others still emit in the order they were bound', async (t) => {
+  const results = await parity(t, async (dgram, tr) => {
+    const tx = await boundSocket(impls.node);
+    for (const [count, closed] of [[3, 0], [4, 0], [4, 1], [5, 2]]) {
+      const socks = [];
+      const log = [];
+      await withTimeout(new Promise((resolve) => {
+        for (let i = 0; i < count; i++) {
+          const s = dgram.createSocket('udp4');
+          s.on('message', (msg) => {
+            log.push(`${i}:${msg}`);
+            if (log.length === count - 1) resolve();
+          });
+          socks.push(s);
+        }
+        for (const s of socks) s.bind(0, '127.0.0.1');
+        // The last 'listening' comes in the tick of the binds, before
+        // the loop polls: close one, then datagrams for the others.
+        socks[count - 1].on('listening', () => {
+          socks[closed].close();
+          socks.forEach((s, i) => {
+            if (i !== closed) tx.send(`d${i}`, s.address().port, '127.0.0.1');
+          });
+        });
+      }), 5000, 'the datagrams');
+      tr.push({ count, closed, log });
+      await closeAll(socks.filter((_, i) => i !== closed));
+    }
+    await closeAll(tx);
+  });
+  t.deepEqual(results.rs[0], { count: 3, closed: 0, log: ['1:d1', '2:d2'] });
+});
+
 // Only the deprecated internals (DEP0112, gone since Node 25) stop and
 // restart receiving without closing: the test runs where they exist.
 (deprecatedMembersRemoved ? test.skip : test)('a listener that stops and restarts another ready socket (deprecated _handle calls): that socket still emits in the same turn', async (t) => {

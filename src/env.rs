@@ -343,9 +343,13 @@ impl ThreadState {
     /// Forgets `ctx`'s deferred start (it closed first).
     pub(crate) fn cancel_watch(&self, ctx: &Weak<dyn ThreadSocket>) {
         let mut pending = self.pending_watch.borrow_mut();
-        // Sockets usually close in the order they started: search from the end.
+        // A socket closing before its watch started is usually the one
+        // deferred last (a bind that failed, a probe): search from the end.
+        // `remove`, not `swap_remove`: the others start in the order they
+        // were deferred, as libuv starts its watchers, which is the order
+        // their waiting datagrams are emitted in.
         if let Some(i) = pending.iter().rposition(|w| w.ptr_eq(ctx)) {
-            pending.swap_remove(i);
+            pending.remove(i);
         }
     }
 
