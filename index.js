@@ -266,6 +266,11 @@ function readOptions(type, validateOnly) {
   let recvBufferSize;
   let sendBufferSize;
   let options;
+  // Read here only, as often as Node 22+ reads them (a getter on the
+  // options runs as often as there), kept for setUpSocket.
+  let receiveBlockList;
+  let sendBlockList;
+  let recvDestination = false;
   if (type !== null && typeof type === 'object') {
     options = type;
     type = options.type;
@@ -274,17 +279,25 @@ function readOptions(type, validateOnly) {
     if (options.sendBufferSize) validateUint32(options.sendBufferSize, 'options.sendBufferSize');
     recvBufferSize = options.recvBufferSize;
     sendBufferSize = options.sendBufferSize;
-    if (options.receiveBlockList) validateBlockList(options.receiveBlockList, 'options.receiveBlockList');
-    if (options.sendBlockList) validateBlockList(options.sendBlockList, 'options.sendBlockList');
-    if (options.recvDestination !== undefined) {
-      validateBoolean(options.recvDestination, 'options.recvDestination');
-      if (options.recvDestination && process.platform !== 'linux') {
+    if (options.receiveBlockList) {
+      validateBlockList(options.receiveBlockList, 'options.receiveBlockList');
+      receiveBlockList = options.receiveBlockList;
+    }
+    if (options.sendBlockList) {
+      validateBlockList(options.sendBlockList, 'options.sendBlockList');
+      sendBlockList = options.sendBlockList;
+    }
+    const destination = options.recvDestination;
+    if (destination !== undefined) {
+      validateBoolean(destination, 'options.recvDestination');
+      if (destination && process.platform !== 'linux') {
         throw new ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('options.recvDestination');
       }
+      recvDestination = destination;
     }
   }
   const { handle, rawLookup } = newHandle(type, lookup, validateOnly);
-  return { type, options, recvBufferSize, sendBufferSize, handle, rawLookup };
+  return { type, options, recvBufferSize, sendBufferSize, receiveBlockList, sendBlockList, recvDestination, handle, rawLookup };
 }
 
 // The constructor's work on `this`, an EventEmitter already: also run by
@@ -308,7 +321,7 @@ function initSocket(type_, listener) {
 // The socket's own properties and its state, in the order that gives every
 // socket the same hidden class (the map keeper's too, below).
 function setUpSocket(socket, parts, asyncId, listener) {
-  const { type, options, recvBufferSize, sendBufferSize, handle, rawLookup } = parts;
+  const { type, options, recvBufferSize, sendBufferSize, receiveBlockList, sendBlockList, recvDestination, handle, rawLookup } = parts;
   if (asyncId >= 0) socket[kAsyncIdSymbol] = asyncId;
   socket.type = type;
   if (typeof listener === 'function') socket.on('message', listener);
@@ -330,10 +343,10 @@ function setUpSocket(socket, parts, asyncId, listener) {
     recvBufferSize,
     sendBufferSize,
     // Node 22.13+ block lists (lib/blocklist.js); undefined when unused.
-    sendBlockList: (options && options.sendBlockList) || undefined,
-    receiveFilter: options && options.receiveBlockList ? new ReceiveFilter(options.receiveBlockList) : undefined,
+    sendBlockList,
+    receiveFilter: receiveBlockList ? new ReceiveFilter(receiveBlockList) : undefined,
     // Opt-in: rinfo also tells where each datagram arrived.
-    recvDestination: !!(options && options.recvDestination),
+    recvDestination,
     // Callbacks of sends the native side queued, oldest first.
     pendingSends: [],
     // The sender of the last datagram received alone (see emitOne).
@@ -397,7 +410,10 @@ function onAbortListener(signal, onAborted) {
 function makeMapKeepers(SocketClass) {
   const handle = new UDP(false, MAP_KEEPER);
   const socket = Reflect.construct(EventEmitter, [], SocketClass);
-  const parts = { type: 'udp4', options: undefined, recvBufferSize: undefined, sendBufferSize: undefined, handle, rawLookup: dns.lookup };
+  const parts = {
+    type: 'udp4', options: undefined, recvBufferSize: undefined, sendBufferSize: undefined,
+    receiveBlockList: undefined, sendBlockList: undefined, recvDestination: false, handle, rawLookup: dns.lookup,
+  };
   setUpSocket(socket, parts, 0, undefined);
   // A listening socket's handle (startListening) has these too.
   handle.onmessage = onMessage;

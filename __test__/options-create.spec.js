@@ -441,3 +441,36 @@ test('util.inspect of a socket shows what node:dgram\'s shows (its state fields,
     a.close();
   });
 });
+
+// createSocket() reads its options object as node:dgram does: each option
+// as often and in the same order (a getter, or a Proxy, sees the same
+// reads), apart from the options node:dgram of the running Node does not
+// have (dgram-rs's recvDestination; before Node 22.12/22.13 reusePort and
+// the block lists, which dgram-rs offers on every Node).
+test('createSocket(options) reads each option as often, and in the same order, as node:dgram', async (t) => {
+  const { stateHasReusePort, stateHasBlockLists } = require('../lib/node-version.js');
+  const { BlockList } = require('node:net');
+  const ours = new Set(['recvDestination']);
+  if (!stateHasReusePort) ours.add('reusePort');
+  if (!stateHasBlockLists) ours.add('receiveBlockList').add('sendBlockList');
+  const results = await parity(t, async (dgram, tr) => {
+    const shapes = [
+      { type: 'udp4' },
+      { type: 'udp4', recvBufferSize: 8192, sendBufferSize: 8192, reuseAddr: true, ipv6Only: false, lookup: require('node:dns').lookup },
+      { type: 'udp6', receiveBlockList: new BlockList(), sendBlockList: new BlockList(), reusePort: false, signal: new AbortController().signal },
+    ];
+    for (const shape of shapes) {
+      const reads = [];
+      const options = new Proxy(shape, {
+        get(target, key) {
+          if (typeof key === 'string' && !ours.has(key)) reads.push(key);
+          return target[key];
+        },
+      });
+      const s = dgram.createSocket(options);
+      tr.push(reads);
+      await closeAll(s);
+    }
+  });
+  t.true(results.rs[0].includes('recvBufferSize'));
+});
