@@ -14,6 +14,9 @@
 // either masked (when they would change the socket's state: child.js) or
 // listed (compare.js KNOWN) and only logged. Long runs:
 //   node __test__/fuzz/run.js --seeds 1-200 --ops 1000
+// The order of events across sockets (which socket's datagram, callback,
+// tick or timer comes first) has a fuzzer of its own, run by hand:
+//   node __test__/fuzz/order-run.js 1-200
 //
 // Every destination is loopback: host names resolve through a
 // deterministic dns.lookup (localhost only), non-loopback IP literals
