@@ -5,7 +5,12 @@
 // outputs differ is run twice more on both: a difference that repeats
 // with each side printing the same every time is reported as stable (a bug
 // until shown otherwise), one that changes is timing (loopback delivery
-// against timers, seen on node:dgram alone too) and only counted.
+// against timers, seen on node:dgram alone too) and only counted. A
+// stable difference where only a `timeout` line moves against messages
+// can still be timing: a 1 ms timer races the first poll, and a cold
+// first call of a path takes each implementation a different few hundred
+// µs, the same every run (session 40: seed 240 on Node 24, gone when the
+// run was slowed by logging; check with a longer timer before chasing it).
 //
 //   node __test__/fuzz/order-run.js 1-200        (ORDER_OPS=1: also list the operations)
 //
