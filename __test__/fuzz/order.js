@@ -21,16 +21,8 @@ const path = require('node:path');
 const [impl, seedArg] = process.argv.slice(2);
 const dgram = require(impl.startsWith('.') ? path.resolve(impl) : impl);
 
-// mulberry32: a small seeded generator, the same sequence on both sides.
-let state = Number(seedArg) >>> 0;
-function random() {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const below = (n) => Math.floor(random() * n);
+// The plan fuzzer's seeded generator: the same sequence on both sides.
+const { next: random, int: below } = require('./gen.js').prng(Number(seedArg));
 
 const FIRST = 4; // sockets bound before the first operation
 const MOST = 8; // sockets created in all
