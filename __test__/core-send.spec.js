@@ -324,6 +324,33 @@ test('documented difference: a buffer changed before its send\'s callback (on a 
   });
 });
 
+// DISCREPANCIES A65: a view whose length is shadowed by an own property.
+// Node reads a lone view's length natively; dgram-rs's send path reads the
+// JS property (the array form reads the real bytes on both).
+test('documented difference (A65): a view whose length/byteLength an own property shadows, sent alone by a bound socket', async (t) => {
+  await documentedDifference(t, async (dgram, tr) => {
+    const { server, client, inbox, port } = await pair(dgram, tr);
+    const views = [
+      Object.defineProperty(Buffer.from('xyz'), 'length', { value: 1 }),
+      Object.defineProperty(new Uint16Array([1, 2, 3]), 'byteLength', { value: 1 }),
+      [Object.defineProperty(Buffer.from('xyz'), 'length', { value: 1 })],
+    ];
+    const sizes = [];
+    for (const view of views) {
+      await new Promise((resolve) => client.send(view, port, '127.0.0.1', (err, n) => {
+        sizes.push(err ? err.code : n);
+        resolve();
+      }));
+    }
+    const msgs = await inbox.wait(3);
+    tr.push({ sizes, got: msgs.map((m) => m.msg.toString('hex')) });
+    await closeAll(server, client);
+  }, {
+    node: [{ sizes: [3, 6, 3], got: ['78797a', '010002000300', '78797a'] }],
+    rs: [{ sizes: [1, 1, 3], got: ['78', '01', '78797a'] }],
+  });
+});
+
 test('sends from several sockets in one tick reach a common receiver in send() order, with and without callbacks', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
     const { server, client, inbox, port } = await pair(dgram, tr);
