@@ -14,8 +14,9 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * to: `onevent(kind, …)` with the socket's handle as `this` (see
  * `deliver.rs`); returns the number to create its handles with. Called by
  * index.js when it loads.
- * `scratch` is a Buffer of at least 64 KiB through which datagrams cross
- * (see `deliver.rs`).
+ * `scratch` is the Buffer through which small datagrams and batches cross
+ * (see `deliver.rs`): 64 KiB of payload, then the batch's table at
+ * `SCRATCH_META_AT` (lib/receive.js sizes it).
  */
 export declare function addEventHandler(onevent: unknown, scratch: unknown): number
 

@@ -336,6 +336,53 @@ test('receiveBlockList: a listener that blocks its sender stops the rest of the 
   await closeAll(r, c, last);
 });
 
+// Under load the native side reads ahead while JS emits: up to 8 batches
+// of up to 256 datagrams, each read under the rules of its time, plus the
+// one being emitted. A rule added then must stop the sender's datagrams in
+// those batches too (they are checked in JS). A batch emitted over several
+// turns used to count once per turn against that allowance, so the last
+// batches read before the change went through unchecked (hundreds of
+// datagrams from the blocked sender).
+test('receiveBlockList: a rule added mid-flood also stops the datagrams read ahead before it', async (t) => {
+  const list = new net.BlockList();
+  const r = await bound('127.0.0.1', { receiveBlockList: list, recvBufferSize: 4 << 20 });
+  const a = await bound('127.0.0.2');
+  const c = await bound('127.0.0.3');
+  const port = r.address().port;
+  // As many as the receive buffer holds with room to spare (~1 KB of
+  // kernel memory each), so that the end marker is not dropped.
+  const pairs = Math.min(1000, Math.floor(r.getRecvBufferSize() / 4096));
+  const blockAt = Math.floor(pairs * 0.3);
+  let seen = 0;
+  let blocked = false;
+  const fromA = { before: 0, after: 0 };
+  const fromC = [];
+  const end = new Promise((resolve) => r.on('message', (m, rinfo) => {
+    // A slow listener, so that the read-ahead queue stays full.
+    const until = process.hrtime.bigint() + 20000n;
+    while (process.hrtime.bigint() < until); // eslint-disable-line no-empty
+    if (rinfo.address === '127.0.0.2') fromA[blocked ? 'after' : 'before']++;
+    else fromC.push(String(m));
+    if (++seen === blockAt) {
+      list.addAddress('127.0.0.2');
+      blocked = true;
+    }
+    if (String(m) === 'end') resolve();
+  }));
+  // All sent before the first is read (from this thread).
+  for (let i = 0; i < pairs; i++) {
+    a.send('a', port, '127.0.0.1');
+    c.send(`c${i}`, port, '127.0.0.1');
+  }
+  c.send('end', port, '127.0.0.1');
+  await withTimeout(end, 10000, 'the end marker');
+  t.log(`${pairs} pairs, receiveStats:`, JSON.stringify(require('../binding.js').receiveStats()));
+  t.true(fromA.before > 0);
+  t.is(fromA.after, 0);
+  t.deepEqual(fromC, [...Array.from({ length: pairs }, (_, i) => `c${i}`), 'end']);
+  await closeAll(r, a, c);
+});
+
 // A list whose `check` the application replaced, throwing on the first
 // call: on Node the exception leaves that send's lookup step (uncaught, the
 // send dropped without a callback); the sends after it are unaffected.

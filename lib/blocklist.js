@@ -98,7 +98,8 @@ class ReceiveFilter {
     this.list = list;
     this.record = track(list); // undefined: JS checks every datagram
     this.handle = undefined; // while receiving
-    this.version = -1; // the list's version the native copy has
+    this.version = -1; // the list's version that sync() last saw
+    this.pushed = -1; // the list's version push() gave the native copy
     this.native = false; // whether the native side filters
     this.checkNext = 0; // batches still to check here after a change
   }
@@ -108,6 +109,7 @@ class ReceiveFilter {
     this.handle = handle;
     if (this.record !== undefined) this.record.filters.add(this);
     this.version = -1;
+    this.pushed = -1;
     this.sync(handle);
     this.checkNext = 0;
   }
@@ -126,6 +128,7 @@ class ReceiveFilter {
   push() {
     if (this.handle === undefined || !this.native || this.list.check !== BlockList().prototype.check) return;
     this.native = this.handle.setReceiveBlockList(this.list.rules);
+    this.pushed = this.record.version;
     this.checkNext = BATCHES_IN_FLIGHT;
   }
 
@@ -146,7 +149,8 @@ class ReceiveFilter {
     }
     if (this.record.version !== this.version) {
       this.version = this.record.version;
-      this.native = handle.setReceiveBlockList(list.rules);
+      // (push() may have handed these rules over already.)
+      if (this.pushed !== this.version || !this.native) this.native = handle.setReceiveBlockList(list.rules);
       this.checkNext = BATCHES_IN_FLIGHT;
     }
     if (!this.native) return true;

@@ -116,8 +116,8 @@ if (markingBlocksDetach) setCopyChunks(true);
 
 function newBatch(chunks, meta, addrs) {
   for (let k = 0; k < chunks.length; k++) markAsUntransferable(chunks[k].buffer);
-  // budget: set by emitMessages (named here so the object keeps its shape).
-  return { chunks, meta, addrs, i: 0, chunk: 0, offset: 0, end: chunks[0].length, budget: undefined };
+  // budget, check: set by emitMessages (named here so the object keeps its shape).
+  return { chunks, meta, addrs, i: 0, chunk: 0, offset: 0, end: chunks[0].length, budget: undefined, check: undefined };
 }
 
 // Node's handle calls its `onmessage` property with each datagram, or
@@ -152,6 +152,17 @@ function emitMessage(socket, handle, msg, rinfo) {
   Reflect.apply(onmessage, handle, [size, handle, msg, withoutSize]);
 }
 
+// Whether the datagrams of `batch` must be checked against the socket's
+// receiveBlockList in JS (ReceiveFilter.sync): decided once per batch, and
+// again when the rules have changed since. Once per batch, not per call:
+// a batch emitted over several turns (or resumed after a listener threw)
+// is one of the batches that may have been read under older rules, and
+// counting each call used up that allowance before the last of them came.
+function batchCheck(filter, handle, batch) {
+  if (batch.check === undefined || (!batch.check && filter.changed())) batch.check = filter.sync(handle);
+  return batch.check;
+}
+
 // One 'message' per datagram of the current batch (state.batch): `chunks`
 // hold the payloads back to back, a datagram that did not fit one chunk
 // starting the next (`end`: the current chunk's length). A listener that
@@ -168,7 +179,7 @@ function emitMessages(socket) {
   // recvDestination also destination (index), interface index and name.
   const stride = state.recvDestination ? 6 : 3;
   const filter = state.receiveFilter;
-  let check = filter !== undefined && filter.sync(state.handle);
+  const check = filter !== undefined && batchCheck(filter, state.handle, batch);
   let c = batch.chunk;
   let off = batch.offset;
   let end = batch.end;
@@ -207,11 +218,8 @@ function emitMessages(socket) {
     // The sender's family (a socket adopted with bind({ fd }) may not be
     // of the socket's type), as Node reports it.
     const family = address.includes(':') ? 'IPv6' : 'IPv4';
-    if (filter !== undefined) {
-      // Rules changed (maybe by a listener of this batch): check in JS.
-      if (!check && filter.changed()) check = filter.sync(state.handle);
-      if (check && filter.blocks(address, family)) continue;
-    }
+    // (Rules changed by a listener of this batch: check the rest in JS.)
+    if (filter !== undefined && (check || batchCheck(filter, state.handle, batch)) && filter.blocks(address, family)) continue;
     const port = meta[at + 1];
     const rinfo = stride === 3
       ? { address, family, port, size: len }
@@ -266,7 +274,7 @@ function emitSmall(socket, count, addrs) {
     list[k + 1] = smallMeta[k + 1];
     list[k + 2] = addrs === undefined ? state.lastSender : addrs[smallMeta[k + 2]];
   }
-  state.batch = { list, i: 0 };
+  state.batch = { list, i: 0, check: undefined };
   emitBatch(socket, emitList);
 }
 
@@ -278,6 +286,7 @@ function emitList(socket) {
   const batch = state.batch;
   const list = batch.list;
   const filter = state.receiveFilter;
+  const check = filter !== undefined && batchCheck(filter, state.handle, batch);
   while (batch.i < list.length) {
     if (!state.handle || !state.receiving) break; // closed by a listener
     if (state.errorCheck > 0 && pendingError(socket, state)) break;
@@ -286,7 +295,7 @@ function emitList(socket) {
     const msg = list[at];
     const address = list[at + 2];
     const family = address.includes(':') ? 'IPv6' : 'IPv4';
-    if (filter !== undefined && filter.sync(state.handle) && filter.blocks(address, family)) continue;
+    if (filter !== undefined && (check || batchCheck(filter, state.handle, batch)) && filter.blocks(address, family)) continue;
     emitMessage(socket, state.handle, msg, { address, family, port: list[at + 1], size: msg.length });
     if (batch.i < list.length) {
       runTicks();

@@ -40,8 +40,8 @@ function validateObject(value, name, { allowArray = false, allowFunction = false
 
 /**
  * Any number passes (NaN and ±Infinity included) unless a bound is given;
- * with a bound, NaN fails too. setTTL/setMulticastTTL use no bounds: the OS
- * rejects 0 or 256 later with EINVAL.
+ * with a bound, NaN fails too. setTTL/setMulticastTTL use no bounds: the
+ * handle rejects 0 or 256 later with EINVAL, as libuv does.
  */
 function validateNumber(value, name, min = undefined, max) {
   if (typeof value !== 'number') throw new ERR_INVALID_ARG_TYPE(name, 'number', value);

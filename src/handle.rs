@@ -42,8 +42,9 @@ fn coded(code: &str) -> napi::Error {
 /// to: `onevent(kind, …)` with the socket's handle as `this` (see
 /// `deliver.rs`); returns the number to create its handles with. Called by
 /// index.js when it loads.
-/// `scratch` is a Buffer of at least 64 KiB through which datagrams cross
-/// (see `deliver.rs`).
+/// `scratch` is the Buffer through which small datagrams and batches cross
+/// (see `deliver.rs`): 64 KiB of payload, then the batch's table at
+/// `SCRATCH_META_AT` (lib/receive.js sizes it).
 #[napi(catch_unwind)]
 pub fn add_event_handler(env: Env, onevent: Unknown, scratch: Unknown) -> napi::Result<u32> {
     crate::env::add_handler(&env, onevent.raw(), scratch.raw())
@@ -137,7 +138,7 @@ pub struct ReceiveStats {
     pub socket_states: f64,
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn receive_stats() -> ReceiveStats {
     use crate::drivers::stats::*;
     ReceiveStats {
@@ -177,7 +178,7 @@ fn address_info(env: RawEnv, a: &SocketAddr) -> napi::Result<Ret> {
 }
 
 /// Node's `guessHandleType(fd)`: `"UDP"` for a datagram socket.
-#[napi]
+#[napi(catch_unwind)]
 pub fn guess_handle_type(fd: i64) -> String {
     #[cfg(unix)]
     {

@@ -536,6 +536,9 @@ impl SocketCtx {
         let _ = sender::cancel_all(&self.shared);
         let _ = self.shared.clear_events(); // nobody left to call back
         self.set_receiving(false);
+        // (As in `close`: held replies no longer keep the thread's handle.)
+        self.held.set(0);
+        self.held_error.borrow_mut().take();
         self.mode.set(Mode::Stopped);
         self.forget_unheard();
         self.update_liveness();
@@ -862,10 +865,13 @@ impl Drop for SocketCtx {
     }
 }
 
-/// Drops our reference to the socket, normally the last one (runtime tasks
-/// hold it only while reading or writing), so that the descriptor is closed
-/// and the port free when `close()` returns. If a task is in the middle of
-/// a read, wait the moment until it lets go.
+/// Drops our reference to the socket, normally the last one, so that the
+/// descriptor is closed and the port free when `close()` returns. A
+/// runtime task may hold it too: a read-ahead while registered (waiting
+/// or reading), a send drain while writing or waiting for room. The caller
+/// has stopped both (and woken a waiting drain), so they let go as soon as
+/// their thread runs: wait for that, up to 100 ms (yielding the CPU; a
+/// drain no waker reached lets go when its wait times out, later).
 fn release_socket(sock: Arc<Socket>) {
     let weak = Arc::downgrade(&sock);
     drop(sock);

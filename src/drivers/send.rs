@@ -1,5 +1,6 @@
 //! The send path: the calling (JS) thread tries the non-blocking syscall;
-//! only when the kernel says `WouldBlock` (or earlier sends still wait) is
+//! only when the kernel says `WouldBlock` (or, on Unix, `ENOBUFS`: see
+//! `must_wait`), or earlier sends still wait, is
 //! the datagram copied into the socket's queue, which a runtime thread
 //! drains as the socket becomes writable, reporting each completion to JS
 //! (`Event::SendDone`).

@@ -139,8 +139,9 @@ impl Ref {
 /// are missing (Windows on Node 22+, other embedders) `napi_make_callback`
 /// is used instead.
 ///
-/// Node 22+ keeps `AsyncLocalStorage` in an async context frame that
-/// `node::MakeCallback` would reset: there the frame is captured when the
+/// Node 22+ has async context frames (where `AsyncLocalStorage` keeps its
+/// stores on Node 24+, and on 22 with `--experimental-async-context-frame`),
+/// which `node::MakeCallback` would reset: there the frame is captured when the
 /// context is made and passed to the exported `node::InternalMakeCallback`,
 /// as Node's own `AsyncResource` does; without that symbol, Node-API again.
 mod node_cxx;
@@ -589,9 +590,8 @@ fn report_exception(env: RawEnv) {
 }
 
 /// Completion token of an async cleanup hook: the environment's teardown
-/// waits until `done` is called (after our handles finished closing).
-/// Ends the environment's wait for our teardown: when `done` is called, or
-/// when the last holder lets go of it without (teardown cut short by a
+/// waits until `done` is called (after our handles finished closing), or
+/// until the last holder lets go of it without (teardown cut short by a
 /// panic: better to let the environment end than to hang it).
 pub(crate) struct CleanupDone(Option<sys::napi_async_cleanup_hook_handle>);
 

@@ -283,13 +283,14 @@ impl<S> Slot<S> {
 
 /// `uv_close` callback: runs the owner's `on_closed`, frees the slot.
 unsafe extern "C" fn closed<S>(h: *mut Handle) {
-    // SAFETY: libuv calls this once per handle closed by `Slot::close`,
-    // after which it never touches the handle again: the slot is ours.
-    let slot = unsafe { Box::from_raw(Slot::<S>::of(h)) };
-    let Slot {
-        on_closed, state, ..
-    } = *slot;
+    // Contained whole: nothing may unwind into libuv.
     super::contain(move || {
+        // SAFETY: libuv calls this once per handle closed by `Slot::close`,
+        // after which it never touches the handle again: the slot is ours.
+        let slot = unsafe { Box::from_raw(Slot::<S>::of(h)) };
+        let Slot {
+            on_closed, state, ..
+        } = *slot;
         if let Some(f) = on_closed {
             f();
         }

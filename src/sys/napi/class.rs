@@ -249,7 +249,7 @@ impl Args {
         f(&string_of(self.env, v)?)
     }
 
-    /// The env, for the element helpers.
+    /// A string value (an array element) as a Rust string.
     pub(crate) fn string_of(&self, v: RawValue) -> napi::Result<String> {
         string_of(self.env, v)
     }
@@ -307,7 +307,11 @@ fn bytes_of<'a>(env: RawEnv, v: RawValue) -> napi::Result<&'a [u8]> {
     // SAFETY: `v` is a live value; the typed-array / DataView queries
     // fail for anything else. The bytes stay valid for the call: the
     // value is an argument, rooted until the callback returns, and no
-    // JS runs while the slice is used.
+    // JS runs while the slice is used. (A view of a SharedArrayBuffer may
+    // be written by another thread meanwhile, as with Node's own send: the
+    // slice is only copied, by the kernel or into a queued send, never
+    // read to decide anything, so such a write can tear the datagram's
+    // bytes and nothing else.)
     unsafe {
         let mut is = false;
         if sys::napi_is_typedarray(env, v, &mut is) == sys::Status::napi_ok && is {
@@ -558,11 +562,16 @@ unsafe extern "C" fn create<T: 'static>(env: RawEnv, info: sys::napi_callback_in
 }
 
 unsafe extern "C" fn finalize<T: 'static>(_env: RawEnv, data: *mut c_void, hint: *mut c_void) {
-    // try_with: also reached while the thread's locals are destroyed.
-    let _ = LIVE.try_with(|l| l.borrow_mut().remove(&(hint as usize as u64)));
     // SAFETY: `data` is the Box<T> made by `create::<T>`, handed back
     // once, when its instance is collected or its environment ends.
-    drop(unsafe { Box::from_raw(data.cast::<T>()) });
+    let value = unsafe { Box::from_raw(data.cast::<T>()) };
+    // Contained: dropping the value releases its socket (locks, Node-API
+    // calls), and a panic must not unwind into Node's finalizer.
+    crate::sys::contain(move || {
+        // try_with: also reached while the thread's locals are destroyed.
+        let _ = LIVE.try_with(|l| l.borrow_mut().remove(&(hint as usize as u64)));
+        drop(value);
+    });
 }
 
 unsafe extern "C" fn call_fn(env: RawEnv, info: sys::napi_callback_info) -> RawValue {
