@@ -221,5 +221,5 @@ const missing = REQUIRED.filter((name) => typeof binding[name] !== 'function');
 if (missing.length !== 0) throw staleBindingError(missing);
 
 // The per-event functions come as an object of plain functions (cheaper
-// calls than napi-rs's exports, see src/handle.rs `hot_functions`).
+// calls than napi-rs's exports, see src/exports.rs `hot_functions`).
 module.exports = { ...binding, ...binding.hotFunctions() };

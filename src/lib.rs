@@ -14,10 +14,10 @@
 //!   for now waits on the runtime (`send`).
 //! - `int_hash`: a cheap hasher for the per-thread tables (a leaf, used by
 //!   every layer).
-//! - the napi edge: `handle` (the `UDP` class JS sees), `socket` (one
-//!   socket's JS-thread state), `deliver` (events into JS, as Node's own
-//!   handles call it), `env` (per-thread state), each importing only those
-//!   after it: `deliver` and `env` reach a socket through the traits they
+//! - the napi edge: `handle` (the `UDP` class JS sees), `exports` (the
+//!   module's other functions), `socket` (one socket's JS-thread state),
+//!   `deliver` (events into JS, as Node's own handles call it), `env`
+//!   (per-thread state), each importing only those after it: `deliver` and `env` reach a socket through the traits they
 //!   define (`EventTarget`, `ThreadSocket`), which `socket` implements.
 //!
 //! Platforms: Linux uses `recvmmsg`, UDP GRO on receive and UDP GSO and
@@ -35,6 +35,7 @@ mod core;
 mod deliver;
 mod drivers;
 mod env;
+mod exports;
 mod handle;
 mod int_hash;
 mod socket;
