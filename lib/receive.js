@@ -85,6 +85,15 @@ const restoreFrame = (() => {
   return framed ? restoreAsyncFrame : undefined;
 })();
 
+// Between two messages of a batch, what Node does between two callbacks:
+// ticks and microtasks, then held replies may leave (send-path.js), and the
+// socket's frame again.
+function betweenTwo() {
+  runTicks();
+  betweenMessages();
+  if (restoreFrame !== undefined) restoreFrame();
+}
+
 // libuv reads at most 32 datagrams per socket per loop turn, so timers,
 // immediates and other sockets run between every 32 messages of a
 // backlog. A call here emits at most that many and returns true when it
@@ -226,9 +235,7 @@ function emitMessages(socket) {
       : { address, family, port, size: len, localAddress: addrs[meta[at + 3]], interfaceIndex: meta[at + 4], interface: addrs[meta[at + 5]] };
     emitMessage(socket, state.handle, msg, rinfo);
     if (batch.i < meta.length) {
-      runTicks();
-      betweenMessages();
-      if (restoreFrame !== undefined) restoreFrame();
+      betweenTwo();
     }
   }
   if (state.batch === batch) state.batch = undefined;
@@ -298,9 +305,7 @@ function emitList(socket) {
     if (filter !== undefined && (check || batchCheck(filter, state.handle, batch)) && filter.blocks(address, family)) continue;
     emitMessage(socket, state.handle, msg, { address, family, port: list[at + 1], size: msg.length });
     if (batch.i < list.length) {
-      runTicks();
-      betweenMessages();
-      if (restoreFrame !== undefined) restoreFrame();
+      betweenTwo();
     }
   }
   if (state.batch === batch) state.batch = undefined;
