@@ -184,10 +184,14 @@ impl Arena {
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub(crate) fn read(&mut self, sock: &socket2::SockRef<'_>, max: usize) -> io::Result<usize> {
+    pub(crate) fn read<'s, S>(&mut self, sock: &'s S, max: usize) -> io::Result<usize>
+    where
+        socket2::SockRef<'s>: From<&'s S>,
+    {
+        let sock = socket2::SockRef::from(sock);
         self.got.clear();
         for slot in self.buf.chunks_mut(SLOT).take(max) {
-            match crate::sys::recv_from(sock, slot) {
+            match crate::sys::recv_from(&sock, slot) {
                 Ok((len, from)) => self.got.push(Received {
                     len,
                     from,

@@ -91,19 +91,9 @@ pub(crate) trait Sink {
 
 /// Reads one batch now, without blocking, with the socket's options.
 pub(crate) fn read_batch(sock: &Socket, shared: &Shared, max_datagrams: usize) -> Drained {
-    let block = shared.receive_block_list();
-    let opts = recv::Options {
-        block: block.as_deref(),
-        with_dest: shared.recv_dest.load(std::sync::atomic::Ordering::Relaxed),
-        max_datagrams,
-    };
-    #[cfg(target_os = "linux")]
-    return recv::drain(&mut |arena, max| arena.read(sock, max), &opts);
-    #[cfg(not(target_os = "linux"))]
-    return recv::drain(
-        &mut |arena, max| arena.read(&socket2::SockRef::from(sock), max),
-        &opts,
-    );
+    shared.with_recv_options(max_datagrams, |opts| {
+        recv::drain(&mut |arena, max| arena.read(sock, max), opts)
+    })
 }
 
 /// How the JS loop watches one socket: a libuv poll handle of its own, or

@@ -272,25 +272,21 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>, generation: 
             },
             _ = shared.until_reading_stopped(generation) => return Pause::Stop,
         };
-        let block = shared.receive_block_list();
-        let opts = recv::Options {
-            block: block.as_deref(),
-            with_dest: shared.recv_dest.load(std::sync::atomic::Ordering::Relaxed),
-            max_datagrams: AHEAD_BATCH,
-        };
         // A pending socket error is collected by a direct read (tokio
         // reports it as error readiness, which its read path ignores).
         let mut direct = error_pending;
-        let Drained { batch, error, more } = recv::drain(
-            &mut |arena, max| {
-                if std::mem::take(&mut direct) {
-                    read_direct(arena, &sock, max)
-                } else {
-                    reg.try_read(|| read_direct(arena, &sock, max))
-                }
-            },
-            &opts,
-        );
+        let Drained { batch, error, more } = shared.with_recv_options(AHEAD_BATCH, |opts| {
+            recv::drain(
+                &mut |arena, max| {
+                    if std::mem::take(&mut direct) {
+                        arena.read(&*sock, max)
+                    } else {
+                        reg.try_read(|| arena.read(&*sock, max))
+                    }
+                },
+                opts,
+            )
+        });
         let count = batch.as_ref().map_or(0, |b| b.count);
         match batch {
             // The batch keeps its credit until JS takes it.
@@ -337,16 +333,6 @@ async fn read_registered(sock: &Weak<Socket>, shared: &Arc<Shared>, generation: 
             }
         }
     }
-}
-
-#[cfg(target_os = "linux")]
-fn read_direct(arena: &mut recv::Arena, sock: &Socket, max: usize) -> io::Result<usize> {
-    arena.read(sock, max)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn read_direct(arena: &mut recv::Arena, sock: &Socket, max: usize) -> io::Result<usize> {
-    arena.read(&socket2::SockRef::from(sock), max)
 }
 
 /// A socket's readiness registration with the reactor, for readability

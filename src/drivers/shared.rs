@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::core::blocklist::BlockList;
-use crate::core::recv::Batch;
+use crate::core::recv::{self, Batch};
 use crate::core::send::{Gso, Source};
 use crate::drivers::budget;
 use crate::sys::uv;
@@ -253,9 +253,19 @@ impl Shared {
         self.credits.available_permits() >= BATCHES_IN_FLIGHT
     }
 
-    /// The current receive block list (read once per drain).
-    pub(crate) fn receive_block_list(&self) -> Option<Arc<BlockList>> {
-        lock(&self.receive_block).clone()
+    /// Runs `read` with the options of one drain of this socket (the
+    /// block list as it is now, read once per drain).
+    pub(crate) fn with_recv_options<R>(
+        &self,
+        max_datagrams: usize,
+        read: impl FnOnce(&recv::Options<'_>) -> R,
+    ) -> R {
+        let block = lock(&self.receive_block).clone();
+        read(&recv::Options {
+            block: block.as_deref(),
+            with_dest: self.recv_dest.load(Ordering::Relaxed),
+            max_datagrams,
+        })
     }
 
     pub(crate) fn set_receive_block_list(&self, list: Option<BlockList>) {
