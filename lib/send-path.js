@@ -134,16 +134,13 @@ function sendManyLiterals(socket, items, callback) {
     } else if (r === -1) {
       // Queued natively: settles when its send-done event arrives.
       pending++;
-      state.pendingSends.push({
-        callback: (err) => {
-          if (err) fail(err);
-          else sent++;
-          settle(true);
-        },
-        address: items[origin[k]].address,
-        port: ports[k],
-        size: data[k].length,
-      });
+      const entry = queuedEntry(items[origin[k]].address, ports[k], data[k].length);
+      entry.callback = (err) => {
+        if (err) fail(err);
+        else sent++;
+        settle(true);
+      };
+      state.pendingSends.push(entry);
     } else {
       fail(errors.fromNative(codes[e++], 'send', items[origin[k]].address, ports[k]));
     }
@@ -563,6 +560,14 @@ function toBuffer(view) {
   return length === 0 ? Buffer.alloc(0) : Buffer.from(view.buffer, view.byteOffset, length);
 }
 
+// A send the native side queued, in state.pendingSends until its send-done
+// event (or close()) settles it: `callback` (if any) and its async
+// `resource` are set by the caller (all three kinds of queued send share
+// this shape).
+function queuedEntry(address, port, size) {
+  return { callback: undefined, address, port, size, resource: undefined };
+}
+
 // A native send's outcome: bytes sent, or -1 when the native side queued
 // it (its completion comes as an event, see pendingSends).
 function settleItem(state, item, r) {
@@ -570,7 +575,7 @@ function settleItem(state, item, r) {
     item.result = r;
     return;
   }
-  const entry = { callback: undefined, address: item.address, port: item.port, size: item.data.length, resource: undefined };
+  const entry = queuedEntry(item.address, item.port, item.data.length);
   if (item.callback !== undefined) {
     entry.callback = runQueuedCallback.bind(null, entry, item.callback);
     item.queued = entry;
@@ -680,7 +685,7 @@ function transmit(socket, data, ip, address, port, callback, local) {
     if (callback) socketTick(state, callback, null, sent - 1);
   } else if (sent === 0) {
     // Queued natively: called back later, in an async resource made now.
-    const entry = { callback, address, port, size: data.length, resource: undefined };
+    const entry = queuedEntry(address, port, data.length);
     if (callback) {
       entry.resource = new SendWrap(state.asyncId);
       entry.callback = runQueuedCallback.bind(null, entry, callback);
