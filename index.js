@@ -10,7 +10,7 @@
 // (lib/receive.js) are modules of their own; this file calls into them.
 
 const EventEmitter = require('node:events');
-const { deprecate, inspect } = require('node:util');
+const { inspect } = require('node:util');
 const diagnosticsChannel = require('node:diagnostics_channel');
 const { udpParts, addEventHandler, guessHandleType, hostProcess, setNoTrySend } = require('./lib/native.js');
 // The native handle class (Node's UDP handle).
@@ -20,6 +20,8 @@ const errors = require('./lib/errors.js');
 const { isIPv4, isIPv6 } = require('./lib/ip.js');
 const { ReceiveFilter, sendBlocked, validateBlockList } = require('./lib/blocklist.js');
 const cluster = require('./lib/cluster.js');
+const { installDeprecated } = require('./lib/deprecated.js');
+const { localOrThrow, messageData, normalizeManyItem, numericAddress } = require('./lib/adds-args.js');
 const { netAccessError } = require('./lib/permission.js');
 const {
   bindCallbackOnErrorMonitor,
@@ -33,7 +35,6 @@ const {
 const {
   kState,
   kAsyncIdSymbol,
-  nodeStateSymbol,
   socketTick,
   BIND_STATE_UNBOUND,
   BIND_STATE_BINDING,
@@ -67,6 +68,7 @@ const dns = typeof process.getBuiltinModule === 'function' ? process.getBuiltinM
 
 const {
   isInt32,
+  kBufferTypes,
   validateAbortSignal,
   validateBoolean,
   validateBufferSize,
@@ -92,40 +94,6 @@ const {
   ERR_SOCKET_DGRAM_NOT_RUNNING,
 } = errors.codes;
 
-// With Node's internals exposed (its own tests), the handles
-// _createSocketHandle() returns also answer `instanceof` for Node's internal
-// UDP class, as node:dgram's do: their prototype has every member of ours,
-// with Node's behind it. Only those: a socket's own handle that passed for
-// Node's would be handed to a child process as one (`subprocess.send(m,
-// socket._handle)`), and Node's C++, unable to unwrap it, would crash where
-// it otherwise throws ERR_INVALID_HANDLE_TYPE.
-let internalsHandlePrototype;
-function asInternalsHandle(handle) {
-  if (!nodeStateSymbol) return handle;
-  if (internalsHandlePrototype === undefined) {
-    try {
-      const NodeUDP = process.binding('udp_wrap').UDP;
-      internalsHandlePrototype = Object.create(NodeUDP.prototype, Object.getOwnPropertyDescriptors(UDP.prototype));
-    } catch {
-      internalsHandlePrototype = null; // no such binding in this Node: instanceof stays ours alone
-    }
-  }
-  if (internalsHandlePrototype !== null) Object.setPrototypeOf(handle, internalsHandlePrototype);
-  return handle;
-}
-
-// The socket a native handle belongs to (Node's owner_symbol, `kOwner`),
-// also `handle.owner` while Node's handles have it (DEP0112 internals).
-if (!deprecatedMembersRemoved) {
-  Object.defineProperty(UDP.prototype, 'owner', {
-    get() {
-      return this[kOwner];
-    },
-    set(socket) {
-      this[kOwner] = socket;
-    },
-  });
-}
 
 // Published with { socket } by every new socket, last thing in its
 // constructor, as node:dgram does.
@@ -167,7 +135,6 @@ const EVENT_CLOSED = 4;
 const EVENT_ONE = 5;
 const EVENT_SMALL = 6;
 
-const kBufferTypes = ['Buffer', 'TypedArray', 'DataView', 'string'];
 const kIovMax = 1024;
 
 // Every event of this module's sockets comes to onNativeEvent, with the
@@ -929,36 +896,11 @@ if (typeof Symbol.asyncDispose === 'symbol') {
   };
 }
 
-// Node's private fields, deprecated (DEP0112) but still used by libraries,
-// until Node 25 removed them.
-function defineDeprecatedField(name, key) {
-  const msg = `Socket.prototype.${name} is deprecated`;
-  Object.defineProperty(SocketImpl.prototype, name, {
-    get: deprecate(function () {
-      return this[kState][key];
-    }, msg, 'DEP0112'),
-    set: deprecate(function (value) {
-      this[kState][key] = value;
-    }, msg, 'DEP0112'),
-    configurable: false,
-    enumerable: false,
-  });
-}
-if (!deprecatedMembersRemoved) {
-  defineDeprecatedField('_handle', 'handle');
-  defineDeprecatedField('_receiving', 'receiving');
-  defineDeprecatedField('_bindState', 'bindState');
-  defineDeprecatedField('_queue', 'queue');
-  defineDeprecatedField('_reuseAddr', 'reuseAddr');
 
-  SocketImpl.prototype._healthCheck = deprecate(function () {
-    healthCheck(this);
-  }, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112');
-
-  SocketImpl.prototype._stopReceiving = deprecate(function () {
-    stopReceiving(this);
-  }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
-}
+// Node's deprecated internals (DEP0112), while the running Node has them.
+const _createSocketHandle = deprecatedMembersRemoved
+  ? undefined
+  : installDeprecated(SocketImpl, UDP, { healthCheck, stopReceiving, newHandle, nativePort });
 
 // Node assigns its methods to Socket.prototype, so they are enumerable.
 for (const name of Object.getOwnPropertyNames(SocketImpl.prototype)) {
@@ -1222,64 +1164,6 @@ function fixBufferList(list) {
   return out;
 }
 
-// --- sendMany / bindSync helpers
-
-// The address of bindSync/connectSync: undefined when absent (null or ''
-// for connectSync, any falsy value for bindSync, as Node reads them), else
-// a string holding an IP literal of either family.
-function numericAddress(address, name, method) {
-  if (address === undefined || address === null || address === '' || (method === 'bindSync' && !address)) return undefined;
-  validateString(address, name);
-  if (!isIPv4(address) && !isIPv6(address)) {
-    throw new errors.codes.ERR_INVALID_ARG_VALUE(name, address,
-      `must be a numeric IP address; ${method} does not perform DNS resolution`);
-  }
-  return address;
-}
-
-// A sendFrom() source address: an IP literal of the socket's family (an
-// IPv6 socket also takes IPv4, for its IPv4-mapped peers).
-function localOrThrow(socket, address, name) {
-  validateString(address, name);
-  const ok = isIPv4(address) || (socket[kState].family === 'IPv6' && isIPv6(address));
-  if (!ok) throw new errors.codes.ERR_INVALID_ARG_VALUE(name, address, 'must be an IP address the socket can send from');
-  return address;
-}
-
-// A message given as a string or any ArrayBufferView, as a Uint8Array.
-function messageData(msg, name) {
-  if (typeof msg === 'string') return Buffer.from(msg);
-  if (!ArrayBuffer.isView(msg)) throw new ERR_INVALID_ARG_TYPE(name, kBufferTypes, msg);
-  return toBuffer(msg);
-}
-
-function normalizeManyItem(socket, item, i, connected) {
-  let msg = item;
-  let port;
-  let address;
-  let localAddress;
-  if (item !== null && typeof item === 'object' && !ArrayBuffer.isView(item)) {
-    ({ msg, port, address, localAddress } = item);
-  }
-  // The argument name is built only for an error: this runs per datagram.
-  if (typeof msg !== 'string' && !ArrayBuffer.isView(msg)) throw new ERR_INVALID_ARG_TYPE(`list[${i}].msg`, kBufferTypes, msg);
-  const data = messageData(msg);
-  let local;
-  if (localAddress !== undefined) {
-    if (process.platform !== 'linux') throw new ERR_FEATURE_UNAVAILABLE_ON_PLATFORM(`list[${i}].localAddress`);
-    local = localOrThrow(socket, localAddress, `list[${i}].localAddress`);
-  }
-  if (connected) {
-    if (port !== undefined || address !== undefined) throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
-    return { data, local };
-  }
-  if (!(typeof port === 'number' && port > 0 && port <= 0xffff && Number.isInteger(port))) {
-    port = validatePort(port, `list[${i}].port`, false);
-  }
-  if (address !== undefined && address !== null && typeof address !== 'string') validateString(address, `list[${i}].address`);
-  return { data, port, address, local };
-}
-
 // Everything a native handle reports arrives here, on the JS thread, called
 // from the event loop in the socket's async context, with the handle as
 // `this` (see src/deliver.rs).
@@ -1399,24 +1283,5 @@ function nativePort(port) {
   return (n >>> 0) & 0xffff;
 }
 
-// Node's deprecated (DEP0112) export: a bound native handle, or a negative
-// errno. Kept for old code that reaches for it.
-const _createSocketHandle = deprecate(
-  function _createSocketHandle(address, port, addressType, fd, flags) {
-    const { handle } = newHandle(addressType);
-    try {
-      if (isInt32(fd) && fd > 0) handle.open(fd);
-      else if (port || address) handle.bind(String(address), nativePort(port), flags >>> 0);
-    } catch (err) {
-      handle.close(false);
-      const code = errors.nativeCode(err);
-      if (code === undefined) throw err;
-      return typeof code === 'number' ? code : errors.uvErrno(code);
-    }
-    return asInternalsHandle(handle);
-  },
-  'dgram._createSocketHandle() is deprecated',
-  'DEP0112',
-);
 
 module.exports = deprecatedMembersRemoved ? { createSocket, Socket } : { _createSocketHandle, createSocket, Socket };

@@ -109,8 +109,12 @@ function validateBufferSize(size) {
   if (!isUint32(size)) throw new ERR_SOCKET_BAD_BUFFER_SIZE();
 }
 
+// What a message may be, as Node's ERR_INVALID_ARG_TYPE lists it.
+const kBufferTypes = ['Buffer', 'TypedArray', 'DataView', 'string'];
+
 module.exports = {
   isInt32,
+  kBufferTypes,
   isUint32,
   validateAbortSignal,
   validateBoolean,
