@@ -16,6 +16,7 @@
 #[cfg(not(target_os = "linux"))]
 mod fallback;
 mod heads;
+pub(crate) mod host;
 #[cfg(target_os = "linux")]
 mod linux;
 pub(crate) mod napi;

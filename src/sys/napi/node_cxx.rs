@@ -109,7 +109,7 @@ pub(crate) fn api() -> Option<&'static Api> {
 /// is used, as before.
 #[cfg(windows)]
 fn resolve() -> Option<Api> {
-    use crate::sys::uv::host_fn;
+    use crate::sys::host::host_fn;
     // SAFETY: as in the Itanium `resolve`; `GetCurrent` returns a
     // pointer, `EmitAsyncInit` an `async_context` (a 16-byte C struct:
     // hidden return pointer in both ABIs), `EmitAsyncDestroy` takes one
@@ -134,7 +134,7 @@ fn resolve() -> Option<Api> {
 
 #[cfg(not(windows))]
 fn resolve() -> Option<Api> {
-    use crate::sys::uv::host_fn;
+    use crate::sys::host::host_fn;
     // SAFETY: each symbol, when the host exports it, is the function of
     // node.h / v8.h with the signature given by the type it is read as
     // (see the module comment for why the C ABI matches).
