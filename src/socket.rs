@@ -334,7 +334,7 @@ impl SocketCtx {
         dest: Option<SocketAddr>,
         source: Option<Source>,
     ) -> Outcome {
-        crate::drivers::js_loop::note_sends_to([dest]);
+        crate::drivers::local_sends::note_sends_to([dest]);
         let behind = self.has_unheard();
         let outcome = sender::send(sock, &self.shared, data, dest, source, behind);
         if matches!(outcome, Outcome::Queued) {
@@ -345,7 +345,7 @@ impl SocketCtx {
 
     /// Sends a burst, in order.
     pub(crate) fn send_many(&self, sock: &Arc<Socket>, items: &[Item<'_>]) -> Vec<Outcome> {
-        crate::drivers::js_loop::note_sends_to(items.iter().map(|(_, dest)| *dest));
+        crate::drivers::local_sends::note_sends_to(items.iter().map(|(_, dest)| *dest));
         let behind = self.has_unheard();
         let outcomes = sender::send_many(sock, &self.shared, items, behind);
         let queued = outcomes

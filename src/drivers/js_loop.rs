@@ -19,10 +19,8 @@
 //! timer fires on Windows' ~15.6 ms clock, long enough to overflow a
 //! default 64 KiB receive buffer.
 
-use crate::int_hash::IntMap;
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +32,7 @@ use crate::core::stream::{
     holds_a_stream, is_stream, judge_tick, window_lost, AfterTick, StreamTicks, TickSeen,
     STREAK_MAX, STREAM_SHORT, STREAM_STREAK, TICK_START,
 };
+use crate::drivers::local_sends::{self, LocalPort};
 use crate::drivers::shared::Shared;
 use crate::drivers::stats;
 use crate::sys::uv;
@@ -164,23 +163,17 @@ struct Inner {
     /// Wake-ups a window needs to be a stream (`STREAM_STREAK` doubled
     /// after each stream that did not pay, `STREAM_SHORT`).
     streak: Cell<u32>,
-    /// The thread's count of sends (`SENDS`) when last compared (at a
+    /// The thread's count of sends (`local_sends::sends`) when last compared (at a
     /// wake-up counted toward a stream, or a stream's tick): when it has
     /// moved, the application is answering (`answered`).
     sends_seen: Cell<u64>,
-    /// The socket's port once learnt (`LOCAL_PORTS`).
-    local_port: Cell<Option<u16>>,
+    /// The socket's local port, as the thread's sends are compared to it.
+    port: Rc<LocalPort>,
     refd: Cell<bool>,
     /// A libuv poll handle left started, unref'd, by JS's `recvStop`
     /// until its next callback stops it or `watch` takes it back
     /// (`unwatch_soon`). Set only while that handle is started.
     stop_pending: Cell<bool>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        forget_port(self);
-    }
 }
 
 /// One socket's watch on the JS thread's loop.
@@ -201,7 +194,7 @@ impl Poller {
             poll: RefCell::new(None),
             sharing,
             sock: Arc::downgrade(sock),
-            shared,
+            shared: shared.clone(),
             sink: RefCell::new(None),
             watching: Cell::new(false),
             lp,
@@ -213,12 +206,11 @@ impl Poller {
             window_wakeups: Cell::new(0),
             window_datagrams: Cell::new(0),
             streak: Cell::new(STREAM_STREAK),
-            sends_seen: Cell::new(SENDS.with(Cell::get)),
-            local_port: Cell::new(None),
+            sends_seen: Cell::new(local_sends::sends()),
+            port: LocalPort::new(Arc::downgrade(sock), shared.clone()),
             refd: Cell::new(true),
             stop_pending: Cell::new(false),
         });
-        pending_port(&inner);
         let weak = Rc::downgrade(&inner);
         let on_ready = move |status| {
             if let Some(inner) = weak.upgrade() {
@@ -295,7 +287,7 @@ impl Poller {
 
     /// Closes the handles; `on_closed` runs in the loop's close phase.
     pub(crate) fn close(&self, on_closed: Option<Box<dyn FnOnce()>>) {
-        forget_port(&self.inner);
+        self.inner.port.forget();
         self.inner.watching.set(false);
         self.inner.streaming.set(false);
         self.inner.sink.borrow_mut().take();
@@ -421,7 +413,7 @@ fn end_stream(inner: &Inner) {
 /// a tick's delay would be the exchange's. (Sends from other threads or
 /// processes, and answers by other means, are not seen.)
 fn answered(inner: &Inner) -> bool {
-    let now = SENDS.with(Cell::get);
+    let now = local_sends::sends();
     inner.sends_seen.replace(now) != now
 }
 
@@ -692,9 +684,9 @@ fn on_readable(inner: &Rc<Inner>, status: io::Result<()>) {
             } else {
                 JS_BATCH
             };
-            let sends = LOCAL_SENDS.with(Cell::get);
+            let sends = local_sends::to_this_thread();
             let first = read_and_emit(inner, &*sink, max);
-            if LOCAL_SENDS.with(Cell::get) == sends {
+            if local_sends::to_this_thread() == sends {
                 first
             } else {
                 read_again(inner, &*sink, first)
@@ -755,85 +747,8 @@ fn hold(inner: &Inner, sink: &dyn Sink, more: bool) {
     }
 }
 
-thread_local! {
-    /// Sends made on this thread that may have reached one of its sockets
-    /// at once (to a port one of them is bound to, or on a connected
-    /// socket, whose peer may be one): whether the listeners of a wake-up
-    /// may have fed a socket of the thread.
-    static LOCAL_SENDS: Cell<u64> = const { Cell::new(0) };
-    /// Every send made on this thread, on any socket (`answered`).
-    static SENDS: Cell<u64> = const { Cell::new(0) };
-    /// The local ports of this thread's polled sockets (how many sockets
-    /// each), learnt at the first send after a socket got its poll handle
-    /// (`PENDING`): a program that never sends pays no `getsockname`.
-    static LOCAL_PORTS: RefCell<IntMap<u16, usize>> = RefCell::new(IntMap::default());
-    static PENDING: RefCell<Vec<Weak<Inner>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A socket of this thread sends to `dests` (`None`: its connected peer).
-pub(crate) fn note_sends_to(dests: impl IntoIterator<Item = Option<SocketAddr>>) {
-    SENDS.with(|n| n.set(n.get().wrapping_add(1)));
-    learn_local_ports();
-    let local = LOCAL_PORTS.with(|p| {
-        let p = p.borrow();
-        dests
-            .into_iter()
-            .any(|d| d.is_none_or(|d| p.contains_key(&d.port())))
-    });
-    if local {
-        LOCAL_SENDS.with(|n| n.set(n.get().wrapping_add(1)));
-    }
-}
-
-fn learn_local_ports() {
-    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    for inner in pending.iter().filter_map(Weak::upgrade) {
-        // Asked of the kernel only if neither the bind nor `address()` said.
-        let port = inner.shared.seen_local_port().or_else(|| {
-            inner
-                .sock
-                .upgrade()
-                .and_then(|s| s.local_addr().ok())
-                .and_then(|a| a.as_socket())
-                .map(|a| a.port())
-        });
-        if let Some(port) = port {
-            inner.local_port.set(Some(port));
-            LOCAL_PORTS.with(|p| *p.borrow_mut().entry(port).or_insert(0) += 1);
-        }
-    }
-}
-
-/// A new poll handle: its port is learnt at the next send. Handles closed
-/// before that are dropped from the list as it grows.
-fn pending_port(inner: &Rc<Inner>) {
-    PENDING.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.len() >= 64 && p.len().is_power_of_two() {
-            p.retain(|w| w.strong_count() > 0);
-        }
-        p.push(Rc::downgrade(inner));
-    });
-}
-
-/// A poll handle closes (or its state goes): its port no longer counts.
-fn forget_port(inner: &Inner) {
-    if let Some(port) = inner.local_port.take() {
-        // try_with: also reached while the thread's locals are destroyed.
-        let _ = LOCAL_PORTS.try_with(|p| {
-            let mut p = p.borrow_mut();
-            if let Some(n) = p.get_mut(&port) {
-                *n -= 1;
-                if *n == 0 {
-                    p.remove(&port);
-                }
-            }
-        });
-    }
-}
-
 /// After a read that JS emitted in full, if its listeners sent to one of
-/// this thread's sockets (`LOCAL_SENDS`): libuv reads a socket again after
+/// this thread's sockets (`local_sends::to_this_thread`): libuv reads a socket again after
 /// its callbacks, until it finds it empty or has read 32 datagrams in the
 /// turn, so a datagram that arrived while the listeners ran (the socket's
 /// send to itself, a reply from a socket of the same process, written at

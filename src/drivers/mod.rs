@@ -3,12 +3,14 @@
 //! `runtime` reads ahead on the background runtime while it is busy, and
 //! `send` queues what the kernel cannot take now; `loop_epoll` is how the
 //! JS loop watches many sockets at the cost of one (Linux); `budget` bounds
-//! what read-ahead holds across the process. `shared` is the state a
+//! what read-ahead holds across the process; `local_sends` tells `js_loop`
+//! what the thread's own sends may have fed. `shared` is the state a
 //! socket's JS side and its runtime tasks share; `stats` counts what the
 //! drivers did (for tests and benchmarks).
 
 pub(crate) mod budget;
 pub(crate) mod js_loop;
+pub(crate) mod local_sends;
 #[cfg(target_os = "linux")]
 pub(crate) mod loop_epoll;
 pub(crate) mod runtime;

@@ -130,7 +130,7 @@ pub(crate) struct Shared {
     pub(crate) queued_count: AtomicUsize,
     pub(crate) gso: Gso,
     /// The socket's local port once seen (0: not yet), so that the JS
-    /// loop's list of this thread's ports (`js_loop::LOCAL_PORTS`) need not
+    /// loop's list of this thread's ports (`local_sends`) need not
     /// ask the kernel for it: an explicit bind's port, or what
     /// `address()` read.
     local_port: std::sync::atomic::AtomicU16,
