@@ -276,13 +276,15 @@ async function boundSocket(dgram, type = 'udp4', address) {
 }
 
 /**
- * Records every 'message' of `sock`; wait(n) resolves once n have arrived
- * (bounded), with the list of { msg, rinfo }.
+ * Records every 'message' of `sock` (only those `accept(msg, rinfo)`
+ * takes, if given); wait(n) resolves once n have arrived (bounded), with
+ * the list of { msg, rinfo }.
  */
-function collect(sock) {
+function collect(sock, accept = undefined) {
   const msgs = [];
   let waiter = null;
   sock.on('message', (msg, rinfo) => {
+    if (accept !== undefined && !accept(msg, rinfo)) return;
     msgs.push({ msg, rinfo });
     if (waiter && msgs.length >= waiter.n) waiter.resolve(msgs);
   });

@@ -10,8 +10,15 @@ const test = require('ava');
 const { parity, boundSocket, closeAll, collect, fence, once, errShape } = require('./helpers.js');
 const { GROUP, LO } = require('./options-helpers.js');
 
-/** A receiver bound to `address`:`port` (reuseAddr) that joined `group` on LO. */
-async function receiver(dgram, tr, name, address = '0.0.0.0', port = 0, group = GROUP) {
+/**
+ * A receiver bound to `address`:`port` (reuseAddr) that joined `group` on
+ * LO. Its inbox keeps only the payloads in `expect` (and fences): Linux
+ * gives an ephemeral port that a SO_REUSEADDR socket holds to the next
+ * socket that sets SO_REUSEADDR too, so a receiver may share its port with
+ * another test's running at the same time (ava runs a file's tests, and
+ * files, concurrently), and get its group datagrams.
+ */
+async function receiver(dgram, tr, name, expect, { address = '0.0.0.0', port = 0, group = GROUP } = {}) {
   const r = dgram.createSocket({ type: 'udp4', reuseAddr: true });
   await new Promise((resolve, reject) => {
     r.once('error', reject);
@@ -19,7 +26,8 @@ async function receiver(dgram, tr, name, address = '0.0.0.0', port = 0, group = 
   });
   tr.reg(r.address().port, 'receiver');
   r.addMembership(group, LO);
-  return { sock: r, inbox: collect(r), name };
+  const ours = new Set([...expect, 'FENCE']);
+  return { sock: r, inbox: collect(r, (msg) => ours.has(msg.toString())), name };
 }
 
 /** A sender bound to 127.0.0.1 with the multicast options set. */
@@ -37,7 +45,7 @@ function sendP(s, msg, port, address) {
 
 test('round trip: receiver on 0.0.0.0 joined on 127.0.0.1 gets the group datagram with the sender in rinfo', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
-    const rx = await receiver(dgram, tr, 'r');
+    const rx = await receiver(dgram, tr, 'r', ['hello group', 'ab', '123']);
     const s = await sender(dgram);
     tr.reg(s.address().port, 'sender');
     const port = rx.sock.address().port;
@@ -57,7 +65,7 @@ test('round trip: receiver on 0.0.0.0 joined on 127.0.0.1 gets the group datagra
 
 test('round trip: receiver bound to the group address itself', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
-    const rx = await receiver(dgram, tr, 'r', GROUP);
+    const rx = await receiver(dgram, tr, 'r', ['to the group'], { address: GROUP });
     tr.push({ receiverAddress: rx.sock.address() });
     const s = await sender(dgram);
     tr.reg(s.address().port, 'sender');
@@ -71,8 +79,8 @@ test('round trip: receiver bound to the group address itself', async (t) => {
 
 test('two receivers sharing the port (reuseAddr) both get each group datagram', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
-    const a = await receiver(dgram, tr, 'a');
-    const b = await receiver(dgram, tr, 'b', '0.0.0.0', a.sock.address().port);
+    const a = await receiver(dgram, tr, 'a', ['one', 'two']);
+    const b = await receiver(dgram, tr, 'b', ['one', 'two'], { port: a.sock.address().port });
     const s = await sender(dgram);
     tr.reg(s.address().port, 'sender');
     const port = a.sock.address().port;
@@ -91,7 +99,7 @@ test('two receivers sharing the port (reuseAddr) both get each group datagram', 
 
 test('an implicitly bound sender (send() on an unbound socket) reaches the group', async (t) => {
   await parity(t, async (dgram, tr) => {
-    const rx = await receiver(dgram, tr, 'r');
+    const rx = await receiver(dgram, tr, 'r', ['unicast first', 'via group']);
     const s = dgram.createSocket('udp4');
     // Unbound: the option setters fail with EBADF, so bind through send()
     // first, then set the interface and send to the group.
@@ -116,7 +124,7 @@ const DROP_GROUP = `239.255.${100 + Math.floor(Math.random() * 100)}.${1 + Math.
 
 test('after dropMembership group datagrams are not delivered; loopback off makes no difference on lo', async (t) => {
   const { node } = await parity(t, async (dgram, tr) => {
-    const rx = await receiver(dgram, tr, 'r', '0.0.0.0', 0, DROP_GROUP);
+    const rx = await receiver(dgram, tr, 'r', ['loopback off', 'joined', 'after drop'], { group: DROP_GROUP });
     const port = rx.sock.address().port;
     const quiet = await sender(dgram, { loopback: false });
     tr.reg(quiet.address().port, 'quiet');
@@ -145,7 +153,7 @@ test('a group datagram sent by node:dgram reaches a dgram-rs receiver and vice v
   const results = {};
   for (const [rxName, txName] of [['rs', 'node'], ['node', 'rs']]) {
     const tr = { reg() {} };
-    const rx = await receiver(impls[rxName], tr, rxName);
+    const rx = await receiver(impls[rxName], tr, rxName, [`${txName}->${rxName}`]);
     const s = await sender(impls[txName]);
     await sendP(s, `${txName}->${rxName}`, rx.sock.address().port, GROUP);
     const [{ msg, rinfo }] = await rx.inbox.wait(1);
@@ -160,11 +168,11 @@ test('a group datagram sent by node:dgram reaches a dgram-rs receiver and vice v
 
 test('close() while joined leaves the group (a new socket on the port can join again)', async (t) => {
   await parity(t, async (dgram, tr) => {
-    const rx = await receiver(dgram, tr, 'r');
+    const rx = await receiver(dgram, tr, 'r', ['rejoined']);
     const port = rx.sock.address().port;
     rx.sock.close();
     await once(rx.sock, 'close');
-    const again = await receiver(dgram, tr, 'again', '0.0.0.0', port);
+    const again = await receiver(dgram, tr, 'again', ['rejoined'], { port });
     const s = await sender(dgram);
     tr.reg(s.address().port, 'sender');
     await sendP(s, 'rejoined', port, GROUP);
