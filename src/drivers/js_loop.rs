@@ -190,11 +190,12 @@ impl Poller {
         shared: Arc<Shared>,
         sharing: Sharing,
     ) -> io::Result<Self> {
+        let port = LocalPort::new(Arc::downgrade(sock), shared.clone());
         let inner = Rc::new(Inner {
             poll: RefCell::new(None),
             sharing,
             sock: Arc::downgrade(sock),
-            shared: shared.clone(),
+            shared,
             sink: RefCell::new(None),
             watching: Cell::new(false),
             lp,
@@ -207,7 +208,7 @@ impl Poller {
             window_datagrams: Cell::new(0),
             streak: Cell::new(STREAM_STREAK),
             sends_seen: Cell::new(local_sends::sends()),
-            port: LocalPort::new(Arc::downgrade(sock), shared.clone()),
+            port,
             refd: Cell::new(true),
             stop_pending: Cell::new(false),
         });
