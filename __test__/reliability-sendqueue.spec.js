@@ -669,3 +669,53 @@ slowLoTest('queued sends of a connected socket to a closed port: its ICMP errors
     },
   });
 });
+
+// libuv waits for each socket's writability on its own, so sockets whose
+// queues all wait progress side by side: none waits for another's queue to
+// empty. dgram-rs drains each waiting queue on a blocking thread of its
+// runtime; with fewer threads than waiting queues (8 until session 42),
+// the later queues started only as earlier ones emptied. Checked without
+// timing: by the time a second socket has had all its callbacks, every
+// socket has had one of its queued ones. (Not the first socket: dgram-rs's
+// first queue can start writing, on its drain thread, while the JS thread
+// still writes the other sockets' first sends, and so run ahead.)
+slowLoTest('sixteen sockets whose sends all wait drain side by side, as libuv serves each socket on its own', async (t) => {
+  const { node } = await netnsParity(t, async (dgram, tr, h) => {
+    const SOCKETS = 16;
+    const N = 15;
+    const r = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+    const port = tr.reg(r.address().port, 'receiver');
+    const inbox = h.collect(r);
+    const senders = [];
+    for (let k = 0; k < SOCKETS; k++) {
+      const s = await h.boundSocket(dgram, 'udp4', '127.0.0.1');
+      s.setSendBufferSize(4096);
+      senders.push(s);
+    }
+    const calls = senders.map(() => 0);
+    let finished = 0;
+    let atSecond; // the callback counts when a second socket had all of its
+    const all = Promise.all(senders.map((s, k) => new Promise((resolve) => {
+      for (let i = 0; i < N; i++) {
+        // Sizes of their own: each datagram a write of its own on both.
+        s.send(Buffer.alloc(1000 + k * N + i, k), port, '127.0.0.1', () => {
+          if (++calls[k] === N) {
+            if (++finished === 2) atSecond = calls.slice();
+            resolve();
+          }
+        });
+      }
+    })));
+    await new Promise((resolve) => process.nextTick(resolve));
+    const immediate = senders.map((s) => N - s.getSendQueueCount());
+    tr.push({ allQueuedSome: immediate.every((n) => n < N) });
+    await all;
+    const got = await inbox.wait(SOCKETS * N);
+    tr.push({
+      everyOneStarted: atSecond.every((n, k) => n > immediate[k]),
+      delivered: got.length,
+    });
+    await h.closeAll(r, ...senders);
+  }, { setup: SLOW_LO, ms: 20000 });
+  t.deepEqual(node, [{ allQueuedSome: true }, { everyOneStarted: true, delivered: 240 }]);
+});

@@ -24,7 +24,7 @@
 //! JS state and is not joined (at exit nor at shutdown).
 
 use std::io;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -42,17 +42,20 @@ use crate::drivers::stats;
 static RUNTIME: Mutex<Users> = Mutex::new(Users {
     runtime: None,
     count: 0,
-    has_blocking_thread: false,
 });
 
 struct Users {
     runtime: Option<Runtime>,
     /// Sockets whose `Shared::uses_runtime` is set.
     count: usize,
-    /// Whether the runtime has started a blocking thread (kept until it
-    /// shuts down).
-    has_blocking_thread: bool,
 }
+
+/// Threads of the runtime alive now, its worker and its blocking threads
+/// (counted by the runtime's thread start and stop hooks; a runtime shut
+/// down a moment ago may still count a thread that is on its way out).
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The runtime's worker threads (`start`).
+const WORKERS: usize = 1;
 
 /// The shared runtime's handle for `shared`'s socket, starting the runtime
 /// if no socket uses it; the socket counts as a user until `release`. One
@@ -72,7 +75,6 @@ pub(crate) fn handle(shared: &Shared) -> io::Result<Handle> {
             let rt = start()?;
             let handle = rt.handle().clone();
             users.runtime = Some(rt);
-            users.has_blocking_thread = false;
             handle
         }
     };
@@ -83,11 +85,19 @@ pub(crate) fn handle(shared: &Shared) -> io::Result<Handle> {
 }
 
 /// How many queues may drain at once, each on a blocking thread of its own
-/// (started as needed, kept until the runtime shuts down with the last
-/// socket that used it): a queue that stays unwritable
-/// must not hold up other sockets' sends, as no libuv socket waits for
-/// another.
-const DRAIN_THREADS: usize = 8;
+/// (started as needed, ended after `DRAIN_THREAD_IDLE` without work): a
+/// queue that stays unwritable must not hold up other sockets' sends, as no
+/// libuv socket waits for another. Each waiting queue holds its thread (a
+/// `poll` for writability, `drivers::send`), so this is how many sockets
+/// may wait for room at once before the next one's sends wait for a thread
+/// (8 until session 42: a ninth socket on a congested link waited for a
+/// whole queue to empty; `reliability-sendqueue.spec.js`, "a dozen
+/// sockets"). A thread that waits costs its stack, not CPU.
+const DRAIN_THREADS: usize = 64;
+/// How long a drain thread is kept without work: long enough that a link
+/// pushing back now and then does not start a thread each time, short
+/// enough that a burst of waiting queues leaves no threads behind.
+const DRAIN_THREAD_IDLE: Duration = Duration::from_secs(10);
 
 /// Builds the runtime. tokio panics where the OS refuses it a thread (a
 /// pids limit, `ulimit -u`) instead of returning an error, and a panic here
@@ -95,17 +105,22 @@ const DRAIN_THREADS: usize = 8;
 /// started first to ask the OS (the refusal comes back as EAGAIN), and a
 /// panic left (the limit reached in between) becomes an error too.
 ///
-/// Blocking threads (queued sends' drains) are kept until the runtime shuts
-/// down: see `spawn_blocking`.
+/// Its threads are counted in `THREADS` (see `spawn_blocking`).
 fn start() -> io::Result<Runtime> {
     probe_thread()?;
     std::panic::catch_unwind(|| {
         Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(WORKERS)
             .max_blocking_threads(DRAIN_THREADS)
-            .thread_keep_alive(Duration::MAX)
+            .thread_keep_alive(DRAIN_THREAD_IDLE)
             .thread_name("dgram-rs-io")
-            .on_thread_start(crate::sys::block_process_signals)
+            .on_thread_start(|| {
+                THREADS.fetch_add(1, Ordering::AcqRel);
+                crate::sys::block_process_signals();
+            })
+            .on_thread_stop(|| {
+                THREADS.fetch_sub(1, Ordering::AcqRel);
+            })
             .enable_io()
             .build()
     })
@@ -125,26 +140,25 @@ fn probe_thread() -> io::Result<()> {
 /// counts as a user). tokio's `spawn_blocking` panics when the OS refuses a
 /// thread and it has no blocking thread at all, after queueing the task
 /// (which then runs whenever a thread appears: the caller's `task` must
-/// tolerate running late, or never). Its blocking threads are kept for
-/// the runtime's life, so only the first spawn can meet that case: the OS
-/// is asked first, and a refusal is an error, without tokio's panic and its
-/// message on stderr. A panic left (the limit reached in between) is an
-/// error too.
+/// tolerate running late, or never). So while the runtime has no blocking
+/// thread (none started yet, or all ended after `DRAIN_THREAD_IDLE`) the
+/// OS is asked first, and a refusal is an error, without tokio's panic and
+/// its message on stderr. A panic left (the limit reached in between, or a
+/// thread counted that was ending) is an error too.
 pub(crate) fn spawn_blocking(
     shared: &Shared,
     task: impl FnOnce() + Send + 'static,
 ) -> io::Result<()> {
     let rt = handle(shared)?;
-    let mut users = lock(&RUNTIME);
-    if !users.has_blocking_thread {
+    // Held while spawning, as before: one spawn at a time.
+    let _users = lock(&RUNTIME);
+    if THREADS.load(Ordering::Acquire) <= WORKERS {
         probe_thread()?;
     }
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         drop(rt.spawn_blocking(task))
     }))
-    .map_err(|_| io::Error::from(io::ErrorKind::WouldBlock))?;
-    users.has_blocking_thread = true;
-    Ok(())
+    .map_err(|_| io::Error::from(io::ErrorKind::WouldBlock))
 }
 
 /// `shared`'s socket is closed (JS thread): it no longer counts as a user,
