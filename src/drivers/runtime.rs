@@ -91,7 +91,7 @@ pub(crate) fn handle(shared: &Shared) -> io::Result<Handle> {
 /// `poll` for writability, `drivers::send`), so this is how many sockets
 /// may wait for room at once before the next one's sends wait for a thread
 /// (8 until session 42: a ninth socket on a congested link waited for a
-/// whole queue to empty; `reliability-sendqueue.spec.js`, "a dozen
+/// whole queue to empty; `reliability-sendqueue.spec.js`, "sixteen
 /// sockets"). A thread that waits costs its stack, not CPU.
 const DRAIN_THREADS: usize = 64;
 /// How long a drain thread is kept without work: long enough that a link
@@ -150,7 +150,7 @@ pub(crate) fn spawn_blocking(
     task: impl FnOnce() + Send + 'static,
 ) -> io::Result<()> {
     let rt = handle(shared)?;
-    // Held while spawning, as before: one spawn at a time.
+    // One spawn at a time: the probe and the spawn it vouches for together.
     let _users = lock(&RUNTIME);
     if THREADS.load(Ordering::Acquire) <= WORKERS {
         probe_thread()?;
