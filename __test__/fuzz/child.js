@@ -120,21 +120,37 @@ process.on('unhandledRejection', (err) => {
 // ---------------------------------------------------------------------------
 // The evaluation context of argument sources.
 
-let pendingLookups = 0;
+// Custom lookups still to answer: id -> when asked. A settle waits for
+// those asked in the last LOOKUP_WAIT_MS only, so that one that never
+// answers cannot make every later settle wait its whole deadline (and the
+// run its 120 s limit: seeds 13033 and 14050 did, on both implementations,
+// when the error lookup counted an answer before its message threw).
+const pendingLookups = new Map();
+const LOOKUP_WAIT_MS = 200;
+let lookupIds = 0;
 let current = { i: -1, arg: -1 };
 const abortAtSettle = [];
 const slots = new Map();
 
-const done = (fn) => (...a) => {
-  pendingLookups--;
-  fn(...a);
+const done = (fn) => {
+  const id = ++lookupIds;
+  pendingLookups.set(id, Date.now());
+  return (...a) => {
+    pendingLookups.delete(id);
+    fn(...a);
+  };
 };
 const lookups = {
   loopback: (h, f, cb) => cb(null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4),
-  async: (h, f, cb) => { pendingLookups++; process.nextTick(done(cb), null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4); },
-  error: (h, f, cb) => { pendingLookups++; process.nextTick(done(cb), Object.assign(new Error(`lookup failed for ${h}`), { code: 'EFUZZ' })); },
+  async: (h, f, cb) => { process.nextTick(done(cb), null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4); },
+  // (The error first: making its message can throw, e.g. for a Symbol
+  // host, and then no answer is pending.)
+  error: (h, f, cb) => {
+    const err = Object.assign(new Error(`lookup failed for ${h}`), { code: 'EFUZZ' });
+    process.nextTick(done(cb), err);
+  },
   never: () => {},
-  slow: (h, f, cb) => { pendingLookups++; setTimeout(done(cb), 5, null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4); },
+  slow: (h, f, cb) => { setTimeout(done(cb), 5, null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4); },
   throws: () => { throw new Error('lookup threw'); },
   // A second answer for a connect() reaches the native connect twice,
   // which refuses it (EISCONN) on both (R8, fixed in session 10), and
@@ -367,8 +383,9 @@ function maskReason(entry, s, args) {
 
 async function settle() {
   for (let k = 0; k < 3; k++) await new Promise((resolve) => setImmediate(resolve));
-  const deadline = Date.now() + 200;
-  while (pendingLookups > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+  const deadline = Date.now() + LOOKUP_WAIT_MS;
+  const waiting = () => [...pendingLookups.values()].some((asked) => asked > deadline - 2 * LOOKUP_WAIT_MS);
+  while (waiting() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
   for (let k = 0; k < 2; k++) await new Promise((resolve) => setImmediate(resolve));
   if (abortAtSettle.length) {
     for (const c of abortAtSettle.splice(0)) c.abort();
