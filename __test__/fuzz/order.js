@@ -26,6 +26,9 @@ const { next: random, int: below } = require('./gen.js').prng(Number(seedArg));
 
 const FIRST = 4; // sockets bound before the first operation
 const MOST = 8; // sockets created in all
+// The timers' delay (0: 1 ms). order-run.js reruns a difference in a
+// timer's place with a longer one: a 1 ms timer races the first poll.
+const TIMER_MS = Number(process.env.ORDER_TIMER_MS) || 0;
 const log = [];
 const sockets = [];
 const ports = [];
@@ -85,7 +88,7 @@ function operate(where) {
       case 'close': s.close(() => log.push(`closed ${tag}`)); break;
       case 'nextTick': process.nextTick(() => { log.push(`tick ${tag}`); if (random() < 0.5) operate('t'); }); break;
       case 'setImmediate': setImmediate(() => { log.push(`immediate ${tag}`); if (random() < 0.7) operate('i'); }); break;
-      case 'setTimeout': setTimeout(() => { log.push(`timeout ${tag}`); if (random() < 0.7) operate('o'); }, 0); break;
+      case 'setTimeout': setTimeout(() => { log.push(`timeout ${tag}`); if (random() < 0.7) operate('o'); }, TIMER_MS); break;
       case 'create': if (sockets.length < MOST) addSocket(); break;
       case 'unref': s.unref(); break;
       case 'setTTL': log.push(`ttl ${s.setTTL(5)}`); break;
