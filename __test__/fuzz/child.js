@@ -143,8 +143,8 @@ const done = (fn) => {
 const lookups = {
   loopback: (h, f, cb) => cb(null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4),
   async: (h, f, cb) => { process.nextTick(done(cb), null, f === 6 ? '::1' : '127.0.0.1', f === 6 ? 6 : 4); },
-  // (The error first: making its message can throw, e.g. for a Symbol
-  // host, and then no answer is pending.)
+  // (The error first: making its message can throw, e.g. for a view of a
+  // detached ArrayBuffer as the host, and then no answer is pending.)
   error: (h, f, cb) => {
     const err = Object.assign(new Error(`lookup failed for ${h}`), { code: 'EFUZZ' });
     process.nextTick(done(cb), err);
