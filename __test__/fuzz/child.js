@@ -383,8 +383,9 @@ function maskReason(entry, s, args) {
 
 async function settle() {
   for (let k = 0; k < 3; k++) await new Promise((resolve) => setImmediate(resolve));
-  const deadline = Date.now() + LOOKUP_WAIT_MS;
-  const waiting = () => [...pendingLookups.values()].some((asked) => asked > deadline - 2 * LOOKUP_WAIT_MS);
+  const start = Date.now();
+  const deadline = start + LOOKUP_WAIT_MS;
+  const waiting = () => [...pendingLookups.values()].some((asked) => asked > start - LOOKUP_WAIT_MS);
   while (waiting() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
   for (let k = 0; k < 2; k++) await new Promise((resolve) => setImmediate(resolve));
   if (abortAtSettle.length) {
